@@ -1,0 +1,340 @@
+//! One segment of a partition: `<base>.log` plus its sparse `<base>.index` and `<base>.timeindex`.
+//!
+//! Invariants:
+//! - the `.log` file is a sequence of whole RecordBatch v2 frames with strictly increasing,
+//!   contiguous offsets starting at `base_offset` (after recovery truncated any torn tail);
+//! - the in-memory indexes always describe the `.log` file; their files are written only when
+//!   the segment is closed (roll or clean shutdown) and are rebuilt from the `.log` otherwise;
+//! - `.index` holds `(relative offset u32, position u32)` big-endian pairs, one per
+//!   `index.interval.bytes` of log; `.timeindex` holds `(max timestamp so far i64, relative
+//!   offset u32)` at the same points.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::batch::{BatchHeader, HEADER_LEN};
+use crate::{Error, Result};
+
+/// File name stem for a base offset, as Kafka names segments.
+pub fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub base_offset: i64,
+    pub path: PathBuf,
+    pub file: Arc<File>,
+    pub size: u64,
+    /// Offset after the last batch (== `base_offset` when empty).
+    pub next_offset: i64,
+    /// Largest record timestamp stored, or -1.
+    pub max_timestamp: i64,
+    /// Wall-clock time of the first append, for `segment.ms`.
+    pub first_append_ms: Option<i64>,
+    index: Vec<(u32, u32)>,
+    time_index: Vec<(i64, u32)>,
+    bytes_since_index: u64,
+}
+
+impl Segment {
+    pub fn create(dir: &Path, base_offset: i64) -> Result<Self> {
+        let path = dir.join(format!("{}.log", file_stem(base_offset)));
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
+        Ok(Self::empty(base_offset, path, file))
+    }
+
+    fn empty(base_offset: i64, path: PathBuf, file: File) -> Self {
+        Segment {
+            base_offset,
+            path,
+            file: Arc::new(file),
+            size: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            first_append_ms: None,
+            index: Vec::new(),
+            time_index: Vec::new(),
+            bytes_since_index: 0,
+        }
+    }
+
+    /// Opens an existing segment. With `trust_indexes`, index files written at close are loaded
+    /// and only the last indexed stretch is rescanned; otherwise the whole file is scanned,
+    /// and a torn or corrupt tail is truncated at the first bad batch.
+    pub fn open(
+        path: PathBuf,
+        base_offset: i64,
+        trust_indexes: bool,
+        index_interval: u64,
+    ) -> Result<Self> {
+        let file = OpenOptions::new().read(true).append(true).open(&path)?;
+        let mut segment = Self::empty(base_offset, path, file);
+        if trust_indexes && segment.load_indexes()? {
+            return Ok(segment);
+        }
+        segment.recover(index_interval)?;
+        Ok(segment)
+    }
+
+    fn index_path(&self, ext: &str) -> PathBuf {
+        self.path.with_extension(ext)
+    }
+
+    /// Loads the index files written at close. Returns false when they are missing or do not
+    /// fit the log file, in which case the caller rescans.
+    fn load_indexes(&mut self) -> Result<bool> {
+        let (Ok(index), Ok(time_index)) = (
+            fs::read(self.index_path("index")),
+            fs::read(self.index_path("timeindex")),
+        ) else {
+            return Ok(false);
+        };
+        // The trailer of `.index` records the segment's end: size, next offset, max timestamp.
+        if index.len() < 24 || (index.len() - 24) % 8 != 0 || time_index.len() % 12 != 0 {
+            return Ok(false);
+        }
+        let (entries, trailer) = index.split_at(index.len() - 24);
+        let size = u64::from_be_bytes(trailer[0..8].try_into().expect("8"));
+        let next_offset = i64::from_be_bytes(trailer[8..16].try_into().expect("8"));
+        let max_timestamp = i64::from_be_bytes(trailer[16..24].try_into().expect("8"));
+        if size != self.file.metadata()?.len() {
+            return Ok(false);
+        }
+        self.index = entries
+            .chunks_exact(8)
+            .map(|c| {
+                (
+                    u32::from_be_bytes(c[0..4].try_into().expect("4")),
+                    u32::from_be_bytes(c[4..8].try_into().expect("4")),
+                )
+            })
+            .collect();
+        self.time_index = time_index
+            .chunks_exact(12)
+            .map(|c| {
+                (
+                    i64::from_be_bytes(c[0..8].try_into().expect("8")),
+                    u32::from_be_bytes(c[8..12].try_into().expect("4")),
+                )
+            })
+            .collect();
+        self.size = size;
+        self.next_offset = next_offset;
+        self.max_timestamp = max_timestamp;
+        Ok(true)
+    }
+
+    /// Writes the index files so the next clean start can skip the scan.
+    pub fn write_indexes(&self) -> Result<()> {
+        let mut index = Vec::with_capacity(self.index.len() * 8 + 24);
+        for (rel, pos) in &self.index {
+            index.extend_from_slice(&rel.to_be_bytes());
+            index.extend_from_slice(&pos.to_be_bytes());
+        }
+        index.extend_from_slice(&self.size.to_be_bytes());
+        index.extend_from_slice(&self.next_offset.to_be_bytes());
+        index.extend_from_slice(&self.max_timestamp.to_be_bytes());
+        let mut time_index = Vec::with_capacity(self.time_index.len() * 12);
+        for (ts, rel) in &self.time_index {
+            time_index.extend_from_slice(&ts.to_be_bytes());
+            time_index.extend_from_slice(&rel.to_be_bytes());
+        }
+        write_synced(&self.index_path("index"), &index)?;
+        write_synced(&self.index_path("timeindex"), &time_index)?;
+        Ok(())
+    }
+
+    fn remove_index_files(&self) {
+        let _ = fs::remove_file(self.index_path("index"));
+        let _ = fs::remove_file(self.index_path("timeindex"));
+    }
+
+    /// Scans the whole file, validating every batch (CRC included), rebuilding the indexes and
+    /// truncating at the first torn or corrupt batch.
+    fn recover(&mut self, index_interval: u64) -> Result<()> {
+        self.remove_index_files();
+        let len = self.file.metadata()?.len();
+        let mut data = Vec::with_capacity(len as usize);
+        (&*self.file).read_to_end(&mut data)?;
+        let mut pos = 0usize;
+        let mut expected = self.base_offset;
+        while pos < data.len() {
+            let rest = &data[pos..];
+            let header = match BatchHeader::parse(rest) {
+                Ok(h) if h.size <= rest.len() => {
+                    match BatchHeader::parse_checked(&rest[..h.size]) {
+                        Ok(h) => h,
+                        Err(e) => {
+                            tracing::warn!(segment = %self.path.display(), position = pos, error = %e, "corrupt batch; truncating");
+                            break;
+                        }
+                    }
+                }
+                Ok(h) => {
+                    tracing::warn!(segment = %self.path.display(), position = pos, need = h.size, have = rest.len(), "torn batch at tail; truncating");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(segment = %self.path.display(), position = pos, error = %e, "unreadable batch header; truncating");
+                    break;
+                }
+            };
+            if header.base_offset != expected {
+                tracing::warn!(segment = %self.path.display(), position = pos, expected, found = header.base_offset, "offset gap; truncating");
+                break;
+            }
+            self.track(&header, pos as u64, index_interval);
+            expected = header.last_offset() + 1;
+            pos += header.size;
+        }
+        if (pos as u64) < len {
+            self.file.set_len(pos as u64)?;
+            self.file.sync_all()?;
+        }
+        self.size = pos as u64;
+        Ok(())
+    }
+
+    /// Records a batch written at `position` in the indexes and counters.
+    fn track(&mut self, header: &BatchHeader, position: u64, index_interval: u64) {
+        if self.index.is_empty() || self.bytes_since_index >= index_interval {
+            let rel = (header.base_offset - self.base_offset) as u32;
+            self.index.push((rel, position as u32));
+            let ts = self.max_timestamp.max(header.max_timestamp);
+            self.time_index.push((ts, rel));
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += header.size as u64;
+        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
+        self.next_offset = header.last_offset() + 1;
+    }
+
+    /// Appends one validated batch (base offset already assigned).
+    pub fn append(
+        &mut self,
+        batch: &[u8],
+        header: &BatchHeader,
+        now_ms: i64,
+        index_interval: u64,
+    ) -> Result<()> {
+        (&*self.file).write_all(batch)?;
+        let position = self.size;
+        self.size += batch.len() as u64;
+        self.first_append_ms.get_or_insert(now_ms);
+        self.track(header, position, index_interval);
+        Ok(())
+    }
+
+    /// Position of the batch that contains `offset`, or `None` if it is past the end.
+    fn locate(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>> {
+        if offset >= self.next_offset {
+            return Ok(None);
+        }
+        let rel = (offset.max(self.base_offset) - self.base_offset) as u32;
+        let start = match self.index.partition_point(|(r, _)| *r <= rel) {
+            0 => 0,
+            i => self.index[i - 1].1 as u64,
+        };
+        self.scan_from(start, |h| h.last_offset() >= offset)
+    }
+
+    /// Walks batch headers from `position` until `stop` holds.
+    fn scan_from(
+        &self,
+        mut position: u64,
+        stop: impl Fn(&BatchHeader) -> bool,
+    ) -> Result<Option<(u64, BatchHeader)>> {
+        let mut buf = [0u8; HEADER_LEN];
+        while position + HEADER_LEN as u64 <= self.size {
+            self.file.read_exact_at(&mut buf, position)?;
+            let header = BatchHeader::parse(&buf)?;
+            if stop(&header) {
+                return Ok(Some((position, header)));
+            }
+            position += header.size as u64;
+        }
+        Ok(None)
+    }
+
+    /// Reads whole batches starting with the one holding `offset`, up to `max_bytes` (the first
+    /// batch is returned whole even when larger, as Kafka does since KIP-74).
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Option<Bytes>> {
+        let Some((position, first)) = self.locate(offset)? else {
+            return Ok(None);
+        };
+        let available = (self.size - position) as usize;
+        let want = available.min(max_bytes.max(first.size));
+        let mut buf = vec![0u8; want];
+        self.file.read_exact_at(&mut buf, position)?;
+        // Trim to whole batches.
+        let mut end = 0usize;
+        while end + HEADER_LEN <= buf.len() {
+            let header = BatchHeader::parse(&buf[end..])?;
+            if end + header.size > buf.len() {
+                break;
+            }
+            end += header.size;
+        }
+        if end == 0 {
+            return Err(Error::CorruptBatch(format!(
+                "{}: batch at {position} unreadable",
+                self.path.display()
+            )));
+        }
+        buf.truncate(end);
+        Ok(Some(Bytes::from(buf)))
+    }
+
+    /// Base offset of the first batch whose max timestamp is at least `timestamp`.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
+        if self.max_timestamp < timestamp {
+            return Ok(None);
+        }
+        // Time index entries hold the max timestamp seen up to that point; start scanning from
+        // the last entry that is still below the target.
+        let i = self.time_index.partition_point(|(ts, _)| *ts < timestamp);
+        let start_rel = if i == 0 { 0 } else { self.time_index[i - 1].1 };
+        let start = match self.index.partition_point(|(r, _)| *r <= start_rel) {
+            0 => 0,
+            j => self.index[j - 1].1 as u64,
+        };
+        Ok(self
+            .scan_from(start, |h| h.max_timestamp >= timestamp)?
+            .map(|(_, h)| (h.base_offset, h.max_timestamp)))
+    }
+
+    /// Closes the segment for writing: fsync and persist the indexes.
+    pub fn seal(&self) -> Result<()> {
+        self.file.sync_data()?;
+        self.write_indexes()
+    }
+
+    pub fn delete(self) -> Result<()> {
+        self.remove_index_files();
+        fs::remove_file(&self.path)?;
+        Ok(())
+    }
+}
+
+fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_data()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+pub(crate) fn write_file_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_synced(path, data)
+}
