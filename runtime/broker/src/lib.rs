@@ -1,1 +1,95 @@
+//! connectd's embedded broker: the Kafka wire protocol (via the `kafka-protocol` crate's
+//! generated messages) over [`connectd_log`] partitions, with a classic-protocol group
+//! coordinator and the admin APIs.
+//!
+//! Layers: [`server`] owns sockets and framing; [`handlers`] turn one decoded request into one
+//! response; [`topics`] owns topic metadata and partition logs; [`groups`] owns consumer
+//! groups and committed offsets. Nothing here knows about connectors.
 
+pub mod config;
+pub mod groups;
+mod handlers;
+pub mod server;
+pub mod topics;
+
+use std::path::PathBuf;
+
+pub use config::{BrokerConfig, BrokerMode};
+pub use server::Broker;
+
+/// Errors from the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Log storage failed.
+    #[error(transparent)]
+    Log(#[from] connectd_log::Error),
+    /// Disk or socket I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Persisted metadata could not be read.
+    #[error("{path}: {reason}")]
+    Metadata {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A Kafka-level error with its code.
+    #[error("{error:?}: {message}")]
+    Kafka {
+        /// The Kafka error.
+        error: kafka_protocol::ResponseError,
+        /// Details for the client and the log.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn kafka(error: kafka_protocol::ResponseError, message: impl Into<String>) -> Self {
+        Error::Kafka {
+            error,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The Kafka error code a client sees for this error.
+    pub fn code(&self) -> i16 {
+        use connectd_log::Error as L;
+        use kafka_protocol::ResponseError as K;
+        match self {
+            Error::Kafka { error, .. } => error.code(),
+            Error::Log(L::CorruptBatch(_) | L::UnsupportedMagic(_)) => K::CorruptMessage.code(),
+            Error::Log(L::RecordTooLarge { .. }) => K::MessageTooLarge.code(),
+            Error::Log(L::OffsetOutOfRange { .. }) => K::OffsetOutOfRange.code(),
+            Error::Log(L::OutOfOrderSequence { .. }) => K::OutOfOrderSequenceNumber.code(),
+            Error::Log(L::InvalidProducerEpoch(_)) => K::InvalidProducerEpoch.code(),
+            Error::Log(L::InvalidConfig { .. }) => K::InvalidConfig.code(),
+            Error::Log(L::Io(_)) | Error::Io { .. } | Error::Metadata { .. } => {
+                K::KafkaStorageError.code()
+            }
+        }
+    }
+}
+
+/// Result with the broker's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,1 +1,85 @@
-fn main() {}
+//! The `connectd` binary: runs the worker (`--config worker.toml`) or one of the everyday
+//! Kafka commands (topics, produce, consume, groups) against any bootstrap server.
+
+mod cli;
+mod config;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "connectd",
+    version,
+    about = "Kafka-compatible broker and connector runtime in one process"
+)]
+struct Args {
+    /// Run the worker with this worker.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, list, describe, alter and delete topics.
+    Topics(cli::topics::TopicsArgs),
+    /// Produce lines from stdin, one record per line.
+    Produce(cli::produce::ProduceArgs),
+    /// Print records from a topic.
+    Consume(cli::consume::ConsumeArgs),
+    /// List and describe consumer groups.
+    Groups(cli::groups::GroupsArgs),
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONNECTD_LOG")
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match (args.command, args.config) {
+        (Some(Command::Topics(a)), _) => cli::topics::run(a),
+        (Some(Command::Produce(a)), _) => cli::produce::run(a),
+        (Some(Command::Consume(a)), _) => cli::consume::run(a),
+        (Some(Command::Groups(a)), _) => cli::groups::run(a),
+        (None, Some(path)) => run_worker(path),
+        (None, None) => anyhow::bail!(
+            "nothing to do: pass --config worker.toml to run the worker, or a command (see --help)"
+        ),
+    }
+}
+
+fn run_worker(path: PathBuf) -> Result<()> {
+    let file = config::WorkerFile::load(&path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let bound = connectd_broker::Broker::bind(file.broker, &file.worker.data_dir).await?;
+        tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("stopping");
+            let _ = stop_tx.send(true);
+        });
+        bound.serve(stop_rx).await?;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

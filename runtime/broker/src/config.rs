@@ -1,0 +1,104 @@
+//! The `[broker]` section of worker.toml.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+/// Which topic store the worker uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerMode {
+    /// connectd hosts its own broker engine (this crate).
+    #[default]
+    Embedded,
+    /// Use an external Kafka cluster (`bootstrap_servers`).
+    Kafka,
+}
+
+/// Broker settings. Every field has a default, so an empty `[broker]` section is valid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `embedded` (default) or `kafka`.
+    #[serde(default)]
+    pub mode: BrokerMode,
+    /// With `mode = "kafka"`: the cluster's bootstrap servers, `host:port,host:port`.
+    #[serde(default)]
+    pub bootstrap_servers: Option<String>,
+    /// Address the Kafka listener binds. Default `127.0.0.1:9092`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// `host:port` given to clients in Metadata; defaults to the bound address.
+    #[serde(default)]
+    pub advertised_listener: Option<String>,
+    /// This broker's node id (Kafka's `node.id`). Default 0.
+    #[serde(default)]
+    pub node_id: i32,
+    /// Kafka's `auto.create.topics.enable`: a Metadata or Produce for an unknown topic creates
+    /// it. Default true.
+    #[serde(default = "default_true")]
+    pub auto_create_topics_enable: bool,
+    /// Kafka's `num.partitions`: partitions of an auto-created topic, and of CreateTopics
+    /// asking for the default (-1). Default 1.
+    #[serde(default = "default_partitions")]
+    pub num_partitions: i32,
+    /// Kafka's `socket.request.max.bytes`: larger frames close the connection. Default 100 MiB.
+    #[serde(default = "default_request_max_bytes")]
+    pub socket_request_max_bytes: usize,
+    /// Kafka's `max.connections`: connections beyond this are closed at accept. Default 1000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Kafka's `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty
+    /// group waits for more members. Default 3000.
+    #[serde(default = "default_initial_rebalance_delay_ms")]
+    pub group_initial_rebalance_delay_ms: u64,
+    /// Kafka's `log.retention.check.interval.ms`. Default 300000 (5 minutes).
+    #[serde(default = "default_retention_check_ms")]
+    pub log_retention_check_interval_ms: u64,
+    /// Broker-wide defaults for topic configs, under the topic-config names, e.g.
+    /// `{ "flush.messages" = "10000" }` for Kafka's page-cache durability everywhere.
+    #[serde(default)]
+    pub topic_defaults: BTreeMap<String, String>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9092))
+}
+fn default_true() -> bool {
+    true
+}
+fn default_partitions() -> i32 {
+    1
+}
+fn default_request_max_bytes() -> usize {
+    100 * 1024 * 1024
+}
+fn default_max_connections() -> usize {
+    1000
+}
+fn default_initial_rebalance_delay_ms() -> u64 {
+    3000
+}
+fn default_retention_check_ms() -> u64 {
+    300_000
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            mode: BrokerMode::Embedded,
+            bootstrap_servers: None,
+            listen: default_listen(),
+            advertised_listener: None,
+            node_id: 0,
+            auto_create_topics_enable: true,
+            num_partitions: default_partitions(),
+            socket_request_max_bytes: default_request_max_bytes(),
+            max_connections: default_max_connections(),
+            group_initial_rebalance_delay_ms: default_initial_rebalance_delay_ms(),
+            log_retention_check_interval_ms: default_retention_check_ms(),
+            topic_defaults: BTreeMap::new(),
+        }
+    }
+}

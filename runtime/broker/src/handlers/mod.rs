@@ -1,0 +1,152 @@
+//! One function per API: a decoded request in, a response out. [`start`] dispatches; the
+//! version table in [`SUPPORTED`] is what ApiVersions advertises, and only APIs that work are
+//! in it.
+
+mod admin;
+mod data;
+mod group;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseKind,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::server::{Broker, Client};
+
+/// (API, min version, max version) this broker serves. The max is capped where a newer version
+/// changes semantics we do not implement (topic ids in Fetch v13+, KIP-848 consumer protocol).
+const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 9),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetFetch, 1, 8),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+];
+
+/// The versions of `key` this broker serves, intersected with what kafka-protocol can decode.
+pub(crate) fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
+    let (_, min, max) = SUPPORTED.iter().find(|(k, _, _)| *k == key)?;
+    let codec = key.valid_versions();
+    let (min, max) = ((*min).max(codec.min), (*max).min(codec.max));
+    (min <= max).then_some((min, max))
+}
+
+fn api_versions() -> ApiVersionsResponse {
+    let keys = SUPPORTED
+        .iter()
+        .filter_map(|(k, _, _)| {
+            supported_versions(*k).map(|(min, max)| {
+                ApiVersion::default()
+                    .with_api_key(*k as i16)
+                    .with_min_version(min)
+                    .with_max_version(max)
+            })
+        })
+        .collect();
+    ApiVersionsResponse::default().with_api_keys(keys)
+}
+
+/// KIP-511: the answer to an ApiVersions version we do not speak.
+pub(crate) fn api_versions_unsupported() -> ResponseKind {
+    ResponseKind::ApiVersions(
+        api_versions().with_error_code(kafka_protocol::ResponseError::UnsupportedVersion.code()),
+    )
+}
+
+/// Starts one request. Work that must happen in request order (produce appends) happens now;
+/// the rest runs when the returned future is polled. `None` means send no response (acks=0).
+pub(crate) fn start(
+    broker: Arc<Broker>,
+    header: &RequestHeader,
+    request: RequestKind,
+    client: Client,
+) -> BoxFuture<'static, Option<ResponseKind>> {
+    let version = header.request_api_version;
+    macro_rules! respond {
+        ($variant:ident, $fut:expr) => {
+            Box::pin(async move { Some(ResponseKind::$variant($fut.await)) })
+        };
+    }
+    match request {
+        RequestKind::Produce(req) => data::produce(broker, req),
+        RequestKind::ApiVersions(_) => {
+            Box::pin(async move { Some(ResponseKind::ApiVersions(api_versions())) })
+        }
+        RequestKind::Metadata(req) => respond!(Metadata, data::metadata(broker, req, version)),
+        RequestKind::Fetch(req) => respond!(Fetch, data::fetch(broker, req)),
+        RequestKind::ListOffsets(req) => respond!(ListOffsets, data::list_offsets(broker, req)),
+        RequestKind::InitProducerId(req) => {
+            respond!(InitProducerId, data::init_producer_id(broker, req))
+        }
+        RequestKind::DeleteRecords(req) => {
+            respond!(DeleteRecords, data::delete_records(broker, req))
+        }
+        RequestKind::CreateTopics(req) => respond!(CreateTopics, admin::create_topics(broker, req)),
+        RequestKind::DeleteTopics(req) => {
+            respond!(DeleteTopics, admin::delete_topics(broker, req, version))
+        }
+        RequestKind::CreatePartitions(req) => {
+            respond!(CreatePartitions, admin::create_partitions(broker, req))
+        }
+        RequestKind::DescribeConfigs(req) => {
+            respond!(DescribeConfigs, admin::describe_configs(broker, req))
+        }
+        RequestKind::AlterConfigs(req) => respond!(AlterConfigs, admin::alter_configs(broker, req)),
+        RequestKind::IncrementalAlterConfigs(req) => respond!(
+            IncrementalAlterConfigs,
+            admin::incremental_alter_configs(broker, req)
+        ),
+        RequestKind::FindCoordinator(req) => respond!(
+            FindCoordinator,
+            group::find_coordinator(broker, req, version)
+        ),
+        RequestKind::JoinGroup(req) => {
+            respond!(JoinGroup, group::join_group(broker, req, version, client))
+        }
+        RequestKind::SyncGroup(req) => respond!(SyncGroup, group::sync_group(broker, req)),
+        RequestKind::Heartbeat(req) => respond!(Heartbeat, group::heartbeat(broker, req)),
+        RequestKind::LeaveGroup(req) => {
+            respond!(LeaveGroup, group::leave_group(broker, req, version))
+        }
+        RequestKind::OffsetCommit(req) => respond!(OffsetCommit, group::offset_commit(broker, req)),
+        RequestKind::OffsetFetch(req) => {
+            respond!(OffsetFetch, group::offset_fetch(broker, req, version))
+        }
+        RequestKind::ListGroups(req) => respond!(ListGroups, group::list_groups(broker, req)),
+        RequestKind::DescribeGroups(req) => {
+            respond!(DescribeGroups, group::describe_groups(broker, req))
+        }
+        RequestKind::DeleteGroups(req) => respond!(DeleteGroups, group::delete_groups(broker, req)),
+        other => {
+            // Unreachable: the server refuses versions of APIs not in SUPPORTED before decoding.
+            tracing::error!(request = ?std::mem::discriminant(&other), "request for an API not in the supported table");
+            Box::pin(async { None })
+        }
+    }
+}
+
+pub(crate) fn str(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}

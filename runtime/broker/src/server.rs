@@ -1,0 +1,333 @@
+//! Sockets and framing: accept connections, read size-prefixed frames, decode the request
+//! header, hand the body to [`crate::handlers`], and write responses in request order.
+//!
+//! Pipelining: a connection's requests are decoded and started in order by a reader task;
+//! their responses are awaited and written in the same order by a writer task. A produce
+//! request appends to the log while it is being started, then waits for its fsync inside its
+//! response future, so one fsync covers every produce in flight (group commit).
+//!
+//! Bad input never takes the broker down: an oversized or undecodable frame closes only
+//! its own connection; an unsupported version of ApiVersions gets the KIP-511 answer.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::future::BoxFuture;
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::config::BrokerConfig;
+use crate::groups::{Coordinator, OffsetStore};
+use crate::topics::Topics;
+use crate::{Error, Result, handlers};
+
+const CLEAN_SHUTDOWN: &str = ".clean-shutdown";
+/// Requests one connection may have in flight before the reader stops reading.
+const PIPELINE_DEPTH: usize = 64;
+
+/// The broker: topics, groups and the listener configuration.
+pub struct Broker {
+    pub(crate) config: BrokerConfig,
+    pub(crate) topics: Topics,
+    pub(crate) groups: Arc<Coordinator>,
+    /// Woken on every append, for long-polling fetches.
+    pub(crate) appended: Notify,
+    pub(crate) advertised: (String, i32),
+    pub(crate) cluster_id: String,
+    pub(crate) next_producer_id: std::sync::atomic::AtomicI64,
+    data_dir: PathBuf,
+    connections: AtomicUsize,
+}
+
+/// A bound, not yet serving broker.
+pub struct BoundBroker {
+    broker: Arc<Broker>,
+    listener: TcpListener,
+}
+
+impl Broker {
+    /// Opens the data directory (recovering partitions) and binds the listener.
+    /// Must be called inside a tokio runtime.
+    pub async fn bind(config: BrokerConfig, data_dir: &Path) -> Result<BoundBroker> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| Error::io(format!("creating data_dir {}", data_dir.display()), e))?;
+        let marker = data_dir.join(CLEAN_SHUTDOWN);
+        let clean = marker.exists();
+        if clean {
+            std::fs::remove_file(&marker)
+                .map_err(|e| Error::io(format!("removing {}", marker.display()), e))?;
+        } else {
+            tracing::info!(data_dir = %data_dir.display(), "no clean-shutdown marker: rescanning active segments");
+        }
+        let started = std::time::Instant::now();
+        let topics = Topics::open(data_dir, config.topic_defaults.clone(), clean)?;
+        let meta = data_dir.join("__meta");
+        let offsets = OffsetStore::open(&meta)?;
+        let cluster_id = load_or_create_cluster_id(&meta)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| Error::io(format!("binding Kafka listener {}", config.listen), e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading listener address", e))?;
+        let advertised = match &config.advertised_listener {
+            Some(a) => parse_host_port(a)?,
+            None => (local.ip().to_string(), i32::from(local.port())),
+        };
+        tracing::info!(listen = %local, topics = topics.all().len(), recovery_ms = started.elapsed().as_millis() as u64, "broker ready");
+        let producer_id_base = crate::now_ms() << 12; // unique across restarts without a file
+        let broker = Arc::new(Broker {
+            groups: Coordinator::new(
+                offsets,
+                Duration::from_millis(config.group_initial_rebalance_delay_ms),
+            ),
+            config,
+            topics,
+            appended: Notify::new(),
+            advertised,
+            cluster_id,
+            next_producer_id: std::sync::atomic::AtomicI64::new(producer_id_base),
+            data_dir: data_dir.to_path_buf(),
+            connections: AtomicUsize::new(0),
+        });
+        Ok(BoundBroker { broker, listener })
+    }
+
+    /// Topics, for in-process callers (the worker's embedded backend).
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// Clean shutdown: flush, persist indexes, write the clean-shutdown marker.
+    pub fn shutdown(&self) -> Result<()> {
+        self.topics.close()?;
+        let marker = self.data_dir.join(CLEAN_SHUTDOWN);
+        std::fs::write(&marker, b"")
+            .map_err(|e| Error::io(format!("writing {}", marker.display()), e))?;
+        tracing::info!("broker shut down cleanly");
+        Ok(())
+    }
+}
+
+impl BoundBroker {
+    /// The bound listener address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// The broker, for in-process use.
+    pub fn broker(&self) -> Arc<Broker> {
+        self.broker.clone()
+    }
+
+    /// Serves until `shutdown` turns true, then shuts the broker down cleanly.
+    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+        let BoundBroker { broker, listener } = self;
+        let background = tokio::spawn(background_tasks(broker.clone()));
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(x) => x,
+                        Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+                    };
+                    let open = broker.connections.fetch_add(1, Ordering::AcqRel) + 1;
+                    if open > broker.config.max_connections {
+                        broker.connections.fetch_sub(1, Ordering::AcqRel);
+                        tracing::warn!(%peer, limit = broker.config.max_connections, "max.connections reached; closing new connection");
+                        drop(stream);
+                        continue;
+                    }
+                    let broker = broker.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = serve_connection(broker.clone(), stream, peer).await {
+                            tracing::debug!(%peer, error = %e, "connection closed");
+                        }
+                        broker.connections.fetch_sub(1, Ordering::AcqRel);
+                    });
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        background.abort();
+        let b = broker.clone();
+        tokio::task::spawn_blocking(move || b.shutdown())
+            .await
+            .map_err(|e| Error::io("shutdown task", std::io::Error::other(e)))?
+    }
+}
+
+async fn background_tasks(broker: Arc<Broker>) {
+    let mut retention = tokio::time::interval(Duration::from_millis(
+        broker.config.log_retention_check_interval_ms.max(10),
+    ));
+    let mut flush = tokio::time::interval(Duration::from_millis(1000));
+    loop {
+        tokio::select! {
+            _ = retention.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.topics.enforce_retention(crate::now_ms())).await;
+            }
+            _ = flush.tick() => {
+                // Page-cache mode: data reaches disk within about a second, as Kafka's OS flush would.
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.topics.flush_all()).await;
+            }
+        }
+    }
+}
+
+/// Connection-level context handlers may need.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    pub id: String,
+    pub host: String,
+}
+
+type Pending = (RequestHeader, i16, BoxFuture<'static, Option<ResponseKind>>);
+
+async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) -> Result<()> {
+    stream.set_nodelay(true).ok();
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Pending>(PIPELINE_DEPTH);
+    let write_loop = tokio::spawn(async move {
+        let mut out = BytesMut::new();
+        while let Some((header, response_header_version, fut)) = rx.recv().await {
+            let Some(response) = fut.await else { continue }; // acks=0: no response
+            out.clear();
+            out.put_i32(0);
+            let resp_header = ResponseHeader::default().with_correlation_id(header.correlation_id);
+            if let Err(e) = resp_header
+                .encode(&mut out, response_header_version)
+                .and_then(|_| response.encode(&mut out, header.request_api_version))
+            {
+                tracing::error!(api_key = header.request_api_key, version = header.request_api_version, error = %e, "encoding response failed; closing connection");
+                break;
+            }
+            let len = (out.len() - 4) as i32;
+            out[..4].copy_from_slice(&len.to_be_bytes());
+            if writer.write_all(&out).await.is_err() {
+                break;
+            }
+        }
+    });
+    let client_host = peer.ip().to_string();
+    let result = async {
+        loop {
+            let size = match reader.read_i32().await {
+                Ok(s) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(Error::io("reading frame size", e)),
+            };
+            if size < 4 || size as usize > broker.config.socket_request_max_bytes {
+                tracing::warn!(%peer, size, limit = broker.config.socket_request_max_bytes, "frame size out of bounds (socket.request.max.bytes); closing connection");
+                return Ok(());
+            }
+            let mut frame = BytesMut::zeroed(size as usize);
+            reader.read_exact(&mut frame).await.map_err(|e| Error::io("reading frame", e))?;
+            let mut frame = frame.freeze();
+            let Some(pending) = decode_and_start(&broker, &mut frame, &client_host, peer) else {
+                return Ok(());
+            };
+            if tx.send(pending).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    drop(tx);
+    let _ = write_loop.await;
+    result
+}
+
+/// Decodes one frame and starts its handler. `None` closes the connection.
+fn decode_and_start(
+    broker: &Arc<Broker>,
+    frame: &mut Bytes,
+    client_host: &str,
+    peer: SocketAddr,
+) -> Option<Pending> {
+    if frame.len() < 8 {
+        tracing::warn!(%peer, "frame too short for a request header; closing connection");
+        return None;
+    }
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    let Ok(key) = ApiKey::try_from(api_key) else {
+        tracing::warn!(%peer, api_key, "unknown API key; closing connection");
+        return None;
+    };
+    let supported = handlers::supported_versions(key);
+    if supported.is_none_or(|(min, max)| version < min || version > max) {
+        if key == ApiKey::ApiVersions {
+            // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our version table, so the
+            // client can retry with a version we speak.
+            let header = RequestHeader::default()
+                .with_request_api_key(api_key)
+                .with_request_api_version(0)
+                .with_correlation_id(correlation_id);
+            let response = handlers::api_versions_unsupported();
+            return Some((header, 0, Box::pin(async move { Some(response) })));
+        }
+        tracing::warn!(%peer, api = ?key, version, "unsupported API version; closing connection");
+        return None;
+    }
+    let header_version = key.request_header_version(version);
+    let header = match RequestHeader::decode(frame, header_version) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(%peer, api = ?key, error = %e, "malformed request header; closing connection");
+            return None;
+        }
+    };
+    let request = match RequestKind::decode(key, frame, version) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(%peer, api = ?key, version, error = %e, "malformed request body; closing connection");
+            return None;
+        }
+    };
+    if frame.has_remaining() {
+        tracing::debug!(%peer, api = ?key, trailing = frame.remaining(), "ignoring trailing bytes after request body");
+    }
+    let client = Client {
+        id: header
+            .client_id
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        host: client_host.to_string(),
+    };
+    let fut = handlers::start(broker.clone(), &header, request, client);
+    Some((header, key.response_header_version(version), fut))
+}
+
+fn load_or_create_cluster_id(meta: &Path) -> Result<String> {
+    let path = meta.join("cluster-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_string());
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string()[..22].to_string();
+    crate::topics::write_atomic(&path, id.as_bytes())?;
+    Ok(id)
+}
+
+fn parse_host_port(s: &str) -> Result<(String, i32)> {
+    let bad = || Error::Metadata {
+        path: PathBuf::from("worker.toml [broker] advertised_listener"),
+        reason: format!("expected host:port, got {s:?}"),
+    };
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    Ok((host.to_string(), i32::from(port)))
+}
