@@ -1,1 +1,225 @@
+//! Shared helpers for the end-to-end tests: run the real `connectd` binary on a random free
+//! port with its own data directory, and build real librdkafka clients against it.
 
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+
+/// A running `connectd --config worker.toml`.
+pub struct Connectd {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub extra: String,
+    log: PathBuf,
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Connectd {
+    /// Starts connectd with `extra` appended to the `[broker]` section.
+    pub fn start(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Connectd {
+            child: None,
+            port: free_port(),
+            log: dir.path().join("connectd.log"),
+            dir,
+            extra: extra.to_string(),
+        };
+        c.spawn();
+        c
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn spawn(&mut self) {
+        let config = self.dir.path().join("worker.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[worker]\ndata_dir = \"data\"\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
+                self.port, self.extra
+            ),
+        )
+        .unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_connectd"))
+            .arg("--config")
+            .arg(&config)
+            .env("CONNECTD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawning connectd");
+        self.child = Some(child);
+        wait_for_port(self.port, Duration::from_secs(20));
+    }
+
+    /// kill -9, no clean shutdown.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait for the clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe_sigterm(c.id());
+            let status = c.wait().unwrap();
+            assert!(
+                status.success(),
+                "connectd exited with {status} after SIGTERM; log:\n{}",
+                self.log_text()
+            );
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A librdkafka client config for this broker.
+    pub fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", self.bootstrap());
+        c
+    }
+
+    /// Runs a `connectd` CLI command against this broker; returns stdout, panics on failure.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
+        cli(&self.bootstrap(), args, stdin)
+    }
+}
+
+impl Drop for Connectd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < timeout,
+            "connectd did not listen on {port} within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs the connectd CLI; returns stdout.
+pub fn cli(bootstrap: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let (ok, out, err) = cli_status(bootstrap, args, stdin);
+    assert!(ok, "connectd {args:?} failed:\n{err}");
+    out
+}
+
+/// Runs the connectd CLI; returns (success, stdout, stderr).
+pub fn cli_status(bootstrap: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_connectd"));
+    cmd.args(args)
+        .arg("--bootstrap-server")
+        .arg(bootstrap)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs an external program, returning (success, stdout, stderr). Panics with a clear message
+/// when it is not installed: a missing tool is a failed test, never a skipped one.
+pub fn run_tool(program: &str, args: &[&str], cwd: Option<&Path>) -> (bool, String, String) {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("running {program}: {e}. Install it (bash .ci/run installs test tools).")
+    });
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Reads lines from a child's stdout until `pred` matches one.
+pub fn read_until(
+    reader: &mut BufReader<std::process::ChildStdout>,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            panic!("stream ended before the expected line");
+        }
+        if pred(&line) {
+            return line;
+        }
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}

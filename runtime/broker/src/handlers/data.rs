@@ -240,8 +240,11 @@ pub(super) async fn list_offsets(
                     let found = match p.timestamp {
                         -1 => Ok(Some((log.log_end_offset(), -1))),
                         -2 => Ok(Some((log.log_start_offset(), -1))),
-                        -3 => log.max_timestamp().map(|m| m.map(|(o, ts)| (o, ts))),
-                        ts if ts >= 0 => log.offset_for_timestamp(ts),
+                        -3 => log.max_timestamp().and_then(|m| match m {
+                            Some((_, ts)) => exact_offset_for_timestamp(&log, ts),
+                            None => Ok(None),
+                        }),
+                        ts if ts >= 0 => exact_offset_for_timestamp(&log, ts),
                         _ => Err(connectd_log::Error::OffsetOutOfRange {
                             offset: p.timestamp,
                             start: 0,
@@ -267,6 +270,33 @@ pub(super) async fn list_offsets(
         );
     }
     ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// The first record (offset, timestamp) with a timestamp at least `ts`. The log finds the
+/// batch; the records inside it are decoded (decompressed if need be) to find the exact record,
+/// as Kafka answers ListOffsets.
+fn exact_offset_for_timestamp(
+    log: &PartitionLog,
+    ts: i64,
+) -> connectd_log::Result<Option<(i64, i64)>> {
+    let Some((base, batch_max)) = log.offset_for_timestamp(ts)? else {
+        return Ok(None);
+    };
+    let Some(mut batch) = log.read(base, 1)?.records else {
+        return Ok(Some((base, batch_max)));
+    };
+    match kafka_protocol::records::RecordBatchDecoder::decode(&mut batch) {
+        Ok(set) => Ok(set
+            .records
+            .iter()
+            .find(|r| r.timestamp >= ts)
+            .map(|r| (r.offset, r.timestamp))
+            .or(Some((base, batch_max)))),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not decode batch for timestamp lookup; answering with its base offset");
+            Ok(Some((base, batch_max)))
+        }
+    }
 }
 
 pub(super) async fn metadata(

@@ -23,11 +23,12 @@ pub struct Connection {
         long = "bootstrap-server",
         short = 'b',
         default_value = "127.0.0.1:9092",
-        env = "CONNECTD_BOOTSTRAP"
+        env = "CONNECTD_BOOTSTRAP",
+        global = true
     )]
     pub bootstrap: String,
     /// Extra librdkafka client properties, key=value (repeatable).
-    #[arg(long = "property", short = 'X', value_parser = parse_key_value)]
+    #[arg(long = "property", short = 'X', value_parser = parse_key_value, global = true)]
     pub properties: Vec<(String, String)>,
 }
 

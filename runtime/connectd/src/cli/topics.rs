@@ -195,6 +195,20 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
                 for r in admin.alter_configs([&alter], &opts).await? {
                     r.map_err(|(_, code)| anyhow::anyhow!("altering configs of {name}: {code}"))?;
                 }
+                // librdkafka's AlterConfigs result drops per-resource errors: read back to see
+                // whether the broker applied the change.
+                let now = topic_overrides(&admin, &opts, &name).await?;
+                if now != merged {
+                    let refused: Vec<String> = merged
+                        .iter()
+                        .filter(|(k, v)| now.get(*k) != Some(*v))
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    bail!(
+                        "the broker refused the config change for topic {name} ({}); check the key names and values (`connectd topics describe {name}` shows the current ones)",
+                        refused.join(", ")
+                    );
+                }
                 println!("Updated configs of topic {name}.");
             }
         }
