@@ -574,7 +574,9 @@ impl Coordinator {
         if generation != group.generation {
             return E::IllegalGeneration.code();
         }
-        if group.state == State::PreparingRebalance {
+        // As Kafka: members commit while a rebalance is being prepared (that is when they
+        // give partitions up), but not between JoinGroup and SyncGroup.
+        if group.state == State::CompletingRebalance {
             return E::RebalanceInProgress.code();
         }
         0
