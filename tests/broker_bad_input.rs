@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+    TopicName,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -35,7 +38,12 @@ fn closed(mut s: TcpStream) -> bool {
         Ok(0) => true,
         Ok(_) => false,
         // A read timeout means the broker neither answered nor closed.
-        Err(e) => matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted | std::io::ErrorKind::BrokenPipe),
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        ),
     }
 }
 
@@ -47,8 +55,14 @@ fn send_raw(s: &mut TcpStream, body: &[u8]) {
 
 fn request(key: ApiKey, version: i16, body: &impl Encodable) -> Vec<u8> {
     let mut buf = BytesMut::new();
-    let header = RequestHeader::default().with_request_api_key(key as i16).with_request_api_version(version).with_correlation_id(7).with_client_id(Some(StrBytes::from_static_str("bad-input-test")));
-    header.encode(&mut buf, key.request_header_version(version)).unwrap();
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(7)
+        .with_client_id(Some(StrBytes::from_static_str("bad-input-test")));
+    header
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
     body.encode(&mut buf, version).unwrap();
     buf.to_vec()
 }
@@ -72,13 +86,24 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     let background = {
         let stop = stop.clone();
         let consumed = consumed.clone();
-        let producer: ThreadedProducer<DefaultProducerContext> = c.client().set("acks", "all").set("linger.ms", "1").create().unwrap();
-        let consumer: BaseConsumer = c.client().set("group.id", "healthy-readers").set("auto.offset.reset", "earliest").create().unwrap();
+        let producer: ThreadedProducer<DefaultProducerContext> = c
+            .client()
+            .set("acks", "all")
+            .set("linger.ms", "1")
+            .create()
+            .unwrap();
+        let consumer: BaseConsumer = c
+            .client()
+            .set("group.id", "healthy-readers")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .unwrap();
         consumer.subscribe(&["healthy"]).unwrap();
         std::thread::spawn(move || {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let _ = producer.send(BaseRecord::<(), String>::to("healthy").payload(&format!("m{i}")));
+                let _ = producer
+                    .send(BaseRecord::<(), String>::to("healthy").payload(&format!("m{i}")));
                 i += 1;
                 if let Some(Ok(_)) = consumer.poll(Duration::from_millis(5)) {
                     consumed.fetch_add(1, Ordering::Relaxed);
@@ -91,7 +116,10 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
         let before = consumed.load(Ordering::Relaxed);
         let start = Instant::now();
         while consumed.load(Ordering::Relaxed) < before + 20 {
-            assert!(start.elapsed() < Duration::from_secs(30), "the healthy client stalled after {what}");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the healthy client stalled after {what}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     };
@@ -117,7 +145,12 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     assert_eq!(header.correlation_id, 9);
     let versions = ApiVersionsResponse::decode(&mut resp, 0).unwrap();
     assert_eq!(versions.error_code, 35, "UNSUPPORTED_VERSION");
-    assert!(versions.api_keys.iter().any(|k| k.api_key == ApiKey::Produce as i16));
+    assert!(
+        versions
+            .api_keys
+            .iter()
+            .any(|k| k.api_key == ApiKey::Produce as i16)
+    );
     // 5. Frames over socket.request.max.bytes, and negative sizes.
     let mut s = connect(&c);
     let _ = s.write_all(&(200 * 1024 * 1024i32).to_be_bytes());
@@ -127,27 +160,50 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     assert!(closed(s), "negative frame size closes the connection");
     // 6. A valid header with a truncated body.
     let mut s = connect(&c);
-    let mut metadata = request(ApiKey::Metadata, 9, &kafka_protocol::messages::MetadataRequest::default().with_topics(None));
+    let mut metadata = request(
+        ApiKey::Metadata,
+        9,
+        &kafka_protocol::messages::MetadataRequest::default().with_topics(None),
+    );
     metadata.truncate(metadata.len() - 2);
     metadata.extend_from_slice(&[0x7f]);
     send_raw(&mut s, &metadata);
-    assert!(closed(s) , "truncated body closes the connection");
+    assert!(closed(s), "truncated body closes the connection");
     wait_progress("malformed frames");
 
     // 7. A produce whose batch fails its CRC gets CORRUPT_MESSAGE, on a connection that stays usable.
     let mut batch = connectd_log::batch::build_batch(1, &[b"payload"]);
     let last = batch.len() - 1;
     batch[last] ^= 0xff;
-    let produce = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_static_str("healthy")))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(batch.into()))])]);
+    let produce = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("healthy")))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(batch.into())),
+                ]),
+        ]);
     let mut s = connect(&c);
     send_raw(&mut s, &request(ApiKey::Produce, 7, &produce));
     let mut resp = read_response(&mut s);
     ResponseHeader::decode(&mut resp, 0).unwrap();
     let answer = ProduceResponse::decode(&mut resp, 7).unwrap();
-    assert_eq!(answer.responses[0].partition_responses[0].error_code, 2, "CORRUPT_MESSAGE");
-    send_raw(&mut s, &request(ApiKey::ApiVersions, 0, &kafka_protocol::messages::ApiVersionsRequest::default()));
+    assert_eq!(
+        answer.responses[0].partition_responses[0].error_code, 2,
+        "CORRUPT_MESSAGE"
+    );
+    send_raw(
+        &mut s,
+        &request(
+            ApiKey::ApiVersions,
+            0,
+            &kafka_protocol::messages::ApiVersionsRequest::default(),
+        ),
+    );
     let mut resp = read_response(&mut s);
     assert!(resp.remaining() > 4, "the connection still answers");
     resp.advance(4);
@@ -162,36 +218,57 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
         (long.as_str(), 1, 1, RDKafkaErrorCode::InvalidTopic),
         ("negative", -5, 1, RDKafkaErrorCode::InvalidPartitions),
         ("zero", 0, 1, RDKafkaErrorCode::InvalidPartitions),
-        ("replicated", 1, 3, RDKafkaErrorCode::InvalidReplicationFactor),
+        (
+            "replicated",
+            1,
+            3,
+            RDKafkaErrorCode::InvalidReplicationFactor,
+        ),
     ] {
         let t = NewTopic::new(name, partitions, TopicReplication::Fixed(rf));
         let result = admin.create_topics([&t], &opts).await;
         match result {
-            Ok(r) => assert!(matches!(&r[0], Err((_, code)) if *code == expected), "{name}: {r:?}"),
+            Ok(r) => assert!(
+                matches!(&r[0], Err((_, code)) if *code == expected),
+                "{name}: {r:?}"
+            ),
             // librdkafka refuses some values itself before sending; that is a refusal too.
             Err(e) => assert!(partitions <= 0, "{name}: {e}"),
         }
     }
-    let bad_config = NewTopic::new("bad-config", 1, TopicReplication::Fixed(1)).set("retention.ms", "forever");
+    let bad_config =
+        NewTopic::new("bad-config", 1, TopicReplication::Fixed(1)).set("retention.ms", "forever");
     let r = admin.create_topics([&bad_config], &opts).await.unwrap();
-    assert!(matches!(&r[0], Err((_, RDKafkaErrorCode::InvalidConfig))), "{r:?}");
+    assert!(
+        matches!(&r[0], Err((_, RDKafkaErrorCode::InvalidConfig))),
+        "{r:?}"
+    );
     wait_progress("bad admin requests");
 
     // 9. Connections beyond max.connections are closed; existing clients are unaffected.
-    let extra: Vec<TcpStream> = (0..60).filter_map(|_| TcpStream::connect(c.bootstrap()).ok()).collect();
+    let extra: Vec<TcpStream> = (0..60)
+        .filter_map(|_| TcpStream::connect(c.bootstrap()).ok())
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     let refused = extra
         .into_iter()
         .filter(|s| {
-            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
             let mut b = [0u8; 1];
             matches!((&*s).read(&mut b), Ok(0))
         })
         .count();
-    assert!(refused >= 20, "connections over the limit are closed ({refused} closed)");
+    assert!(
+        refused >= 20,
+        "connections over the limit are closed ({refused} closed)"
+    );
     wait_progress("too many connections");
 
     stop.store(true, Ordering::Relaxed);
     background.join().unwrap();
-    assert!(c.log_text().contains("unsupported API version"), "the broker logs why it closed a connection");
+    assert!(
+        c.log_text().contains("unsupported API version"),
+        "the broker logs why it closed a connection"
+    );
 }

@@ -29,7 +29,14 @@ struct Control {
     slow: Arc<AtomicBool>,
 }
 
-fn member(c: &Connectd, name: &'static str, ctl: Control, seen: Seen, stop: Arc<AtomicBool>, mine_out: Arc<AtomicUsize>) -> std::thread::JoinHandle<usize> {
+fn member(
+    c: &Connectd,
+    name: &'static str,
+    ctl: Control,
+    seen: Seen,
+    stop: Arc<AtomicBool>,
+    mine_out: Arc<AtomicUsize>,
+) -> std::thread::JoinHandle<usize> {
     let Control { total, slow } = ctl;
     let consumer: BaseConsumer = c
         .client()
@@ -52,11 +59,19 @@ fn member(c: &Connectd, name: &'static str, ctl: Control, seen: Seen, stop: Arc<
     std::thread::spawn(move || {
         let mut mine = 0usize;
         while !stop.load(Ordering::Relaxed) {
-            let Some(m) = consumer.poll(Duration::from_millis(100)) else { continue };
+            let Some(m) = consumer.poll(Duration::from_millis(100)) else {
+                continue;
+            };
             let m = m.unwrap();
             let value = std::str::from_utf8(m.payload().unwrap()).unwrap();
             let index: usize = value.rsplit('-').next().unwrap().parse().unwrap();
-            seen.lock().unwrap().push((m.topic().to_string(), m.partition(), m.offset(), index, name));
+            seen.lock().unwrap().push((
+                m.topic().to_string(),
+                m.partition(),
+                m.offset(),
+                index,
+                name,
+            ));
             consumer.store_offset_from_message(&m).unwrap();
             mine += 1;
             mine_out.fetch_add(1, Ordering::Relaxed);
@@ -76,14 +91,32 @@ fn member(c: &Connectd, name: &'static str, ctl: Control, seen: Seen, stop: Arc<
 fn every_codec_through_a_changing_group() {
     let c = Connectd::start("");
     for codec in CODECS {
-        c.cli(&["topics", "create", &format!("codec-{codec}"), "--partitions", &PARTITIONS.to_string()], None);
-        let producer: ThreadedProducer<DefaultProducerContext> =
-            c.client().set("enable.idempotence", "true").set("acks", "all").set("compression.codec", codec).set("linger.ms", "5").set("queue.buffering.max.messages", "200000").create().unwrap();
+        c.cli(
+            &[
+                "topics",
+                "create",
+                &format!("codec-{codec}"),
+                "--partitions",
+                &PARTITIONS.to_string(),
+            ],
+            None,
+        );
+        let producer: ThreadedProducer<DefaultProducerContext> = c
+            .client()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.codec", codec)
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "200000")
+            .create()
+            .unwrap();
         let topic = format!("codec-{codec}");
         for i in 0..PER_CODEC {
             let key = format!("k{}", i % 64);
             let value = format!("{codec}-{i}");
-            producer.send(BaseRecord::to(&topic).key(&key).payload(&value)).unwrap();
+            producer
+                .send(BaseRecord::to(&topic).key(&key).payload(&value))
+                .unwrap();
         }
         producer.flush(Duration::from_secs(60)).unwrap();
         assert_eq!(producer.in_flight_count(), 0);
@@ -95,20 +128,48 @@ fn every_codec_through_a_changing_group() {
     let stops: Vec<Arc<AtomicBool>> = (0..4).map(|_| Arc::new(AtomicBool::new(false))).collect();
     let counts: Vec<Arc<AtomicUsize>> = (0..4).map(|_| Arc::new(AtomicUsize::new(0))).collect();
     ctl.slow.store(true, Ordering::Relaxed);
-    let a = member(&c, "a", ctl.clone(), seen.clone(), stops[0].clone(), counts[0].clone());
-    let b = member(&c, "b", ctl.clone(), seen.clone(), stops[1].clone(), counts[1].clone());
-    let m3 = member(&c, "c", ctl.clone(), seen.clone(), stops[2].clone(), counts[2].clone());
+    let a = member(
+        &c,
+        "a",
+        ctl.clone(),
+        seen.clone(),
+        stops[0].clone(),
+        counts[0].clone(),
+    );
+    let b = member(
+        &c,
+        "b",
+        ctl.clone(),
+        seen.clone(),
+        stops[1].clone(),
+        counts[1].clone(),
+    );
+    let m3 = member(
+        &c,
+        "c",
+        ctl.clone(),
+        seen.clone(),
+        stops[2].clone(),
+        counts[2].clone(),
+    );
     let expected = CODECS.len() * PER_CODEC;
     let start = Instant::now();
     let wait_for = |n: usize| {
         while total.load(Ordering::Relaxed) < n {
-            assert!(start.elapsed() < Duration::from_secs(240), "stalled at {} of {expected}", total.load(Ordering::Relaxed));
+            assert!(
+                start.elapsed() < Duration::from_secs(240),
+                "stalled at {} of {expected}",
+                total.load(Ordering::Relaxed)
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     };
     // All three members get work before the first one leaves.
     while counts[..3].iter().any(|n| n.load(Ordering::Relaxed) < 500) {
-        assert!(start.elapsed() < Duration::from_secs(60), "not every member got partitions");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not every member got partitions"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     ctl.slow.store(false, Ordering::Relaxed);
@@ -118,9 +179,19 @@ fn every_codec_through_a_changing_group() {
     wait_for(expected / 2);
     // Slow the others down until the new member has taken over some partitions.
     ctl.slow.store(true, Ordering::Relaxed);
-    let d = member(&c, "d", ctl.clone(), seen.clone(), stops[3].clone(), counts[3].clone());
+    let d = member(
+        &c,
+        "d",
+        ctl.clone(),
+        seen.clone(),
+        stops[3].clone(),
+        counts[3].clone(),
+    );
     while counts[3].load(Ordering::Relaxed) < 1000 {
-        assert!(start.elapsed() < Duration::from_secs(120), "the joining member never got partitions");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the joining member never got partitions"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     ctl.slow.store(false, Ordering::Relaxed);
@@ -130,22 +201,43 @@ fn every_codec_through_a_changing_group() {
     for s in &stops[1..] {
         s.store(true, Ordering::Relaxed);
     }
-    let counts = [a_count, b.join().unwrap(), m3.join().unwrap(), d.join().unwrap()];
-    assert!(counts.iter().all(|n| *n > 0), "every member consumed something: {counts:?}");
+    let counts = [
+        a_count,
+        b.join().unwrap(),
+        m3.join().unwrap(),
+        d.join().unwrap(),
+    ];
+    assert!(
+        counts.iter().all(|n| *n > 0),
+        "every member consumed something: {counts:?}"
+    );
 
     let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), expected, "exactly {expected} deliveries (none lost, none twice); per member {counts:?}");
+    assert_eq!(
+        seen.len(),
+        expected,
+        "exactly {expected} deliveries (none lost, none twice); per member {counts:?}"
+    );
     let mut by_partition: HashMap<(String, i32), Vec<(i64, usize)>> = HashMap::new();
     for (topic, partition, offset, index, _) in seen.iter() {
-        by_partition.entry((topic.clone(), *partition)).or_default().push((*offset, *index));
+        by_partition
+            .entry((topic.clone(), *partition))
+            .or_default()
+            .push((*offset, *index));
     }
     let mut distinct = 0;
     for ((topic, partition), deliveries) in by_partition {
         // Delivery order within a partition is offset order, and offsets are gap-free from 0.
-        assert!(deliveries.windows(2).all(|w| w[1].0 == w[0].0 + 1), "{topic}/{partition} delivered out of order or with gaps");
+        assert!(
+            deliveries.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+            "{topic}/{partition} delivered out of order or with gaps"
+        );
         assert_eq!(deliveries[0].0, 0);
         // The producer's order survives: message indexes increase with offsets.
-        assert!(deliveries.windows(2).all(|w| w[1].1 > w[0].1), "{topic}/{partition} reordered");
+        assert!(
+            deliveries.windows(2).all(|w| w[1].1 > w[0].1),
+            "{topic}/{partition} reordered"
+        );
         distinct += deliveries.len();
     }
     assert_eq!(distinct, expected);

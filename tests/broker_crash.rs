@@ -25,28 +25,50 @@ impl ProducerContext for Acks {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         if let Ok(m) = result {
             let value = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
-            self.0.lock().unwrap().insert((m.partition(), m.offset()), value);
+            self.0
+                .lock()
+                .unwrap()
+                .insert((m.partition(), m.offset()), value);
         }
     }
 }
 
 fn read_everything(c: &Connectd, topic: &str, partitions: i32) -> HashMap<(i32, i64), String> {
-    let consumer: BaseConsumer = c.client().set("group.id", "reader").set("enable.auto.commit", "false").create().unwrap();
+    let consumer: BaseConsumer = c
+        .client()
+        .set("group.id", "reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
     let mut tpl = TopicPartitionList::new();
     let mut ends = HashMap::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
-        ends.insert(p, consumer.fetch_watermarks(topic, p, Duration::from_secs(10)).unwrap().1);
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+        ends.insert(
+            p,
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .unwrap()
+                .1,
+        );
     }
     consumer.assign(&tpl).unwrap();
     let total: i64 = ends.values().sum();
     let mut out = HashMap::new();
     let start = Instant::now();
     while (out.len() as i64) < total {
-        assert!(start.elapsed() < Duration::from_secs(60), "read {} of {total}", out.len());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "read {} of {total}",
+            out.len()
+        );
         if let Some(m) = consumer.poll(Duration::from_millis(100)) {
             let m = m.unwrap();
-            out.insert((m.partition(), m.offset()), String::from_utf8(m.payload().unwrap().to_vec()).unwrap());
+            out.insert(
+                (m.partition(), m.offset()),
+                String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
+            );
         }
     }
     out
@@ -55,7 +77,18 @@ fn read_everything(c: &Connectd, topic: &str, partitions: i32) -> HashMap<(i32, 
 #[test]
 fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
     let mut c = Connectd::start("");
-    c.cli(&["topics", "create", "durable", "--partitions", "4", "--config", "segment.bytes=262144"], None);
+    c.cli(
+        &[
+            "topics",
+            "create",
+            "durable",
+            "--partitions",
+            "4",
+            "--config",
+            "segment.bytes=262144",
+        ],
+        None,
+    );
     let acks = Acks::default();
     let mut committed: HashMap<i32, i64> = HashMap::new();
     let mut next_value = 0usize;
@@ -76,7 +109,10 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
                 let mut i = start;
                 while !stop.load(Ordering::Relaxed) {
                     let value = format!("round{round}-{i}-{}", "x".repeat(i % 200));
-                    if producer.send(BaseRecord::<(), String>::to("durable").payload(&value)).is_ok() {
+                    if producer
+                        .send(BaseRecord::<(), String>::to("durable").payload(&value))
+                        .is_ok()
+                    {
                         i += 1;
                     } else {
                         std::thread::sleep(Duration::from_millis(1));
@@ -91,11 +127,19 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
         };
         // Commit group offsets for whatever is there while the producer runs.
         std::thread::sleep(Duration::from_millis(300 + 150 * round as u64));
-        let group: BaseConsumer = c.client().set("group.id", "crash-group").set("enable.auto.commit", "false").create().unwrap();
+        let group: BaseConsumer = c
+            .client()
+            .set("group.id", "crash-group")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
         let mut tpl = TopicPartitionList::new();
         for p in 0..4 {
-            let (_, high) = group.fetch_watermarks("durable", p, Duration::from_secs(10)).unwrap();
-            tpl.add_partition_offset("durable", p, Offset::Offset(high / 2)).unwrap();
+            let (_, high) = group
+                .fetch_watermarks("durable", p, Duration::from_secs(10))
+                .unwrap();
+            tpl.add_partition_offset("durable", p, Offset::Offset(high / 2))
+                .unwrap();
             committed.insert(p, high / 2);
         }
         group.commit(&tpl, CommitMode::Sync).unwrap();
@@ -108,20 +152,41 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
 
         let stored = read_everything(&c, "durable", 4);
         let acked = acks.0.lock().unwrap().clone();
-        assert!(!acked.is_empty(), "round {round}: nothing was acknowledged before the kill");
+        assert!(
+            !acked.is_empty(),
+            "round {round}: nothing was acknowledged before the kill"
+        );
         for (key, value) in &acked {
-            assert_eq!(stored.get(key), Some(value), "round {round}: acknowledged record at {key:?} is missing or different after kill -9");
+            assert_eq!(
+                stored.get(key),
+                Some(value),
+                "round {round}: acknowledged record at {key:?} is missing or different after kill -9"
+            );
         }
         let reader: BaseConsumer = c.client().set("group.id", "crash-group").create().unwrap();
         let mut tpl = TopicPartitionList::new();
         for p in 0..4 {
             tpl.add_partition("durable", p);
         }
-        let after = reader.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+        let after = reader
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .unwrap();
         for e in after.elements() {
-            assert_eq!(e.offset(), Offset::Offset(committed[&e.partition()]), "round {round}: committed offset of partition {} after kill -9", e.partition());
+            assert_eq!(
+                e.offset(),
+                Offset::Offset(committed[&e.partition()]),
+                "round {round}: committed offset of partition {} after kill -9",
+                e.partition()
+            );
         }
-        eprintln!("round {round}: {} acknowledged, {} stored", acked.len(), stored.len());
+        eprintln!(
+            "round {round}: {} acknowledged, {} stored",
+            acked.len(),
+            stored.len()
+        );
     }
-    assert!(c.log_text().contains("no clean-shutdown marker"), "restarts after kill -9 went through recovery");
+    assert!(
+        c.log_text().contains("no clean-shutdown marker"),
+        "restarts after kill -9 went through recovery"
+    );
 }
