@@ -117,7 +117,7 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
                     } else {
                         std::thread::sleep(Duration::from_millis(1));
                     }
-                    if i % 50 == 0 {
+                    if i.is_multiple_of(50) {
                         std::thread::sleep(Duration::from_millis(1));
                     }
                 }

@@ -143,13 +143,13 @@ fn torn_or_corrupt_tails_at_random_positions_keep_every_complete_batch_before_th
                 .set_len(cut as u64)
                 .unwrap();
         }
-        // Every batch that ends at or before the damaged byte must survive (a corrupted byte
-        // sits inside a batch; a truncation at `cut` keeps batches ending <= cut).
+        // A flipped byte or a truncation at `cut` leaves exactly the batches that end at or
+        // before `cut`.
         let survivors_end = ends
             .iter()
-            .filter(|(end, _)| if corrupt { *end <= cut } else { *end <= cut })
+            .rev()
+            .find(|(end, _)| *end <= cut)
             .map(|(_, next)| *next)
-            .last()
             .unwrap_or(base);
         let log = PartitionLog::open(dir.path(), cfg.clone(), false).unwrap();
         assert_eq!(

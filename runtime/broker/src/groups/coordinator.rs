@@ -228,7 +228,7 @@ impl Coordinator {
     pub async fn join(self: &Arc<Self>, args: JoinArgs) -> JoinResult {
         let rx = match self.join_start(args) {
             Ok(rx) => rx,
-            Err(result) => return result,
+            Err(result) => return *result,
         };
         rx.await.unwrap_or_else(|_| JoinResult {
             error: E::RebalanceInProgress.code(),
@@ -239,13 +239,13 @@ impl Coordinator {
     fn join_start(
         self: &Arc<Self>,
         args: JoinArgs,
-    ) -> Result<oneshot::Receiver<JoinResult>, JoinResult> {
+    ) -> Result<oneshot::Receiver<JoinResult>, Box<JoinResult>> {
         let fail = |error: E, member_id: &str| {
-            Err(JoinResult {
+            Err(Box::new(JoinResult {
                 error: error.code(),
                 member_id: member_id.into(),
                 ..Default::default()
-            })
+            }))
         };
         if args.group.is_empty() {
             return fail(E::InvalidGroupId, &args.member_id);

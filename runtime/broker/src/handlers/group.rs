@@ -250,12 +250,15 @@ pub(super) async fn offset_commit(
     OffsetCommitResponse::default().with_topics(topics)
 }
 
+/// Per topic, each requested partition with its committed offset, if any.
+type TopicOffsets = Vec<(TopicName, Vec<(i32, Option<Committed>)>)>;
+
 /// Committed offsets of `group` for the requested (topic, partitions), or all of them.
 fn fetch_offsets(
     broker: &Broker,
     group: &str,
     topics: Option<Vec<(TopicName, Vec<i32>)>>,
-) -> Vec<(TopicName, Vec<(i32, Option<Committed>)>)> {
+) -> TopicOffsets {
     match topics {
         Some(list) => list
             .into_iter()

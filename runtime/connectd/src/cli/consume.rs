@@ -72,7 +72,7 @@ pub fn run(args: ConsumeArgs) -> Result<()> {
                 bail!(
                     "topic {}: {:?}",
                     args.topic,
-                    rdkafka::types::RDKafkaRespErr::from(err)
+                    rdkafka::types::RDKafkaErrorCode::from(err)
                 );
             }
             let mut tpl = TopicPartitionList::new();

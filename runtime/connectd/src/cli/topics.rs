@@ -137,7 +137,7 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
                     bail!(
                         "topic {}: {:?}",
                         t.name(),
-                        rdkafka::types::RDKafkaRespErr::from(err)
+                        rdkafka::types::RDKafkaErrorCode::from(err)
                     );
                 }
                 let overrides = topic_overrides(&admin, &opts, t.name()).await?;
