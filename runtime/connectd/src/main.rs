@@ -37,8 +37,15 @@ enum Command {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // The worker logs at info; the CLI commands stay quiet and report errors themselves
+    // (librdkafka's own connection retries would otherwise flood the terminal).
+    let default = if args.command.is_some() {
+        "warn,librdkafka=off,rdkafka=off"
+    } else {
+        "info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONNECTD_LOG")
-        .unwrap_or_else(|_| "info".into());
+        .unwrap_or_else(|_| default.into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

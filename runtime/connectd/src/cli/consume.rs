@@ -70,7 +70,7 @@ pub fn run(args: ConsumeArgs) -> Result<()> {
             let topic = md.topics().first().context("no metadata for the topic")?;
             if let Some(err) = topic.error() {
                 bail!(
-                    "topic {}: {:?}",
+                    "topic {}: {}",
                     args.topic,
                     rdkafka::types::RDKafkaErrorCode::from(err)
                 );

@@ -135,7 +135,7 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
             for t in topics {
                 if let Some(err) = t.error() {
                     bail!(
-                        "topic {}: {:?}",
+                        "topic {}: {}",
                         t.name(),
                         rdkafka::types::RDKafkaErrorCode::from(err)
                     );
