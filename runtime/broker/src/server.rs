@@ -170,7 +170,7 @@ async fn background_tasks(broker: Arc<Broker>) {
     let mut retention = tokio::time::interval(Duration::from_millis(
         broker.config.log_retention_check_interval_ms.max(10),
     ));
-    let mut flush = tokio::time::interval(Duration::from_millis(1000));
+    let mut flush = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
             _ = retention.tick() => {
@@ -178,9 +178,8 @@ async fn background_tasks(broker: Arc<Broker>) {
                 let _ = tokio::task::spawn_blocking(move || b.topics.enforce_retention(crate::now_ms())).await;
             }
             _ = flush.tick() => {
-                // Page-cache mode: data reaches disk within about a second, as Kafka's OS flush would.
                 let b = broker.clone();
-                let _ = tokio::task::spawn_blocking(move || b.topics.flush_all()).await;
+                let _ = tokio::task::spawn_blocking(move || b.topics.flush_due(crate::now_ms())).await;
             }
         }
     }

@@ -345,12 +345,13 @@ impl Topics {
         }
     }
 
-    /// Flushes every partition (page-cache mode's periodic flush, and shutdown).
-    pub fn flush_all(&self) {
+    /// Page-cache mode's background flush: fsyncs partitions whose `flush.ms` or
+    /// `flush.messages` is due.
+    pub fn flush_due(&self, now_ms: i64) {
         for topic in self.all() {
-            for p in topic.partitions() {
-                if let Err(e) = p.flush() {
-                    tracing::warn!(topic = %topic.name, error = %e, "flush failed");
+            for (i, p) in topic.partitions().iter().enumerate() {
+                if let Err(e) = p.flush_if_due(now_ms) {
+                    tracing::warn!(topic = %topic.name, partition = i, error = %e, "flush failed");
                 }
             }
         }

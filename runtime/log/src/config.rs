@@ -27,7 +27,7 @@ pub struct LogConfig {
     /// `flush.messages`: 1 fsyncs every acknowledged write (connectd's default, group-committed);
     /// any larger value is Kafka's page-cache behaviour, flushed in the background.
     pub flush_messages: i64,
-    /// `flush.ms`: in page-cache mode, the background flush interval.
+    /// `flush.ms`: in page-cache mode, the longest time between two fsyncs.
     pub flush_ms: i64,
     /// `index.interval.bytes`: bytes between two sparse index entries.
     pub index_interval_bytes: i64,
@@ -71,12 +71,12 @@ const KEYS: &[Key] = &[
     Key {
         name: "flush.messages",
         default: "1",
-        doc: "1 = fsync before acknowledging; larger = page cache",
+        doc: "1 = fsync before acknowledging; larger = page-cache mode, fsync once this many offsets are pending",
     },
     Key {
         name: "flush.ms",
         default: "1000",
-        doc: "background flush interval in page-cache mode (ms)",
+        doc: "page-cache mode: fsync at least this often (ms)",
     },
     Key {
         name: "index.interval.bytes",

@@ -92,6 +92,8 @@ pub struct PartitionLog {
     inner: Mutex<Inner>,
     sync_lock: Mutex<()>,
     durable_offset: AtomicI64,
+    /// Wall-clock time of the last completed fsync, for `flush.ms`.
+    last_flush_ms: AtomicI64,
 }
 
 impl PartitionLog {
@@ -160,6 +162,7 @@ impl PartitionLog {
             inner: Mutex::new(inner),
             sync_lock: Mutex::new(()),
             durable_offset: AtomicI64::new(end),
+            last_flush_ms: AtomicI64::new(0),
         })
     }
 
@@ -287,7 +290,23 @@ impl PartitionLog {
         };
         file.sync_data()?;
         self.durable_offset.fetch_max(end, Ordering::AcqRel);
+        self.last_flush_ms.store(now_ms(), Ordering::Release);
         Ok(())
+    }
+
+    /// Page-cache mode: fsyncs when `flush.ms` has passed since the last fsync or
+    /// `flush.messages` offsets are not yet durable. Returns whether it synced.
+    pub fn flush_if_due(&self, now_ms: i64) -> Result<bool> {
+        let config = self.config();
+        let pending = self.log_end_offset() - self.durable_offset.load(Ordering::Acquire);
+        if pending <= 0 {
+            return Ok(false);
+        }
+        let due = now_ms - self.last_flush_ms.load(Ordering::Acquire) >= config.flush_ms || pending >= config.flush_messages;
+        if due {
+            self.sync()?;
+        }
+        Ok(due)
     }
 
     /// Offset after the last record (the high watermark of a single-replica partition).
@@ -426,11 +445,6 @@ impl PartitionLog {
         Ok(offset)
     }
 
-    /// Page-cache mode: flush whatever is not yet on disk.
-    pub fn flush(&self) -> Result<()> {
-        self.sync()
-    }
-
     /// Clean shutdown: fsync and persist the active segment's indexes.
     pub fn close(&self) -> Result<()> {
         let inner = self.inner.lock();
@@ -451,6 +465,10 @@ fn stamp_log_append_time(buf: &mut [u8], now_ms: i64) {
     buf[35..43].copy_from_slice(&now_ms.to_be_bytes());
     let crc = crc32c::crc32c(&buf[21..]);
     buf[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn read_i64(path: &Path) -> Option<i64> {
