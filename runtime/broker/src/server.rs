@@ -231,8 +231,14 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
                 tracing::warn!(%peer, size, limit = broker.config.socket_request_max_bytes, "frame size out of bounds (socket.request.max.bytes); closing connection");
                 return Ok(());
             }
-            let mut frame = BytesMut::zeroed(size as usize);
-            reader.read_exact(&mut frame).await.map_err(|e| Error::io("reading frame", e))?;
+            // Read straight into spare capacity: no zeroing of large produce frames.
+            let mut frame = BytesMut::with_capacity(size as usize);
+            let mut body = (&mut reader).take(size as u64);
+            while frame.len() < size as usize {
+                if body.read_buf(&mut frame).await.map_err(|e| Error::io("reading frame", e))? == 0 {
+                    return Err(Error::io("reading frame", std::io::ErrorKind::UnexpectedEof.into()));
+                }
+            }
             let mut frame = frame.freeze();
             let Some(pending) = decode_and_start(&broker, &mut frame, &client_host, peer) else {
                 return Ok(());

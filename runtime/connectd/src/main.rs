@@ -33,6 +33,8 @@ enum Command {
     Consume(cli::consume::ConsumeArgs),
     /// List and describe consumer groups.
     Groups(cli::groups::GroupsArgs),
+    /// Measure produce and consume throughput.
+    Perf(cli::perf::PerfArgs),
 }
 
 fn main() -> Result<()> {
@@ -55,6 +57,7 @@ fn main() -> Result<()> {
         (Some(Command::Produce(a)), _) => cli::produce::run(a),
         (Some(Command::Consume(a)), _) => cli::consume::run(a),
         (Some(Command::Groups(a)), _) => cli::groups::run(a),
+        (Some(Command::Perf(a)), _) => cli::perf::run(a),
         (None, Some(path)) => run_worker(path),
         (None, None) => anyhow::bail!(
             "nothing to do: pass --config worker.toml to run the worker, or a command (see --help)"

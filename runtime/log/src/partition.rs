@@ -221,19 +221,40 @@ impl PartitionLog {
                     return Err(Error::InvalidProducerEpoch(header.producer_id));
                 }
             }
-            let mut buf = records[range].to_vec();
+            let batch_bytes = &records[range];
             let base_offset = inner.next_offset();
-            batch::set_base_offset(&mut buf, base_offset);
+            let interval = config.index_interval_bytes as u64;
+            self.maybe_roll(&mut inner, &config, batch_bytes.len(), now_ms)?;
             let mut append_time = -1;
-            if config.log_append_time {
+            let header = if config.log_append_time {
+                let mut buf = batch_bytes.to_vec();
+                batch::set_base_offset(&mut buf, base_offset);
                 stamp_log_append_time(&mut buf, now_ms);
                 append_time = now_ms;
-            }
-            let header = BatchHeader::parse(&buf)?;
-            self.maybe_roll(&mut inner, &config, buf.len(), now_ms)?;
-            inner
-                .active_mut()
-                .append(&buf, &header, now_ms, config.index_interval_bytes as u64)?;
+                let header = BatchHeader::parse(&buf)?;
+                inner.active_mut().append_parts(
+                    [&buf[..8], &buf[8..]],
+                    &header,
+                    now_ms,
+                    interval,
+                )?;
+                header
+            } else {
+                // The batch goes to disk as the client sent it, with only the base offset
+                // (not covered by the CRC) replaced; no copy in memory.
+                let header = BatchHeader {
+                    base_offset,
+                    ..header
+                };
+                let offset_bytes = base_offset.to_be_bytes();
+                inner.active_mut().append_parts(
+                    [&offset_bytes, &batch_bytes[8..]],
+                    &header,
+                    now_ms,
+                    interval,
+                )?;
+                header
+            };
             inner.producers.record(&header);
             let entry = info.get_or_insert(AppendInfo {
                 base_offset,
@@ -302,7 +323,8 @@ impl PartitionLog {
         if pending <= 0 {
             return Ok(false);
         }
-        let due = now_ms - self.last_flush_ms.load(Ordering::Acquire) >= config.flush_ms || pending >= config.flush_messages;
+        let due = now_ms - self.last_flush_ms.load(Ordering::Acquire) >= config.flush_ms
+            || pending >= config.flush_messages;
         if due {
             self.sync()?;
         }
@@ -468,7 +490,10 @@ fn stamp_log_append_time(buf: &mut [u8], now_ms: i64) {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn read_i64(path: &Path) -> Option<i64> {

@@ -10,7 +10,7 @@
 //!   offset u32)` at the same points.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -219,17 +219,19 @@ impl Segment {
         self.next_offset = header.last_offset() + 1;
     }
 
-    /// Appends one validated batch (base offset already assigned).
-    pub fn append(
+    /// Appends one validated batch whose bytes are `parts` concatenated (the rewritten base
+    /// offset and the rest, so the batch is never copied in memory).
+    pub fn append_parts(
         &mut self,
-        batch: &[u8],
+        parts: [&[u8]; 2],
         header: &BatchHeader,
         now_ms: i64,
         index_interval: u64,
     ) -> Result<()> {
-        (&*self.file).write_all(batch)?;
+        let len = parts[0].len() + parts[1].len();
+        write_all_vectored(&self.file, parts)?;
         let position = self.size;
-        self.size += batch.len() as u64;
+        self.size += len as u64;
         self.first_append_ms.get_or_insert(now_ms);
         self.track(header, position, index_interval);
         Ok(())
@@ -274,8 +276,18 @@ impl Segment {
         };
         let available = (self.size - position) as usize;
         let want = available.min(max_bytes.max(first.size));
-        let mut buf = vec![0u8; want];
-        self.file.read_exact_at(&mut buf, position)?;
+        // Seek + read_to_end reads into spare capacity without zeroing it first. The file's
+        // position is only used here, under the partition lock; appends use O_APPEND.
+        let mut buf = Vec::with_capacity(want);
+        let mut file = &*self.file;
+        file.seek(SeekFrom::Start(position))?;
+        file.take(want as u64).read_to_end(&mut buf)?;
+        if buf.len() < want {
+            return Err(Error::CorruptBatch(format!(
+                "{}: short read at {position}",
+                self.path.display()
+            )));
+        }
         // Trim to whole batches.
         let mut end = 0usize;
         while end + HEADER_LEN <= buf.len() {
@@ -324,6 +336,24 @@ impl Segment {
         fs::remove_file(&self.path)?;
         Ok(())
     }
+}
+
+/// Writes `parts` in order at the end of the file, with one writev in the common case.
+fn write_all_vectored(mut file: &File, parts: [&[u8]; 2]) -> std::io::Result<()> {
+    let total = parts[0].len() + parts[1].len();
+    let mut written = file.write_vectored(&[IoSlice::new(parts[0]), IoSlice::new(parts[1])])?;
+    while written < total {
+        let n = if written < parts[0].len() {
+            file.write(&parts[0][written..])?
+        } else {
+            file.write(&parts[1][written - parts[0].len()..])?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        written += n;
+    }
+    Ok(())
 }
 
 fn write_synced(path: &Path, data: &[u8]) -> Result<()> {

@@ -107,10 +107,12 @@ pub(super) fn produce(
             return None;
         }
         let mut storage_error = None;
-        if !to_sync.is_empty() {
-            let synced =
-                tokio::task::spawn_blocking(move || to_sync.iter().try_for_each(|l| l.sync()))
-                    .await;
+        // One fsync per touched partition, all in parallel (each partition's own group commit
+        // merges them with other requests in flight).
+        let syncs = to_sync
+            .into_iter()
+            .map(|log| tokio::task::spawn_blocking(move || log.sync()));
+        for synced in futures_util::future::join_all(syncs).await {
             match synced {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => storage_error = Some(e.to_string()),

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Broker throughput, side by side in one run: connectd (fsync, its default), connectd
+# (page-cache mode) and tansu 0.6 (memory engine), all driven by the same librdkafka client
+# (`connectd perf`, acks=all, linger.ms=5, batch.size=1000000, 1 KiB records), plus the two
+# ceilings (loopback TCP, fsynced sequential write), idle RSS and start-up time.
+#
+#   cargo install tansu --features dynostore      # once, about 9 minutes
+#   RUNS=3 bash tests/bench/broker.sh
+#
+# Prints one line per measurement and a table of medians.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${RUNS:-3}
+N1=${N1:-1000000}          # records, 1 partition, 1 producer
+N8=${N8:-500000}           # records per producer, 8 partitions, 2 producers
+TANSU=${TANSU:-$(command -v tansu || echo /opt/tansu/bin/tansu)}
+cargo build --release -q -p connectd
+CONNECTD=$PWD/target/release/connectd
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+RESULTS=$WORK/results
+: > "$RESULTS"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+mbs() { sed -n 's/.* \([0-9.]*\) MB\/s$/\1/p'; }
+record() { echo "$1 $2 $3" | tee -a "$RESULTS"; }
+
+start_broker() { # name -> sets PORT, PID
+  PORT=$(free_port)
+  local dir=$WORK/$1; mkdir -p "$dir"
+  case $1 in
+    connectd-fsync) printf '[worker]\ndata_dir = "data"\n[broker]\nlisten = "127.0.0.1:%s"\n' "$PORT" > "$dir/worker.toml"
+      "$CONNECTD" --config "$dir/worker.toml" 2>"$dir/log" & ;;
+    connectd-pagecache) printf '[worker]\ndata_dir = "data"\n[broker]\nlisten = "127.0.0.1:%s"\n[broker.topic_defaults]\n"flush.messages" = "9223372036854775807"\n"flush.ms" = "9223372036854775807"\n' "$PORT" > "$dir/worker.toml"
+      "$CONNECTD" --config "$dir/worker.toml" 2>"$dir/log" & ;;
+    tansu-memory) "$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine memory://tansu/ >"$dir/log" 2>&1 & ;;
+  esac
+  PID=$!
+  wait_port "$PORT"
+}
+
+# This machine is a VM: the first touch of a guest page is slow (a plain dd writes ~400 MB/s
+# the first time and several GB/s afterwards). Touch WARM_GB of page cache once so that every
+# broker, tansu's heap included, runs on memory the host has already backed.
+WARM_GB=${WARM_GB:-12}
+dd if=/dev/zero of="$WORK/warm" bs=1M count=$((WARM_GB * 1024)) status=none && rm "$WORK/warm"
+
+# Runs interleave the brokers, each on a fresh data directory, with dirty pages written back
+# in between, so no broker inherits another's writeback.
+for run in $(seq "$RUNS"); do
+  for broker in connectd-fsync connectd-pagecache tansu-memory; do
+    start_broker $broker
+    B="-b 127.0.0.1:$PORT"
+    "$CONNECTD" topics $B create one --partitions 1 --replication-factor 1 >/dev/null
+    "$CONNECTD" topics $B create eight --partitions 8 --replication-factor 1 >/dev/null
+    sleep 0.5
+    p1=$("$CONNECTD" perf $B produce --topic one --num-records "$N1" | mbs)
+    record "$broker" produce_1p_1producer_mb_s "$p1"
+    "$CONNECTD" perf $B produce --topic eight --num-records "$N8" > "$WORK/a" &
+    "$CONNECTD" perf $B produce --topic eight --num-records "$N8" > "$WORK/b"
+    wait %%
+    record "$broker" produce_8p_2producers_mb_s "$(python3 -c "print(round($(mbs < "$WORK/a") + $(mbs < "$WORK/b"), 1))")"
+    record "$broker" consume_1p_mb_s "$("$CONNECTD" perf $B consume --topic one --messages "$N1" | mbs)"
+    record "$broker" consume_8p_mb_s "$("$CONNECTD" perf $B consume --topic eight --messages $((2 * N8)) | mbs)"
+    kill "$PID"; wait "$PID" 2>/dev/null || true
+    rm -rf "${WORK:?}/$broker"
+    sync
+  done
+done
+
+# Ceilings.
+for run in $(seq "$RUNS"); do
+  python3 tests/bench/ceilings.py "$WORK" | while read -r name value; do record ceiling "$name" "$value"; done
+done
+
+# Idle RSS right after start, and readiness with 100 partitions of existing data.
+dir=$WORK/startup; mkdir -p "$dir"; PORT=$(free_port)
+printf '[worker]\ndata_dir = "data"\n[broker]\nlisten = "127.0.0.1:%s"\n' "$PORT" > "$dir/worker.toml"
+"$CONNECTD" --config "$dir/worker.toml" 2>/dev/null & PID=$!; wait_port "$PORT"; sleep 1
+record connectd idle_rss_kb "$(ps -o rss= -p $PID | tr -d ' ')"
+for t in $(seq 10); do
+  "$CONNECTD" topics -b "127.0.0.1:$PORT" create "data-$t" --partitions 10 >/dev/null
+  "$CONNECTD" perf -b "127.0.0.1:$PORT" produce --topic "data-$t" --num-records 20000 --record-size 512 >/dev/null
+done
+kill $PID; wait $PID 2>/dev/null || true
+for run in $(seq "$RUNS"); do
+  ms=$(python3 tests/bench/ready.py "$CONNECTD" "$dir/worker.toml" "$PORT")
+  record connectd ready_ms_100_partitions "$ms"
+done
+
+echo
+echo "medians over $RUNS runs:"
+python3 - "$RESULTS" <<'PY'
+import statistics, sys, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    who, what, value = line.split()
+    rows[(who, what)].append(float(value))
+for (who, what), values in sorted(rows.items()):
+    print(f"{who:20} {what:28} {statistics.median(values):10.1f}")
+PY
