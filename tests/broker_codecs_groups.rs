@@ -49,8 +49,10 @@ fn member(
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "500")
         // A short local queue, so a revoke is not stuck behind a deep prefetch while slowed.
-        .set("queued.min.messages", "500")
-        .set("queued.max.messages.kbytes", "256")
+        .set("queued.min.messages", "20")
+        .set("queued.max.messages.kbytes", "64")
+        .set("fetch.max.bytes", "1048576")
+        .set("max.partition.fetch.bytes", "16384")
         .create()
         .unwrap();
     let topics: Vec<String> = CODECS.iter().map(|c| format!("codec-{c}")).collect();

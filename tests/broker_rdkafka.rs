@@ -443,3 +443,186 @@ fn clean_restart_keeps_topics_offsets_and_configs() {
         "group resumes after its committed offsets"
     );
 }
+
+fn assignment_of(consumer: &BaseConsumer, timeout: Duration) -> Vec<i32> {
+    let start = Instant::now();
+    loop {
+        let _ = consumer.poll(Duration::from_millis(50));
+        let mut parts: Vec<i32> = consumer
+            .assignment()
+            .unwrap()
+            .elements()
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        if !parts.is_empty() || start.elapsed() > timeout {
+            parts.sort();
+            return parts;
+        }
+    }
+}
+
+#[test]
+fn static_member_rejoins_with_its_partitions_and_dead_members_time_out() {
+    let c = Connectd::start("");
+    c.cli(&["topics", "create", "static", "--partitions", "4"], None);
+    let member = |instance: &str, session_ms: &str| -> BaseConsumer {
+        let mut cfg = c.client();
+        cfg.set("group.id", "static-group")
+            .set("session.timeout.ms", session_ms)
+            .set("heartbeat.interval.ms", "300")
+            .set("partition.assignment.strategy", "range");
+        if !instance.is_empty() {
+            cfg.set("group.instance.id", instance);
+        }
+        let consumer: BaseConsumer = cfg.create().unwrap();
+        consumer.subscribe(&["static"]).unwrap();
+        consumer
+    };
+    let a = member("instance-a", "30000");
+    let b = member("instance-b", "30000");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut pa, mut pb) = (Vec::new(), Vec::new());
+    while (pa.len() + pb.len() != 4) && Instant::now() < deadline {
+        pa = assignment_of(&a, Duration::from_millis(200));
+        pb = assignment_of(&b, Duration::from_millis(200));
+    }
+    assert_eq!(
+        pa.len() + pb.len(),
+        4,
+        "both static members share the partitions: {pa:?} {pb:?}"
+    );
+    let described = c.cli(&["groups", "describe", "static-group"], None);
+    assert!(described.contains("Members: 2"), "{described}");
+
+    // A static member that closes does not leave (KIP-345); a new process with the same
+    // instance id takes its place at once, long before the 30 s session timeout.
+    drop(b);
+    let restarted = Instant::now();
+    let b2 = member("instance-b", "30000");
+    let back = assignment_of(&b2, Duration::from_secs(20));
+    assert!(
+        !back.is_empty(),
+        "the returning static member gets partitions"
+    );
+    assert!(
+        restarted.elapsed() < Duration::from_secs(15),
+        "rejoined without waiting for the session timeout"
+    );
+
+    // A dynamic member that stops heartbeating is removed after its session timeout, and the
+    // rest of the group takes its partitions.
+    let group = |id: &str| -> BaseConsumer {
+        let consumer: BaseConsumer = c
+            .client()
+            .set("group.id", id)
+            .set("session.timeout.ms", "2000")
+            .set("heartbeat.interval.ms", "300")
+            .create()
+            .unwrap();
+        consumer.subscribe(&["static"]).unwrap();
+        consumer
+    };
+    let survivor = group("timeout-group");
+    let (ok, _, err) = support::run_tool(
+        "timeout",
+        &[
+            "-s",
+            "KILL",
+            "6",
+            "kcat",
+            "-b",
+            &c.bootstrap(),
+            "-G",
+            "timeout-group",
+            "-X",
+            "session.timeout.ms=2000",
+            "-q",
+            "static",
+        ],
+        None,
+    );
+    assert!(!ok, "kcat was killed: {err}");
+    // Right after the kill the dead member may still own partitions; after its session
+    // timeout the survivor owns all four.
+    let start = Instant::now();
+    loop {
+        let parts = assignment_of(&survivor, Duration::from_millis(200));
+        if parts.len() == 4 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the dead member was never timed out: survivor has {parts:?}"
+        );
+    }
+}
+
+#[test]
+fn retention_deletes_old_segments_live() {
+    let c = Connectd::start("log_retention_check_interval_ms = 200");
+    c.cli(
+        &[
+            "topics",
+            "create",
+            "short-lived",
+            "--partitions",
+            "1",
+            "--config",
+            "segment.bytes=2048",
+        ],
+        None,
+    );
+    // One batch per record, so segments roll every few records.
+    let producer: rdkafka::producer::BaseProducer =
+        c.client().set("linger.ms", "0").create().unwrap();
+    for i in 0..200 {
+        producer
+            .send(
+                rdkafka::producer::BaseRecord::<(), String>::to("short-lived")
+                    .payload(&format!("record number {i} with some padding")),
+            )
+            .unwrap();
+        rdkafka::producer::Producer::flush(&producer, T).unwrap();
+    }
+    let consumer: BaseConsumer = c.client().set("group.id", "ret").create().unwrap();
+    assert_eq!(
+        consumer.fetch_watermarks("short-lived", 0, T).unwrap(),
+        (0, 200)
+    );
+    // Tighten retention live: everything but the active segment expires.
+    c.cli(
+        &[
+            "topics",
+            "alter",
+            "short-lived",
+            "--config",
+            "retention.ms=1",
+        ],
+        None,
+    );
+    let start = Instant::now();
+    loop {
+        let (low, high) = consumer.fetch_watermarks("short-lived", 0, T).unwrap();
+        if low > 0 {
+            assert_eq!(high, 200);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "retention never ran"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let segments = std::fs::read_dir(c.data_dir().join("short-lived-0"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    assert_eq!(segments, 1, "only the active segment is left");
+}

@@ -1,0 +1,259 @@
+//! `file-source`: tails one file into a topic, one record per line, like Kafka Connect's
+//! FileStreamSource and Flume's Taildir.
+//!
+//! Config keys:
+//! - `file` (required): the file to tail, as the task sees it (the host grants its directory
+//!   read-only).
+//! - `topic` (required): the topic to write to (used by the host).
+//! - `batch.size` (default 1000): most lines returned by one poll.
+//!
+//! Resume point: the source partition is the file path; the position is the file's identity
+//! (a checksum of its first line, as Vector fingerprints files) plus the byte offset after the
+//! last line returned. After a restart the task continues at that offset if the file still has
+//! the same identity; after a rotation (a new file at the path) or a truncation (the file is
+//! shorter than the offset) it starts from the beginning of the new content. A line without its
+//! final newline is not read until the newline arrives.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
+
+const SCHEMA: &str = r#"{"type":"object","required":["file","topic"],"properties":{"file":{"type":"string"},"topic":{"type":"string"},"batch.size":{"type":"integer","minimum":1}}}"#;
+/// Bytes of the first line used as the file's identity.
+const FINGERPRINT_BYTES: usize = 256;
+
+/// A file-tailing source task.
+pub struct FileSource {
+    path: String,
+    batch_size: u32,
+    /// Identity of the file the offset belongs to; `None` until the file has a full first line.
+    identity: Option<u64>,
+    offset: u64,
+    pending: Vec<u8>,
+}
+
+impl FileSource {
+    fn position(&self) -> Vec<u8> {
+        let mut p = self.identity.unwrap_or(0).to_be_bytes().to_vec();
+        p.extend_from_slice(&self.offset.to_be_bytes());
+        p
+    }
+
+    /// Identity of the file now at `path`: FNV-1a of its first line (up to 256 bytes), or
+    /// `None` while the file has no complete first line.
+    fn current_identity(&self) -> Result<Option<u64>, ConnectorError> {
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(ConnectorError::Retryable(format!(
+                    "opening {}: {e}",
+                    self.path
+                )));
+            }
+        };
+        let mut head = vec![0u8; FINGERPRINT_BYTES];
+        let n = read_up_to(&mut file, &mut head)
+            .map_err(|e| ConnectorError::Retryable(format!("reading {}: {e}", self.path)))?;
+        head.truncate(n);
+        Ok(fingerprint(&head))
+    }
+}
+
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn fingerprint(head: &[u8]) -> Option<u64> {
+    let end = head
+        .iter()
+        .position(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .or((head.len() == FINGERPRINT_BYTES).then_some(head.len()))?;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in &head[..end] {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(hash)
+}
+
+impl Source for FileSource {
+    fn describe() -> Descriptor {
+        Descriptor::source("file-source", env!("CARGO_PKG_VERSION"), SCHEMA)
+    }
+
+    fn open(config: Config, resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError> {
+        let path = config.required("file")?.to_string();
+        config.required("topic")?;
+        let batch_size = config.parse_or("batch.size", 1000u32)?;
+        if batch_size == 0 {
+            return Err(ConnectorError::InvalidConfig(
+                "key `batch.size`: must be at least 1".into(),
+            ));
+        }
+        let mut task = FileSource {
+            path,
+            batch_size,
+            identity: None,
+            offset: 0,
+            pending: Vec::new(),
+        };
+        if let Some((_, pos)) = resume.iter().find(|(p, _)| p == task.path.as_bytes())
+            && pos.len() == 16
+        {
+            task.identity = Some(u64::from_be_bytes(pos[..8].try_into().expect("8 bytes")));
+            task.offset = u64::from_be_bytes(pos[8..].try_into().expect("8 bytes"));
+        }
+        Ok(task)
+    }
+
+    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
+        let max = max.min(self.batch_size) as usize;
+        let identity = self.current_identity()?;
+        let Some(identity) = identity else {
+            return Ok(Vec::new());
+        };
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(ConnectorError::Retryable(format!(
+                    "opening {}: {e}",
+                    self.path
+                )));
+            }
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| ConnectorError::Retryable(format!("{}: {e}", self.path)))?
+            .len();
+        if self.identity != Some(identity) || len < self.offset {
+            // A different file (rotation) or a shorter one (truncation): start over.
+            self.identity = Some(identity);
+            self.offset = 0;
+            self.pending.clear();
+        }
+        let read_from = self.offset + self.pending.len() as u64;
+        if len > read_from {
+            file.seek(SeekFrom::Start(read_from))
+                .map_err(|e| ConnectorError::Retryable(format!("{}: {e}", self.path)))?;
+            let want = (len - read_from).min(4 << 20) as usize;
+            let start = self.pending.len();
+            self.pending.resize(start + want, 0);
+            let n = read_up_to(&mut file, &mut self.pending[start..])
+                .map_err(|e| ConnectorError::Retryable(format!("{}: {e}", self.path)))?;
+            self.pending.truncate(start + n);
+        }
+        let mut records = Vec::new();
+        let mut consumed = 0usize;
+        while records.len() < max {
+            let Some(nl) = self.pending[consumed..].iter().position(|b| *b == b'\n') else {
+                break;
+            };
+            let line = &self.pending[consumed..consumed + nl];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            consumed += nl + 1;
+            self.offset += (nl + 1) as u64;
+            records.push(SourceRecord::new(
+                line.to_vec(),
+                self.path.as_bytes().to_vec(),
+                self.position(),
+            ));
+        }
+        self.pending.drain(..consumed);
+        Ok(records)
+    }
+}
+
+connectd_sdk::export_source!(FileSource);
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn open(path: &std::path::Path, resume: Vec<(Vec<u8>, Vec<u8>)>) -> FileSource {
+        FileSource::open(
+            Config::from_pairs([("file", path.to_str().unwrap()), ("topic", "t")]),
+            resume,
+        )
+        .unwrap()
+    }
+
+    fn values(records: &[SourceRecord]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn follows_appends_and_waits_for_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        let mut f = File::create(&path).unwrap();
+        let mut task = open(&path, vec![]);
+        assert!(task.poll(10).unwrap().is_empty());
+        f.write_all(b"one\ntwo\nthr").unwrap();
+        assert_eq!(values(&task.poll(10).unwrap()), ["one", "two"]);
+        f.write_all(b"ee\n").unwrap();
+        assert_eq!(values(&task.poll(10).unwrap()), ["three"]);
+    }
+
+    #[test]
+    fn resumes_exactly_from_the_last_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, "a\nb\nc\nd\n").unwrap();
+        let mut task = open(&path, vec![]);
+        let first = task.poll(2).unwrap();
+        assert_eq!(values(&first), ["a", "b"]);
+        let last = first.last().unwrap();
+        let mut resumed = open(
+            &path,
+            vec![(last.source_partition.clone(), last.source_position.clone())],
+        );
+        assert_eq!(values(&resumed.poll(10).unwrap()), ["c", "d"]);
+    }
+
+    #[test]
+    fn rotation_and_truncation_start_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.txt");
+        std::fs::write(&path, "first file line\nmore\n").unwrap();
+        let mut task = open(&path, vec![]);
+        assert_eq!(task.poll(10).unwrap().len(), 2);
+        std::fs::rename(&path, dir.path().join("in.txt.1")).unwrap();
+        std::fs::write(&path, "second file\n").unwrap();
+        assert_eq!(values(&task.poll(10).unwrap()), ["second file"]);
+        std::fs::write(&path, "second file\n").unwrap(); // same identity, not shorter: nothing new
+        assert!(task.poll(10).unwrap().is_empty());
+        std::fs::write(&path, "x\n").unwrap(); // truncated and rewritten
+        assert_eq!(values(&task.poll(10).unwrap()), ["x"]);
+    }
+
+    #[test]
+    fn bad_config_names_the_key() {
+        let err = FileSource::open(Config::from_pairs([("topic", "t")]), vec![])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("`file`"), "{err}");
+        let err = FileSource::open(
+            Config::from_pairs([("file", "x"), ("topic", "t"), ("batch.size", "many")]),
+            vec![],
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("batch.size"), "{err}");
+    }
+}

@@ -1,0 +1,186 @@
+//! Generated WIT bindings and the adapters from the SDK traits to them. Not public API: the
+//! export macros are the only users.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use crate::{
+    Config, ConnectorError, Descriptor, Header, Kind, Sink, SinkRecord, Source, SourceRecord,
+};
+
+pub mod source {
+    wit_bindgen::generate!({
+        world: "source-connector",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_source_connector",
+        default_bindings_module: "connectd_sdk::__private::source",
+    });
+}
+
+pub mod sink {
+    wit_bindgen::generate!({
+        world: "sink-connector",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_sink_connector",
+        default_bindings_module: "connectd_sdk::__private::sink",
+    });
+}
+
+/// The component type the export macros register, for connector type `T`.
+pub struct Component<T>(PhantomData<T>);
+
+/// A task resource wrapping the connector value (WIT resources are called through `&self`).
+pub struct Task<T>(RefCell<T>);
+
+macro_rules! conversions {
+    ($conv:ident, $m:ident) => {
+        mod $conv {
+            use super::*;
+            use crate::__private::$m::connectd::connector::types as w;
+
+            pub fn error(e: ConnectorError) -> w::Error {
+                match e {
+                    ConnectorError::InvalidConfig(m) => w::Error::InvalidConfig(m),
+                    ConnectorError::Retryable(m) => w::Error::Retryable(m),
+                    ConnectorError::Fatal(m) => w::Error::Fatal(m),
+                }
+            }
+
+            pub fn descriptor(d: Descriptor) -> w::Descriptor {
+                w::Descriptor {
+                    name: d.name,
+                    version: d.version,
+                    kind: match d.kind {
+                        Kind::Source => w::Kind::Source,
+                        Kind::Sink => w::Kind::Sink,
+                        Kind::Transform => w::Kind::Transform,
+                    },
+                    config_schema: d.config_schema,
+                }
+            }
+
+            pub fn config(c: w::Config) -> Config {
+                Config::from_pairs(c)
+            }
+
+            #[allow(dead_code)] // sinks only
+            pub fn headers_in(h: Vec<w::Header>) -> Vec<Header> {
+                h.into_iter()
+                    .map(|h| Header {
+                        key: h.key,
+                        value: h.value,
+                    })
+                    .collect()
+            }
+
+            #[allow(dead_code)] // sources only
+            pub fn headers_out(h: Vec<Header>) -> Vec<w::Header> {
+                h.into_iter()
+                    .map(|h| w::Header {
+                        key: h.key,
+                        value: h.value,
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+conversions!(source_conv, source);
+conversions!(sink_conv, sink);
+
+mod source_impl {
+    use super::source::connectd::connector::types as w;
+    use super::source::exports::connectd::connector::source::{Guest, GuestSourceTask, SourceTask};
+    use super::*;
+
+    impl<T: Source> Guest for Component<T> {
+        type SourceTask = Task<T>;
+        fn describe() -> w::Descriptor {
+            super::source_conv::descriptor(T::describe())
+        }
+    }
+
+    impl<T: Source> GuestSourceTask for Task<T> {
+        fn open(
+            config: w::Config,
+            resume: Vec<(Vec<u8>, Vec<u8>)>,
+        ) -> Result<SourceTask, w::Error> {
+            T::open(super::source_conv::config(config), resume)
+                .map(|t| SourceTask::new(Task(RefCell::new(t))))
+                .map_err(super::source_conv::error)
+        }
+
+        fn poll(&self, max: u32) -> Result<Vec<w::SourceRecord>, w::Error> {
+            let records = self
+                .0
+                .borrow_mut()
+                .poll(max)
+                .map_err(super::source_conv::error)?;
+            Ok(records
+                .into_iter()
+                .map(|r: SourceRecord| w::SourceRecord {
+                    topic: r.topic,
+                    key: r.key,
+                    value: r.value,
+                    headers: super::source_conv::headers_out(r.headers),
+                    timestamp_ms: r.timestamp_ms,
+                    source_partition: r.source_partition,
+                    source_position: r.source_position,
+                })
+                .collect())
+        }
+
+        fn commit(&self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), w::Error> {
+            self.0
+                .borrow_mut()
+                .commit(positions)
+                .map_err(super::source_conv::error)
+        }
+    }
+}
+
+mod sink_impl {
+    use super::sink::connectd::connector::types as w;
+    use super::sink::exports::connectd::connector::sink::{Guest, GuestSinkTask, SinkTask};
+    use super::*;
+
+    impl<T: Sink> Guest for Component<T> {
+        type SinkTask = Task<T>;
+        fn describe() -> w::Descriptor {
+            super::sink_conv::descriptor(T::describe())
+        }
+    }
+
+    impl<T: Sink> GuestSinkTask for Task<T> {
+        fn open(config: w::Config) -> Result<SinkTask, w::Error> {
+            T::open(super::sink_conv::config(config))
+                .map(|t| SinkTask::new(Task(RefCell::new(t))))
+                .map_err(super::sink_conv::error)
+        }
+
+        fn put(&self, batch: Vec<w::SinkRecord>) -> Result<(), w::Error> {
+            let batch = batch
+                .into_iter()
+                .map(|r| SinkRecord {
+                    topic: r.topic,
+                    partition: r.partition,
+                    offset: r.offset,
+                    key: r.key,
+                    value: r.value,
+                    headers: super::sink_conv::headers_in(r.headers),
+                    timestamp_ms: r.timestamp_ms,
+                })
+                .collect();
+            self.0
+                .borrow_mut()
+                .put(batch)
+                .map_err(super::sink_conv::error)
+        }
+
+        fn flush(&self) -> Result<(), w::Error> {
+            self.0.borrow_mut().flush().map_err(super::sink_conv::error)
+        }
+    }
+}
