@@ -57,6 +57,12 @@ pub struct JoinResult {
     pub members: Vec<(String, Option<String>, Bytes)>,
 }
 
+/// How a JoinGroup proceeds: answered at once, or after the rebalance completes.
+enum JoinStart {
+    Wait(oneshot::Receiver<JoinResult>),
+    Done(JoinResult),
+}
+
 /// The arguments of a JoinGroup.
 #[derive(Debug, Clone)]
 pub struct JoinArgs {
@@ -227,8 +233,8 @@ impl Coordinator {
     /// JoinGroup. Resolves when the rebalance completes (or at once for errors).
     pub async fn join(self: &Arc<Self>, args: JoinArgs) -> JoinResult {
         let rx = match self.join_start(args) {
-            Ok(rx) => rx,
-            Err(result) => return *result,
+            JoinStart::Wait(rx) => rx,
+            JoinStart::Done(result) => return result,
         };
         rx.await.unwrap_or_else(|_| JoinResult {
             error: E::RebalanceInProgress.code(),
@@ -236,16 +242,13 @@ impl Coordinator {
         })
     }
 
-    fn join_start(
-        self: &Arc<Self>,
-        args: JoinArgs,
-    ) -> Result<oneshot::Receiver<JoinResult>, Box<JoinResult>> {
+    fn join_start(self: &Arc<Self>, args: JoinArgs) -> JoinStart {
         let fail = |error: E, member_id: &str| {
-            Err(Box::new(JoinResult {
+            JoinStart::Done(JoinResult {
                 error: error.code(),
                 member_id: member_id.into(),
                 ..Default::default()
-            }))
+            })
         };
         if args.group.is_empty() {
             return fail(E::InvalidGroupId, &args.member_id);
@@ -282,7 +285,44 @@ impl Coordinator {
                 uuid::Uuid::new_v4()
             );
             if let Some(instance) = &args.instance_id {
-                // Static member coming back: the new id replaces the old one, which is fenced.
+                // Static member coming back (KIP-345): the new id replaces the old one, which
+                // is fenced. In a stable group, with the same protocols, and when it was not
+                // the leader, it takes over its old assignment without a rebalance.
+                if let Some(old) = group
+                    .members
+                    .values()
+                    .find(|m| m.instance_id.as_deref() == Some(instance))
+                    && group.state == State::Stable
+                    && old.protocols == args.protocols
+                    && group
+                        .leader
+                        .as_ref()
+                        .and_then(|l| group.members.get(l))
+                        .is_none_or(|l| l.instance_id.as_deref() != Some(instance))
+                {
+                    let old_id = group
+                        .members
+                        .iter()
+                        .find(|(_, m)| m.instance_id.as_deref() == Some(instance))
+                        .map(|(id, _)| id.clone())
+                        .expect("found above");
+                    let mut member = group.members.shift_remove(&old_id).expect("present");
+                    member.last_heartbeat = Instant::now();
+                    member.client_id = args.client_id.clone();
+                    member.client_host = args.client_host.clone();
+                    member.session_timeout = Duration::from_millis(args.session_timeout_ms as u64);
+                    group.members.insert(new_id.clone(), member);
+                    tracing::info!(group = %args.group, instance = %instance, member = %new_id, "static member rejoined; keeping its assignment");
+                    return JoinStart::Done(JoinResult {
+                        error: 0,
+                        generation: group.generation,
+                        protocol: group.protocol.clone(),
+                        protocol_type: group.protocol_type.clone(),
+                        leader: group.leader.clone().unwrap_or_default(),
+                        member_id: new_id,
+                        members: Vec::new(),
+                    });
+                }
                 if let Some(old_id) = group
                     .members
                     .iter()
@@ -317,6 +357,7 @@ impl Coordinator {
         }
         let (tx, rx) = oneshot::channel();
         let now = Instant::now();
+        let rx_wait = JoinStart::Wait(rx);
         let member = group
             .members
             .entry(member_id.clone())
@@ -349,7 +390,7 @@ impl Coordinator {
             }
             _ => self.prepare_rebalance(&args.group, group),
         }
-        Ok(rx)
+        rx_wait
     }
 
     fn prepare_rebalance(self: &Arc<Self>, group_id: &str, group: &mut Group) {
