@@ -1,0 +1,80 @@
+//! A source connector that misbehaves in the way its `mode` config key says, so the tests can
+//! prove a bad plugin fails alone. Modes: `loop` (spins forever in poll), `alloc` (allocates
+//! without bound), `panic`, `fatal` (returns a fatal error), `socket` (tries to connect to
+//! 127.0.0.1:`port`), `read` (reads the file named by `path`), `ok` (one record per poll).
+
+use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
+
+/// The misbehaving task.
+pub struct Misbehave {
+    mode: String,
+    config: Config,
+    polls: u64,
+}
+
+impl Source for Misbehave {
+    fn describe() -> Descriptor {
+        Descriptor::source(
+            "test-misbehave",
+            env!("CARGO_PKG_VERSION"),
+            r#"{"type":"object","required":["mode"]}"#,
+        )
+    }
+
+    fn open(config: Config, _resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError> {
+        let mode = config.required("mode")?.to_string();
+        Ok(Misbehave {
+            mode,
+            config,
+            polls: 0,
+        })
+    }
+
+    fn poll(&mut self, _max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
+        self.polls += 1;
+        match self.mode.as_str() {
+            "loop" => {
+                let mut x: u64 = self.polls;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 16 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("misbehave: panicking on purpose"),
+            "fatal" => Err(ConnectorError::Fatal(
+                "misbehave: giving up on purpose".into(),
+            )),
+            "socket" => {
+                let port = self.config.get("port").unwrap_or("9");
+                match std::net::TcpStream::connect(format!("127.0.0.1:{port}")) {
+                    Ok(_) => Ok(vec![SourceRecord::new(
+                        b"connected".to_vec(),
+                        b"socket".to_vec(),
+                        vec![],
+                    )]),
+                    Err(e) => Err(ConnectorError::Fatal(format!("socket refused: {e}"))),
+                }
+            }
+            "read" => {
+                let path = self.config.required("path")?;
+                match std::fs::read(path) {
+                    Ok(bytes) => Ok(vec![SourceRecord::new(bytes, b"read".to_vec(), vec![])]),
+                    Err(e) => Err(ConnectorError::Fatal(format!("read refused: {e}"))),
+                }
+            }
+            _ => Ok(vec![SourceRecord::new(
+                self.polls.to_string().into_bytes(),
+                b"ok".to_vec(),
+                self.polls.to_be_bytes().to_vec(),
+            )]),
+        }
+    }
+}
+
+connectd_sdk::export_source!(Misbehave);

@@ -1,0 +1,171 @@
+//! The plugin host: everything wasmtime lives in this crate, and no wasmtime type leaves it.
+//!
+//! - One [`Host`] per worker: the engine, one epoch ticker for every guest, and the on-disk
+//!   cache of compiled components (keyed by the SHA-256 of the `.wasm`).
+//! - A [`Plugin`] is one loaded component, pre-instantiated once; it reports its
+//!   [`Descriptor`] (name, version, kind, config schema).
+//! - Each task gets its own `Store`: its WASI context holds only the capabilities its connector
+//!   was granted ([`Grants`]: preopened directories, nothing else: no network, no environment),
+//!   a memory limit, and a CPU deadline per call ([`Limits`]). A guest that loops, allocates
+//!   without bound or panics traps; the trap becomes a [`TaskError`] for that task alone.
+
+mod cache;
+mod source;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+pub use source::{SourceRecord, SourceTask};
+pub use store::{Grants, Limits};
+
+/// How often the shared epoch advances; CPU deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// What a connector says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    /// Connector name.
+    pub name: String,
+    /// Connector version.
+    pub version: String,
+    /// `source`, `sink` or `transform`.
+    pub kind: Kind,
+    /// JSON Schema of its config.
+    pub config_schema: String,
+}
+
+/// Connector kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Produces records.
+    Source,
+    /// Consumes records.
+    Sink,
+    /// Rewrites records.
+    Transform,
+}
+
+/// Errors from loading plugins.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file is not a usable connector component.
+    #[error("{path}: {reason}")]
+    InvalidPlugin {
+        /// The `.wasm` file.
+        path: PathBuf,
+        /// What is wrong, and what was expected.
+        reason: String,
+    },
+    /// Reading or caching failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The engine could not be set up.
+    #[error("wasmtime engine: {0}")]
+    Engine(String),
+}
+
+/// Errors from one task's calls, by what the worker should do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The connector refused its config (name the key).
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// Transient; retry with backoff.
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// The connector gave up.
+    #[error("fatal: {0}")]
+    Fatal(String),
+    /// The guest trapped: CPU deadline, memory limit, panic or a host-side failure. The task's
+    /// store is unusable afterwards.
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    /// A capability in the grants could not be set up (e.g. a directory that does not exist).
+    #[error("grant: {0}")]
+    Grant(String),
+}
+
+/// Result with the host's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The wasmtime engine, its epoch ticker and the component cache.
+pub struct Host {
+    engine: wasmtime::Engine,
+    cache_dir: PathBuf,
+    stop: Arc<AtomicBool>,
+}
+
+impl Host {
+    /// A host whose compiled components are cached in `cache_dir`.
+    pub fn new(cache_dir: &Path) -> Result<Self> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true).epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Engine(e.to_string()))?;
+        std::fs::create_dir_all(cache_dir).map_err(|e| Error::Io {
+            context: format!("creating {}", cache_dir.display()),
+            source: e,
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ticker_engine, ticker_stop) = (engine.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("connectd-epoch".into())
+            .spawn(move || {
+                while !ticker_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Io {
+                context: "starting the epoch ticker".into(),
+                source: e,
+            })?;
+        Ok(Host {
+            engine,
+            cache_dir: cache_dir.to_path_buf(),
+            stop,
+        })
+    }
+
+    /// Loads a connector component (compiling it, or reading the cached compilation).
+    pub fn load(&self, wasm: &Path) -> Result<Plugin> {
+        let component = cache::load(&self.engine, &self.cache_dir, wasm)?;
+        source::Plugin::new(&self.engine, component, wasm).map(|inner| Plugin { inner })
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A loaded connector component.
+pub struct Plugin {
+    inner: source::Plugin,
+}
+
+impl Plugin {
+    /// What the connector says about itself.
+    pub fn descriptor(&self) -> &Descriptor {
+        self.inner.descriptor()
+    }
+
+    /// Opens a source task with its own store, capabilities and limits.
+    pub fn open_source(
+        &self,
+        config: Vec<(String, String)>,
+        resume: Vec<(Vec<u8>, Vec<u8>)>,
+        grants: &Grants,
+        limits: &Limits,
+    ) -> Result<SourceTask, TaskError> {
+        self.inner.open(config, resume, grants, limits)
+    }
+}
