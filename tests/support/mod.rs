@@ -17,6 +17,8 @@ pub struct Connectd {
     pub port: u16,
     pub dir: tempfile::TempDir,
     pub extra: String,
+    /// Extra lines for the `[worker]` section.
+    pub worker_extra: String,
     log: PathBuf,
 }
 
@@ -32,13 +34,21 @@ pub fn free_port() -> u16 {
 impl Connectd {
     /// Starts connectd with `extra` appended to the `[broker]` section.
     pub fn start(extra: &str) -> Self {
+        Self::start_with("", extra, |_| {})
+    }
+
+    /// Starts connectd with `worker_extra` in `[worker]` and `extra` in `[broker]`, after
+    /// `prepare` has laid out files in its directory.
+    pub fn start_with(worker_extra: &str, extra: &str, prepare: impl FnOnce(&Path)) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
         let mut c = Connectd {
             child: None,
             port: free_port(),
             log: dir.path().join("connectd.log"),
             dir,
             extra: extra.to_string(),
+            worker_extra: worker_extra.to_string(),
         };
         c.spawn();
         c
@@ -57,8 +67,8 @@ impl Connectd {
         std::fs::write(
             &config,
             format!(
-                "[worker]\ndata_dir = \"data\"\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
-                self.port, self.extra
+                "[worker]\ndata_dir = \"data\"\n{}\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
+                self.worker_extra, self.port, self.extra
             ),
         )
         .unwrap();

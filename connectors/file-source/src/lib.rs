@@ -19,7 +19,9 @@ use std::io::{Read, Seek, SeekFrom};
 
 use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
 
-const SCHEMA: &str = r#"{"type":"object","required":["file","topic"],"properties":{"file":{"type":"string"},"topic":{"type":"string"},"batch.size":{"type":"integer","minimum":1}}}"#;
+/// Config schema. `x-connectd-grant: read-parent` asks the host to grant read-only access to
+/// the directory holding `file` (at the same path), and nothing else.
+const SCHEMA: &str = r#"{"type":"object","required":["file","topic"],"properties":{"file":{"type":"string","x-connectd-grant":"read-parent"},"topic":{"type":"string"},"batch.size":{"type":"integer","minimum":1}}}"#;
 /// Bytes of the first line used as the file's identity.
 const FINGERPRINT_BYTES: usize = 256;
 

@@ -105,6 +105,28 @@ impl Broker {
         &self.topics
     }
 
+    /// In-process produce: appends record batches (RecordBatch v2) to one partition, makes
+    /// them as durable as the topic's `flush.messages` says an acknowledged write is, and
+    /// wakes waiting fetches. Blocking: call it from a worker thread.
+    pub fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &[u8],
+    ) -> Result<connectd_log::AppendInfo> {
+        let log = self
+            .topics
+            .get(topic)
+            .and_then(|t| t.partition(partition))
+            .ok_or_else(|| crate::topics::unknown_topic(&format!("{topic}/{partition}")))?;
+        let info = log.append(records, crate::now_ms())?;
+        if log.config().fsync_on_ack() {
+            log.sync()?;
+        }
+        self.appended.notify_waiters();
+        Ok(info)
+    }
+
     /// Clean shutdown: flush, persist indexes, write the clean-shutdown marker.
     pub fn shutdown(&self) -> Result<()> {
         self.topics.close()?;

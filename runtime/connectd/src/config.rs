@@ -26,6 +26,26 @@ pub struct WorkerFile {
 pub struct WorkerSection {
     /// Directory for topic data and broker metadata. Created if missing.
     pub data_dir: PathBuf,
+    /// Folder of connector plugins (`.wasm` components). With `connectors_dir`, runs connectors.
+    #[serde(default)]
+    pub plugin_dir: Option<PathBuf>,
+    /// Folder of connector configs, one `.toml` per connector.
+    #[serde(default)]
+    pub connectors_dir: Option<PathBuf>,
+    /// Memory limit of each connector task, in bytes. Default 256 MiB.
+    #[serde(default = "default_task_memory_bytes")]
+    pub task_memory_bytes: usize,
+    /// CPU time one call into a connector may take before it is stopped, in ms. Default 10000.
+    #[serde(default = "default_task_call_timeout_ms")]
+    pub task_call_timeout_ms: u64,
+}
+
+fn default_task_memory_bytes() -> usize {
+    256 << 20
+}
+
+fn default_task_call_timeout_ms() -> u64 {
+    10_000
 }
 
 impl WorkerFile {
@@ -36,8 +56,23 @@ impl WorkerFile {
         let mut file: WorkerFile = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        if file.worker.data_dir.is_relative() {
-            file.worker.data_dir = base.join(&file.worker.data_dir);
+        for dir in [
+            Some(&mut file.worker.data_dir),
+            file.worker.plugin_dir.as_mut(),
+            file.worker.connectors_dir.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        if file.worker.plugin_dir.is_some() != file.worker.connectors_dir.is_some() {
+            anyhow::bail!(
+                "{}: [worker] needs both plugin_dir and connectors_dir to run connectors (or neither)",
+                path.display()
+            );
         }
         if file.broker.mode == connectd_broker::BrokerMode::Kafka {
             anyhow::bail!(

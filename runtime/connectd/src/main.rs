@@ -75,12 +75,32 @@ fn run_worker(path: PathBuf) -> Result<()> {
         let bound = connectd_broker::Broker::bind(file.broker, &file.worker.data_dir).await?;
         tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("stopping");
-            let _ = stop_tx.send(true);
-        });
-        bound.serve(stop_rx).await?;
+        let broker = bound.broker();
+        let serving = tokio::spawn(bound.serve(stop_rx));
+        let worker = match (&file.worker.plugin_dir, &file.worker.connectors_dir) {
+            (Some(plugin_dir), Some(connectors_dir)) => {
+                let settings = connectd_worker::WorkerSettings {
+                    plugin_dir: plugin_dir.clone(),
+                    connectors_dir: connectors_dir.clone(),
+                    cache_dir: file.worker.data_dir.join("__meta").join("component-cache"),
+                    limits: connectd_host::Limits {
+                        memory_bytes: file.worker.task_memory_bytes,
+                        call_timeout: std::time::Duration::from_millis(file.worker.task_call_timeout_ms),
+                    },
+                };
+                let backend = std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker));
+                let started = tokio::task::spawn_blocking(move || connectd_worker::Worker::start(settings, backend)).await?;
+                Some(started.context("starting the connector worker")?)
+            }
+            _ => None,
+        };
+        wait_for_signal().await;
+        tracing::info!("stopping");
+        if let Some(w) = worker {
+            tokio::task::spawn_blocking(move || w.stop()).await?;
+        }
+        let _ = stop_tx.send(true);
+        serving.await??;
         Ok(())
     })
 }

@@ -2,6 +2,7 @@
 //! the host: it reads only its granted directory, resumes from positions, and the compiled
 //! component is cached.
 
+#[path = "../../../tests/support/connectors.rs"]
 mod support;
 
 use connectd_host::{Grants, Host, Kind, Limits, TaskError};

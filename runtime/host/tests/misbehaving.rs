@@ -3,6 +3,7 @@
 //! the grant are refused. Each time, another task on the same host keeps working and the
 //! host's memory stays bounded.
 
+#[path = "../../../tests/support/connectors.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 /// own target directory so it never waits on the lock of the `cargo test` that runs us.
 pub fn build_connector(package: &str) -> PathBuf {
     static LOCK: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // Every package that uses this lives two levels below the workspace root.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target_dir = root.join("target/connectors");
     let mut built = LOCK.lock().unwrap_or_else(|e| e.into_inner());

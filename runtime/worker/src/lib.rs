@@ -1,0 +1,306 @@
+//! The connectd worker: runs connectors (a plugin plus its config) as tasks.
+//!
+//! - Plugins are `plugin_dir/<name>.wasm` components, loaded through [`connectd_host`].
+//! - Connectors are `connectors_dir/<name>.toml` files ([`connector`]).
+//! - Source tasks poll their plugin and produce into topics through a [`backend::TopicBackend`];
+//!   source offsets live in `connectd-offsets` ([`offsets`]), status in `connectd-status`
+//!   ([`status`]).
+//! - Capabilities come from the connector's own config schema: a property marked
+//!   `"x-connectd-grant": "read-parent"` grants read-only access to the directory holding the
+//!   path in that key (`"write-parent"`: read-write), at the same path, and nothing else.
+
+pub mod backend;
+pub mod connector;
+pub mod offsets;
+mod source;
+pub mod status;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use connectd_host::{Grants, Host, Kind, Limits, Plugin};
+
+use crate::backend::TopicBackend;
+use crate::connector::ConnectorConfig;
+use crate::offsets::SourceOffsets;
+use crate::status::{Status, TaskStatus};
+
+/// Errors from the worker.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A connector file is wrong.
+    #[error("{file}: {key}{reason}")]
+    Config {
+        /// The connector file.
+        file: PathBuf,
+        /// The key, formatted as "key `x`: " (empty for whole-file problems).
+        key: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// The topic backend failed.
+    #[error("topic backend: {0}")]
+    Backend(String),
+    /// The plugin host failed.
+    #[error(transparent)]
+    Host(#[from] connectd_host::Error),
+    /// Disk I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn config(file: &Path, key: &str, reason: String) -> Self {
+        Error::Config {
+            file: file.to_path_buf(),
+            key: if key.is_empty() {
+                String::new()
+            } else {
+                format!("key `{key}`: ")
+            },
+            reason,
+        }
+    }
+}
+
+/// Result with the worker's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Where the worker finds plugins and connectors, and its task limits.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Folder of `.wasm` plugins.
+    pub plugin_dir: PathBuf,
+    /// Folder of connector `.toml` files.
+    pub connectors_dir: PathBuf,
+    /// Folder for the compiled-component cache.
+    pub cache_dir: PathBuf,
+    /// Limits every task runs under.
+    pub limits: Limits,
+}
+
+/// A running worker.
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+    status: Arc<Status>,
+    _host: Host,
+}
+
+impl Worker {
+    /// Loads plugins and connectors and starts every task. A bad plugin or connector file is
+    /// reported (log and status) and skipped; the rest start.
+    pub fn start(settings: WorkerSettings, backend: Arc<dyn TopicBackend>) -> Result<Worker> {
+        let host = Host::new(&settings.cache_dir)?;
+        let offsets = Arc::new(SourceOffsets::load(backend.clone())?);
+        let status = Arc::new(Status::new(backend.clone())?);
+        let plugins = load_plugins(&host, &settings.plugin_dir)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for file in files_with_extension(&settings.connectors_dir, "toml")? {
+            let connector = match ConnectorConfig::load(&file) {
+                Ok(c) => c,
+                Err(e) => {
+                    let name = file
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("?")
+                        .to_string();
+                    status.set(
+                        &name,
+                        None,
+                        TaskStatus {
+                            state: "FAILED".into(),
+                            trace: Some(e.to_string()),
+                            plugin: String::new(),
+                        },
+                    );
+                    continue;
+                }
+            };
+            let Some(plugin) = plugins.get(&connector.plugin).or_else(|| {
+                plugins
+                    .values()
+                    .find(|p| p.descriptor().name == connector.plugin)
+            }) else {
+                let known: Vec<&str> = plugins.keys().map(String::as_str).collect();
+                let reason = format!(
+                    "{}: key `plugin`: no plugin {:?} in {} (found: {})",
+                    file.display(),
+                    connector.plugin,
+                    settings.plugin_dir.display(),
+                    known.join(", ")
+                );
+                status.set(
+                    &connector.name,
+                    None,
+                    TaskStatus {
+                        state: "FAILED".into(),
+                        trace: Some(reason),
+                        plugin: connector.plugin.clone(),
+                    },
+                );
+                continue;
+            };
+            if plugin.descriptor().kind != Kind::Source {
+                let reason = format!(
+                    "{}: plugin {:?} is a {:?} connector; this worker runs source connectors only so far",
+                    file.display(),
+                    connector.plugin,
+                    plugin.descriptor().kind
+                );
+                status.set(
+                    &connector.name,
+                    None,
+                    TaskStatus {
+                        state: "FAILED".into(),
+                        trace: Some(reason),
+                        plugin: connector.plugin.clone(),
+                    },
+                );
+                continue;
+            }
+            let (connector, grants) = grants_for(&plugin.descriptor().config_schema, connector);
+            status.set(
+                &connector.name,
+                None,
+                TaskStatus {
+                    state: "RUNNING".into(),
+                    trace: None,
+                    plugin: connector.plugin.clone(),
+                },
+            );
+            for task_id in 0..connector.tasks_max {
+                let ctx = source::SourceTaskContext {
+                    connector: connector.clone(),
+                    task_id,
+                    plugin: plugin.clone(),
+                    backend: backend.clone(),
+                    offsets: offsets.clone(),
+                    status: status.clone(),
+                    grants: grants.clone(),
+                    limits: settings.limits.clone(),
+                    stop: stop.clone(),
+                };
+                let handle = std::thread::Builder::new()
+                    .name(format!("{}-{task_id}", connector.name))
+                    .spawn(move || source::run(ctx))
+                    .map_err(|e| Error::Io {
+                        context: "starting a task thread".into(),
+                        source: e,
+                    })?;
+                tasks.push(handle);
+            }
+        }
+        Ok(Worker {
+            stop,
+            tasks,
+            status,
+            _host: host,
+        })
+    }
+
+    /// Current status of every connector and task.
+    pub fn status(&self) -> std::collections::BTreeMap<String, TaskStatus> {
+        self.status.snapshot()
+    }
+
+    /// Stops every task (each finishes its current call first).
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            let _ = t.join();
+        }
+    }
+}
+
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::Io {
+        context: format!("reading {}", dir.display()),
+        source: e,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn load_plugins(host: &Host, dir: &Path) -> Result<HashMap<String, Arc<Plugin>>> {
+    let mut plugins = HashMap::new();
+    for file in files_with_extension(dir, "wasm")? {
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        match host.load(&file) {
+            Ok(p) => {
+                tracing::info!(plugin = %name, connector = %p.descriptor().name, version = %p.descriptor().version, "loaded plugin");
+                plugins.insert(name, Arc::new(p));
+            }
+            Err(e) => {
+                tracing::error!(plugin = %file.display(), error = %e, "skipping plugin that failed to load")
+            }
+        }
+    }
+    Ok(plugins)
+}
+
+/// The capabilities a connector's own schema asks for, from its config values. Granted paths
+/// that are relative are resolved against the connector file's folder (and passed to the
+/// connector absolute), so a config works from any working directory.
+fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig, Grants) {
+    let mut grants = Grants::default();
+    let Ok(schema) = serde_json::from_str::<serde_json::Value>(schema) else {
+        return (connector, grants);
+    };
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return (connector, grants);
+    };
+    let base = connector
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for (key, spec) in properties {
+        let (Some(kind), Some(value)) = (
+            spec.get("x-connectd-grant").and_then(|g| g.as_str()),
+            connector.values.get(key),
+        ) else {
+            continue;
+        };
+        let absolute = std::path::absolute(base.join(value)).unwrap_or_else(|_| base.join(value));
+        connector
+            .values
+            .insert(key.clone(), absolute.to_string_lossy().into_owned());
+        let Some(parent) = absolute.parent().filter(|p| !p.as_os_str().is_empty()) else {
+            continue;
+        };
+        let entry = (parent.to_path_buf(), parent.to_string_lossy().into_owned());
+        match kind {
+            "read-parent" => grants.read_dirs.push(entry),
+            "write-parent" => grants.write_dirs.push(entry),
+            other => {
+                tracing::warn!(connector = %connector.name, key = %key, grant = other, "unknown x-connectd-grant; granting nothing")
+            }
+        }
+    }
+    (connector, grants)
+}

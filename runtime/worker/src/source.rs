@@ -1,0 +1,192 @@
+//! Running one source task: poll the plugin, produce the records, store the offsets, tell the
+//! plugin. Errors follow the WIT contract: retryable errors are retried with backoff; a fatal
+//! error or a trap fails the task, which restarts itself with backoff from its stored offsets;
+//! an invalid config fails it until the config changes.
+//!
+//! Order of writes: the records first (fsynced), then their offsets (fsynced). A crash between
+//! the two replays the records of that one poll on restart (at-least-once for that window).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use connectd_host::{Grants, Limits, Plugin, SourceRecord, TaskError};
+
+use crate::backend::{OutRecord, TopicBackend};
+use crate::connector::ConnectorConfig;
+use crate::now_ms;
+use crate::offsets::SourceOffsets;
+use crate::status::{Status, TaskStatus};
+
+/// First and largest wait before restarting a failed task.
+const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+/// Wait after an empty poll.
+const IDLE_WAIT: Duration = Duration::from_millis(50);
+
+/// Everything one source task needs.
+pub(crate) struct SourceTaskContext {
+    pub connector: ConnectorConfig,
+    pub task_id: u32,
+    pub plugin: Arc<Plugin>,
+    pub backend: Arc<dyn TopicBackend>,
+    pub offsets: Arc<SourceOffsets>,
+    pub status: Arc<Status>,
+    pub grants: Grants,
+    pub limits: Limits,
+    pub stop: Arc<AtomicBool>,
+}
+
+fn fnv(bytes: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in bytes {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        std::thread::sleep(
+            Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+        );
+    }
+}
+
+pub(crate) fn run(ctx: SourceTaskContext) {
+    let name = ctx.connector.name.clone();
+    let mut backoff = RESTART_BACKOFF.0;
+    while !ctx.stop.load(Ordering::Relaxed) {
+        let failure = run_once(&ctx);
+        let Some(error) = failure else { break };
+        let status = |trace: String| TaskStatus {
+            state: "FAILED".into(),
+            trace: Some(trace),
+            plugin: ctx.connector.plugin.clone(),
+        };
+        ctx.status
+            .set(&name, Some(ctx.task_id), status(error.to_string()));
+        if matches!(error, TaskError::InvalidConfig(_)) {
+            // Nothing will change until the config does.
+            return;
+        }
+        tracing::info!(connector = %name, task = ctx.task_id, backoff_ms = backoff.as_millis() as u64, "restarting failed task after backoff");
+        sleep_unless_stopped(&ctx.stop, backoff);
+        backoff = (backoff * 2).min(RESTART_BACKOFF.1);
+    }
+}
+
+/// Runs the task until it stops (`None`) or fails.
+fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
+    let name = &ctx.connector.name;
+    let Some(default_topic) = ctx.connector.values.get("topic").cloned() else {
+        return Some(TaskError::InvalidConfig(format!(
+            "{}: missing key `topic`: the topic this source writes to",
+            ctx.connector.file.display()
+        )));
+    };
+    let mut config = ctx.connector.connector_pairs();
+    config.push(("task.id".into(), ctx.task_id.to_string()));
+    let mut task =
+        match ctx
+            .plugin
+            .open_source(config, ctx.offsets.resume(name), &ctx.grants, &ctx.limits)
+        {
+            Ok(t) => t,
+            Err(e) => return Some(e),
+        };
+    ctx.status.set(
+        name,
+        Some(ctx.task_id),
+        TaskStatus {
+            state: "RUNNING".into(),
+            trace: None,
+            plugin: ctx.connector.plugin.clone(),
+        },
+    );
+    let mut partitions: HashMap<String, i32> = HashMap::new();
+    let mut retry_wait = Duration::from_millis(100);
+    while !ctx.stop.load(Ordering::Relaxed) {
+        let records = match task.poll(ctx.connector.poll_batch_size) {
+            Ok(r) => r,
+            Err(TaskError::Retryable(m)) => {
+                tracing::debug!(connector = %name, reason = %m, "retryable poll error");
+                sleep_unless_stopped(&ctx.stop, retry_wait);
+                retry_wait = (retry_wait * 2).min(Duration::from_secs(5));
+                continue;
+            }
+            Err(e) => return Some(e),
+        };
+        retry_wait = Duration::from_millis(100);
+        if records.is_empty() {
+            sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
+            continue;
+        }
+        if let Err(e) = deliver(ctx, &default_topic, records, &mut partitions, &mut task) {
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// Produces one poll's records (grouped per topic partition, order kept), then stores the
+/// latest position of each source partition, then tells the plugin.
+fn deliver(
+    ctx: &SourceTaskContext,
+    default_topic: &str,
+    records: Vec<SourceRecord>,
+    partitions: &mut HashMap<String, i32>,
+    task: &mut connectd_host::SourceTask,
+) -> Result<(), TaskError> {
+    let now = now_ms();
+    let mut batches: Vec<((String, i32), Vec<OutRecord>)> = Vec::new();
+    let mut latest: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for r in records {
+        let topic = r.topic.clone().unwrap_or_else(|| default_topic.to_string());
+        let count = match partitions.get(&topic) {
+            Some(n) => *n,
+            None => {
+                let n = ctx
+                    .backend
+                    .ensure_topic(&topic, 1, &[])
+                    .map_err(|e| TaskError::Retryable(e.to_string()))?;
+                partitions.insert(topic.clone(), n);
+                n
+            }
+        };
+        // Keyed records go by key; others by source partition, so one stream stays in order.
+        let partition =
+            (fnv(r.key.as_deref().unwrap_or(&r.source_partition)) % count.max(1) as u32) as i32;
+        let out = OutRecord {
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp_ms: r.timestamp_ms.unwrap_or(now),
+        };
+        match batches
+            .iter_mut()
+            .find(|(k, _)| k.0 == topic && k.1 == partition)
+        {
+            Some((_, v)) => v.push(out),
+            None => batches.push(((topic, partition), vec![out])),
+        }
+        match latest.iter_mut().find(|(p, _)| *p == r.source_partition) {
+            Some(entry) => entry.1 = r.source_position,
+            None => latest.push((r.source_partition, r.source_position)),
+        }
+    }
+    for ((topic, partition), records) in &batches {
+        ctx.backend
+            .append(topic, *partition, records)
+            .map_err(|e| TaskError::Retryable(e.to_string()))?;
+    }
+    ctx.offsets
+        .store(&ctx.connector.name, &latest)
+        .map_err(|e| TaskError::Retryable(e.to_string()))?;
+    match task.commit(latest) {
+        Ok(()) | Err(TaskError::Retryable(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

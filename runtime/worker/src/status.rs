@@ -1,0 +1,81 @@
+//! Connector and task status, kept in memory and written to the internal topic
+//! `connectd-status` (key `<connector>/<task>`, value JSON), which `connectd connectors
+//! status` reads. States follow Kafka Connect: RUNNING, FAILED, UNASSIGNED.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::backend::{OutRecord, TopicBackend};
+use crate::now_ms;
+
+/// The internal topic holding status.
+pub const STATUS_TOPIC: &str = "connectd-status";
+
+/// One status entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskStatus {
+    /// RUNNING, FAILED or UNASSIGNED.
+    pub state: String,
+    /// Why it failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+    /// Connector plugin.
+    pub plugin: String,
+}
+
+/// Status of every connector task on this worker.
+pub struct Status {
+    backend: Arc<dyn TopicBackend>,
+    current: Mutex<BTreeMap<String, TaskStatus>>,
+}
+
+impl Status {
+    /// A status store writing to `connectd-status`.
+    pub fn new(backend: Arc<dyn TopicBackend>) -> crate::Result<Self> {
+        backend.ensure_topic(STATUS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
+        Ok(Status {
+            backend,
+            current: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Records a state change (logged, kept, and written to the status topic).
+    pub fn set(&self, connector: &str, task: Option<u32>, status: TaskStatus) {
+        let key = match task {
+            Some(t) => format!("{connector}/{t}"),
+            None => connector.to_string(),
+        };
+        match &status.trace {
+            Some(trace) => {
+                tracing::warn!(connector, task, state = %status.state, reason = %trace, "status")
+            }
+            None => tracing::info!(connector, task, state = %status.state, "status"),
+        }
+        {
+            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            if current.get(&key) == Some(&status) {
+                return;
+            }
+            current.insert(key.clone(), status.clone());
+        }
+        let record = OutRecord {
+            key: Some(key.into_bytes()),
+            value: Some(serde_json::to_vec(&status).expect("serialises")),
+            headers: Vec::new(),
+            timestamp_ms: now_ms(),
+        };
+        if let Err(e) = self.backend.append(STATUS_TOPIC, 0, &[record]) {
+            tracing::warn!(error = %e, "could not write status");
+        }
+    }
+
+    /// The current status of every connector and task.
+    pub fn snapshot(&self) -> BTreeMap<String, TaskStatus> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
