@@ -7,7 +7,7 @@
 mod connectors;
 mod support;
 
-use std::io::Write;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -56,23 +56,28 @@ fn file_source_into_topic_survives_kill9() {
         },
     );
     let input = c.dir.path().join("input/lines.txt");
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&input)
-        .unwrap();
-    let total = 6000;
-    for i in 0..total {
-        writeln!(file, "line {i:05}").unwrap();
-        if i % 500 == 499 {
-            file.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(60));
+    let total = 20_000;
+    let appender = std::thread::spawn(move || {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&input)
+            .unwrap();
+        for i in 0..total {
+            writeln!(file, "line {i:05}").unwrap();
+            if i % 100 == 99 {
+                file.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
-        if i == total / 2 {
-            c.kill9();
-            c.restart();
-        }
+        file.flush().unwrap();
+    });
+    // kill -9 at several moments while lines keep arriving.
+    for pause in [300, 450, 200, 600] {
+        std::thread::sleep(Duration::from_millis(pause));
+        c.kill9();
+        c.restart();
     }
-    file.flush().unwrap();
+    appender.join().unwrap();
     let lines = read_topic(&c, "lines", total, Duration::from_secs(60));
     let expected: Vec<String> = (0..total).map(|i| format!("line {i:05}")).collect();
     assert_eq!(

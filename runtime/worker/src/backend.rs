@@ -37,6 +37,8 @@ pub struct InRecord {
     pub key: Option<Vec<u8>>,
     /// Value.
     pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 /// The worker's view of a topic store.
@@ -121,6 +123,13 @@ impl TopicBackend for Embedded {
                         offset: record.offset,
                         key: record.key.map(|b| b.to_vec()),
                         value: record.value.map(|b| b.to_vec()),
+                        headers: record
+                            .headers
+                            .into_iter()
+                            .map(|(k, v)| {
+                                (k.to_string(), v.map(|b| b.to_vec()).unwrap_or_default())
+                            })
+                            .collect(),
                     });
                 }
             }

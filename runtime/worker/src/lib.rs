@@ -176,6 +176,10 @@ impl Worker {
                 continue;
             }
             let (connector, grants) = grants_for(&plugin.descriptor().config_schema, connector);
+            if let Some(topic) = connector.values.get("topic") {
+                let partitions = backend.ensure_topic(topic, 1, &[])?;
+                offsets.recover(&connector.name, &[(topic.clone(), partitions)])?;
+            }
             status.set(
                 &connector.name,
                 None,

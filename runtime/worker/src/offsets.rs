@@ -1,6 +1,16 @@
-//! Source offsets in the internal compacted topic `connectd-offsets`: one record per
-//! (connector, source partition), key = JSON `["<connector>", "<hex source partition>"]`,
-//! value = the position bytes. The latest record per key wins on replay.
+//! Source offsets in the internal compacted topic `connectd-offsets`.
+//!
+//! Two kinds of record, both keyed by JSON arrays:
+//! - `["<connector>", "<hex source partition>"]` → the position bytes: where to resume;
+//! - `["<connector>", "<topic>", <partition>]` → the end offset of that topic partition right
+//!   after the connector's last checkpointed write.
+//!
+//! Records reach their topics before their offsets are stored, so a crash in between leaves
+//! written but unrecorded records. Each delivered batch therefore carries, on the last record
+//! of each source partition, a [`SOURCE_HEADER`] with (connector, source partition, position).
+//! At start, [`SourceOffsets::recover`] reads each topic partition past its recorded end and
+//! adopts the positions found there, so a restart resumes exactly after the last record that
+//! reached a topic: nothing lost, nothing written twice.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,16 +20,24 @@ use crate::{Result, now_ms};
 
 /// The internal topic holding source offsets.
 pub const OFFSETS_TOPIC: &str = "connectd-offsets";
+/// Header carrying `["<connector>", "<hex source partition>", "<hex position>"]`.
+pub const SOURCE_HEADER: &str = "connectd.source";
 
-type Key = (String, Vec<u8>);
+#[derive(Default)]
+struct State {
+    /// (connector, source partition) → position.
+    positions: HashMap<(String, Vec<u8>), Vec<u8>>,
+    /// (connector, topic, partition) → end offset after the last checkpointed write.
+    ends: HashMap<(String, String, i32), i64>,
+}
 
 /// Stored source positions of every connector.
 pub struct SourceOffsets {
     backend: Arc<dyn TopicBackend>,
-    positions: Mutex<HashMap<Key, Vec<u8>>>,
+    state: Mutex<State>,
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -30,58 +48,140 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The header value for one source position.
+pub(crate) fn source_header(
+    connector: &str,
+    partition: &[u8],
+    position: &[u8],
+) -> (String, Vec<u8>) {
+    (
+        SOURCE_HEADER.to_string(),
+        serde_json::to_vec(&(connector, hex(partition), hex(position))).expect("serialises"),
+    )
+}
+
 impl SourceOffsets {
     /// Creates the topic if needed and replays it.
     pub fn load(backend: Arc<dyn TopicBackend>) -> Result<Self> {
         backend.ensure_topic(OFFSETS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
-        let mut positions = HashMap::new();
+        let mut state = State::default();
         for record in backend.read_from(OFFSETS_TOPIC, 0, 0)? {
-            let Some(key) = record
-                .key
-                .as_deref()
-                .and_then(|k| serde_json::from_slice::<(String, String)>(k).ok())
-            else {
+            let (Some(key), Some(value)) = (record.key.as_deref(), record.value) else {
                 continue;
             };
-            let Some(partition) = unhex(&key.1) else {
-                continue;
-            };
-            match record.value {
-                Some(v) => positions.insert((key.0, partition), v),
-                None => positions.remove(&(key.0, partition)),
-            };
+            if let Ok((connector, partition)) = serde_json::from_slice::<(String, String)>(key) {
+                if let Some(partition) = unhex(&partition) {
+                    state.positions.insert((connector, partition), value);
+                }
+            } else if let Ok((connector, topic, partition)) =
+                serde_json::from_slice::<(String, String, i32)>(key)
+                && let Some(end) = std::str::from_utf8(&value)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+            {
+                state.ends.insert((connector, topic, partition), end);
+            }
         }
         Ok(SourceOffsets {
             backend,
-            positions: Mutex::new(positions),
+            state: Mutex::new(state),
         })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adopts the positions of records `connector` wrote to `topics` after its last checkpoint
+    /// (see the module docs). Partitions it never checkpointed are read from the start.
+    pub fn recover(&self, connector: &str, topics: &[(String, i32)]) -> Result<usize> {
+        let mut adopted = 0;
+        for (topic, partitions) in topics {
+            for partition in 0..*partitions {
+                let from = self
+                    .state()
+                    .ends
+                    .get(&(connector.to_string(), topic.clone(), partition))
+                    .copied()
+                    .unwrap_or(0);
+                for record in self.backend.read_from(topic, partition, from)? {
+                    for (key, value) in &record.headers {
+                        if key != SOURCE_HEADER {
+                            continue;
+                        }
+                        let Ok((c, p, pos)) =
+                            serde_json::from_slice::<(String, String, String)>(value)
+                        else {
+                            continue;
+                        };
+                        if let (true, Some(p), Some(pos)) = (c == connector, unhex(&p), unhex(&pos))
+                        {
+                            self.state().positions.insert((c, p), pos);
+                            adopted += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if adopted > 0 {
+            tracing::info!(
+                connector,
+                records = adopted,
+                "recovered source positions written after the last checkpoint"
+            );
+        }
+        Ok(adopted)
     }
 
     /// The stored positions of one connector.
     pub fn resume(&self, connector: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
-        positions
+        self.state()
+            .positions
             .iter()
             .filter(|((c, _), _)| c == connector)
             .map(|((_, p), v)| (p.clone(), v.clone()))
             .collect()
     }
 
-    /// Durably stores the latest positions of a connector.
-    pub fn store(&self, connector: &str, latest: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
-        let records: Vec<OutRecord> = latest
+    /// Durably stores the latest positions of a connector and where its writes ended.
+    pub fn store(
+        &self,
+        connector: &str,
+        latest: &[(Vec<u8>, Vec<u8>)],
+        ends: &[(String, i32, i64)],
+    ) -> Result<()> {
+        let record = |key: Vec<u8>, value: Vec<u8>| OutRecord {
+            key: Some(key),
+            value: Some(value),
+            headers: Vec::new(),
+            timestamp_ms: now_ms(),
+        };
+        let mut records: Vec<OutRecord> = latest
             .iter()
-            .map(|(partition, position)| OutRecord {
-                key: Some(serde_json::to_vec(&(connector, hex(partition))).expect("serialises")),
-                value: Some(position.clone()),
-                headers: Vec::new(),
-                timestamp_ms: now_ms(),
+            .map(|(p, pos)| {
+                record(
+                    serde_json::to_vec(&(connector, hex(p))).expect("serialises"),
+                    pos.clone(),
+                )
             })
             .collect();
+        records.extend(ends.iter().map(|(t, p, end)| {
+            record(
+                serde_json::to_vec(&(connector, t, p)).expect("serialises"),
+                end.to_string().into_bytes(),
+            )
+        }));
         self.backend.append(OFFSETS_TOPIC, 0, &records)?;
-        let mut positions = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state();
         for (partition, position) in latest {
-            positions.insert((connector.to_string(), partition.clone()), position.clone());
+            state
+                .positions
+                .insert((connector.to_string(), partition.clone()), position.clone());
+        }
+        for (t, p, end) in ends {
+            state
+                .ends
+                .insert((connector.to_string(), t.clone(), *p), *end);
         }
         Ok(())
     }

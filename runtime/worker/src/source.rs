@@ -4,7 +4,8 @@
 //! an invalid config fails it until the config changes.
 //!
 //! Order of writes: the records first (fsynced), then their offsets (fsynced). A crash between
-//! the two replays the records of that one poll on restart (at-least-once for that window).
+//! the two is repaired at the next start from the positions the records carry (see
+//! [`crate::offsets`]), so a restart resumes exactly.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -141,7 +142,9 @@ fn deliver(
     task: &mut connectd_host::SourceTask,
 ) -> Result<(), TaskError> {
     let now = now_ms();
-    let mut batches: Vec<((String, i32), Vec<OutRecord>)> = Vec::new();
+    // Per topic partition, in order: the record and the (source partition, position) it came from.
+    type Sourced = (OutRecord, Vec<u8>, Vec<u8>);
+    let mut batches: Vec<((String, i32), Vec<Sourced>)> = Vec::new();
     let mut latest: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for r in records {
         let topic = r.topic.clone().unwrap_or_else(|| default_topic.to_string());
@@ -159,31 +162,52 @@ fn deliver(
         // Keyed records go by key; others by source partition, so one stream stays in order.
         let partition =
             (fnv(r.key.as_deref().unwrap_or(&r.source_partition)) % count.max(1) as u32) as i32;
+        match latest.iter_mut().find(|(p, _)| *p == r.source_partition) {
+            Some(entry) => entry.1 = r.source_position.clone(),
+            None => latest.push((r.source_partition.clone(), r.source_position.clone())),
+        }
         let out = OutRecord {
             key: r.key,
             value: r.value,
             headers: r.headers,
             timestamp_ms: r.timestamp_ms.unwrap_or(now),
         };
+        let sourced = (out, r.source_partition, r.source_position);
         match batches
             .iter_mut()
             .find(|(k, _)| k.0 == topic && k.1 == partition)
         {
-            Some((_, v)) => v.push(out),
-            None => batches.push(((topic, partition), vec![out])),
-        }
-        match latest.iter_mut().find(|(p, _)| *p == r.source_partition) {
-            Some(entry) => entry.1 = r.source_position,
-            None => latest.push((r.source_partition, r.source_position)),
+            Some((_, v)) => v.push(sourced),
+            None => batches.push(((topic, partition), vec![sourced])),
         }
     }
-    for ((topic, partition), records) in &batches {
-        ctx.backend
-            .append(topic, *partition, records)
+    let mut ends = Vec::with_capacity(batches.len());
+    for ((topic, partition), sourced) in batches {
+        // The last record of each source partition in the batch carries its position, so a
+        // restart can tell how far the topic got even if the offsets below were never stored.
+        let mut marked: Vec<&[u8]> = Vec::new();
+        let mut records: Vec<OutRecord> = Vec::with_capacity(sourced.len());
+        for (record, source_partition, position) in sourced.iter().rev() {
+            let mut record = record.clone();
+            if !marked.contains(&source_partition.as_slice()) {
+                marked.push(source_partition);
+                record.headers.push(crate::offsets::source_header(
+                    &ctx.connector.name,
+                    source_partition,
+                    position,
+                ));
+            }
+            records.push(record);
+        }
+        records.reverse();
+        let base = ctx
+            .backend
+            .append(&topic, partition, &records)
             .map_err(|e| TaskError::Retryable(e.to_string()))?;
+        ends.push((topic, partition, base + records.len() as i64));
     }
     ctx.offsets
-        .store(&ctx.connector.name, &latest)
+        .store(&ctx.connector.name, &latest, &ends)
         .map_err(|e| TaskError::Retryable(e.to_string()))?;
     match task.commit(latest) {
         Ok(()) | Err(TaskError::Retryable(_)) => Ok(()),
