@@ -41,16 +41,24 @@ fn read_topic(c: &Connectd, topic: &str, expect: usize, timeout: Duration) -> Ve
 #[test]
 fn file_source_into_topic_survives_kill9() {
     let wasm = connectors::build_connector("connectd-file-source");
+    let sink_wasm = connectors::build_connector("connectd-file-sink");
     let mut c = Connectd::start_with(
         "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"",
         "",
         |dir| {
             std::fs::create_dir_all(dir.join("plugins")).unwrap();
             std::fs::copy(&wasm, dir.join("plugins/file-source.wasm")).unwrap();
+            std::fs::copy(&sink_wasm, dir.join("plugins/file-sink.wasm")).unwrap();
+            std::fs::create_dir_all(dir.join("output")).unwrap();
             std::fs::create_dir_all(dir.join("connectors.d")).unwrap();
             std::fs::create_dir_all(dir.join("input")).unwrap();
             std::fs::write(dir.join("input/lines.txt"), "").unwrap();
             std::fs::write(dir.join("connectors.d/lines.toml"), "plugin = \"file-source\"\ntopic = \"lines\"\nfile = \"../input/lines.txt\"\n\"poll.batch.size\" = 200\n").unwrap();
+            std::fs::write(
+                dir.join("connectors.d/out.toml"),
+                "plugin = \"file-sink\"\ntopics = \"lines\"\nfile = \"../output/out.txt\"\n",
+            )
+            .unwrap();
             // A broken connector file must not stop the good one.
             std::fs::write(dir.join("connectors.d/broken.toml"), "plugin = = nope\n").unwrap();
         },
@@ -87,6 +95,32 @@ fn file_source_into_topic_survives_kill9() {
         lines.len()
     );
     assert_eq!(lines, expected, "in order");
+    // The sink file has every line, in order; a line may repeat only as part of a replayed,
+    // uncommitted tail after a kill.
+    let out = c.dir.path().join("output/out.txt");
+    let start = Instant::now();
+    let sunk = loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.lines().any(|l| l == expected[total - 1])
+            || start.elapsed() > Duration::from_secs(60)
+        {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut next = 0;
+    let mut replayed = 0;
+    for line in sunk.lines() {
+        let index: usize = line.trim_start_matches("line ").parse().unwrap();
+        if index == next {
+            next += 1;
+        } else {
+            assert!(index < next, "sink skipped from line {next} to {index}");
+            replayed += 1;
+        }
+    }
+    assert_eq!(next, total, "the sink file has every line");
+    eprintln!("sink replayed {replayed} lines after kills");
     let log = c.log_text();
     assert!(
         log.contains("broken.toml") && log.contains("TOML"),

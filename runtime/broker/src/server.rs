@@ -105,6 +105,33 @@ impl Broker {
         &self.topics
     }
 
+    /// In-process consumer-group offsets: the committed offset of one partition.
+    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.groups
+            .offsets()
+            .get(group, topic, partition)
+            .map(|c| c.offset)
+    }
+
+    /// In-process OffsetCommit (durable), for groups that do not run the group protocol.
+    pub fn commit_offsets(&self, group: &str, commits: &[(String, i32, i64)]) -> Result<()> {
+        let commits = commits
+            .iter()
+            .map(|(t, p, o)| {
+                (
+                    t.clone(),
+                    *p,
+                    crate::groups::Committed {
+                        offset: *o,
+                        leader_epoch: -1,
+                        metadata: None,
+                    },
+                )
+            })
+            .collect();
+        self.groups.commit(group, commits)
+    }
+
     /// In-process produce: appends record batches (RecordBatch v2) to one partition, makes
     /// them as durable as the topic's `flush.messages` says an acknowledged write is, and
     /// wakes waiting fetches. Blocking: call it from a worker thread.

@@ -9,7 +9,9 @@
 //!   a memory limit, and a CPU deadline per call ([`Limits`]). A guest that loops, allocates
 //!   without bound or panics traps; the trap becomes a [`TaskError`] for that task alone.
 
+mod bindings;
 mod cache;
+mod sink;
 mod source;
 mod store;
 
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use sink::{SinkRecord, SinkTask};
 pub use source::{SourceRecord, SourceTask};
 pub use store::{Grants, Limits};
 
@@ -134,11 +137,69 @@ impl Host {
         })
     }
 
-    /// Loads a connector component (compiling it, or reading the cached compilation).
+    /// Loads a connector component (compiling it, or reading the cached compilation),
+    /// pre-instantiates it, and asks it to describe itself.
     pub fn load(&self, wasm: &Path) -> Result<Plugin> {
         let component = cache::load(&self.engine, &self.cache_dir, wasm)?;
-        source::Plugin::new(&self.engine, component, wasm).map(|inner| Plugin { inner })
+        let invalid = |reason: String| Error::InvalidPlugin {
+            path: wasm.to_path_buf(),
+            reason,
+        };
+        let mut linker = wasmtime::component::Linker::<store::TaskState>::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            invalid(format!(
+                "imports something the host does not provide: {e:#}"
+            ))
+        })?;
+        // Describe it in a throwaway store with no grants.
+        let limits = Limits::default();
+        let mut store = self
+            .store(&Grants::default(), &limits)
+            .map_err(|e| invalid(e.to_string()))?;
+        let (kind, described) = if let Ok(pre) = source::Pre::new(instance_pre.clone()) {
+            let d = pre
+                .instantiate(&mut store)
+                .and_then(|i| i.connectd_connector_source().call_describe(&mut store));
+            (PluginKind::Source(pre), d)
+        } else if let Ok(pre) = sink::Pre::new(instance_pre) {
+            let d = pre
+                .instantiate(&mut store)
+                .and_then(|i| i.connectd_connector_sink().call_describe(&mut store));
+            (PluginKind::Sink(pre), d)
+        } else {
+            return Err(invalid("exports neither connectd:connector/source nor connectd:connector/sink (build it with connectd-sdk's export_source!/export_sink!)".into()));
+        };
+        let descriptor = bindings::descriptor(
+            described.map_err(|e| invalid(format!("describe failed: {e:#}")))?,
+        );
+        Ok(Plugin {
+            engine: self.engine.clone(),
+            kind,
+            descriptor,
+        })
     }
+
+    fn store(
+        &self,
+        grants: &Grants,
+        limits: &Limits,
+    ) -> Result<wasmtime::Store<store::TaskState>, TaskError> {
+        new_store(&self.engine, grants, limits)
+    }
+}
+
+fn new_store(
+    engine: &wasmtime::Engine,
+    grants: &Grants,
+    limits: &Limits,
+) -> Result<wasmtime::Store<store::TaskState>, TaskError> {
+    let mut store = wasmtime::Store::new(engine, store::TaskState::new(grants, limits)?);
+    store.limiter(|s| &mut s.limits);
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(limits.deadline_ticks());
+    Ok(store)
 }
 
 impl Drop for Host {
@@ -147,15 +208,22 @@ impl Drop for Host {
     }
 }
 
-/// A loaded connector component.
+enum PluginKind {
+    Source(source::Pre),
+    Sink(sink::Pre),
+}
+
+/// A loaded, pre-instantiated connector component.
 pub struct Plugin {
-    inner: source::Plugin,
+    engine: wasmtime::Engine,
+    kind: PluginKind,
+    descriptor: Descriptor,
 }
 
 impl Plugin {
     /// What the connector says about itself.
     pub fn descriptor(&self) -> &Descriptor {
-        self.inner.descriptor()
+        &self.descriptor
     }
 
     /// Opens a source task with its own store, capabilities and limits.
@@ -166,6 +234,39 @@ impl Plugin {
         grants: &Grants,
         limits: &Limits,
     ) -> Result<SourceTask, TaskError> {
-        self.inner.open(config, resume, grants, limits)
+        let PluginKind::Source(pre) = &self.kind else {
+            return Err(TaskError::InvalidConfig(format!(
+                "plugin {:?} is not a source connector",
+                self.descriptor.name
+            )));
+        };
+        SourceTask::open(
+            pre,
+            new_store(&self.engine, grants, limits)?,
+            limits.deadline_ticks(),
+            config,
+            resume,
+        )
+    }
+
+    /// Opens a sink task with its own store, capabilities and limits.
+    pub fn open_sink(
+        &self,
+        config: Vec<(String, String)>,
+        grants: &Grants,
+        limits: &Limits,
+    ) -> Result<SinkTask, TaskError> {
+        let PluginKind::Sink(pre) = &self.kind else {
+            return Err(TaskError::InvalidConfig(format!(
+                "plugin {:?} is not a sink connector",
+                self.descriptor.name
+            )));
+        };
+        SinkTask::open(
+            pre,
+            new_store(&self.engine, grants, limits)?,
+            limits.deadline_ticks(),
+            config,
+        )
     }
 }

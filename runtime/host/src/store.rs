@@ -17,6 +17,8 @@ pub struct Grants {
     pub read_dirs: Vec<(PathBuf, String)>,
     /// Directories the guest may read and write: (host path, path the guest sees).
     pub write_dirs: Vec<(PathBuf, String)>,
+    /// The guest's stdout is the worker's (for console output).
+    pub stdout: bool,
 }
 
 /// Resource limits of one task.
@@ -70,6 +72,9 @@ impl TaskState {
         for (host, guest) in &grants.write_dirs {
             wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
                 .map_err(|e| TaskError::Grant(format!("directory {}: {e}", host.display())))?;
+        }
+        if grants.stdout {
+            wasi.inherit_stdout();
         }
         Ok(TaskState {
             wasi: wasi.build(),

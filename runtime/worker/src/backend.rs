@@ -39,6 +39,8 @@ pub struct InRecord {
     pub value: Option<Vec<u8>>,
     /// Headers.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Timestamp, ms since the Unix epoch.
+    pub timestamp_ms: i64,
 }
 
 /// The worker's view of a topic store.
@@ -48,7 +50,33 @@ pub trait TopicBackend: Send + Sync {
     /// Appends records to one partition, durably, in order. Returns the first offset.
     fn append(&self, topic: &str, partition: i32, records: &[OutRecord]) -> Result<i64>;
     /// Every record of a partition from `from` on (for replaying internal topics).
-    fn read_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<InRecord>>;
+    fn read_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<InRecord>> {
+        let mut out = Vec::new();
+        let mut offset = from;
+        loop {
+            let (records, next) = self.read(topic, partition, offset, 1 << 20)?;
+            if records.is_empty() {
+                return Ok(out);
+            }
+            out.extend(records);
+            offset = next;
+        }
+    }
+    /// Records of a partition from `from`, about `max_bytes` of them, and the next offset to
+    /// read. An offset below the log start reads from the log start.
+    fn read(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        max_bytes: usize,
+    ) -> Result<(Vec<InRecord>, i64)>;
+    /// Partitions of a topic, if it exists.
+    fn partitions(&self, topic: &str) -> Option<i32>;
+    /// A consumer group's committed offset for one partition.
+    fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64>;
+    /// Durably commits consumer-group offsets (next offset to read, per partition).
+    fn commit(&self, group: &str, offsets: &[(String, i32, i64)]) -> Result<()>;
 }
 
 /// The in-process backend: connectd's embedded broker.
@@ -98,43 +126,64 @@ impl TopicBackend for Embedded {
         Ok(info.base_offset)
     }
 
-    fn read_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<InRecord>> {
+    fn read(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        max_bytes: usize,
+    ) -> Result<(Vec<InRecord>, i64)> {
         let Some(log) = self
             .broker
             .topics()
             .get(topic)
             .and_then(|t| t.partition(partition))
         else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), from));
         };
+        let from = from.max(log.log_start_offset());
+        let read = log
+            .read(from, max_bytes)
+            .map_err(|e| Error::Backend(format!("reading {topic}/{partition}: {e}")))?;
+        let Some(mut bytes) = read.records else {
+            return Ok((Vec::new(), from));
+        };
+        let sets = RecordBatchDecoder::decode_all(&mut bytes)
+            .map_err(|e| Error::Backend(format!("decoding {topic}/{partition}: {e}")))?;
         let mut out = Vec::new();
-        let mut offset = from.max(log.log_start_offset());
-        loop {
-            let read = log
-                .read(offset, 1 << 20)
-                .map_err(|e| Error::Backend(format!("reading {topic}/{partition}: {e}")))?;
-            let Some(mut bytes) = read.records else { break };
-            let sets = RecordBatchDecoder::decode_all(&mut bytes)
-                .map_err(|e| Error::Backend(format!("decoding {topic}/{partition}: {e}")))?;
-            for record in sets.into_iter().flat_map(|s| s.records) {
-                offset = record.offset + 1;
-                if record.offset >= from {
-                    out.push(InRecord {
-                        offset: record.offset,
-                        key: record.key.map(|b| b.to_vec()),
-                        value: record.value.map(|b| b.to_vec()),
-                        headers: record
-                            .headers
-                            .into_iter()
-                            .map(|(k, v)| {
-                                (k.to_string(), v.map(|b| b.to_vec()).unwrap_or_default())
-                            })
-                            .collect(),
-                    });
-                }
+        let mut next = from;
+        for record in sets.into_iter().flat_map(|s| s.records) {
+            next = record.offset + 1;
+            if record.offset < from {
+                continue; // the first batch may start before the requested offset
             }
+            out.push(InRecord {
+                offset: record.offset,
+                key: record.key.map(|b| b.to_vec()),
+                value: record.value.map(|b| b.to_vec()),
+                headers: record
+                    .headers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.map(|b| b.to_vec()).unwrap_or_default()))
+                    .collect(),
+                timestamp_ms: record.timestamp,
+            });
         }
-        Ok(out)
+        Ok((out, next))
+    }
+
+    fn partitions(&self, topic: &str) -> Option<i32> {
+        self.broker.topics().get(topic).map(|t| t.partition_count())
+    }
+
+    fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.broker.committed_offset(group, topic, partition)
+    }
+
+    fn commit(&self, group: &str, offsets: &[(String, i32, i64)]) -> Result<()> {
+        self.broker
+            .commit_offsets(group, offsets)
+            .map_err(|e| Error::Backend(format!("committing offsets of {group}: {e}")))
     }
 }
 

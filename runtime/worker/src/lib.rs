@@ -12,8 +12,10 @@
 pub mod backend;
 pub mod connector;
 pub mod offsets;
+mod sink;
 mod source;
 pub mod status;
+mod task;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -157,12 +159,12 @@ impl Worker {
                 );
                 continue;
             };
-            if plugin.descriptor().kind != Kind::Source {
+            let kind = plugin.descriptor().kind;
+            if kind == Kind::Transform {
                 let reason = format!(
-                    "{}: plugin {:?} is a {:?} connector; this worker runs source connectors only so far",
+                    "{}: plugin {:?} is a transform; name it in a connector's `transforms`, not as a connector",
                     file.display(),
-                    connector.plugin,
-                    plugin.descriptor().kind
+                    connector.plugin
                 );
                 status.set(
                     &connector.name,
@@ -176,7 +178,9 @@ impl Worker {
                 continue;
             }
             let (connector, grants) = grants_for(&plugin.descriptor().config_schema, connector);
-            if let Some(topic) = connector.values.get("topic") {
+            if kind == Kind::Source
+                && let Some(topic) = connector.values.get("topic")
+            {
                 let partitions = backend.ensure_topic(topic, 1, &[])?;
                 offsets.recover(&connector.name, &[(topic.clone(), partitions)])?;
             }
@@ -190,25 +194,46 @@ impl Worker {
                 },
             );
             for task_id in 0..connector.tasks_max {
-                let ctx = source::SourceTaskContext {
-                    connector: connector.clone(),
-                    task_id,
-                    plugin: plugin.clone(),
-                    backend: backend.clone(),
-                    offsets: offsets.clone(),
-                    status: status.clone(),
-                    grants: grants.clone(),
-                    limits: settings.limits.clone(),
-                    stop: stop.clone(),
+                let run: Box<dyn FnOnce() + Send> = match kind {
+                    Kind::Source => {
+                        let ctx = source::SourceTaskContext {
+                            connector: connector.clone(),
+                            task_id,
+                            plugin: plugin.clone(),
+                            backend: backend.clone(),
+                            offsets: offsets.clone(),
+                            status: status.clone(),
+                            grants: grants.clone(),
+                            limits: settings.limits.clone(),
+                            stop: stop.clone(),
+                        };
+                        Box::new(move || source::run(ctx))
+                    }
+                    _ => {
+                        let ctx = sink::SinkTaskContext {
+                            connector: connector.clone(),
+                            task_id,
+                            plugin: plugin.clone(),
+                            backend: backend.clone(),
+                            status: status.clone(),
+                            grants: grants.clone(),
+                            limits: settings.limits.clone(),
+                            stop: stop.clone(),
+                        };
+                        Box::new(move || sink::run(ctx))
+                    }
                 };
                 let handle = std::thread::Builder::new()
                     .name(format!("{}-{task_id}", connector.name))
-                    .spawn(move || source::run(ctx))
+                    .spawn(run)
                     .map_err(|e| Error::Io {
                         context: "starting a task thread".into(),
                         source: e,
                     })?;
                 tasks.push(handle);
+                if kind == Kind::Sink {
+                    break; // one worker: a single sink task owns every partition
+                }
             }
         }
         Ok(Worker {
@@ -275,6 +300,9 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
     let Ok(schema) = serde_json::from_str::<serde_json::Value>(schema) else {
         return (connector, grants);
     };
+    if schema.get("x-connectd-grant").and_then(|g| g.as_str()) == Some("stdout") {
+        grants.stdout = true;
+    }
     let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
         return (connector, grants);
     };

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use connectd_host::{Grants, Limits, Plugin, SourceRecord, TaskError};
 
@@ -19,11 +19,7 @@ use crate::connector::ConnectorConfig;
 use crate::now_ms;
 use crate::offsets::SourceOffsets;
 use crate::status::{Status, TaskStatus};
-
-/// First and largest wait before restarting a failed task.
-const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
-/// Wait after an empty poll.
-const IDLE_WAIT: Duration = Duration::from_millis(50);
+use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
 
 /// Everything one source task needs.
 pub(crate) struct SourceTaskContext {
@@ -47,36 +43,10 @@ fn fnv(bytes: &[u8]) -> u32 {
     h
 }
 
-fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
-    let until = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        std::thread::sleep(
-            Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
-        );
-    }
-}
-
 pub(crate) fn run(ctx: SourceTaskContext) {
-    let name = ctx.connector.name.clone();
-    let mut backoff = RESTART_BACKOFF.0;
-    while !ctx.stop.load(Ordering::Relaxed) {
-        let failure = run_once(&ctx);
-        let Some(error) = failure else { break };
-        let status = |trace: String| TaskStatus {
-            state: "FAILED".into(),
-            trace: Some(trace),
-            plugin: ctx.connector.plugin.clone(),
-        };
-        ctx.status
-            .set(&name, Some(ctx.task_id), status(error.to_string()));
-        if matches!(error, TaskError::InvalidConfig(_)) {
-            // Nothing will change until the config does.
-            return;
-        }
-        tracing::info!(connector = %name, task = ctx.task_id, backoff_ms = backoff.as_millis() as u64, "restarting failed task after backoff");
-        sleep_unless_stopped(&ctx.stop, backoff);
-        backoff = (backoff * 2).min(RESTART_BACKOFF.1);
-    }
+    restart_loop(&ctx.connector, ctx.task_id, &ctx.status, &ctx.stop, || {
+        run_once(&ctx)
+    });
 }
 
 /// Runs the task until it stops (`None`) or fails.

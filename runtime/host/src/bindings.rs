@@ -1,0 +1,52 @@
+//! The generated bindings of both connector worlds (sharing one set of `types`), and the
+//! conversions every task kind uses.
+
+use crate::{Descriptor, Kind, TaskError};
+
+pub(crate) mod source {
+    wasmtime::component::bindgen!({
+        world: "source-connector",
+        path: "../../wit",
+    });
+}
+
+pub(crate) mod sink {
+    wasmtime::component::bindgen!({
+        world: "sink-connector",
+        path: "../../wit",
+        with: { "connectd:connector/types": crate::bindings::source::connectd::connector::types },
+    });
+}
+
+pub(crate) use source::connectd::connector::types as wit;
+
+pub(crate) fn descriptor(d: wit::Descriptor) -> Descriptor {
+    Descriptor {
+        name: d.name,
+        version: d.version,
+        kind: match d.kind {
+            wit::Kind::Source => Kind::Source,
+            wit::Kind::Sink => Kind::Sink,
+            wit::Kind::Transform => Kind::Transform,
+        },
+        config_schema: d.config_schema,
+    }
+}
+
+pub(crate) fn task_error(e: wit::Error) -> TaskError {
+    match e {
+        wit::Error::InvalidConfig(m) => TaskError::InvalidConfig(m),
+        wit::Error::Retryable(m) => TaskError::Retryable(m),
+        wit::Error::Fatal(m) => TaskError::Fatal(m),
+    }
+}
+
+pub(crate) fn trap(e: wasmtime::Error) -> TaskError {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            TaskError::Trap("CPU deadline exceeded (limits: call timeout)".into())
+        }
+        Some(t) => TaskError::Trap(format!("{t}: {e:#}")),
+        None => TaskError::Trap(format!("{e:#}")),
+    }
+}

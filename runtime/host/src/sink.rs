@@ -1,0 +1,99 @@
+//! Sink tasks: the `sink-connector` world.
+
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+use crate::TaskError;
+use crate::bindings::{sink as bindings, task_error, trap, wit};
+use crate::store::TaskState;
+
+/// A record handed to a sink task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkRecord {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value.
+    pub value: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Timestamp, ms since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+pub(crate) type Pre = bindings::SinkConnectorPre<TaskState>;
+
+/// One running sink task, with its own store.
+pub struct SinkTask {
+    store: Store<TaskState>,
+    instance: bindings::SinkConnector,
+    task: ResourceAny,
+    ticks: u64,
+}
+
+impl SinkTask {
+    pub(crate) fn open(
+        pre: &Pre,
+        mut store: Store<TaskState>,
+        ticks: u64,
+        config: Vec<(String, String)>,
+    ) -> Result<Self, TaskError> {
+        let instance = pre.instantiate(&mut store).map_err(trap)?;
+        store.set_epoch_deadline(ticks);
+        let task = instance
+            .connectd_connector_sink()
+            .sink_task()
+            .call_open(&mut store, &config)
+            .map_err(trap)?
+            .map_err(task_error)?;
+        Ok(SinkTask {
+            store,
+            instance,
+            task,
+            ticks,
+        })
+    }
+
+    /// Hands a batch to the task.
+    pub fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
+        let batch: Vec<wit::SinkRecord> = batch
+            .into_iter()
+            .map(|r| wit::SinkRecord {
+                topic: r.topic,
+                partition: r.partition,
+                offset: r.offset,
+                key: r.key,
+                value: r.value,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|(key, value)| wit::Header { key, value })
+                    .collect(),
+                timestamp_ms: r.timestamp_ms,
+            })
+            .collect();
+        self.store.set_epoch_deadline(self.ticks);
+        self.instance
+            .connectd_connector_sink()
+            .sink_task()
+            .call_put(&mut self.store, self.task, &batch)
+            .map_err(trap)?
+            .map_err(task_error)
+    }
+
+    /// Makes everything put so far durable.
+    pub fn flush(&mut self) -> Result<(), TaskError> {
+        self.store.set_epoch_deadline(self.ticks);
+        self.instance
+            .connectd_connector_sink()
+            .sink_task()
+            .call_flush(&mut self.store, self.task)
+            .map_err(trap)?
+            .map_err(task_error)
+    }
+}

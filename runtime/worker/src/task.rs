@@ -1,0 +1,54 @@
+//! What every task kind shares: the restart loop with backoff, and interruptible sleeps.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use connectd_host::TaskError;
+
+use crate::connector::ConnectorConfig;
+use crate::status::{Status, TaskStatus};
+
+/// First and largest wait before restarting a failed task.
+const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+/// Wait after a round that found nothing to do.
+pub(crate) const IDLE_WAIT: Duration = Duration::from_millis(50);
+
+pub(crate) fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        std::thread::sleep(
+            Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+        );
+    }
+}
+
+/// Runs `once` until it returns `None` (stopped). A failure marks the task FAILED with its
+/// reason and restarts it after a growing backoff, except an invalid config, which waits for
+/// the config to change.
+pub(crate) fn restart_loop(
+    connector: &ConnectorConfig,
+    task_id: u32,
+    status: &Status,
+    stop: &AtomicBool,
+    mut once: impl FnMut() -> Option<TaskError>,
+) {
+    let mut backoff = RESTART_BACKOFF.0;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(error) = once() else { break };
+        status.set(
+            &connector.name,
+            Some(task_id),
+            TaskStatus {
+                state: "FAILED".into(),
+                trace: Some(error.to_string()),
+                plugin: connector.plugin.clone(),
+            },
+        );
+        if matches!(error, TaskError::InvalidConfig(_)) {
+            return;
+        }
+        tracing::info!(connector = %connector.name, task = task_id, backoff_ms = backoff.as_millis() as u64, "restarting failed task after backoff");
+        sleep_unless_stopped(stop, backoff);
+        backoff = (backoff * 2).min(RESTART_BACKOFF.1);
+    }
+}
