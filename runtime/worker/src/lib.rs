@@ -328,7 +328,13 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
         let entry = (parent.to_path_buf(), parent.to_string_lossy().into_owned());
         match kind {
             "read-parent" => grants.read_dirs.push(entry),
-            "write-parent" => grants.write_dirs.push(entry),
+            "write-parent" => {
+                // A sink's output folder may not exist yet; the grant needs it.
+                if let Err(e) = std::fs::create_dir_all(parent) {
+                    tracing::warn!(connector = %connector.name, dir = %parent.display(), error = %e, "cannot create granted directory");
+                }
+                grants.write_dirs.push(entry)
+            }
             other => {
                 tracing::warn!(connector = %connector.name, key = %key, grant = other, "unknown x-connectd-grant; granting nothing")
             }
