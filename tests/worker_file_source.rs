@@ -127,3 +127,90 @@ fn file_source_into_topic_survives_kill9() {
         "the bad connector file is reported with its name:\n{log}"
     );
 }
+
+#[test]
+fn a_misbehaving_plugin_fails_alone_and_restarts_with_backoff() {
+    let good = connectors::build_connector("connectd-file-source");
+    let bad = connectors::build_connector("connectd-test-misbehave");
+    let c = Connectd::start_with(
+        "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"\ntask_call_timeout_ms = 300\ntask_memory_bytes = 67108864",
+        "",
+        |dir| {
+            std::fs::create_dir_all(dir.join("plugins")).unwrap();
+            std::fs::copy(&good, dir.join("plugins/file-source.wasm")).unwrap();
+            std::fs::copy(&bad, dir.join("plugins/misbehave.wasm")).unwrap();
+            std::fs::create_dir_all(dir.join("connectors.d")).unwrap();
+            std::fs::create_dir_all(dir.join("input")).unwrap();
+            std::fs::write(dir.join("input/lines.txt"), "").unwrap();
+            std::fs::write(
+                dir.join("connectors.d/good.toml"),
+                "plugin = \"file-source\"\ntopic = \"good\"\nfile = \"../input/lines.txt\"\n",
+            )
+            .unwrap();
+            for mode in ["loop", "alloc", "panic", "fatal"] {
+                std::fs::write(
+                    dir.join(format!("connectors.d/bad-{mode}.toml")),
+                    format!("plugin = \"misbehave\"\ntopic = \"bad\"\nmode = \"{mode}\"\n"),
+                )
+                .unwrap();
+            }
+            std::fs::write(
+                dir.join("connectors.d/unknown.toml"),
+                "plugin = \"no-such-plugin\"\ntopic = \"x\"\n",
+            )
+            .unwrap();
+        },
+    );
+    let input = c.dir.path().join("input/lines.txt");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap();
+    for i in 0..3000 {
+        writeln!(file, "line {i:05}").unwrap();
+        if i % 300 == 299 {
+            file.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+    file.flush().unwrap();
+    let lines = read_topic(&c, "good", 3000, Duration::from_secs(60));
+    assert_eq!(lines.len(), 3000, "the good connector kept flowing");
+    // Each bad task failed with its reason, more than once (it restarts with backoff).
+    let start = Instant::now();
+    loop {
+        let log = c.log_text();
+        let failures = |needle: &str| {
+            log.lines()
+                .filter(|l| l.contains("state=FAILED") && l.contains(needle))
+                .count()
+        };
+        let ok = failures("CPU deadline") >= 2
+            && failures("memory limit exceeded") >= 2
+            && failures("unreachable") >= 2
+            && failures("giving up on purpose") >= 2;
+        if ok {
+            assert!(
+                log.contains("unknown.toml") && log.contains("no-such-plugin"),
+                "an unknown plugin is reported with the file and key"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "missing FAILED statuses or restarts:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The worker's memory stayed bounded while tasks were blowing up.
+    let pid = c.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rss_kb < 400 * 1024, "worker RSS {rss_kb} kB");
+}

@@ -51,6 +51,7 @@ fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match (args.command, args.config) {
         (Some(Command::Topics(a)), _) => cli::topics::run(a),

@@ -41,12 +41,19 @@ pub(crate) fn task_error(e: wit::Error) -> TaskError {
     }
 }
 
+/// Turns a wasmtime error into a short reason: what limit was hit, or the trap itself (the
+/// wasm backtrace goes to the debug log).
 pub(crate) fn trap(e: wasmtime::Error) -> TaskError {
+    tracing::debug!(error = ?e, "guest trapped");
+    let chain = format!("{e:?}");
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {
             TaskError::Trap("CPU deadline exceeded (limits: call timeout)".into())
         }
-        Some(t) => TaskError::Trap(format!("{t}: {e:#}")),
-        None => TaskError::Trap(format!("{e:#}")),
+        _ if chain.contains("forcing trap when growing memory") => {
+            TaskError::Trap("memory limit exceeded (limits: memory)".into())
+        }
+        Some(t) => TaskError::Trap(t.to_string()),
+        None => TaskError::Trap(e.root_cause().to_string()),
     }
 }
