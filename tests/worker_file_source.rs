@@ -202,6 +202,30 @@ fn a_misbehaving_plugin_fails_alone_and_restarts_with_backoff() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // `connectd connectors status` shows the same, from the status topic.
+    let status = c.cli(&["connectors", "status"], None);
+    let row = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}\t0\t")))
+            .unwrap_or_else(|| panic!("no task row for {name}:\n{status}"))
+            .to_string()
+    };
+    assert!(row("good").contains("\tRUNNING\t"), "{status}");
+    assert!(
+        row("bad-loop").contains("\tFAILED\t") && row("bad-loop").contains("CPU deadline"),
+        "{status}"
+    );
+    assert!(
+        row("bad-alloc").contains("memory limit exceeded"),
+        "{status}"
+    );
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("unknown\t-\tFAILED") && l.contains("no-such-plugin")),
+        "{status}"
+    );
     // The worker's memory stayed bounded while tasks were blowing up.
     let pid = c.child.as_ref().unwrap().id();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -35,6 +35,8 @@ enum Command {
     Groups(cli::groups::GroupsArgs),
     /// Measure produce and consume throughput.
     Perf(cli::perf::PerfArgs),
+    /// Connector and task status.
+    Connectors(cli::connectors::ConnectorsArgs),
 }
 
 fn main() -> Result<()> {
@@ -59,6 +61,7 @@ fn main() -> Result<()> {
         (Some(Command::Consume(a)), _) => cli::consume::run(a),
         (Some(Command::Groups(a)), _) => cli::groups::run(a),
         (Some(Command::Perf(a)), _) => cli::perf::run(a),
+        (Some(Command::Connectors(a)), _) => cli::connectors::run(a),
         (None, Some(path)) => run_worker(path),
         (None, None) => anyhow::bail!(
             "nothing to do: pass --config worker.toml to run the worker, or a command (see --help)"

@@ -68,20 +68,28 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             Ok(t) => t,
             Err(e) => return Some(e),
         };
-    ctx.status.set(
-        name,
-        Some(ctx.task_id),
-        TaskStatus {
-            state: "RUNNING".into(),
-            trace: None,
-            plugin: ctx.connector.plugin.clone(),
-        },
-    );
+    // RUNNING once the task has polled successfully: a task that fails at once keeps showing
+    // FAILED and its reason while it restarts.
+    let mut running = false;
     let mut partitions: HashMap<String, i32> = HashMap::new();
     let mut retry_wait = Duration::from_millis(100);
     while !ctx.stop.load(Ordering::Relaxed) {
         let records = match task.poll(ctx.connector.poll_batch_size) {
-            Ok(r) => r,
+            Ok(r) => {
+                if !running {
+                    running = true;
+                    ctx.status.set(
+                        name,
+                        Some(ctx.task_id),
+                        TaskStatus {
+                            state: "RUNNING".into(),
+                            trace: None,
+                            plugin: ctx.connector.plugin.clone(),
+                        },
+                    );
+                }
+                r
+            }
             Err(TaskError::Retryable(m)) => {
                 tracing::debug!(connector = %name, reason = %m, "retryable poll error");
                 sleep_unless_stopped(&ctx.stop, retry_wait);

@@ -1,6 +1,7 @@
 //! The everyday Kafka commands, built on librdkafka (the `rdkafka` crate) so they work against
 //! any Kafka-compatible bootstrap server, connectd's own included.
 
+pub mod connectors;
 pub mod consume;
 pub mod groups;
 pub mod perf;
