@@ -15,15 +15,15 @@ pub mod offsets;
 mod sink;
 mod source;
 pub mod status;
+mod supervisor;
 mod task;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use connectd_host::{Grants, Host, Kind, Limits, Plugin};
+use connectd_host::{Grants, Host, Limits};
 
 use crate::backend::TopicBackend;
 use crate::connector::ConnectorConfig;
@@ -96,165 +96,52 @@ pub struct WorkerSettings {
     pub limits: Limits,
 }
 
-/// A running worker.
+/// A running worker: a supervisor that keeps the running tasks in line with `plugin_dir` and
+/// `connectors_dir`, re-checked whenever either folder changes.
 pub struct Worker {
-    stop: Arc<AtomicBool>,
-    tasks: Vec<JoinHandle<()>>,
-    status: Arc<Status>,
-    _host: Host,
+    supervisor: Arc<Mutex<supervisor::Supervisor>>,
+    shutdown: Arc<AtomicBool>,
+    watcher: Option<JoinHandle<()>>,
 }
 
 impl Worker {
-    /// Loads plugins and connectors and starts every task. A bad plugin or connector file is
-    /// reported (log and status) and skipped; the rest start.
+    /// Loads plugins and connectors, starts every task, and watches both folders: a new or
+    /// changed file applies live. A bad plugin or connector file is reported (log and status)
+    /// and skipped; the rest run.
     pub fn start(settings: WorkerSettings, backend: Arc<dyn TopicBackend>) -> Result<Worker> {
         let host = Host::new(&settings.cache_dir)?;
         let offsets = Arc::new(SourceOffsets::load(backend.clone())?);
         let status = Arc::new(Status::new(backend.clone())?);
-        let plugins = load_plugins(&host, &settings.plugin_dir)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        for file in files_with_extension(&settings.connectors_dir, "toml")? {
-            let connector = match ConnectorConfig::load(&file) {
-                Ok(c) => c,
-                Err(e) => {
-                    let name = file
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .unwrap_or("?")
-                        .to_string();
-                    status.set(
-                        &name,
-                        None,
-                        TaskStatus {
-                            state: "FAILED".into(),
-                            trace: Some(e.to_string()),
-                            plugin: String::new(),
-                        },
-                    );
-                    continue;
-                }
-            };
-            let Some(plugin) = plugins.get(&connector.plugin).or_else(|| {
-                plugins
-                    .values()
-                    .find(|p| p.descriptor().name == connector.plugin)
-            }) else {
-                let known: Vec<&str> = plugins.keys().map(String::as_str).collect();
-                let reason = format!(
-                    "{}: key `plugin`: no plugin {:?} in {} (found: {})",
-                    file.display(),
-                    connector.plugin,
-                    settings.plugin_dir.display(),
-                    known.join(", ")
-                );
-                status.set(
-                    &connector.name,
-                    None,
-                    TaskStatus {
-                        state: "FAILED".into(),
-                        trace: Some(reason),
-                        plugin: connector.plugin.clone(),
-                    },
-                );
-                continue;
-            };
-            let kind = plugin.descriptor().kind;
-            if kind == Kind::Transform {
-                let reason = format!(
-                    "{}: plugin {:?} is a transform; name it in a connector's `transforms`, not as a connector",
-                    file.display(),
-                    connector.plugin
-                );
-                status.set(
-                    &connector.name,
-                    None,
-                    TaskStatus {
-                        state: "FAILED".into(),
-                        trace: Some(reason),
-                        plugin: connector.plugin.clone(),
-                    },
-                );
-                continue;
-            }
-            let (connector, grants) = grants_for(&plugin.descriptor().config_schema, connector);
-            if kind == Kind::Source
-                && let Some(topic) = connector.values.get("topic")
-            {
-                let partitions = backend.ensure_topic(topic, 1, &[])?;
-                offsets.recover(&connector.name, &[(topic.clone(), partitions)])?;
-            }
-            status.set(
-                &connector.name,
-                None,
-                TaskStatus {
-                    state: "RUNNING".into(),
-                    trace: None,
-                    plugin: connector.plugin.clone(),
-                },
-            );
-            for task_id in 0..connector.tasks_max {
-                let run: Box<dyn FnOnce() + Send> = match kind {
-                    Kind::Source => {
-                        let ctx = source::SourceTaskContext {
-                            connector: connector.clone(),
-                            task_id,
-                            plugin: plugin.clone(),
-                            backend: backend.clone(),
-                            offsets: offsets.clone(),
-                            status: status.clone(),
-                            grants: grants.clone(),
-                            limits: settings.limits.clone(),
-                            stop: stop.clone(),
-                        };
-                        Box::new(move || source::run(ctx))
-                    }
-                    _ => {
-                        let ctx = sink::SinkTaskContext {
-                            connector: connector.clone(),
-                            task_id,
-                            plugin: plugin.clone(),
-                            backend: backend.clone(),
-                            status: status.clone(),
-                            grants: grants.clone(),
-                            limits: settings.limits.clone(),
-                            stop: stop.clone(),
-                        };
-                        Box::new(move || sink::run(ctx))
-                    }
-                };
-                let handle = std::thread::Builder::new()
-                    .name(format!("{}-{task_id}", connector.name))
-                    .spawn(run)
-                    .map_err(|e| Error::Io {
-                        context: "starting a task thread".into(),
-                        source: e,
-                    })?;
-                tasks.push(handle);
-                if kind == Kind::Sink {
-                    break; // one worker: a single sink task owns every partition
-                }
-            }
-        }
+        let mut sup = supervisor::Supervisor::new(settings.clone(), host, backend, offsets, status);
+        sup.reconcile();
+        let supervisor = Arc::new(Mutex::new(sup));
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let watcher = supervisor::watch(&settings, supervisor.clone(), shutdown.clone())?;
         Ok(Worker {
-            stop,
-            tasks,
-            status,
-            _host: host,
+            supervisor,
+            shutdown,
+            watcher: Some(watcher),
         })
     }
 
     /// Current status of every connector and task.
     pub fn status(&self) -> std::collections::BTreeMap<String, TaskStatus> {
-        self.status.snapshot()
+        self.supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .status()
     }
 
-    /// Stops every task (each finishes its current call first).
-    pub fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.tasks {
-            let _ = t.join();
+    /// Stops watching and stops every task (each finishes its current call first).
+    pub fn stop(mut self) {
+        self.shutdown.store(true, Ordering::Relaxed);
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
         }
+        self.supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stop_all();
     }
 }
 
@@ -269,27 +156,6 @@ fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
-}
-
-fn load_plugins(host: &Host, dir: &Path) -> Result<HashMap<String, Arc<Plugin>>> {
-    let mut plugins = HashMap::new();
-    for file in files_with_extension(dir, "wasm")? {
-        let name = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        match host.load(&file) {
-            Ok(p) => {
-                tracing::info!(plugin = %name, connector = %p.descriptor().name, version = %p.descriptor().version, "loaded plugin");
-                plugins.insert(name, Arc::new(p));
-            }
-            Err(e) => {
-                tracing::error!(plugin = %file.display(), error = %e, "skipping plugin that failed to load")
-            }
-        }
-    }
-    Ok(plugins)
 }
 
 /// The capabilities a connector's own schema asks for, from its config values. Granted paths

@@ -1,0 +1,395 @@
+//! Keeps the running tasks in line with the two watched folders.
+//!
+//! [`Supervisor::reconcile`] is the one place that decides: it rescans `plugin_dir` (a new or
+//! changed `.wasm` is loaded; a removed one unloads) and `connectors_dir` (each valid file is
+//! a connector that should run on its plugin's current version), then starts, restarts or
+//! stops connectors so that what runs matches. The watcher thread calls it after every change,
+//! once the folder has been quiet for a moment.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use connectd_host::{Host, Kind, Plugin};
+use notify::Watcher;
+
+use crate::backend::TopicBackend;
+use crate::connector::ConnectorConfig;
+use crate::offsets::SourceOffsets;
+use crate::status::{Status, TaskStatus};
+use crate::{Error, Result, WorkerSettings, files_with_extension, grants_for, sink, source};
+
+/// How long a folder must be quiet before a change is applied (editors write in steps).
+const SETTLE: Duration = Duration::from_millis(300);
+
+struct LoadedPlugin {
+    /// File length and modification time when loaded.
+    fingerprint: (u64, Option<SystemTime>),
+    plugin: Arc<Plugin>,
+    /// Bumped on every reload of this file.
+    generation: u64,
+}
+
+struct RunningConnector {
+    config: ConnectorConfig,
+    plugin_file: PathBuf,
+    plugin_generation: u64,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+pub(crate) struct Supervisor {
+    settings: WorkerSettings,
+    host: Host,
+    backend: Arc<dyn TopicBackend>,
+    offsets: Arc<SourceOffsets>,
+    status: Arc<Status>,
+    plugins: HashMap<PathBuf, LoadedPlugin>,
+    running: HashMap<PathBuf, RunningConnector>,
+    next_generation: u64,
+}
+
+fn fingerprint(path: &Path) -> (u64, Option<SystemTime>) {
+    std::fs::metadata(path)
+        .map(|m| (m.len(), m.modified().ok()))
+        .unwrap_or((0, None))
+}
+
+impl Supervisor {
+    pub(crate) fn new(
+        settings: WorkerSettings,
+        host: Host,
+        backend: Arc<dyn TopicBackend>,
+        offsets: Arc<SourceOffsets>,
+        status: Arc<Status>,
+    ) -> Self {
+        Supervisor {
+            settings,
+            host,
+            backend,
+            offsets,
+            status,
+            plugins: HashMap::new(),
+            running: HashMap::new(),
+            next_generation: 1,
+        }
+    }
+
+    pub(crate) fn status(&self) -> BTreeMap<String, TaskStatus> {
+        self.status.snapshot()
+    }
+
+    fn failed(&self, name: &str, plugin: &str, reason: String) {
+        self.status.set(
+            name,
+            None,
+            TaskStatus {
+                state: "FAILED".into(),
+                trace: Some(reason),
+                plugin: plugin.to_string(),
+            },
+        );
+    }
+
+    /// Applies the current contents of both folders.
+    pub(crate) fn reconcile(&mut self) {
+        self.reconcile_plugins();
+        self.reconcile_connectors();
+    }
+
+    fn reconcile_plugins(&mut self) {
+        let files = files_with_extension(&self.settings.plugin_dir, "wasm").unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot list plugin_dir");
+            Vec::new()
+        });
+        self.plugins.retain(|path, _| {
+            let keep = files.contains(path);
+            if !keep {
+                tracing::info!(plugin = %path.display(), "plugin removed");
+            }
+            keep
+        });
+        for file in files {
+            let fp = fingerprint(&file);
+            if self.plugins.get(&file).is_some_and(|p| p.fingerprint == fp) {
+                continue;
+            }
+            let replacing = self.plugins.contains_key(&file);
+            match self.host.load(&file) {
+                Ok(plugin) => {
+                    let d = plugin.descriptor();
+                    tracing::info!(plugin = %file.display(), connector = %d.name, version = %d.version, kind = ?d.kind, replacing, "loaded plugin");
+                    self.plugins.insert(
+                        file,
+                        LoadedPlugin {
+                            fingerprint: fp,
+                            plugin: Arc::new(plugin),
+                            generation: self.next_generation,
+                        },
+                    );
+                    self.next_generation += 1;
+                }
+                // A broken file leaves the previous version (if any) running.
+                Err(e) => {
+                    tracing::error!(error = %e, "plugin failed to load; keeping whatever version was loaded before")
+                }
+            }
+        }
+    }
+
+    /// The plugin a connector names: its file stem in plugin_dir, or the name it describes
+    /// itself with.
+    fn find_plugin(&self, name: &str) -> Option<(&PathBuf, &LoadedPlugin)> {
+        let by_stem = self
+            .plugins
+            .iter()
+            .find(|(path, _)| path.file_stem().and_then(|s| s.to_str()) == Some(name));
+        by_stem.or_else(|| {
+            self.plugins
+                .iter()
+                .find(|(_, p)| p.plugin.descriptor().name == name)
+        })
+    }
+
+    fn reconcile_connectors(&mut self) {
+        let files =
+            files_with_extension(&self.settings.connectors_dir, "toml").unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot list connectors_dir");
+                Vec::new()
+            });
+        // Removed files: stop their connectors.
+        let gone: Vec<PathBuf> = self
+            .running
+            .keys()
+            .filter(|p| !files.contains(p))
+            .cloned()
+            .collect();
+        for path in gone {
+            let name = self.running[&path].config.name.clone();
+            self.stop_connector(&path);
+            self.status.set(
+                &name,
+                None,
+                TaskStatus {
+                    state: "UNASSIGNED".into(),
+                    trace: Some(format!("{} was removed", path.display())),
+                    plugin: String::new(),
+                },
+            );
+        }
+        for file in files {
+            let config = match ConnectorConfig::load(&file) {
+                Ok(c) => c,
+                Err(e) => {
+                    let name = file
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .unwrap_or("?")
+                        .to_string();
+                    self.stop_connector(&file);
+                    self.failed(&name, "", e.to_string());
+                    continue;
+                }
+            };
+            let Some((plugin_file, loaded)) = self.find_plugin(&config.plugin) else {
+                let known: Vec<String> = self
+                    .plugins
+                    .values()
+                    .map(|p| p.plugin.descriptor().name.clone())
+                    .collect();
+                let reason = format!(
+                    "{}: key `plugin`: no plugin {:?} in {} (available: {})",
+                    file.display(),
+                    config.plugin,
+                    self.settings.plugin_dir.display(),
+                    known.join(", ")
+                );
+                self.stop_connector(&file);
+                self.failed(&config.name, &config.plugin, reason);
+                continue;
+            };
+            let (plugin_file, generation, plugin) = (
+                plugin_file.clone(),
+                loaded.generation,
+                loaded.plugin.clone(),
+            );
+            if let Some(r) = self.running.get(&file)
+                && r.config == config
+                && r.plugin_file == plugin_file
+                && r.plugin_generation == generation
+            {
+                continue; // unchanged
+            }
+            if self.running.contains_key(&file) {
+                tracing::info!(connector = %config.name, "connector or its plugin changed; restarting its tasks");
+                self.stop_connector(&file);
+            }
+            if let Err(reason) =
+                self.start_connector(&file, config.clone(), plugin_file, generation, plugin)
+            {
+                self.failed(&config.name, &config.plugin, reason);
+            }
+        }
+    }
+
+    fn start_connector(
+        &mut self,
+        file: &Path,
+        config: ConnectorConfig,
+        plugin_file: PathBuf,
+        generation: u64,
+        plugin: Arc<Plugin>,
+    ) -> Result<(), String> {
+        let kind = plugin.descriptor().kind;
+        if kind == Kind::Transform {
+            return Err(format!(
+                "{}: plugin {:?} is a transform; name it in a connector's `transforms`, not as a connector",
+                file.display(),
+                config.plugin
+            ));
+        }
+        let (connector, grants) = grants_for(&plugin.descriptor().config_schema, config.clone());
+        if kind == Kind::Source
+            && let Some(topic) = connector.values.get("topic")
+        {
+            let partitions = self
+                .backend
+                .ensure_topic(topic, 1, &[])
+                .map_err(|e| e.to_string())?;
+            self.offsets
+                .recover(&connector.name, &[(topic.clone(), partitions)])
+                .map_err(|e| e.to_string())?;
+        }
+        self.status.set(
+            &connector.name,
+            None,
+            TaskStatus {
+                state: "RUNNING".into(),
+                trace: None,
+                plugin: connector.plugin.clone(),
+            },
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        // One worker: a sink task owns every partition, so a sink runs one task.
+        let tasks = if kind == Kind::Sink {
+            1
+        } else {
+            connector.tasks_max
+        };
+        let mut threads = Vec::new();
+        for task_id in 0..tasks {
+            let run: Box<dyn FnOnce() + Send> = if kind == Kind::Source {
+                let ctx = source::SourceTaskContext {
+                    connector: connector.clone(),
+                    task_id,
+                    plugin: plugin.clone(),
+                    backend: self.backend.clone(),
+                    offsets: self.offsets.clone(),
+                    status: self.status.clone(),
+                    grants: grants.clone(),
+                    limits: self.settings.limits.clone(),
+                    stop: stop.clone(),
+                };
+                Box::new(move || source::run(ctx))
+            } else {
+                let ctx = sink::SinkTaskContext {
+                    connector: connector.clone(),
+                    task_id,
+                    plugin: plugin.clone(),
+                    backend: self.backend.clone(),
+                    status: self.status.clone(),
+                    grants: grants.clone(),
+                    limits: self.settings.limits.clone(),
+                    stop: stop.clone(),
+                };
+                Box::new(move || sink::run(ctx))
+            };
+            let handle = std::thread::Builder::new()
+                .name(format!("{}-{task_id}", connector.name))
+                .spawn(run)
+                .map_err(|e| format!("starting a task thread: {e}"))?;
+            threads.push(handle);
+        }
+        self.running.insert(
+            file.to_path_buf(),
+            RunningConnector {
+                config,
+                plugin_file,
+                plugin_generation: generation,
+                stop,
+                threads,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops a connector's tasks and waits for them (each finishes its current call).
+    fn stop_connector(&mut self, file: &Path) {
+        if let Some(r) = self.running.remove(file) {
+            r.stop.store(true, Ordering::Relaxed);
+            for t in r.threads {
+                let _ = t.join();
+            }
+            tracing::info!(connector = %r.config.name, "stopped connector");
+        }
+    }
+
+    pub(crate) fn stop_all(&mut self) {
+        let files: Vec<PathBuf> = self.running.keys().cloned().collect();
+        for f in files {
+            self.stop_connector(&f);
+        }
+    }
+}
+
+/// Watches both folders (notify) and reconciles after each burst of changes.
+pub(crate) fn watch(
+    settings: &WorkerSettings,
+    supervisor: Arc<Mutex<Supervisor>>,
+    shutdown: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| Error::Io {
+        context: "starting the folder watcher".into(),
+        source: std::io::Error::other(e),
+    })?;
+    for dir in [&settings.plugin_dir, &settings.connectors_dir] {
+        watcher
+            .watch(dir, notify::RecursiveMode::NonRecursive)
+            .map_err(|e| Error::Io {
+                context: format!("watching {}", dir.display()),
+                source: std::io::Error::other(e),
+            })?;
+    }
+    std::thread::Builder::new()
+        .name("connectd-watch".into())
+        .spawn(move || {
+            let _watcher = watcher; // dropped (and unwatched) when the thread ends
+            while !shutdown.load(Ordering::Relaxed) {
+                if rx.recv_timeout(Duration::from_millis(200)).is_err() {
+                    continue;
+                }
+                // Let the burst settle, then apply it once.
+                while rx.recv_timeout(SETTLE).is_ok() {}
+                if shutdown.load(Ordering::Relaxed) {
+                    break;
+                }
+                supervisor
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reconcile();
+            }
+        })
+        .map_err(|e| Error::Io {
+            context: "starting the watcher thread".into(),
+            source: e,
+        })
+}
