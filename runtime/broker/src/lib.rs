@@ -86,10 +86,4 @@ impl Error {
 /// Result with the broker's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use connectd_log::now_ms;

@@ -13,7 +13,7 @@ mod segment;
 
 pub use batch::BatchHeader;
 pub use config::LogConfig;
-pub use partition::{AppendInfo, PartitionLog, ReadInfo};
+pub use partition::{AppendInfo, PartitionLog, ReadInfo, now_ms};
 
 /// Errors from the log layer. Each maps to one Kafka error code in the broker.
 #[derive(Debug, thiserror::Error)]

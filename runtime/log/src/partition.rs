@@ -489,7 +489,8 @@ fn stamp_log_append_time(buf: &mut [u8], now_ms: i64) {
     buf[17..21].copy_from_slice(&crc.to_be_bytes());
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -76,12 +76,7 @@ impl Error {
 /// Result with the worker's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub(crate) use connectd_log::now_ms;
 
 /// Where the worker finds plugins and connectors, and its task limits.
 #[derive(Debug, Clone)]
