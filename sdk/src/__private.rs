@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 
 use crate::{
     Config, ConnectorError, Descriptor, Header, Kind, Sink, SinkRecord, Source, SourceRecord,
+    Transform,
 };
 
 pub mod source {
@@ -15,6 +16,16 @@ pub mod source {
         pub_export_macro: true,
         export_macro_name: "__export_source_connector",
         default_bindings_module: "connectd_sdk::__private::source",
+    });
+}
+
+pub mod transform {
+    wit_bindgen::generate!({
+        world: "transform-connector",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_transform_connector",
+        default_bindings_module: "connectd_sdk::__private::transform",
     });
 }
 
@@ -36,6 +47,8 @@ pub struct Task<T>(RefCell<T>);
 
 macro_rules! conversions {
     ($conv:ident, $m:ident) => {
+        // Each world uses a part of these.
+        #[allow(dead_code)]
         mod $conv {
             use super::*;
             use crate::__private::$m::connectd::connector::types as w;
@@ -45,6 +58,7 @@ macro_rules! conversions {
                     ConnectorError::InvalidConfig(m) => w::Error::InvalidConfig(m),
                     ConnectorError::Retryable(m) => w::Error::Retryable(m),
                     ConnectorError::Fatal(m) => w::Error::Fatal(m),
+                    ConnectorError::BadRecord(m) => w::Error::BadRecord(m),
                 }
             }
 
@@ -65,7 +79,6 @@ macro_rules! conversions {
                 Config::from_pairs(c)
             }
 
-            #[allow(dead_code)] // sinks only
             pub fn headers_in(h: Vec<w::Header>) -> Vec<Header> {
                 h.into_iter()
                     .map(|h| Header {
@@ -75,7 +88,6 @@ macro_rules! conversions {
                     .collect()
             }
 
-            #[allow(dead_code)] // sources only
             pub fn headers_out(h: Vec<Header>) -> Vec<w::Header> {
                 h.into_iter()
                     .map(|h| w::Header {
@@ -84,11 +96,36 @@ macro_rules! conversions {
                     })
                     .collect()
             }
+
+            pub fn sink_record_in(r: w::SinkRecord) -> SinkRecord {
+                SinkRecord {
+                    topic: r.topic,
+                    partition: r.partition,
+                    offset: r.offset,
+                    key: r.key,
+                    value: r.value,
+                    headers: headers_in(r.headers),
+                    timestamp_ms: r.timestamp_ms,
+                }
+            }
+
+            pub fn sink_record_out(r: SinkRecord) -> w::SinkRecord {
+                w::SinkRecord {
+                    topic: r.topic,
+                    partition: r.partition,
+                    offset: r.offset,
+                    key: r.key,
+                    value: r.value,
+                    headers: headers_out(r.headers),
+                    timestamp_ms: r.timestamp_ms,
+                }
+            }
         }
     };
 }
 conversions!(source_conv, source);
 conversions!(sink_conv, sink);
+conversions!(transform_conv, transform);
 
 mod source_impl {
     use super::source::connectd::connector::types as w;
@@ -163,15 +200,7 @@ mod sink_impl {
         fn put(&self, batch: Vec<w::SinkRecord>) -> Result<(), w::Error> {
             let batch = batch
                 .into_iter()
-                .map(|r| SinkRecord {
-                    topic: r.topic,
-                    partition: r.partition,
-                    offset: r.offset,
-                    key: r.key,
-                    value: r.value,
-                    headers: super::sink_conv::headers_in(r.headers),
-                    timestamp_ms: r.timestamp_ms,
-                })
+                .map(super::sink_conv::sink_record_in)
                 .collect();
             self.0
                 .borrow_mut()
@@ -181,6 +210,42 @@ mod sink_impl {
 
         fn flush(&self) -> Result<(), w::Error> {
             self.0.borrow_mut().flush().map_err(super::sink_conv::error)
+        }
+    }
+}
+
+mod transform_impl {
+    use super::transform::connectd::connector::types as w;
+    use super::transform::exports::connectd::connector::transform::{
+        Guest, GuestTransformer, Transformer,
+    };
+    use super::transform_conv as conv;
+    use super::*;
+
+    impl<T: Transform> Guest for Component<T> {
+        type Transformer = Task<T>;
+        fn describe() -> w::Descriptor {
+            conv::descriptor(T::describe())
+        }
+    }
+
+    impl<T: Transform> GuestTransformer for Task<T> {
+        fn open(config: w::Config) -> Result<Transformer, w::Error> {
+            T::open(conv::config(config))
+                .map(|t| Transformer::new(Task(RefCell::new(t))))
+                .map_err(conv::error)
+        }
+
+        fn apply(&self, batch: Vec<w::SinkRecord>) -> Vec<Result<Option<w::SinkRecord>, w::Error>> {
+            let mut t = self.0.borrow_mut();
+            batch
+                .into_iter()
+                .map(|r| {
+                    t.apply(conv::sink_record_in(r))
+                        .map(|r| r.map(conv::sink_record_out))
+                        .map_err(conv::error)
+                })
+                .collect()
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The guest SDK for connectd connectors.
 //!
-//! A connector author writes a plain Rust type, implements [`Source`] or [`Sink`], and calls
-//! [`export_source!`] or [`export_sink!`]. Built for `wasm32-wasip2`, the crate is a WebAssembly
+//! A connector author writes a plain Rust type, implements [`Source`], [`Sink`] or
+//! [`Transform`], and calls [`export_source!`], [`export_sink!`] or [`export_transform!`].
+//! Built for `wasm32-wasip2`, the crate is a WebAssembly
 //! component implementing the WIT package `connectd:connector@0.1.0` (see `wit/` at the
 //! repository root); built natively, the same type is an ordinary Rust value, for unit tests and
 //! for measuring the WebAssembly overhead.
@@ -79,6 +80,19 @@ pub trait Sink: Sized + 'static {
     fn flush(&mut self) -> Result<(), ConnectorError>;
 }
 
+/// A record transform (Kafka Connect's single message transform).
+pub trait Transform: Sized + 'static {
+    /// Name, version, kind and config schema.
+    fn describe() -> Descriptor;
+
+    /// Opens an instance with its `transforms.<alias>.*` keys (prefix removed).
+    fn open(config: Config) -> Result<Self, ConnectorError>;
+
+    /// The changed record, `None` to drop it, or an error for this record alone
+    /// ([`ConnectorError::BadRecord`] when the record is at fault).
+    fn apply(&mut self, record: SinkRecord) -> Result<Option<SinkRecord>, ConnectorError>;
+}
+
 /// Exports a [`Source`] implementation as the component's source connector.
 /// Does nothing when not building for WebAssembly.
 #[macro_export]
@@ -100,5 +114,17 @@ macro_rules! export_sink {
         type __ConnectdSinkComponent = $crate::__private::Component<$t>;
         #[cfg(target_arch = "wasm32")]
         $crate::__private::sink::__export_sink_connector!(__ConnectdSinkComponent);
+    };
+}
+
+/// Exports a [`Transform`] implementation as the component's transform.
+/// Does nothing when not building for WebAssembly.
+#[macro_export]
+macro_rules! export_transform {
+    ($t:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        type __ConnectdTransformComponent = $crate::__private::Component<$t>;
+        #[cfg(target_arch = "wasm32")]
+        $crate::__private::transform::__export_transform_connector!(__ConnectdTransformComponent);
     };
 }

@@ -68,6 +68,9 @@ pub enum ConnectorError {
     Retryable(String),
     /// The task fails, and the host restarts it with backoff.
     Fatal(String),
+    /// This one record cannot be handled; the task is fine. The host follows
+    /// `errors.tolerance`: skip it into the dead letter queue, or fail the task.
+    BadRecord(String),
 }
 
 impl std::fmt::Display for ConnectorError {
@@ -76,6 +79,7 @@ impl std::fmt::Display for ConnectorError {
             ConnectorError::InvalidConfig(m) => write!(f, "invalid config: {m}"),
             ConnectorError::Retryable(m) => write!(f, "retryable: {m}"),
             ConnectorError::Fatal(m) => write!(f, "fatal: {m}"),
+            ConnectorError::BadRecord(m) => write!(f, "bad record: {m}"),
         }
     }
 }
@@ -113,6 +117,16 @@ impl Descriptor {
             name: name.into(),
             version: version.into(),
             kind: Kind::Source,
+            config_schema: config_schema.into(),
+        }
+    }
+
+    /// A transform descriptor.
+    pub fn transform(name: &str, version: &str, config_schema: &str) -> Self {
+        Descriptor {
+            name: name.into(),
+            version: version.into(),
+            kind: Kind::Transform,
             config_schema: config_schema.into(),
         }
     }

@@ -1,7 +1,7 @@
 //! The generated bindings of both connector worlds (sharing one set of `types`), and the
 //! conversions every task kind uses.
 
-use crate::{Descriptor, Kind, TaskError};
+use crate::{Descriptor, Kind, SinkRecord, TaskError};
 
 pub(crate) mod source {
     wasmtime::component::bindgen!({
@@ -13,6 +13,14 @@ pub(crate) mod source {
 pub(crate) mod sink {
     wasmtime::component::bindgen!({
         world: "sink-connector",
+        path: "../../wit",
+        with: { "connectd:connector/types": crate::bindings::source::connectd::connector::types },
+    });
+}
+
+pub(crate) mod transform {
+    wasmtime::component::bindgen!({
+        world: "transform-connector",
         path: "../../wit",
         with: { "connectd:connector/types": crate::bindings::source::connectd::connector::types },
     });
@@ -38,6 +46,35 @@ pub(crate) fn task_error(e: wit::Error) -> TaskError {
         wit::Error::InvalidConfig(m) => TaskError::InvalidConfig(m),
         wit::Error::Retryable(m) => TaskError::Retryable(m),
         wit::Error::Fatal(m) => TaskError::Fatal(m),
+        wit::Error::BadRecord(m) => TaskError::BadRecord(m),
+    }
+}
+
+pub(crate) fn sink_record_out(r: SinkRecord) -> wit::SinkRecord {
+    wit::SinkRecord {
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        key: r.key,
+        value: r.value,
+        headers: r
+            .headers
+            .into_iter()
+            .map(|(key, value)| wit::Header { key, value })
+            .collect(),
+        timestamp_ms: r.timestamp_ms,
+    }
+}
+
+pub(crate) fn sink_record_in(r: wit::SinkRecord) -> SinkRecord {
+    SinkRecord {
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        key: r.key,
+        value: r.value,
+        headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+        timestamp_ms: r.timestamp_ms,
     }
 }
 

@@ -14,6 +14,7 @@ mod cache;
 mod sink;
 mod source;
 mod store;
+mod transform;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use sink::{SinkRecord, SinkTask};
 pub use source::{SourceRecord, SourceTask};
 pub use store::{Grants, Limits};
+pub use transform::Transformer;
 
 /// How often the shared epoch advances; CPU deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -87,6 +89,9 @@ pub enum TaskError {
     /// The connector gave up.
     #[error("fatal: {0}")]
     Fatal(String),
+    /// One record cannot be handled; the task is fine (see `errors.tolerance`).
+    #[error("bad record: {0}")]
+    BadRecord(String),
     /// The guest trapped: CPU deadline, memory limit, panic or a host-side failure. The task's
     /// store is unusable afterwards.
     #[error("plugin trapped: {0}")]
@@ -163,13 +168,18 @@ impl Host {
                 .instantiate(&mut store)
                 .and_then(|i| i.connectd_connector_source().call_describe(&mut store));
             (PluginKind::Source(pre), d)
-        } else if let Ok(pre) = sink::Pre::new(instance_pre) {
+        } else if let Ok(pre) = sink::Pre::new(instance_pre.clone()) {
             let d = pre
                 .instantiate(&mut store)
                 .and_then(|i| i.connectd_connector_sink().call_describe(&mut store));
             (PluginKind::Sink(pre), d)
+        } else if let Ok(pre) = transform::Pre::new(instance_pre) {
+            let d = pre
+                .instantiate(&mut store)
+                .and_then(|i| i.connectd_connector_transform().call_describe(&mut store));
+            (PluginKind::Transform(pre), d)
         } else {
-            return Err(invalid("exports neither connectd:connector/source nor connectd:connector/sink (build it with connectd-sdk's export_source!/export_sink!)".into()));
+            return Err(invalid("exports none of connectd:connector/source, sink or transform (build it with connectd-sdk's export_source!, export_sink! or export_transform!)".into()));
         };
         let descriptor = bindings::descriptor(
             described.map_err(|e| invalid(format!("describe failed: {e:#}")))?,
@@ -211,6 +221,7 @@ impl Drop for Host {
 enum PluginKind {
     Source(source::Pre),
     Sink(sink::Pre),
+    Transform(transform::Pre),
 }
 
 /// A loaded, pre-instantiated connector component.
@@ -265,6 +276,26 @@ impl Plugin {
         SinkTask::open(
             pre,
             new_store(&self.engine, grants, limits)?,
+            limits.deadline_ticks(),
+            config,
+        )
+    }
+
+    /// Opens a transform instance with its own store and limits (and no capabilities).
+    pub fn open_transform(
+        &self,
+        config: Vec<(String, String)>,
+        limits: &Limits,
+    ) -> Result<Transformer, TaskError> {
+        let PluginKind::Transform(pre) = &self.kind else {
+            return Err(TaskError::InvalidConfig(format!(
+                "plugin {:?} is not a transform",
+                self.descriptor.name
+            )));
+        };
+        Transformer::open(
+            pre,
+            new_store(&self.engine, &Grants::default(), limits)?,
             limits.deadline_ticks(),
             config,
         )

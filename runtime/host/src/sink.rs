@@ -4,10 +4,10 @@ use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
 use crate::TaskError;
-use crate::bindings::{sink as bindings, task_error, trap, wit};
+use crate::bindings::{sink as bindings, sink_record_out, task_error, trap, wit};
 use crate::store::TaskState;
 
-/// A record handed to a sink task.
+/// A record read from a topic: handed to a sink task, or to a transform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkRecord {
     /// Topic it was read from.
@@ -61,22 +61,7 @@ impl SinkTask {
 
     /// Hands a batch to the task.
     pub fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
-        let batch: Vec<wit::SinkRecord> = batch
-            .into_iter()
-            .map(|r| wit::SinkRecord {
-                topic: r.topic,
-                partition: r.partition,
-                offset: r.offset,
-                key: r.key,
-                value: r.value,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|(key, value)| wit::Header { key, value })
-                    .collect(),
-                timestamp_ms: r.timestamp_ms,
-            })
-            .collect();
+        let batch: Vec<wit::SinkRecord> = batch.into_iter().map(sink_record_out).collect();
         self.store.set_epoch_deadline(self.ticks);
         self.instance
             .connectd_connector_sink()
