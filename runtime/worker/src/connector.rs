@@ -9,6 +9,19 @@
 //! file = "/var/log/app.log"     # everything else goes to the connector
 //! ```
 //!
+//! Transforms and error handling use Kafka Connect's keys (quoted, since they hold dots):
+//!
+//! ```toml
+//! transforms = "errorsOnly,hideCard"           # applied in this order
+//! "transforms.errorsOnly.type" = "filter"      # a transform plugin in plugin_dir
+//! "transforms.errorsOnly.field" = "level"      # everything else under the alias goes to it
+//! "transforms.errorsOnly.pattern" = "^error$"
+//! "transforms.hideCard.type" = "fields"
+//! "transforms.hideCard.mask.fields" = "card"
+//! "errors.tolerance" = "all"                   # skip bad records instead of failing
+//! "errors.deadletterqueue.topic.name" = "dlq"  # and keep them here, the error in headers
+//! ```
+//!
 //! `name` defaults to the file stem. Values may be strings, integers, floats or booleans.
 //! `${env:NAME}` and `${file:/path}` in a string are replaced by an environment variable or a
 //! file's contents (trailing newline trimmed), so secrets stay out of the file.
@@ -18,14 +31,66 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
-/// Keys the worker reads itself; every other key is passed to the connector.
+/// Keys the worker reads itself; every other key is passed to the connector, except the
+/// `transforms.*` and `errors.*` families, which the worker reads too.
 pub const WORKER_KEYS: &[&str] = &[
     "name",
     "plugin",
     "connector.class",
     "tasks.max",
     "poll.batch.size",
+    "transforms",
 ];
+
+/// Key families the worker reads itself.
+const WORKER_PREFIXES: &[&str] = &["transforms.", "errors."];
+
+/// One step of a connector's transform chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformConfig {
+    /// Its alias in `transforms`.
+    pub alias: String,
+    /// The transform plugin (`transforms.<alias>.type`).
+    pub plugin: String,
+    /// Its `transforms.<alias>.*` keys with the prefix removed (`type` excluded).
+    pub config: Vec<(String, String)>,
+}
+
+/// Kafka Connect's `errors.*` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPolicy {
+    /// `errors.tolerance`: `none` (default) fails the task on a bad record; `all` skips it.
+    pub tolerate_all: bool,
+    /// `errors.retry.timeout` (ms): how long a retryable error is retried before the task
+    /// fails. `-1` (the default) retries until it works, as Kafka Connect does for a
+    /// connector's retriable exceptions; `0` does not retry.
+    pub retry_timeout_ms: i64,
+    /// `errors.retry.delay.max.ms`: the longest wait between retries. Default 60000.
+    pub retry_delay_max_ms: u64,
+    /// `errors.deadletterqueue.topic.name`: where skipped records go (with
+    /// `errors.tolerance = "all"`). Unset: they are only counted and, with `errors.log.enable`,
+    /// logged.
+    pub dlq_topic: Option<String>,
+    /// `errors.deadletterqueue.context.headers.enable`: add the `__connect.errors.*` headers
+    /// saying where the record came from and why it failed. Default `true` (Kafka Connect's
+    /// default is `false`; a dead letter without its reason is rarely what anyone wants).
+    pub dlq_context_headers: bool,
+    /// `errors.log.enable`: log every skipped record's error. Default `false`.
+    pub log_enable: bool,
+}
+
+impl Default for ErrorPolicy {
+    fn default() -> Self {
+        ErrorPolicy {
+            tolerate_all: false,
+            retry_timeout_ms: -1,
+            retry_delay_max_ms: 60_000,
+            dlq_topic: None,
+            dlq_context_headers: true,
+            log_enable: false,
+        }
+    }
+}
 
 /// A validated connector config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +103,10 @@ pub struct ConnectorConfig {
     pub tasks_max: u32,
     /// Most records one poll may return.
     pub poll_batch_size: u32,
+    /// The transform chain, in order.
+    pub transforms: Vec<TransformConfig>,
+    /// What happens on errors.
+    pub errors: ErrorPolicy,
     /// The file it came from.
     pub file: PathBuf,
     /// Every key, secrets resolved (the connector sees this).
@@ -111,11 +180,15 @@ impl ConnectorConfig {
         };
         let tasks_max = positive("tasks.max", 1)?;
         let poll_batch_size = positive("poll.batch.size", 1000)?;
+        let transforms = transforms(path, &values)?;
+        let errors = error_policy(path, &values)?;
         Ok(ConnectorConfig {
             name,
             plugin,
             tasks_max,
             poll_batch_size,
+            transforms,
+            errors,
             file: path.to_path_buf(),
             values,
         })
@@ -125,10 +198,141 @@ impl ConnectorConfig {
     pub fn connector_pairs(&self) -> Vec<(String, String)> {
         self.values
             .iter()
-            .filter(|(k, _)| !WORKER_KEYS.contains(&k.as_str()))
+            .filter(|(k, _)| {
+                !WORKER_KEYS.contains(&k.as_str())
+                    && !WORKER_PREFIXES.iter().any(|p| k.starts_with(p))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
+}
+
+fn transforms(path: &Path, values: &BTreeMap<String, String>) -> Result<Vec<TransformConfig>> {
+    let aliases: Vec<&str> = values
+        .get("transforms")
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut chain = Vec::new();
+    for alias in &aliases {
+        let prefix = format!("transforms.{alias}.");
+        let plugin = values.get(&format!("{prefix}type")).ok_or_else(|| {
+            Error::config(
+                path,
+                &format!("{prefix}type"),
+                format!("missing: name the transform plugin for {alias:?}, e.g. \"filter\""),
+            )
+        })?;
+        let config = values
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v)))
+            .filter(|(k, _)| *k != "type")
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        chain.push(TransformConfig {
+            alias: alias.to_string(),
+            plugin: plugin.clone(),
+            config,
+        });
+    }
+    // A `transforms.<alias>.*` key whose alias is not listed is almost always a typo.
+    for key in values.keys() {
+        if let Some(rest) = key.strip_prefix("transforms.") {
+            let alias = rest.split('.').next().unwrap_or_default();
+            if !aliases.contains(&alias) {
+                return Err(Error::config(
+                    path,
+                    key,
+                    format!(
+                        "transform {alias:?} is not listed in `transforms` ({:?})",
+                        aliases.join(",")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(chain)
+}
+
+fn error_policy(path: &Path, values: &BTreeMap<String, String>) -> Result<ErrorPolicy> {
+    let mut policy = ErrorPolicy::default();
+    let bool_key = |key: &str, default: bool| -> Result<bool> {
+        match values.get(key).map(String::as_str) {
+            None => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(Error::config(
+                path,
+                key,
+                format!("expected true or false, got {other:?}"),
+            )),
+        }
+    };
+    for (key, value) in values.iter().filter(|(k, _)| k.starts_with("errors.")) {
+        match key.as_str() {
+            "errors.tolerance" => {
+                policy.tolerate_all = match value.as_str() {
+                    "none" => false,
+                    "all" => true,
+                    other => {
+                        return Err(Error::config(
+                            path,
+                            key,
+                            format!("expected \"none\" or \"all\", got {other:?}"),
+                        ));
+                    }
+                }
+            }
+            "errors.retry.timeout" => {
+                policy.retry_timeout_ms =
+                    value.parse().ok().filter(|n| *n >= -1).ok_or_else(|| {
+                        Error::config(
+                            path,
+                            key,
+                            format!("expected milliseconds, or -1 for no limit, got {value:?}"),
+                        )
+                    })?
+            }
+            "errors.retry.delay.max.ms" => {
+                policy.retry_delay_max_ms =
+                    value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        Error::config(
+                            path,
+                            key,
+                            format!("expected positive milliseconds, got {value:?}"),
+                        )
+                    })?
+            }
+            "errors.deadletterqueue.topic.name" => {
+                policy.dlq_topic = Some(value.clone()).filter(|t| !t.is_empty())
+            }
+            "errors.deadletterqueue.context.headers.enable" => {
+                policy.dlq_context_headers = bool_key(key, true)?
+            }
+            "errors.log.enable" => policy.log_enable = bool_key(key, false)?,
+            // Accepted for Kafka Connect compatibility; one broker has one replica.
+            "errors.deadletterqueue.topic.replication.factor" | "errors.log.include.messages" => {}
+            other => {
+                return Err(Error::config(
+                    path,
+                    other,
+                    "unknown errors.* key; known: errors.tolerance, errors.retry.timeout, errors.retry.delay.max.ms, errors.deadletterqueue.topic.name, errors.deadletterqueue.context.headers.enable, errors.log.enable".into(),
+                ));
+            }
+        }
+    }
+    if policy.dlq_topic.is_some() && !policy.tolerate_all {
+        return Err(Error::config(
+            path,
+            "errors.deadletterqueue.topic.name",
+            "a dead letter queue needs errors.tolerance = \"all\" (with \"none\" the task fails on the first bad record)".into(),
+        ));
+    }
+    Ok(policy)
 }
 
 /// Replaces `${env:NAME}` and `${file:/path}` references.
@@ -186,6 +390,41 @@ mod tests {
                 .iter()
                 .all(|(k, _)| k != "plugin" && k != "tasks.max")
         );
+    }
+
+    #[test]
+    fn transforms_and_error_policy() {
+        let c = load(concat!(
+            "plugin = \"file-sink\"\ntransforms = \"a, b\"\n",
+            "\"transforms.a.type\" = \"filter\"\n\"transforms.a.pattern\" = \"x\"\n",
+            "\"transforms.b.type\" = \"fields\"\n\"transforms.b.mask.fields\" = \"card\"\n",
+            "\"errors.tolerance\" = \"all\"\n\"errors.deadletterqueue.topic.name\" = \"dlq\"\n",
+        ))
+        .unwrap();
+        assert_eq!(c.transforms.len(), 2);
+        assert_eq!(c.transforms[0].plugin, "filter");
+        assert_eq!(c.transforms[0].config, vec![("pattern".into(), "x".into())]);
+        assert_eq!(
+            c.transforms[1].config,
+            vec![("mask.fields".into(), "card".into())]
+        );
+        assert!(c.errors.tolerate_all && c.errors.dlq_topic.as_deref() == Some("dlq"));
+        assert!(c.connector_pairs().is_empty(), "{:?}", c.connector_pairs());
+        for (text, key) in [
+            ("transforms = \"a\"\n", "transforms.a.type"),
+            ("\"transforms.z.type\" = \"filter\"\n", "transforms.z.type"),
+            ("\"errors.tolerance\" = \"some\"\n", "errors.tolerance"),
+            (
+                "\"errors.deadletterqueue.topic.name\" = \"d\"\n",
+                "errors.deadletterqueue.topic.name",
+            ),
+            ("\"errors.retry.timout\" = 5\n", "errors.retry.timout"),
+        ] {
+            let e = load(&format!("plugin = \"p\"\n{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("`{key}`")), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -11,12 +11,14 @@
 
 pub mod backend;
 pub mod connector;
+mod errors;
 pub mod offsets;
 mod sink;
 mod source;
 pub mod status;
 mod supervisor;
 mod task;
+mod transforms;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,20 +2,22 @@
 //! offsets, `put` each batch, `flush`, and only then commit the offsets. A crash between `put`
 //! and the commit delivers the uncommitted tail again (at-least-once), as Kafka Connect does.
 //!
-//! On one worker a sink task owns every partition of its topics; the group's offsets are
+//! With `tasks.max` = n, task i owns the partitions p with p % n == i; the group's offsets are
 //! committed through the broker, so `connectd groups describe connect-<name>` shows its lag.
+//! Transforms run between the read and `put`; bad records follow `errors.tolerance`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use connectd_host::{Grants, Limits, Plugin, SinkRecord, TaskError};
 
-use crate::backend::TopicBackend;
+use crate::backend::{OutRecord, TopicBackend};
 use crate::connector::ConnectorConfig;
+use crate::errors::{ErrorHandler, Failed, Stage};
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
+use crate::transforms::{Chain, TransformSpec};
 
 /// Bytes read per partition per round.
 const READ_BYTES: usize = 1 << 20;
@@ -29,6 +31,7 @@ pub(crate) struct SinkTaskContext {
     pub status: Arc<Status>,
     pub grants: Grants,
     pub limits: Limits,
+    pub transforms: Vec<TransformSpec>,
     pub stop: Arc<AtomicBool>,
 }
 
@@ -59,14 +62,17 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             )));
         }
     };
-    let mut task =
-        match ctx
-            .plugin
-            .open_sink(ctx.connector.connector_pairs(), &ctx.grants, &ctx.limits)
-        {
-            Ok(t) => t,
-            Err(e) => return Some(e),
-        };
+    let mut config = ctx.connector.connector_pairs();
+    config.push(("task.id".into(), ctx.task_id.to_string()));
+    let opened = ctx
+        .plugin
+        .open_sink(config, &ctx.grants, &ctx.limits)
+        .and_then(|task| Ok((task, Chain::open(&ctx.transforms, &ctx.limits)?)));
+    let (mut task, mut chain) = match opened {
+        Ok(t) => t,
+        Err(e) => return Some(e),
+    };
+    let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
     ctx.status.set(
         name,
         Some(ctx.task_id),
@@ -76,6 +82,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             plugin: ctx.connector.plugin.clone(),
         },
     );
+    let tasks = ctx.connector.tasks_max.max(1) as i32;
     // Next offset to read per (topic, partition), from the group's commits.
     let mut positions: HashMap<(String, i32), i64> = HashMap::new();
     while !ctx.stop.load(Ordering::Relaxed) {
@@ -85,7 +92,9 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             let Some(partitions) = ctx.backend.partitions(topic) else {
                 continue;
             };
-            for partition in 0..partitions {
+            // Task i of n owns the partitions p with p % n == i (Kafka Connect spreads a
+            // sink's partitions over its tasks the same way).
+            for partition in (0..partitions).filter(|p| p % tasks == ctx.task_id as i32) {
                 let from = *positions
                     .entry((topic.clone(), partition))
                     .or_insert_with(|| {
@@ -114,11 +123,17 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
             continue;
         }
-        if let Err(e) = deliver(ctx, &mut task, batch) {
-            return Some(e);
-        }
-        if let Err(e) = ctx.backend.commit(&group, &next) {
-            return Some(TaskError::Retryable(e.to_string()));
+        let delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch).and_then(|_| {
+            errors.retry(&ctx.stop, "committing offsets", || {
+                ctx.backend
+                    .commit(&group, &next)
+                    .map_err(|e| TaskError::Retryable(e.to_string()))
+            })
+        });
+        match delivered {
+            Ok(()) => {}
+            Err(_) if ctx.stop.load(Ordering::Relaxed) => break,
+            Err(e) => return Some(e),
         }
         for (topic, partition, after) in next {
             positions.insert((topic, partition), after);
@@ -127,22 +142,67 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     None
 }
 
-/// put then flush, retrying retryable errors with backoff.
+fn failed_record(r: SinkRecord, stage: Stage, class: String, error: TaskError) -> Failed {
+    Failed {
+        origin: (r.topic.clone(), r.partition, r.offset),
+        record: OutRecord {
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp_ms: r.timestamp_ms,
+        },
+        stage,
+        class,
+        error,
+    }
+}
+
+/// Transforms, then put and flush, retrying retryable errors. A batch that `put` refuses with
+/// bad-record is put again record by record under `errors.tolerance = "all"`, so only the bad
+/// ones are skipped.
 fn deliver(
     ctx: &SinkTaskContext,
     task: &mut connectd_host::SinkTask,
+    chain: &mut Chain,
+    errors: &mut ErrorHandler,
     batch: Vec<SinkRecord>,
 ) -> Result<(), TaskError> {
-    let mut wait = Duration::from_millis(100);
-    loop {
-        match task.put(batch.clone()).and_then(|_| task.flush()) {
-            Ok(()) => return Ok(()),
-            Err(TaskError::Retryable(m)) if !ctx.stop.load(Ordering::Relaxed) => {
-                tracing::debug!(connector = %ctx.connector.name, reason = %m, "retrying put/flush");
-                sleep_unless_stopped(&ctx.stop, wait);
-                wait = (wait * 2).min(Duration::from_secs(5));
+    let batch = if chain.is_empty() {
+        batch
+    } else {
+        let originals = batch.clone();
+        let (kept, failed) = chain.apply(batch)?;
+        errors.handle(
+            failed
+                .into_iter()
+                .map(|(i, alias, e)| {
+                    failed_record(originals[i].clone(), Stage::Transformation, alias, e)
+                })
+                .collect(),
+        )?;
+        kept.into_iter().map(|(_, r)| r).collect()
+    };
+    if !batch.is_empty() {
+        match errors.retry(&ctx.stop, "put", || task.put(batch.clone())) {
+            Err(TaskError::BadRecord(_)) if ctx.connector.errors.tolerate_all => {
+                for record in batch {
+                    match errors.retry(&ctx.stop, "put", || task.put(vec![record.clone()])) {
+                        Err(e @ TaskError::BadRecord(_)) => {
+                            let class = ctx.connector.plugin.clone();
+                            errors.handle(vec![failed_record(record, Stage::TaskPut, class, e)])?
+                        }
+                        other => other?,
+                    }
+                }
             }
-            Err(e) => return Err(e),
+            Err(TaskError::BadRecord(m)) => {
+                return Err(TaskError::Fatal(format!(
+                    "{} refused a record: {m} (set errors.tolerance = \"all\" to skip such records)",
+                    ctx.connector.plugin
+                )));
+            }
+            other => other?,
         }
     }
+    errors.retry(&ctx.stop, "flush", || task.flush())
 }

@@ -1,5 +1,6 @@
-//! Running one source task: poll the plugin, produce the records, store the offsets, tell the
-//! plugin. Errors follow the WIT contract: retryable errors are retried with backoff; a fatal
+//! Running one source task: poll the plugin, run the transforms, produce the records, store the
+//! offsets, tell the plugin. Errors follow the WIT contract: retryable errors are retried with
+//! backoff (up to `errors.retry.timeout`); a bad record follows `errors.tolerance`; a fatal
 //! error or a trap fails the task, which restarts itself with backoff from its stored offsets;
 //! an invalid config fails it until the config changes.
 //!
@@ -10,16 +11,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use connectd_host::{Grants, Limits, Plugin, SourceRecord, TaskError};
+use connectd_host::{Grants, Limits, Plugin, SinkRecord, SourceRecord, TaskError};
 
 use crate::backend::{OutRecord, TopicBackend};
 use crate::connector::ConnectorConfig;
+use crate::errors::ErrorHandler;
 use crate::now_ms;
 use crate::offsets::SourceOffsets;
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
+use crate::transforms::{Chain, TransformSpec, failures};
 
 /// Everything one source task needs.
 pub(crate) struct SourceTaskContext {
@@ -31,6 +33,7 @@ pub(crate) struct SourceTaskContext {
     pub status: Arc<Status>,
     pub grants: Grants,
     pub limits: Limits,
+    pub transforms: Vec<TransformSpec>,
     pub stop: Arc<AtomicBool>,
 }
 
@@ -60,97 +63,146 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     };
     let mut config = ctx.connector.connector_pairs();
     config.push(("task.id".into(), ctx.task_id.to_string()));
-    let mut task =
-        match ctx
-            .plugin
-            .open_source(config, ctx.offsets.resume(name), &ctx.grants, &ctx.limits)
-        {
-            Ok(t) => t,
-            Err(e) => return Some(e),
-        };
+    let opened = ctx
+        .plugin
+        .open_source(config, ctx.offsets.resume(name), &ctx.grants, &ctx.limits)
+        .and_then(|task| Ok((task, Chain::open(&ctx.transforms, &ctx.limits)?)));
+    let (mut task, mut chain) = match opened {
+        Ok(t) => t,
+        Err(e) => return Some(e),
+    };
+    let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
     // RUNNING once the task has polled successfully: a task that fails at once keeps showing
     // FAILED and its reason while it restarts.
     let mut running = false;
     let mut partitions: HashMap<String, i32> = HashMap::new();
-    let mut retry_wait = Duration::from_millis(100);
     while !ctx.stop.load(Ordering::Relaxed) {
-        let records = match task.poll(ctx.connector.poll_batch_size) {
-            Ok(r) => {
-                if !running {
-                    running = true;
-                    ctx.status.set(
-                        name,
-                        Some(ctx.task_id),
-                        TaskStatus {
-                            state: "RUNNING".into(),
-                            trace: None,
-                            plugin: ctx.connector.plugin.clone(),
-                        },
-                    );
-                }
-                r
-            }
-            Err(TaskError::Retryable(m)) => {
-                tracing::debug!(connector = %name, reason = %m, "retryable poll error");
-                sleep_unless_stopped(&ctx.stop, retry_wait);
-                retry_wait = (retry_wait * 2).min(Duration::from_secs(5));
-                continue;
-            }
+        let polled = errors.retry(&ctx.stop, "poll", || {
+            task.poll(ctx.connector.poll_batch_size)
+        });
+        let records = match polled {
+            Ok(r) => r,
+            Err(_) if ctx.stop.load(Ordering::Relaxed) => break,
             Err(e) => return Some(e),
         };
-        retry_wait = Duration::from_millis(100);
+        if !running {
+            running = true;
+            ctx.status.set(
+                name,
+                Some(ctx.task_id),
+                TaskStatus {
+                    state: "RUNNING".into(),
+                    trace: None,
+                    plugin: ctx.connector.plugin.clone(),
+                },
+            );
+        }
         if records.is_empty() {
             sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
             continue;
         }
-        if let Err(e) = deliver(ctx, &default_topic, records, &mut partitions, &mut task) {
+        let delivered = deliver(
+            ctx,
+            &default_topic,
+            records,
+            &mut partitions,
+            &mut chain,
+            &mut errors,
+        )
+        .and_then(|latest| match task.commit(latest) {
+            Ok(()) | Err(TaskError::Retryable(_)) => Ok(()),
+            Err(e) => Err(e),
+        });
+        if let Err(e) = delivered {
             return Some(e);
         }
     }
     None
 }
 
-/// Produces one poll's records (grouped per topic partition, order kept), then stores the
-/// latest position of each source partition, then tells the plugin.
+/// A polled record as the transforms and the dead letter queue see it.
+fn as_topic_record(r: SourceRecord, default_topic: &str, now: i64) -> SinkRecord {
+    SinkRecord {
+        topic: r.topic.unwrap_or_else(|| default_topic.to_string()),
+        partition: -1,
+        offset: -1,
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        timestamp_ms: r.timestamp_ms.unwrap_or(now),
+    }
+}
+
+fn out_record(r: SinkRecord) -> OutRecord {
+    OutRecord {
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+        timestamp_ms: r.timestamp_ms,
+    }
+}
+
+/// Runs one poll's records through the transforms, produces them (grouped per topic
+/// partition, order kept), then stores the latest position of each source partition.
+/// Returns those positions, for the plugin's `commit`.
 fn deliver(
     ctx: &SourceTaskContext,
     default_topic: &str,
     records: Vec<SourceRecord>,
     partitions: &mut HashMap<String, i32>,
-    task: &mut connectd_host::SourceTask,
-) -> Result<(), TaskError> {
+    chain: &mut Chain,
+    errors: &mut ErrorHandler,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, TaskError> {
     let now = now_ms();
-    // Per topic partition, in order: the record and the (source partition, position) it came from.
-    type Sourced = (OutRecord, Vec<u8>, Vec<u8>);
-    let mut batches: Vec<((String, i32), Vec<Sourced>)> = Vec::new();
+    // The latest position of every source partition polled, whether or not its records make
+    // it through the transforms.
     let mut latest: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    for r in records {
-        let topic = r.topic.clone().unwrap_or_else(|| default_topic.to_string());
-        let count = match partitions.get(&topic) {
+    let mut sources: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(records.len());
+    let mut batch: Vec<SinkRecord> = Vec::with_capacity(records.len());
+    for mut r in records {
+        let (p, pos) = (
+            std::mem::take(&mut r.source_partition),
+            std::mem::take(&mut r.source_position),
+        );
+        match latest.iter_mut().find(|(q, _)| *q == p) {
+            Some(entry) => entry.1 = pos.clone(),
+            None => latest.push((p.clone(), pos.clone())),
+        }
+        sources.push((p, pos));
+        batch.push(as_topic_record(r, default_topic, now));
+    }
+    let kept: Vec<(usize, SinkRecord)> = if chain.is_empty() {
+        batch.into_iter().enumerate().collect()
+    } else {
+        let originals = batch.clone();
+        let (kept, failed) = chain.apply(batch)?;
+        errors.handle(failures(failed, |i| {
+            let r = originals[i].clone();
+            let origin = (r.topic.clone(), -1, -1);
+            (out_record(r), origin)
+        }))?;
+        kept
+    };
+    // Per topic partition, in order: the record and the (source partition, position) it came from.
+    type Sourced = (OutRecord, usize);
+    let mut batches: Vec<((String, i32), Vec<Sourced>)> = Vec::new();
+    for (i, r) in kept {
+        let count = match partitions.get(&r.topic) {
             Some(n) => *n,
             None => {
                 let n = ctx
                     .backend
-                    .ensure_topic(&topic, 1, &[])
+                    .ensure_topic(&r.topic, 1, &[])
                     .map_err(|e| TaskError::Retryable(e.to_string()))?;
-                partitions.insert(topic.clone(), n);
+                partitions.insert(r.topic.clone(), n);
                 n
             }
         };
         // Keyed records go by key; others by source partition, so one stream stays in order.
         let partition =
-            (fnv(r.key.as_deref().unwrap_or(&r.source_partition)) % count.max(1) as u32) as i32;
-        match latest.iter_mut().find(|(p, _)| *p == r.source_partition) {
-            Some(entry) => entry.1 = r.source_position.clone(),
-            None => latest.push((r.source_partition.clone(), r.source_position.clone())),
-        }
-        let out = OutRecord {
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-            timestamp_ms: r.timestamp_ms.unwrap_or(now),
-        };
-        let sourced = (out, r.source_partition, r.source_position);
+            (fnv(r.key.as_deref().unwrap_or(&sources[i].0)) % count.max(1) as u32) as i32;
+        let topic = r.topic.clone();
+        let sourced = (out_record(r), i);
         match batches
             .iter_mut()
             .find(|(k, _)| k.0 == topic && k.1 == partition)
@@ -160,13 +212,12 @@ fn deliver(
         }
     }
     let mut ends = Vec::with_capacity(batches.len());
-    for ((topic, partition), sourced) in batches {
+    for ((topic, partition), mut sourced) in batches {
         // The last record of each source partition in the batch carries its position, so a
         // restart can tell how far the topic got even if the offsets below were never stored.
         let mut marked: Vec<&[u8]> = Vec::new();
-        let mut records: Vec<OutRecord> = Vec::with_capacity(sourced.len());
-        for (record, source_partition, position) in sourced.iter().rev() {
-            let mut record = record.clone();
+        for (record, i) in sourced.iter_mut().rev() {
+            let (source_partition, position) = &sources[*i];
             if !marked.contains(&source_partition.as_slice()) {
                 marked.push(source_partition);
                 record.headers.push(crate::offsets::source_header(
@@ -175,20 +226,19 @@ fn deliver(
                     position,
                 ));
             }
-            records.push(record);
         }
-        records.reverse();
-        let base = ctx
-            .backend
-            .append(&topic, partition, &records)
-            .map_err(|e| TaskError::Retryable(e.to_string()))?;
+        let records: Vec<OutRecord> = sourced.into_iter().map(|(r, _)| r).collect();
+        let base = errors.retry(&ctx.stop, "produce", || {
+            ctx.backend
+                .append(&topic, partition, &records)
+                .map_err(|e| TaskError::Retryable(e.to_string()))
+        })?;
         ends.push((topic, partition, base + records.len() as i64));
     }
-    ctx.offsets
-        .store(&ctx.connector.name, &latest, &ends)
-        .map_err(|e| TaskError::Retryable(e.to_string()))?;
-    match task.commit(latest) {
-        Ok(()) | Err(TaskError::Retryable(_)) => Ok(()),
-        Err(e) => Err(e),
-    }
+    errors.retry(&ctx.stop, "storing source offsets", || {
+        ctx.offsets
+            .store(&ctx.connector.name, &latest, &ends)
+            .map_err(|e| TaskError::Retryable(e.to_string()))
+    })?;
+    Ok(latest)
 }

@@ -20,6 +20,7 @@ use crate::backend::TopicBackend;
 use crate::connector::ConnectorConfig;
 use crate::offsets::SourceOffsets;
 use crate::status::{Status, TaskStatus};
+use crate::transforms::TransformSpec;
 use crate::{Error, Result, WorkerSettings, files_with_extension, grants_for, sink, source};
 
 /// How long a folder must be quiet before a change is applied (editors write in steps).
@@ -35,8 +36,8 @@ struct LoadedPlugin {
 
 struct RunningConnector {
     config: ConnectorConfig,
-    plugin_file: PathBuf,
-    plugin_generation: u64,
+    /// The generation of its plugin, then of each transform's plugin.
+    generations: Vec<u64>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -194,7 +195,7 @@ impl Supervisor {
                     continue;
                 }
             };
-            let Some((plugin_file, loaded)) = self.find_plugin(&config.plugin) else {
+            let Some((_, loaded)) = self.find_plugin(&config.plugin) else {
                 let known: Vec<String> = self
                     .plugins
                     .values()
@@ -211,37 +212,79 @@ impl Supervisor {
                 self.failed(&config.name, &config.plugin, reason);
                 continue;
             };
-            let (plugin_file, generation, plugin) = (
-                plugin_file.clone(),
-                loaded.generation,
-                loaded.plugin.clone(),
-            );
+            let mut generations = vec![loaded.generation];
+            let plugin = loaded.plugin.clone();
+            let transforms = match self.transform_specs(&file, &config) {
+                Ok((specs, gens)) => {
+                    generations.extend(gens);
+                    specs
+                }
+                Err(reason) => {
+                    self.stop_connector(&file);
+                    self.failed(&config.name, &config.plugin, reason);
+                    continue;
+                }
+            };
             if let Some(r) = self.running.get(&file)
                 && r.config == config
-                && r.plugin_file == plugin_file
-                && r.plugin_generation == generation
+                && r.generations == generations
             {
                 continue; // unchanged
             }
             if self.running.contains_key(&file) {
-                tracing::info!(connector = %config.name, "connector or its plugin changed; restarting its tasks");
+                tracing::info!(connector = %config.name, "connector or a plugin it uses changed; restarting its tasks");
                 self.stop_connector(&file);
             }
             if let Err(reason) =
-                self.start_connector(&file, config.clone(), plugin_file, generation, plugin)
+                self.start_connector(&file, config.clone(), generations, plugin, transforms)
             {
                 self.failed(&config.name, &config.plugin, reason);
             }
         }
     }
 
+    /// The loaded plugins of a connector's transform chain, and their generations.
+    fn transform_specs(
+        &self,
+        file: &Path,
+        config: &ConnectorConfig,
+    ) -> Result<(Vec<TransformSpec>, Vec<u64>), String> {
+        let mut specs = Vec::new();
+        let mut generations = Vec::new();
+        for t in &config.transforms {
+            let key = format!("transforms.{}.type", t.alias);
+            let Some((_, loaded)) = self.find_plugin(&t.plugin) else {
+                return Err(format!(
+                    "{}: key `{key}`: no transform plugin {:?} in {}",
+                    file.display(),
+                    t.plugin,
+                    self.settings.plugin_dir.display()
+                ));
+            };
+            if loaded.plugin.descriptor().kind != Kind::Transform {
+                return Err(format!(
+                    "{}: key `{key}`: plugin {:?} is a {:?} connector, not a transform",
+                    file.display(),
+                    t.plugin,
+                    loaded.plugin.descriptor().kind
+                ));
+            }
+            specs.push(TransformSpec {
+                config: t.clone(),
+                plugin: loaded.plugin.clone(),
+            });
+            generations.push(loaded.generation);
+        }
+        Ok((specs, generations))
+    }
+
     fn start_connector(
         &mut self,
         file: &Path,
         config: ConnectorConfig,
-        plugin_file: PathBuf,
-        generation: u64,
+        generations: Vec<u64>,
         plugin: Arc<Plugin>,
+        transforms: Vec<TransformSpec>,
     ) -> Result<(), String> {
         let kind = plugin.descriptor().kind;
         if kind == Kind::Transform {
@@ -273,14 +316,8 @@ impl Supervisor {
             },
         );
         let stop = Arc::new(AtomicBool::new(false));
-        // One worker: a sink task owns every partition, so a sink runs one task.
-        let tasks = if kind == Kind::Sink {
-            1
-        } else {
-            connector.tasks_max
-        };
         let mut threads = Vec::new();
-        for task_id in 0..tasks {
+        for task_id in 0..connector.tasks_max {
             let run: Box<dyn FnOnce() + Send> = if kind == Kind::Source {
                 let ctx = source::SourceTaskContext {
                     connector: connector.clone(),
@@ -291,6 +328,7 @@ impl Supervisor {
                     status: self.status.clone(),
                     grants: grants.clone(),
                     limits: self.settings.limits.clone(),
+                    transforms: transforms.clone(),
                     stop: stop.clone(),
                 };
                 Box::new(move || source::run(ctx))
@@ -303,6 +341,7 @@ impl Supervisor {
                     status: self.status.clone(),
                     grants: grants.clone(),
                     limits: self.settings.limits.clone(),
+                    transforms: transforms.clone(),
                     stop: stop.clone(),
                 };
                 Box::new(move || sink::run(ctx))
@@ -317,8 +356,7 @@ impl Supervisor {
             file.to_path_buf(),
             RunningConnector {
                 config,
-                plugin_file,
-                plugin_generation: generation,
+                generations,
                 stop,
                 threads,
             },

@@ -1,0 +1,104 @@
+//! A connector's transform chain, as one task runs it: each step is its own transform instance
+//! (own store and limits); a batch passes through the steps in order.
+
+use std::sync::Arc;
+
+use connectd_host::{Limits, Plugin, SinkRecord, TaskError, Transformer};
+
+use crate::connector::TransformConfig;
+use crate::errors::{Failed, Stage};
+
+/// A transform step before it is opened: its config and its plugin.
+#[derive(Clone)]
+pub(crate) struct TransformSpec {
+    pub config: TransformConfig,
+    pub plugin: Arc<Plugin>,
+}
+
+/// An opened chain.
+pub(crate) struct Chain {
+    steps: Vec<(String, Transformer)>,
+}
+
+/// A record and the index of the input record it came from.
+pub(crate) type Indexed = (usize, SinkRecord);
+
+impl Chain {
+    /// Opens every step; an error names the step's alias.
+    pub(crate) fn open(specs: &[TransformSpec], limits: &Limits) -> Result<Chain, TaskError> {
+        let mut steps = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let alias = &spec.config.alias;
+            let t = spec
+                .plugin
+                .open_transform(spec.config.config.clone(), limits)
+                .map_err(|e| match e {
+                    TaskError::InvalidConfig(m) => TaskError::InvalidConfig(format!(
+                        "transform {alias:?} (key `transforms.{alias}.*`): {m}"
+                    )),
+                    other => other,
+                })?;
+            steps.push((alias.clone(), t));
+        }
+        Ok(Chain { steps })
+    }
+
+    /// Whether there is nothing to do.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Runs a batch through every step. Returns the records that came out (with the index of
+    /// the input record each came from) and the indexes of the ones that failed, with why.
+    /// `Err` is a trap: the chain is unusable afterwards.
+    pub(crate) fn apply(
+        &mut self,
+        batch: Vec<SinkRecord>,
+    ) -> Result<(Vec<Indexed>, Vec<(usize, String, TaskError)>), TaskError> {
+        let mut records: Vec<Indexed> = batch.into_iter().enumerate().collect();
+        let mut failed = Vec::new();
+        for (alias, step) in &mut self.steps {
+            if records.is_empty() {
+                break;
+            }
+            let (indexes, input): (Vec<usize>, Vec<SinkRecord>) = records.into_iter().unzip();
+            let out = step.apply(input)?;
+            if out.len() != indexes.len() {
+                return Err(TaskError::Fatal(format!(
+                    "transform {alias:?} answered {} results for {} records",
+                    out.len(),
+                    indexes.len()
+                )));
+            }
+            records = Vec::with_capacity(indexes.len());
+            for (i, result) in indexes.into_iter().zip(out) {
+                match result {
+                    Ok(Some(r)) => records.push((i, r)),
+                    Ok(None) => {}
+                    Err(e) => failed.push((i, alias.clone(), e)),
+                }
+            }
+        }
+        Ok((records, failed))
+    }
+}
+
+/// Pairs chain failures with the original records, for the error handler.
+pub(crate) fn failures(
+    failed: Vec<(usize, String, TaskError)>,
+    original: impl Fn(usize) -> (crate::backend::OutRecord, (String, i32, i64)),
+) -> Vec<Failed> {
+    failed
+        .into_iter()
+        .map(|(i, alias, error)| {
+            let (record, origin) = original(i);
+            Failed {
+                record,
+                origin,
+                stage: Stage::Transformation,
+                class: alias,
+                error,
+            }
+        })
+        .collect()
+}
