@@ -11,6 +11,7 @@
 
 mod bindings;
 mod cache;
+mod native;
 mod sink;
 mod source;
 mod store;
@@ -222,9 +223,12 @@ enum PluginKind {
     Source(source::Pre),
     Sink(sink::Pre),
     Transform(transform::Pre),
+    NativeSource(native::OpenSource),
+    NativeSink(native::OpenSink),
 }
 
-/// A loaded, pre-instantiated connector component.
+/// A loaded, pre-instantiated connector component (or a native connector, see
+/// [`Plugin::native_source`]).
 pub struct Plugin {
     engine: wasmtime::Engine,
     kind: PluginKind,
@@ -232,6 +236,25 @@ pub struct Plugin {
 }
 
 impl Plugin {
+    /// A source connector compiled into this process, run without the sandbox: for measuring
+    /// what the WebAssembly boundary costs, everything else being equal.
+    pub fn native_source<T: connectd_sdk::Source + Send>() -> Plugin {
+        Plugin {
+            engine: wasmtime::Engine::default(),
+            kind: PluginKind::NativeSource(native::open_source::<T>()),
+            descriptor: native::descriptor(T::describe()),
+        }
+    }
+
+    /// A sink connector compiled into this process, run without the sandbox.
+    pub fn native_sink<T: connectd_sdk::Sink + Send>() -> Plugin {
+        Plugin {
+            engine: wasmtime::Engine::default(),
+            kind: PluginKind::NativeSink(native::open_sink::<T>()),
+            descriptor: native::descriptor(T::describe()),
+        }
+    }
+
     /// What the connector says about itself.
     pub fn descriptor(&self) -> &Descriptor {
         &self.descriptor
@@ -245,11 +268,15 @@ impl Plugin {
         grants: &Grants,
         limits: &Limits,
     ) -> Result<SourceTask, TaskError> {
-        let PluginKind::Source(pre) = &self.kind else {
-            return Err(TaskError::InvalidConfig(format!(
-                "plugin {:?} is not a source connector",
-                self.descriptor.name
-            )));
+        let pre = match &self.kind {
+            PluginKind::Source(pre) => pre,
+            PluginKind::NativeSource(open) => return open(config, resume).map(SourceTask::native),
+            _ => {
+                return Err(TaskError::InvalidConfig(format!(
+                    "plugin {:?} is not a source connector",
+                    self.descriptor.name
+                )));
+            }
         };
         SourceTask::open(
             pre,
@@ -267,11 +294,15 @@ impl Plugin {
         grants: &Grants,
         limits: &Limits,
     ) -> Result<SinkTask, TaskError> {
-        let PluginKind::Sink(pre) = &self.kind else {
-            return Err(TaskError::InvalidConfig(format!(
-                "plugin {:?} is not a sink connector",
-                self.descriptor.name
-            )));
+        let pre = match &self.kind {
+            PluginKind::Sink(pre) => pre,
+            PluginKind::NativeSink(open) => return open(config).map(SinkTask::native),
+            _ => {
+                return Err(TaskError::InvalidConfig(format!(
+                    "plugin {:?} is not a sink connector",
+                    self.descriptor.name
+                )));
+            }
         };
         SinkTask::open(
             pre,

@@ -5,6 +5,7 @@ use wasmtime::component::ResourceAny;
 
 use crate::TaskError;
 use crate::bindings::{sink as bindings, sink_record_out, task_error, trap, wit};
+use crate::native::DynSink;
 use crate::store::TaskState;
 
 /// A record read from a topic: handed to a sink task, or to a transform.
@@ -28,16 +29,54 @@ pub struct SinkRecord {
 
 pub(crate) type Pre = bindings::SinkConnectorPre<TaskState>;
 
-/// One running sink task, with its own store.
-pub struct SinkTask {
+/// One running sink task: a component instance with its own store, or a native connector.
+pub struct SinkTask(Inner);
+
+enum Inner {
+    Wasm(WasmSinkTask),
+    Native(Box<dyn DynSink>),
+}
+
+impl SinkTask {
+    pub(crate) fn native(task: Box<dyn DynSink>) -> Self {
+        SinkTask(Inner::Native(task))
+    }
+
+    pub(crate) fn open(
+        pre: &Pre,
+        store: Store<TaskState>,
+        ticks: u64,
+        config: Vec<(String, String)>,
+    ) -> Result<Self, TaskError> {
+        WasmSinkTask::open(pre, store, ticks, config).map(|t| SinkTask(Inner::Wasm(t)))
+    }
+
+    /// Hands a batch to the task.
+    pub fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
+        match &mut self.0 {
+            Inner::Wasm(t) => t.put(batch),
+            Inner::Native(t) => t.put(batch),
+        }
+    }
+
+    /// Makes everything put so far durable.
+    pub fn flush(&mut self) -> Result<(), TaskError> {
+        match &mut self.0 {
+            Inner::Wasm(t) => t.flush(),
+            Inner::Native(t) => t.flush(),
+        }
+    }
+}
+
+struct WasmSinkTask {
     store: Store<TaskState>,
     instance: bindings::SinkConnector,
     task: ResourceAny,
     ticks: u64,
 }
 
-impl SinkTask {
-    pub(crate) fn open(
+impl WasmSinkTask {
+    fn open(
         pre: &Pre,
         mut store: Store<TaskState>,
         ticks: u64,
@@ -51,7 +90,7 @@ impl SinkTask {
             .call_open(&mut store, &config)
             .map_err(trap)?
             .map_err(task_error)?;
-        Ok(SinkTask {
+        Ok(WasmSinkTask {
             store,
             instance,
             task,
@@ -59,8 +98,7 @@ impl SinkTask {
         })
     }
 
-    /// Hands a batch to the task.
-    pub fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
+    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
         let batch: Vec<wit::SinkRecord> = batch.into_iter().map(sink_record_out).collect();
         self.store.set_epoch_deadline(self.ticks);
         self.instance
@@ -71,8 +109,7 @@ impl SinkTask {
             .map_err(task_error)
     }
 
-    /// Makes everything put so far durable.
-    pub fn flush(&mut self) -> Result<(), TaskError> {
+    fn flush(&mut self) -> Result<(), TaskError> {
         self.store.set_epoch_deadline(self.ticks);
         self.instance
             .connectd_connector_sink()

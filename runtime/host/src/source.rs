@@ -5,6 +5,7 @@ use wasmtime::component::ResourceAny;
 
 use crate::TaskError;
 use crate::bindings::{source as bindings, task_error, trap};
+use crate::native::DynSource;
 use crate::store::TaskState;
 
 /// A record a source task returned.
@@ -28,16 +29,55 @@ pub struct SourceRecord {
 
 pub(crate) type Pre = bindings::SourceConnectorPre<TaskState>;
 
-/// One running source task, with its own store.
-pub struct SourceTask {
+/// One running source task: a component instance with its own store, or a native connector.
+pub struct SourceTask(Inner);
+
+enum Inner {
+    Wasm(WasmSourceTask),
+    Native(Box<dyn DynSource>),
+}
+
+impl SourceTask {
+    pub(crate) fn native(task: Box<dyn DynSource>) -> Self {
+        SourceTask(Inner::Native(task))
+    }
+
+    pub(crate) fn open(
+        pre: &Pre,
+        store: Store<TaskState>,
+        ticks: u64,
+        config: Vec<(String, String)>,
+        resume: Vec<(Vec<u8>, Vec<u8>)>,
+    ) -> Result<Self, TaskError> {
+        WasmSourceTask::open(pre, store, ticks, config, resume).map(|t| SourceTask(Inner::Wasm(t)))
+    }
+
+    /// Up to `max` new records.
+    pub fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError> {
+        match &mut self.0 {
+            Inner::Wasm(t) => t.poll(max),
+            Inner::Native(t) => t.poll(max),
+        }
+    }
+
+    /// Tells the task these positions are durable.
+    pub fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
+        match &mut self.0 {
+            Inner::Wasm(t) => t.commit(positions),
+            Inner::Native(t) => t.commit(positions),
+        }
+    }
+}
+
+struct WasmSourceTask {
     store: Store<TaskState>,
     instance: bindings::SourceConnector,
     task: ResourceAny,
     ticks: u64,
 }
 
-impl SourceTask {
-    pub(crate) fn open(
+impl WasmSourceTask {
+    fn open(
         pre: &Pre,
         mut store: Store<TaskState>,
         ticks: u64,
@@ -52,7 +92,7 @@ impl SourceTask {
             .call_open(&mut store, &config, &resume)
             .map_err(trap)?
             .map_err(task_error)?;
-        Ok(SourceTask {
+        Ok(WasmSourceTask {
             store,
             instance,
             task,
@@ -60,8 +100,7 @@ impl SourceTask {
         })
     }
 
-    /// Up to `max` new records.
-    pub fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError> {
+    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError> {
         self.store.set_epoch_deadline(self.ticks);
         let records = self
             .instance
@@ -84,8 +123,7 @@ impl SourceTask {
             .collect())
     }
 
-    /// Tells the task these positions are durable.
-    pub fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
+    fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
         self.store.set_epoch_deadline(self.ticks);
         self.instance
             .connectd_connector_source()

@@ -106,10 +106,24 @@ impl Worker {
     /// changed file applies live. A bad plugin or connector file is reported (log and status)
     /// and skipped; the rest run.
     pub fn start(settings: WorkerSettings, backend: Arc<dyn TopicBackend>) -> Result<Worker> {
+        Self::start_with_builtins(settings, backend, Vec::new())
+    }
+
+    /// [`Worker::start`], with plugins given in code as well (e.g.
+    /// [`connectd_host::Plugin::native_source`], to measure the WebAssembly overhead). A
+    /// connector names one by the name given here.
+    pub fn start_with_builtins(
+        settings: WorkerSettings,
+        backend: Arc<dyn TopicBackend>,
+        builtins: Vec<(String, Arc<connectd_host::Plugin>)>,
+    ) -> Result<Worker> {
         let host = Host::new(&settings.cache_dir)?;
         let offsets = Arc::new(SourceOffsets::load(backend.clone())?);
         let status = Arc::new(Status::new(backend.clone())?);
         let mut sup = supervisor::Supervisor::new(settings.clone(), host, backend, offsets, status);
+        for (name, plugin) in builtins {
+            sup.add_builtin(&name, plugin);
+        }
         sup.reconcile();
         let supervisor = Arc::new(Mutex::new(sup));
         let shutdown = Arc::new(AtomicBool::new(false));

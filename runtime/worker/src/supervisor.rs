@@ -49,6 +49,8 @@ pub(crate) struct Supervisor {
     offsets: Arc<SourceOffsets>,
     status: Arc<Status>,
     plugins: HashMap<PathBuf, LoadedPlugin>,
+    /// Plugins given in code (native connectors for measurements), found after plugin_dir's.
+    builtins: HashMap<PathBuf, LoadedPlugin>,
     running: HashMap<PathBuf, RunningConnector>,
     next_generation: u64,
 }
@@ -74,9 +76,23 @@ impl Supervisor {
             offsets,
             status,
             plugins: HashMap::new(),
+            builtins: HashMap::new(),
             running: HashMap::new(),
             next_generation: 1,
         }
+    }
+
+    /// Adds a plugin given in code under `name` (looked up like a `plugin_dir/<name>.wasm`).
+    pub(crate) fn add_builtin(&mut self, name: &str, plugin: Arc<Plugin>) {
+        self.builtins.insert(
+            PathBuf::from(format!("<builtin>/{name}")),
+            LoadedPlugin {
+                fingerprint: (0, None),
+                plugin,
+                generation: self.next_generation,
+            },
+        );
+        self.next_generation += 1;
     }
 
     pub(crate) fn status(&self) -> BTreeMap<String, TaskStatus> {
@@ -144,15 +160,10 @@ impl Supervisor {
     /// The plugin a connector names: its file stem in plugin_dir, or the name it describes
     /// itself with.
     fn find_plugin(&self, name: &str) -> Option<(&PathBuf, &LoadedPlugin)> {
-        let by_stem = self
-            .plugins
-            .iter()
-            .find(|(path, _)| path.file_stem().and_then(|s| s.to_str()) == Some(name));
-        by_stem.or_else(|| {
-            self.plugins
-                .iter()
-                .find(|(_, p)| p.plugin.descriptor().name == name)
-        })
+        let all = || self.plugins.iter().chain(self.builtins.iter());
+        let by_stem =
+            all().find(|(path, _)| path.file_stem().and_then(|s| s.to_str()) == Some(name));
+        by_stem.or_else(|| all().find(|(_, p)| p.plugin.descriptor().name == name))
     }
 
     fn reconcile_connectors(&mut self) {

@@ -1,0 +1,125 @@
+//! Connectors compiled into the process instead of loaded as components: the same
+//! `connectd-sdk` types, called directly, with no sandbox (no memory limit, no CPU deadline, no
+//! capability checks; a panic is caught and becomes a trap). They exist to measure what the
+//! WebAssembly boundary costs, with everything else in the worker the same. The worker never
+//! loads them from `plugin_dir`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use connectd_sdk as sdk;
+
+use crate::{SinkRecord, SourceRecord, TaskError};
+
+/// A source connector behind a trait object.
+pub(crate) trait DynSource: Send {
+    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError>;
+    fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError>;
+}
+
+/// A sink connector behind a trait object.
+pub(crate) trait DynSink: Send {
+    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError>;
+    fn flush(&mut self) -> Result<(), TaskError>;
+}
+
+type Config = Vec<(String, String)>;
+type Positions = Vec<(Vec<u8>, Vec<u8>)>;
+pub(crate) type OpenSource =
+    Box<dyn Fn(Config, Positions) -> Result<Box<dyn DynSource>, TaskError> + Send + Sync>;
+pub(crate) type OpenSink = Box<dyn Fn(Config) -> Result<Box<dyn DynSink>, TaskError> + Send + Sync>;
+
+fn task_error(e: sdk::ConnectorError) -> TaskError {
+    match e {
+        sdk::ConnectorError::InvalidConfig(m) => TaskError::InvalidConfig(m),
+        sdk::ConnectorError::Retryable(m) => TaskError::Retryable(m),
+        sdk::ConnectorError::Fatal(m) => TaskError::Fatal(m),
+        sdk::ConnectorError::BadRecord(m) => TaskError::BadRecord(m),
+    }
+}
+
+/// Runs connector code, turning a panic into a trap as a component's would be.
+fn guarded<R>(f: impl FnOnce() -> Result<R, sdk::ConnectorError>) -> Result<R, TaskError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(task_error),
+        Err(_) => Err(TaskError::Trap("native connector panicked".into())),
+    }
+}
+
+pub(crate) fn descriptor(d: sdk::Descriptor) -> crate::Descriptor {
+    crate::Descriptor {
+        name: d.name,
+        version: d.version,
+        kind: match d.kind {
+            sdk::Kind::Source => crate::Kind::Source,
+            sdk::Kind::Sink => crate::Kind::Sink,
+            sdk::Kind::Transform => crate::Kind::Transform,
+        },
+        config_schema: d.config_schema,
+    }
+}
+
+struct Source<T>(T);
+
+impl<T: sdk::Source + Send> DynSource for Source<T> {
+    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError> {
+        let records = guarded(|| self.0.poll(max))?;
+        Ok(records
+            .into_iter()
+            .map(|r| SourceRecord {
+                topic: r.topic,
+                key: r.key,
+                value: r.value,
+                headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                timestamp_ms: r.timestamp_ms,
+                source_partition: r.source_partition,
+                source_position: r.source_position,
+            })
+            .collect())
+    }
+
+    fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
+        guarded(|| self.0.commit(positions))
+    }
+}
+
+struct Sink<T>(T);
+
+impl<T: sdk::Sink + Send> DynSink for Sink<T> {
+    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
+        let batch = batch
+            .into_iter()
+            .map(|r| sdk::SinkRecord {
+                topic: r.topic,
+                partition: r.partition,
+                offset: r.offset,
+                key: r.key,
+                value: r.value,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|(key, value)| sdk::Header { key, value })
+                    .collect(),
+                timestamp_ms: r.timestamp_ms,
+            })
+            .collect();
+        guarded(|| self.0.put(batch))
+    }
+
+    fn flush(&mut self) -> Result<(), TaskError> {
+        guarded(|| self.0.flush())
+    }
+}
+
+pub(crate) fn open_source<T: sdk::Source + Send>() -> OpenSource {
+    Box::new(|config, resume| {
+        let task = guarded(|| T::open(sdk::Config::from_pairs(config), resume))?;
+        Ok(Box::new(Source(task)) as Box<dyn DynSource>)
+    })
+}
+
+pub(crate) fn open_sink<T: sdk::Sink + Send>() -> OpenSink {
+    Box::new(|config| {
+        let task = guarded(|| T::open(sdk::Config::from_pairs(config)))?;
+        Ok(Box::new(Sink(task)) as Box<dyn DynSink>)
+    })
+}

@@ -1,0 +1,163 @@
+//! One measured run of a connector pipeline inside a real worker and embedded broker (fsync
+//! on, as by default), with the connectors either as WebAssembly components or compiled in.
+//!
+//! ```text
+//! connectd-bench-pipeline <wasm|native> <datagen|file> <records> <plugin_dir> <cache_dir>
+//! ```
+//!
+//! - `datagen`: datagen-source (100-byte JSON values, as fast as possible) into a topic; done
+//!   when the topic holds every record.
+//! - `file`: a file of 100-byte lines, file-source into a topic, file-sink out of it; done when
+//!   the output file holds every line.
+//!
+//! Prints one JSON line: records/s from the worker's start, and the process's peak RSS.
+//! `plugin_dir` holds `datagen-source.wasm`, `file-source.wasm` and `file-sink.wasm` (wasm
+//! mode); `cache_dir` keeps compiled components between runs, so only a warm-up run compiles.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use connectd_host::{Limits, Plugin};
+use connectd_worker::{Worker, WorkerSettings};
+
+const RECORD_BYTES: usize = 100;
+/// Records per poll, and so per produced batch (Kafka Connect's sources batch similarly).
+const POLL_BATCH: u32 = 10_000;
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [mode, pipeline, records, plugin_dir, cache_dir] = args.as_slice() else {
+        bail!(
+            "usage: connectd-bench-pipeline <wasm|native> <datagen|file> <records> <plugin_dir> <cache_dir>"
+        );
+    };
+    let records: u64 = records.parse().context("records: expected a number")?;
+    let dir = tempfile::tempdir()?;
+    let root = dir.path();
+    let connectors = root.join("connectors.d");
+    std::fs::create_dir_all(&connectors)?;
+    let builtins: Vec<(String, Arc<Plugin>)> = match mode.as_str() {
+        "wasm" => Vec::new(),
+        "native" => vec![
+            (
+                "datagen-source".into(),
+                Arc::new(Plugin::native_source::<connectd_datagen_source::Datagen>()),
+            ),
+            (
+                "file-source".into(),
+                Arc::new(Plugin::native_source::<connectd_file_source::FileSource>()),
+            ),
+            (
+                "file-sink".into(),
+                Arc::new(Plugin::native_sink::<connectd_file_sink::FileSink>()),
+            ),
+        ],
+        other => bail!("mode: expected wasm or native, got {other:?}"),
+    };
+    let plugin_dir = if mode == "wasm" {
+        PathBuf::from(plugin_dir)
+    } else {
+        let empty = root.join("no-plugins");
+        std::fs::create_dir_all(&empty)?;
+        empty
+    };
+    let output = root.join("out/out.txt");
+    match pipeline.as_str() {
+        "datagen" => write(
+            &connectors.join("gen.toml"),
+            &format!(
+                "plugin = \"datagen-source\"\ntopic = \"bench\"\nrate = 0\niterations = {records}\n\"record.bytes\" = {RECORD_BYTES}\n\"poll.batch.size\" = {POLL_BATCH}\n"
+            ),
+        )?,
+        "file" => {
+            let input = root.join("in/in.txt");
+            std::fs::create_dir_all(input.parent().unwrap())?;
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&input)?);
+            for i in 0..records {
+                let line = format!("{i:012} ");
+                writeln!(f, "{line}{}", "x".repeat(RECORD_BYTES - line.len()))?;
+            }
+            f.flush()?;
+            drop(f);
+            write(
+                &connectors.join("src.toml"),
+                &format!(
+                    "plugin = \"file-source\"\ntopic = \"bench\"\nfile = \"{}\"\n\"poll.batch.size\" = {POLL_BATCH}\n",
+                    input.display()
+                ),
+            )?;
+            write(
+                &connectors.join("sink.toml"),
+                &format!(
+                    "plugin = \"file-sink\"\ntopics = \"bench\"\nfile = \"{}\"\n",
+                    output.display()
+                ),
+            )?;
+        }
+        other => bail!("pipeline: expected datagen or file, got {other:?}"),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let config = connectd_broker::BrokerConfig {
+        listen: "127.0.0.1:0".parse()?,
+        ..Default::default()
+    };
+    let bound = runtime.block_on(connectd_broker::Broker::bind(config, &root.join("data")))?;
+    let broker = bound.broker();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serving = runtime.spawn(bound.serve(stop_rx));
+    let settings = WorkerSettings {
+        plugin_dir,
+        connectors_dir: connectors,
+        cache_dir: PathBuf::from(cache_dir),
+        limits: Limits::default(),
+    };
+    let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
+    let started = Instant::now();
+    let worker = Worker::start_with_builtins(settings, backend, builtins)?;
+    let want_bytes = records * (RECORD_BYTES as u64 + 1);
+    let done = || match pipeline.as_str() {
+        "datagen" => broker
+            .topics()
+            .get("bench")
+            .and_then(|t| t.partition(0))
+            .is_some_and(|p| p.log_end_offset() as u64 >= records),
+        _ => std::fs::metadata(&output).is_ok_and(|m| m.len() >= want_bytes),
+    };
+    while !done() {
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("not done after 600 s: {:?}", worker.status());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    worker.stop();
+    let _ = stop_tx.send(true);
+    runtime.block_on(serving)??;
+    println!(
+        "{{\"mode\":\"{mode}\",\"pipeline\":\"{pipeline}\",\"records\":{records},\"seconds\":{seconds:.3},\"records_per_s\":{:.0},\"peak_rss_mb\":{:.1}}}",
+        records as f64 / seconds,
+        peak_rss_mb()
+    );
+    Ok(())
+}
