@@ -21,6 +21,9 @@ use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
 
 /// Config schema. `x-connectd-grant: read-parent` asks the host to grant read-only access to
 /// the directory holding `file` (at the same path), and nothing else.
+/// Bytes read from the file at a time.
+const READ_BYTES: usize = 1 << 20;
+
 const SCHEMA: &str = r#"{"type":"object","required":["file","topic"],"properties":{"file":{"type":"string","x-connectd-grant":"read-parent"},"topic":{"type":"string"},"batch.size":{"type":"integer","minimum":1}}}"#;
 /// Bytes of the first line used as the file's identity.
 const FINGERPRINT_BYTES: usize = 256;
@@ -145,10 +148,13 @@ impl Source for FileSource {
             self.pending.clear();
         }
         let read_from = self.offset + self.pending.len() as u64;
-        if len > read_from {
+        // Read on only while less than READ_BYTES is waiting, so the buffer stays small and
+        // shifting out what a poll consumed stays cheap.
+        let starved = self.pending.len() < READ_BYTES || !self.pending.contains(&b'\n');
+        if len > read_from && starved {
             file.seek(SeekFrom::Start(read_from))
                 .map_err(|e| ConnectorError::Retryable(format!("{}: {e}", self.path)))?;
-            let want = (len - read_from).min(4 << 20) as usize;
+            let want = (len - read_from).min(READ_BYTES as u64) as usize;
             let start = self.pending.len();
             self.pending.resize(start + want, 0);
             let n = read_up_to(&mut file, &mut self.pending[start..])

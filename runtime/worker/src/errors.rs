@@ -92,7 +92,11 @@ impl ErrorHandler {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         return Err(TaskError::Retryable(m));
                     }
-                    tracing::debug!(connector = %self.connector.name, task = self.task_id, reason = %m, "retrying {what}");
+                    if wait == FIRST_RETRY {
+                        tracing::warn!(connector = %self.connector.name, task = self.task_id, reason = %m, "{what} failed; retrying with backoff");
+                    } else {
+                        tracing::debug!(connector = %self.connector.name, task = self.task_id, reason = %m, "retrying {what}");
+                    }
                     sleep_unless_stopped(stop, wait);
                     wait = (wait * 2).min(Duration::from_millis(policy.retry_delay_max_ms));
                 }

@@ -142,6 +142,41 @@ fn out_record(r: SinkRecord) -> OutRecord {
     }
 }
 
+/// (source partition, position) pairs.
+type Positions = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Most bytes of records in one produced batch.
+const BATCH_BYTES: usize = 512 << 10;
+
+fn record_size(r: &OutRecord) -> usize {
+    let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
+    r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len) + headers + 24
+}
+
+/// One produced batch's records. The last record of each source partition in it carries its
+/// position, so a restart can tell how far the topic got even if the offsets were never
+/// stored: every batch describes itself, and a crash between two batches loses nothing and
+/// doubles nothing.
+fn marked(
+    ctx: &SourceTaskContext,
+    mut chunk: Vec<(OutRecord, usize)>,
+    sources: &[(Vec<u8>, Vec<u8>)],
+) -> Vec<OutRecord> {
+    let mut seen: Vec<&[u8]> = Vec::new();
+    for (record, i) in chunk.iter_mut().rev() {
+        let (source_partition, position) = &sources[*i];
+        if !seen.contains(&source_partition.as_slice()) {
+            seen.push(source_partition);
+            record.headers.push(crate::offsets::source_header(
+                &ctx.connector.name,
+                source_partition,
+                position,
+            ));
+        }
+    }
+    chunk.into_iter().map(|(r, _)| r).collect()
+}
+
 /// Runs one poll's records through the transforms, produces them (grouped per topic
 /// partition, order kept), then stores the latest position of each source partition.
 /// Returns those positions, for the plugin's `commit`.
@@ -152,7 +187,7 @@ fn deliver(
     partitions: &mut HashMap<String, i32>,
     chain: &mut Chain,
     errors: &mut ErrorHandler,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, TaskError> {
+) -> Result<Positions, TaskError> {
     let now = now_ms();
     // The latest position of every source partition polled, whether or not its records make
     // it through the transforms.
@@ -212,28 +247,34 @@ fn deliver(
         }
     }
     let mut ends = Vec::with_capacity(batches.len());
-    for ((topic, partition), mut sourced) in batches {
-        // The last record of each source partition in the batch carries its position, so a
-        // restart can tell how far the topic got even if the offsets below were never stored.
-        let mut marked: Vec<&[u8]> = Vec::new();
-        for (record, i) in sourced.iter_mut().rev() {
-            let (source_partition, position) = &sources[*i];
-            if !marked.contains(&source_partition.as_slice()) {
-                marked.push(source_partition);
-                record.headers.push(crate::offsets::source_header(
-                    &ctx.connector.name,
-                    source_partition,
-                    position,
-                ));
+    for ((topic, partition), sourced) in batches {
+        // Produced in batches of at most BATCH_BYTES (below the broker's max.message.bytes).
+        let mut rest = sourced;
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let take = rest
+                .iter()
+                .take_while(|(r, _)| {
+                    bytes += record_size(r);
+                    bytes <= BATCH_BYTES
+                })
+                .count()
+                .max(1);
+            let chunk: Vec<(OutRecord, usize)> = rest.drain(..take).collect();
+            let records = marked(ctx, chunk, &sources);
+            let base = errors.retry(&ctx.stop, "produce", || {
+                ctx.backend
+                    .append(&topic, partition, &records)
+                    .map_err(|e| TaskError::Retryable(e.to_string()))
+            })?;
+            match ends
+                .iter_mut()
+                .find(|(t, p, _)| *t == topic && *p == partition)
+            {
+                Some(end) => end.2 = base + records.len() as i64,
+                None => ends.push((topic.clone(), partition, base + records.len() as i64)),
             }
         }
-        let records: Vec<OutRecord> = sourced.into_iter().map(|(r, _)| r).collect();
-        let base = errors.retry(&ctx.stop, "produce", || {
-            ctx.backend
-                .append(&topic, partition, &records)
-                .map_err(|e| TaskError::Retryable(e.to_string()))
-        })?;
-        ends.push((topic, partition, base + records.len() as i64));
     }
     errors.retry(&ctx.stop, "storing source offsets", || {
         ctx.offsets

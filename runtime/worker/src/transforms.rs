@@ -23,6 +23,9 @@ pub(crate) struct Chain {
 /// A record and the index of the input record it came from.
 pub(crate) type Indexed = (usize, SinkRecord);
 
+/// The index of an input record that failed, the alias of the step it failed in, and why.
+pub(crate) type StepFailure = (usize, String, TaskError);
+
 impl Chain {
     /// Opens every step; an error names the step's alias.
     pub(crate) fn open(specs: &[TransformSpec], limits: &Limits) -> Result<Chain, TaskError> {
@@ -54,7 +57,7 @@ impl Chain {
     pub(crate) fn apply(
         &mut self,
         batch: Vec<SinkRecord>,
-    ) -> Result<(Vec<Indexed>, Vec<(usize, String, TaskError)>), TaskError> {
+    ) -> Result<(Vec<Indexed>, Vec<StepFailure>), TaskError> {
         let mut records: Vec<Indexed> = batch.into_iter().enumerate().collect();
         let mut failed = Vec::new();
         for (alias, step) in &mut self.steps {
@@ -85,7 +88,7 @@ impl Chain {
 
 /// Pairs chain failures with the original records, for the error handler.
 pub(crate) fn failures(
-    failed: Vec<(usize, String, TaskError)>,
+    failed: Vec<StepFailure>,
     original: impl Fn(usize) -> (crate::backend::OutRecord, (String, i32, i64)),
 ) -> Vec<Failed> {
     failed

@@ -100,7 +100,7 @@ fn main() -> Result<()> {
             write(
                 &connectors.join("src.toml"),
                 &format!(
-                    "plugin = \"file-source\"\ntopic = \"bench\"\nfile = \"{}\"\n\"poll.batch.size\" = {POLL_BATCH}\n",
+                    "plugin = \"file-source\"\ntopic = \"bench\"\nfile = \"{}\"\n\"poll.batch.size\" = {POLL_BATCH}\n\"batch.size\" = {POLL_BATCH}\n",
                     input.display()
                 ),
             )?;
