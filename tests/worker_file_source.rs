@@ -327,7 +327,7 @@ fn plugins_and_connectors_apply_live() {
     )
     .unwrap();
     writer.join().unwrap();
-    wait_log("connector or its plugin changed; restarting its tasks");
+    wait_log("connector or a plugin it uses changed; restarting its tasks");
     let lines = read_topic(&c, "live", 3000, Duration::from_secs(30));
     let expected: Vec<String> = (0..3000).map(|i| format!("line {i:05}")).collect();
     assert_eq!(

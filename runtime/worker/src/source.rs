@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use connectd_host::{Grants, Limits, Plugin, SinkRecord, SourceRecord, TaskError};
 
@@ -61,6 +62,15 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             ctx.connector.file.display()
         )));
     };
+    // Adopt what the topic says was produced after the last stored offsets (by a crash, or by
+    // this task before it failed), then resume from there.
+    let partitions = ctx.backend.partitions(&default_topic).unwrap_or(1);
+    if let Err(e) = ctx
+        .offsets
+        .recover(name, &[(default_topic.clone(), partitions)])
+    {
+        return Some(TaskError::Retryable(e.to_string()));
+    }
     let mut config = ctx.connector.connector_pairs();
     config.push(("task.id".into(), ctx.task_id.to_string()));
     let opened = ctx
@@ -76,6 +86,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     // FAILED and its reason while it restarts.
     let mut running = false;
     let mut partitions: HashMap<String, i32> = HashMap::new();
+    let mut checkpoint = Checkpoint::new();
     while !ctx.stop.load(Ordering::Relaxed) {
         let polled = errors.retry(&ctx.stop, "poll", || {
             task.poll(ctx.connector.poll_batch_size)
@@ -108,16 +119,18 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             &mut partitions,
             &mut chain,
             &mut errors,
+            &mut checkpoint,
         )
         .and_then(|latest| match task.commit(latest) {
             Ok(()) | Err(TaskError::Retryable(_)) => Ok(()),
             Err(e) => Err(e),
-        });
+        })
+        .and_then(|_| checkpoint.store(ctx, false));
         if let Err(e) = delivered {
             return Some(e);
         }
     }
-    None
+    checkpoint.store(ctx, true).err()
 }
 
 /// A polled record as the transforms and the dead letter queue see it.
@@ -187,6 +200,7 @@ fn deliver(
     partitions: &mut HashMap<String, i32>,
     chain: &mut Chain,
     errors: &mut ErrorHandler,
+    checkpoint: &mut Checkpoint,
 ) -> Result<Positions, TaskError> {
     let now = now_ms();
     // The latest position of every source partition polled, whether or not its records make
@@ -276,10 +290,56 @@ fn deliver(
             }
         }
     }
-    errors.retry(&ctx.stop, "storing source offsets", || {
-        ctx.offsets
-            .store(&ctx.connector.name, &latest, &ends)
-            .map_err(|e| TaskError::Retryable(e.to_string()))
-    })?;
+    checkpoint.add(&latest, ends);
     Ok(latest)
+}
+
+/// How often a source task stores its offsets in `connectd-offsets` (Kafka Connect's
+/// `offset.flush.interval.ms`). Between two stores, the `connectd.source` header of each
+/// produced batch already says how far the task got, and a (re)start adopts those
+/// ([`SourceOffsets::recover`]), so the interval only bounds how much a restart rescans.
+const OFFSET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Positions and topic ends produced since the last store.
+struct Checkpoint {
+    latest: Positions,
+    ends: Vec<(String, i32, i64)>,
+    since: Instant,
+}
+
+impl Checkpoint {
+    fn new() -> Self {
+        Checkpoint {
+            latest: Vec::new(),
+            ends: Vec::new(),
+            since: Instant::now(),
+        }
+    }
+
+    fn add(&mut self, latest: &[(Vec<u8>, Vec<u8>)], ends: Vec<(String, i32, i64)>) {
+        for (p, pos) in latest {
+            match self.latest.iter_mut().find(|(q, _)| q == p) {
+                Some(entry) => entry.1 = pos.clone(),
+                None => self.latest.push((p.clone(), pos.clone())),
+            }
+        }
+        for (t, p, end) in ends {
+            match self.ends.iter_mut().find(|(u, q, _)| *u == t && *q == p) {
+                Some(entry) => entry.2 = end,
+                None => self.ends.push((t, p, end)),
+            }
+        }
+    }
+
+    /// Stores what is pending if the interval has passed (or `now` is set).
+    fn store(&mut self, ctx: &SourceTaskContext, now: bool) -> Result<(), TaskError> {
+        if self.latest.is_empty() || (!now && self.since.elapsed() < OFFSET_FLUSH_INTERVAL) {
+            return Ok(());
+        }
+        ctx.offsets
+            .store(&ctx.connector.name, &self.latest, &self.ends)
+            .map_err(|e| TaskError::Retryable(e.to_string()))?;
+        *self = Checkpoint::new();
+        Ok(())
+    }
 }

@@ -309,12 +309,9 @@ impl Supervisor {
         if kind == Kind::Source
             && let Some(topic) = connector.values.get("topic")
         {
-            let partitions = self
-                .backend
+            // Each task adopts the positions its records carry when it starts.
+            self.backend
                 .ensure_topic(topic, 1, &[])
-                .map_err(|e| e.to_string())?;
-            self.offsets
-                .recover(&connector.name, &[(topic.clone(), partitions)])
                 .map_err(|e| e.to_string())?;
         }
         self.status.set(
