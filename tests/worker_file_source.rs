@@ -88,12 +88,17 @@ fn file_source_into_topic_survives_kill9() {
     appender.join().unwrap();
     let lines = read_topic(&c, "lines", total, Duration::from_secs(60));
     let expected: Vec<String> = (0..total).map(|i| format!("line {i:05}")).collect();
-    assert_eq!(
-        lines.len(),
-        total,
-        "every line exactly once (got {} records)",
-        lines.len()
-    );
+    if lines.len() != total {
+        let mut seen = std::collections::HashSet::new();
+        let doubled: Vec<&String> = lines.iter().filter(|l| !seen.insert(*l)).collect();
+        panic!(
+            "every line exactly once: got {} records; doubled: {:?} .. {:?}\n{}",
+            lines.len(),
+            doubled.first(),
+            doubled.last(),
+            c.log_text()
+        );
+    }
     assert_eq!(lines, expected, "in order");
     // The sink file has every line, in order; a line may repeat only as part of a replayed,
     // uncommitted tail after a kill.
