@@ -91,11 +91,28 @@ fn file_source_into_topic_survives_kill9() {
     if lines.len() != total {
         let mut seen = std::collections::HashSet::new();
         let doubled: Vec<&String> = lines.iter().filter(|l| !seen.insert(*l)).collect();
+        let dump = c.cli(
+            &[
+                "consume",
+                "--topic",
+                "lines",
+                "--from-beginning",
+                "--max-messages",
+                &lines.len().to_string(),
+                "--print-offset",
+                "--timeout-ms",
+                "10000",
+            ],
+            None,
+        );
+        let first = doubled.first().map(|s| s.as_str()).unwrap_or("-");
+        let at: Vec<&str> = dump.lines().filter(|l| l.ends_with(first)).collect();
         panic!(
-            "every line exactly once: got {} records; doubled: {:?} .. {:?}\n{}",
+            "every line exactly once: got {} records; doubled: {:?} .. {:?}, first at {:?}\n{}",
             lines.len(),
             doubled.first(),
             doubled.last(),
+            at,
             c.log_text()
         );
     }
