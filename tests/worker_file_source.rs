@@ -107,6 +107,42 @@ fn file_source_into_topic_survives_kill9() {
         );
         let first = doubled.first().map(|s| s.as_str()).unwrap_or("-");
         let at: Vec<&str> = dump.lines().filter(|l| l.ends_with(first)).collect();
+        // Where the source positions were marked around there.
+        let consumer: BaseConsumer = c.client().set("group.id", "diag").create().unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("lines", 0, Offset::Beginning)
+            .unwrap();
+        consumer.assign(&tpl).unwrap();
+        let mut marks = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) else {
+                continue;
+            };
+            use rdkafka::message::Headers as _;
+            if let Some(h) = m.headers() {
+                for h in h.iter() {
+                    marks.push(format!(
+                        "{}:{}",
+                        m.offset(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default())
+                    ));
+                }
+            }
+        }
+        let dup_at: Vec<i64> = at
+            .iter()
+            .filter_map(|l| l.strip_prefix("Offset:")?.split('\t').next()?.parse().ok())
+            .collect();
+        let (lo, hi) = (dup_at[0] - 400, dup_at[dup_at.len() - 1] + 10);
+        let near: Vec<&String> = marks
+            .iter()
+            .filter(|m| {
+                let o: i64 = m.split(':').next().unwrap().parse().unwrap();
+                o >= lo && o <= hi
+            })
+            .collect();
+        eprintln!("markers near: {near:?}");
         panic!(
             "every line exactly once: got {} records; doubled: {:?} .. {:?}, first at {:?}\n{}",
             lines.len(),

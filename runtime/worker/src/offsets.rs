@@ -96,6 +96,7 @@ impl SourceOffsets {
     /// (see the module docs). Partitions it never checkpointed are read from the start.
     pub fn recover(&self, connector: &str, topics: &[(String, i32)]) -> Result<usize> {
         let mut adopted = 0;
+        let mut scanned = Vec::new();
         for (topic, partitions) in topics {
             for partition in 0..*partitions {
                 let from = self
@@ -104,7 +105,12 @@ impl SourceOffsets {
                     .get(&(connector.to_string(), topic.clone(), partition))
                     .copied()
                     .unwrap_or(0);
-                for record in self.backend.read_from(topic, partition, from)? {
+                let records = self.backend.read_from(topic, partition, from)?;
+                scanned.push(format!(
+                    "{topic}/{partition}@{from}..{}",
+                    records.last().map_or(from, |r| r.offset + 1)
+                ));
+                for record in records {
                     for (key, value) in &record.headers {
                         if key != SOURCE_HEADER {
                             continue;
@@ -123,13 +129,12 @@ impl SourceOffsets {
                 }
             }
         }
-        if adopted > 0 {
-            tracing::info!(
-                connector,
-                records = adopted,
-                "recovered source positions written after the last checkpoint"
-            );
-        }
+        tracing::info!(
+            connector,
+            records = adopted,
+            scanned = %scanned.join(","),
+            "adopted the source positions written after the last stored offsets"
+        );
         Ok(adopted)
     }
 

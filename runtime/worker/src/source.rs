@@ -73,9 +73,12 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     }
     let mut config = ctx.connector.connector_pairs();
     config.push(("task.id".into(), ctx.task_id.to_string()));
+    let resume = ctx.offsets.resume(name);
+    let at: Vec<String> = resume.iter().map(|(_, p)| crate::offsets::hex(p)).collect();
+    tracing::info!(connector = %name, task = ctx.task_id, resume = %at.join(","), "starting source task");
     let opened = ctx
         .plugin
-        .open_source(config, ctx.offsets.resume(name), &ctx.grants, &ctx.limits)
+        .open_source(config, resume, &ctx.grants, &ctx.limits)
         .and_then(|task| Ok((task, Chain::open(&ctx.transforms, &ctx.limits)?)));
     let (mut task, mut chain) = match opened {
         Ok(t) => t,
