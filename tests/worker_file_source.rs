@@ -143,6 +143,31 @@ fn file_source_into_topic_survives_kill9() {
             })
             .collect();
         eprintln!("markers near: {near:?}");
+        // The batches on disk around there: base offset, records, marked or not.
+        let dir = c.data_dir().join("lines-0");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "log") {
+                continue;
+            }
+            let data = std::fs::read(&path).unwrap();
+            let mut pos = 0;
+            while pos + 61 <= data.len() {
+                let base = i64::from_be_bytes(data[pos..pos + 8].try_into().unwrap());
+                let len = u32::from_be_bytes(data[pos + 8..pos + 12].try_into().unwrap()) as usize;
+                let delta = i32::from_be_bytes(data[pos + 23..pos + 27].try_into().unwrap());
+                let end = (pos + 12 + len).min(data.len());
+                let marked = data[pos..end].windows(14).any(|w| w == b"connectd.sourc");
+                if base + i64::from(delta) >= lo && base <= hi {
+                    eprintln!(
+                        "batch {base}..={} at byte {pos}: {} bytes, marked {marked}",
+                        base + i64::from(delta),
+                        12 + len
+                    );
+                }
+                pos += 12 + len;
+            }
+        }
         panic!(
             "every line exactly once: got {} records; doubled: {:?} .. {:?}, first at {:?}\n{}",
             lines.len(),

@@ -187,7 +187,8 @@ impl TopicBackend for Embedded {
     }
 }
 
-/// Encodes records as one uncompressed RecordBatch v2.
+/// Encodes records as one uncompressed RecordBatch v2 (one batch, so one append is all or
+/// nothing, and the last record's `connectd.source` marker covers every record before it).
 pub fn encode(records: &[OutRecord]) -> Result<Bytes> {
     let records: Vec<Record> = records
         .iter()
@@ -201,7 +202,10 @@ pub fn encode(records: &[OutRecord]) -> Result<Bytes> {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // The encoder starts a new batch wherever offset minus sequence changes, so the
+            // sequence counts up with the offset from the batch's base sequence, -1 (none):
+            // one batch for all the records, not one per record.
+            sequence: i as i32 - 1,
             timestamp: r.timestamp_ms,
             key: r.key.clone().map(Bytes::from),
             value: r.value.clone().map(Bytes::from),
@@ -228,4 +232,25 @@ pub fn encode(records: &[OutRecord]) -> Result<Bytes> {
     )
     .map_err(|e| Error::Backend(format!("encoding records: {e}")))?;
     Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_encode_as_one_batch() {
+        let records: Vec<OutRecord> = (0..50)
+            .map(|i| OutRecord {
+                value: Some(format!("v{i}").into_bytes()),
+                timestamp_ms: 1_700_000_000_000 + i,
+                ..Default::default()
+            })
+            .collect();
+        let mut bytes = encode(&records).unwrap();
+        let sets = RecordBatchDecoder::decode_all(&mut bytes).unwrap();
+        assert_eq!(sets.len(), 1, "one batch");
+        assert_eq!(sets[0].records.len(), 50);
+        assert!(sets[0].records.iter().all(|r| r.producer_id == -1));
+    }
 }
