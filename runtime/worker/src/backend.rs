@@ -28,6 +28,17 @@ pub struct OutRecord {
     pub timestamp_ms: i64,
 }
 
+impl From<connectd_host::SinkRecord> for OutRecord {
+    fn from(r: connectd_host::SinkRecord) -> Self {
+        OutRecord {
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp_ms: r.timestamp_ms,
+        }
+    }
+}
+
 /// A record read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InRecord {

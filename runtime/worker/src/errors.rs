@@ -45,6 +45,25 @@ pub(crate) struct Failed {
     pub error: TaskError,
 }
 
+impl Failed {
+    /// A record that failed at `stage`; it came from its own topic, partition and offset (-1
+    /// for a source record not yet produced).
+    pub(crate) fn new(
+        r: connectd_host::SinkRecord,
+        stage: Stage,
+        class: String,
+        error: TaskError,
+    ) -> Self {
+        Failed {
+            origin: (r.topic.clone(), r.partition, r.offset),
+            record: r.into(),
+            stage,
+            class,
+            error,
+        }
+    }
+}
+
 /// One task's error handling.
 pub(crate) struct ErrorHandler {
     connector: ConnectorConfig,

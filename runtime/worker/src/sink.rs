@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use connectd_host::{Grants, Limits, Plugin, SinkRecord, TaskError};
 
-use crate::backend::{OutRecord, TopicBackend};
+use crate::backend::TopicBackend;
 use crate::connector::ConnectorConfig;
 use crate::errors::{ErrorHandler, Failed, Stage};
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
-use crate::transforms::{Chain, TransformSpec};
+use crate::transforms::{Chain, TransformSpec, failures};
 
 /// Bytes read per partition per round.
 const READ_BYTES: usize = 1 << 20;
@@ -142,21 +142,6 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     None
 }
 
-fn failed_record(r: SinkRecord, stage: Stage, class: String, error: TaskError) -> Failed {
-    Failed {
-        origin: (r.topic.clone(), r.partition, r.offset),
-        record: OutRecord {
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-            timestamp_ms: r.timestamp_ms,
-        },
-        stage,
-        class,
-        error,
-    }
-}
-
 /// Transforms, then put and flush, retrying retryable errors. A batch that `put` refuses with
 /// bad-record is put again record by record under `errors.tolerance = "all"`, so only the bad
 /// ones are skipped.
@@ -172,14 +157,7 @@ fn deliver(
     } else {
         let originals = batch.clone();
         let (kept, failed) = chain.apply(batch)?;
-        errors.handle(
-            failed
-                .into_iter()
-                .map(|(i, alias, e)| {
-                    failed_record(originals[i].clone(), Stage::Transformation, alias, e)
-                })
-                .collect(),
-        )?;
+        errors.handle(failures(failed, &originals))?;
         kept.into_iter().map(|(_, r)| r).collect()
     };
     if !batch.is_empty() {
@@ -189,7 +167,7 @@ fn deliver(
                     match errors.retry(&ctx.stop, "put", || task.put(vec![record.clone()])) {
                         Err(e @ TaskError::BadRecord(_)) => {
                             let class = ctx.connector.plugin.clone();
-                            errors.handle(vec![failed_record(record, Stage::TaskPut, class, e)])?
+                            errors.handle(vec![Failed::new(record, Stage::TaskPut, class, e)])?
                         }
                         other => other?,
                     }

@@ -149,15 +149,6 @@ fn as_topic_record(r: SourceRecord, default_topic: &str, now: i64) -> SinkRecord
     }
 }
 
-fn out_record(r: SinkRecord) -> OutRecord {
-    OutRecord {
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
-        timestamp_ms: r.timestamp_ms,
-    }
-}
-
 /// (source partition, position) pairs.
 type Positions = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -228,11 +219,7 @@ fn deliver(
     } else {
         let originals = batch.clone();
         let (kept, failed) = chain.apply(batch)?;
-        errors.handle(failures(failed, |i| {
-            let r = originals[i].clone();
-            let origin = (r.topic.clone(), -1, -1);
-            (out_record(r), origin)
-        }))?;
+        errors.handle(failures(failed, &originals))?;
         kept
     };
     // Per topic partition, in order: the record and the (source partition, position) it came from.
@@ -254,7 +241,7 @@ fn deliver(
         let partition =
             (fnv(r.key.as_deref().unwrap_or(&sources[i].0)) % count.max(1) as u32) as i32;
         let topic = r.topic.clone();
-        let sourced = (out_record(r), i);
+        let sourced = (OutRecord::from(r), i);
         match batches
             .iter_mut()
             .find(|(k, _)| k.0 == topic && k.1 == partition)

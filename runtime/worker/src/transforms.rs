@@ -86,22 +86,12 @@ impl Chain {
     }
 }
 
-/// Pairs chain failures with the original records, for the error handler.
-pub(crate) fn failures(
-    failed: Vec<StepFailure>,
-    original: impl Fn(usize) -> (crate::backend::OutRecord, (String, i32, i64)),
-) -> Vec<Failed> {
+/// Pairs chain failures with the records as they were before the chain, for the error handler.
+pub(crate) fn failures(failed: Vec<StepFailure>, originals: &[SinkRecord]) -> Vec<Failed> {
     failed
         .into_iter()
         .map(|(i, alias, error)| {
-            let (record, origin) = original(i);
-            Failed {
-                record,
-                origin,
-                stage: Stage::Transformation,
-                class: alias,
-                error,
-            }
+            Failed::new(originals[i].clone(), Stage::Transformation, alias, error)
         })
         .collect()
 }
