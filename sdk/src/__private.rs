@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use crate::{
-    Config, ConnectorError, Descriptor, Header, Kind, Sink, SinkRecord, Source, SourceRecord,
-    Transform,
+    Config, ConnectorError, Descriptor, Header, HeaderSpan, Kind, Sink, SinkBatch, SinkEntry,
+    SinkRecord, Source, SourceBatch, Span, Transform,
 };
 
 pub mod source {
@@ -97,6 +97,38 @@ macro_rules! conversions {
                     .collect()
             }
 
+            pub fn span_out(s: Span) -> w::Span {
+                w::Span {
+                    start: s.start,
+                    len: s.len,
+                }
+            }
+
+            pub fn span_in(s: w::Span) -> Span {
+                Span {
+                    start: s.start,
+                    len: s.len,
+                }
+            }
+
+            pub fn header_spans_out(h: Vec<HeaderSpan>) -> Vec<w::HeaderSpan> {
+                h.into_iter()
+                    .map(|h| w::HeaderSpan {
+                        key: span_out(h.key),
+                        value: span_out(h.value),
+                    })
+                    .collect()
+            }
+
+            pub fn header_spans_in(h: Vec<w::HeaderSpan>) -> Vec<HeaderSpan> {
+                h.into_iter()
+                    .map(|h| HeaderSpan {
+                        key: span_in(h.key),
+                        value: span_in(h.value),
+                    })
+                    .collect()
+            }
+
             pub fn sink_record_in(r: w::SinkRecord) -> SinkRecord {
                 SinkRecord {
                     topic: r.topic,
@@ -149,24 +181,33 @@ mod source_impl {
                 .map_err(super::source_conv::error)
         }
 
-        fn poll(&self, max: u32) -> Result<Vec<w::SourceRecord>, w::Error> {
-            let records = self
-                .0
+        fn poll(&self, max: u32) -> Result<w::SourceBatch, w::Error> {
+            use super::source_conv::{header_spans_out, span_out};
+            let mut batch = SourceBatch::default();
+            self.0
                 .borrow_mut()
-                .poll(max)
+                .poll_batch(max, &mut batch)
                 .map_err(super::source_conv::error)?;
-            Ok(records
-                .into_iter()
-                .map(|r: SourceRecord| w::SourceRecord {
-                    topic: r.topic,
-                    key: r.key,
-                    value: r.value,
-                    headers: super::source_conv::headers_out(r.headers),
-                    timestamp_ms: r.timestamp_ms,
-                    source_partition: r.source_partition,
-                    source_position: r.source_position,
-                })
-                .collect())
+            Ok(w::SourceBatch {
+                data: batch.data,
+                records: batch
+                    .records
+                    .into_iter()
+                    .map(|e| w::SourceEntry {
+                        topic: e.topic,
+                        key: span_out(e.key),
+                        value: span_out(e.value),
+                        headers_start: e.headers_start,
+                        headers_len: e.headers_len,
+                        timestamp_ms: e.timestamp_ms,
+                        source_partition: e.source_partition,
+                        source_position: span_out(e.source_position),
+                    })
+                    .collect(),
+                headers: header_spans_out(batch.headers),
+                source_partitions: batch.source_partitions,
+                topics: batch.topics,
+            })
         }
 
         fn commit(&self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), w::Error> {
@@ -197,14 +238,30 @@ mod sink_impl {
                 .map_err(super::sink_conv::error)
         }
 
-        fn put(&self, batch: Vec<w::SinkRecord>) -> Result<(), w::Error> {
-            let batch = batch
-                .into_iter()
-                .map(super::sink_conv::sink_record_in)
-                .collect();
+        fn put(&self, batch: w::SinkBatch) -> Result<(), w::Error> {
+            use super::sink_conv::{header_spans_in, span_in};
+            let batch = SinkBatch {
+                data: batch.data,
+                records: batch
+                    .records
+                    .into_iter()
+                    .map(|e| SinkEntry {
+                        topic: e.topic,
+                        partition: e.partition,
+                        offset: e.offset,
+                        timestamp_ms: e.timestamp_ms,
+                        key: span_in(e.key),
+                        value: span_in(e.value),
+                        headers_start: e.headers_start,
+                        headers_len: e.headers_len,
+                    })
+                    .collect(),
+                headers: header_spans_in(batch.headers),
+                topics: batch.topics,
+            };
             self.0
                 .borrow_mut()
-                .put(batch)
+                .put_batch(&batch)
                 .map_err(super::sink_conv::error)
         }
 

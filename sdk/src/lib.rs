@@ -37,6 +37,7 @@
 //! assert_eq!(c.poll(3).unwrap().len(), 3);
 //! ```
 
+mod batch;
 mod config;
 mod record;
 
@@ -44,6 +45,7 @@ mod record;
 #[doc(hidden)]
 pub mod __private;
 
+pub use batch::{HeaderSpan, SinkBatch, SinkEntry, SinkRecordRef, SourceBatch, SourceEntry, Span};
 pub use config::Config;
 pub use record::{ConnectorError, Descriptor, Header, Kind, SinkRecord, SourceRecord};
 
@@ -58,6 +60,17 @@ pub trait Source: Sized + 'static {
 
     /// Up to `max` new records; an empty vector when there is nothing new.
     fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError>;
+
+    /// Up to `max` new records, added to `batch` (empty when called). This is what the host
+    /// calls; the default adds what [`Source::poll`] returns. A connector that moves a lot of
+    /// data overrides it to write records straight into the batch
+    /// ([`SourceBatch::push_value`]), with no allocation per record.
+    fn poll_batch(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
+        for record in self.poll(max)? {
+            batch.push(record);
+        }
+        Ok(())
+    }
 
     /// Records up to these positions are durable in their topics. Default: nothing to do.
     fn commit(&mut self, _positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), ConnectorError> {
@@ -75,6 +88,13 @@ pub trait Sink: Sized + 'static {
 
     /// Takes a batch, in offset order within each partition.
     fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectorError>;
+
+    /// What the host calls with each batch; the default hands [`Sink::put`] owned records. A
+    /// connector that moves a lot of data overrides it to read the records in place
+    /// ([`SinkBatch::iter`]).
+    fn put_batch(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
+        self.put(batch.to_records())
+    }
 
     /// Makes everything put so far durable; the host commits offsets only after this is ok.
     fn flush(&mut self) -> Result<(), ConnectorError>;

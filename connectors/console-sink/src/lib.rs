@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecord};
 
 const SCHEMA: &str = r#"{"type":"object","required":["topics"],"x-connectd-grant":"stdout","properties":{"topics":{"type":"string"},"print.key":{"type":"boolean"}}}"#;
 
@@ -30,14 +30,18 @@ impl Sink for ConsoleSink {
     }
 
     fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectorError> {
+        self.put_batch(&batch.iter().collect())
+    }
+
+    fn put_batch(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
         let mut out = std::io::stdout().lock();
-        for r in batch {
+        for r in batch.iter() {
             if self.print_key {
-                out.write_all(r.key.as_deref().unwrap_or(b"null"))
+                out.write_all(r.key().unwrap_or(b"null"))
                     .and_then(|_| out.write_all(b"\t"))
                     .map_err(|e| ConnectorError::Retryable(e.to_string()))?;
             }
-            out.write_all(r.value.as_deref().unwrap_or_default())
+            out.write_all(r.value().unwrap_or_default())
                 .and_then(|_| out.write_all(b"\n"))
                 .map_err(|e| ConnectorError::Retryable(e.to_string()))?;
         }

@@ -13,7 +13,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecord};
 
 const SCHEMA: &str = r#"{"type":"object","required":["file","topics"],"properties":{"file":{"type":"string","x-connectd-grant":"write-parent"},"topics":{"type":"string"}}}"#;
 
@@ -64,8 +64,12 @@ impl Sink for FileSink {
     }
 
     fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectorError> {
-        for record in batch {
-            let value = record.value.as_deref().unwrap_or_default();
+        self.put_batch(&batch.iter().collect())
+    }
+
+    fn put_batch(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
+        for record in batch.iter() {
+            let value = record.value().unwrap_or_default();
             if !self.pending.is_empty() && self.pending.len() + value.len() + 1 > BUFFER {
                 self.write_pending()?;
             }

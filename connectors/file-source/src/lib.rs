@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceBatch, SourceRecord};
 
 /// Config schema. `x-connectd-grant: read-parent` asks the host to grant read-only access to
 /// the directory holding `file` (at the same path), and nothing else.
@@ -39,12 +39,6 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    fn position(&self) -> Vec<u8> {
-        let mut p = self.identity.unwrap_or(0).to_be_bytes().to_vec();
-        p.extend_from_slice(&self.offset.to_be_bytes());
-        p
-    }
-
     /// Identity of the file now at `path`: FNV-1a of its first line (up to 256 bytes), or
     /// `None` while the file has no complete first line.
     fn current_identity(&self) -> Result<Option<u64>, ConnectorError> {
@@ -122,14 +116,20 @@ impl Source for FileSource {
     }
 
     fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
+        let mut batch = SourceBatch::default();
+        self.poll_batch(max, &mut batch)?;
+        Ok(batch.to_records())
+    }
+
+    fn poll_batch(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
         let max = max.min(self.batch_size) as usize;
         let identity = self.current_identity()?;
         let Some(identity) = identity else {
-            return Ok(Vec::new());
+            return Ok(());
         };
         let mut file = match File::open(&self.path) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => {
                 return Err(ConnectorError::Retryable(format!(
                     "opening {}: {e}",
@@ -161,24 +161,22 @@ impl Source for FileSource {
                 .map_err(|e| ConnectorError::Retryable(format!("{}: {e}", self.path)))?;
             self.pending.truncate(start + n);
         }
-        let mut records = Vec::new();
         let mut consumed = 0usize;
-        while records.len() < max {
-            let Some(nl) = self.pending[consumed..].iter().position(|b| *b == b'\n') else {
+        let mut position = [0u8; 16];
+        position[..8].copy_from_slice(&identity.to_be_bytes());
+        for _ in 0..max {
+            let Some(nl) = memchr::memchr(b'\n', &self.pending[consumed..]) else {
                 break;
             };
             let line = &self.pending[consumed..consumed + nl];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             consumed += nl + 1;
             self.offset += (nl + 1) as u64;
-            records.push(SourceRecord::new(
-                line.to_vec(),
-                self.path.as_bytes().to_vec(),
-                self.position(),
-            ));
+            position[8..].copy_from_slice(&self.offset.to_be_bytes());
+            batch.push_value(line, self.path.as_bytes(), &position);
         }
         self.pending.drain(..consumed);
-        Ok(records)
+        Ok(())
     }
 }
 

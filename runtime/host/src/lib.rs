@@ -22,8 +22,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use connectd_sdk as sdk;
+pub use connectd_sdk::{SinkBatch, SourceBatch, SourceEntry, SourceRecord, Span};
 pub use sink::{SinkRecord, SinkTask};
-pub use source::{SourceRecord, SourceTask};
+pub use source::SourceTask;
 pub use store::{Grants, Limits};
 pub use transform::Transformer;
 

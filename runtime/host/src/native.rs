@@ -8,17 +8,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use connectd_sdk as sdk;
 
-use crate::{SinkRecord, SourceRecord, TaskError};
+use connectd_sdk::{SinkBatch, SourceBatch};
+
+use crate::TaskError;
 
 /// A source connector behind a trait object.
 pub(crate) trait DynSource: Send {
-    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError>;
+    fn poll(&mut self, max: u32) -> Result<SourceBatch, TaskError>;
     fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError>;
 }
 
 /// A sink connector behind a trait object.
 pub(crate) trait DynSink: Send {
-    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError>;
+    fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError>;
     fn flush(&mut self) -> Result<(), TaskError>;
 }
 
@@ -61,20 +63,10 @@ pub(crate) fn descriptor(d: sdk::Descriptor) -> crate::Descriptor {
 struct Source<T>(T);
 
 impl<T: sdk::Source + Send> DynSource for Source<T> {
-    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError> {
-        let records = guarded(|| self.0.poll(max))?;
-        Ok(records
-            .into_iter()
-            .map(|r| SourceRecord {
-                topic: r.topic,
-                key: r.key,
-                value: r.value,
-                headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
-                timestamp_ms: r.timestamp_ms,
-                source_partition: r.source_partition,
-                source_position: r.source_position,
-            })
-            .collect())
+    fn poll(&mut self, max: u32) -> Result<SourceBatch, TaskError> {
+        let mut batch = SourceBatch::default();
+        guarded(|| self.0.poll_batch(max, &mut batch))?;
+        Ok(batch)
     }
 
     fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
@@ -85,24 +77,8 @@ impl<T: sdk::Source + Send> DynSource for Source<T> {
 struct Sink<T>(T);
 
 impl<T: sdk::Sink + Send> DynSink for Sink<T> {
-    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
-        let batch = batch
-            .into_iter()
-            .map(|r| sdk::SinkRecord {
-                topic: r.topic,
-                partition: r.partition,
-                offset: r.offset,
-                key: r.key,
-                value: r.value,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|(key, value)| sdk::Header { key, value })
-                    .collect(),
-                timestamp_ms: r.timestamp_ms,
-            })
-            .collect();
-        guarded(|| self.0.put(batch))
+    fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError> {
+        guarded(|| self.0.put_batch(batch))
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {

@@ -3,12 +3,14 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
+use connectd_sdk::SinkBatch;
+
 use crate::TaskError;
-use crate::bindings::{sink as bindings, sink_record_out, task_error, trap, wit};
+use crate::bindings::{header_spans_out, sink as bindings, span_out, task_error, trap, wit};
 use crate::native::DynSink;
 use crate::store::TaskState;
 
-/// A record read from a topic: handed to a sink task, or to a transform.
+/// A record read from a topic, owned: handed to a transform, or to the dead letter queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkRecord {
     /// Topic it was read from.
@@ -25,6 +27,51 @@ pub struct SinkRecord {
     pub headers: Vec<(String, Vec<u8>)>,
     /// Timestamp, ms since the Unix epoch.
     pub timestamp_ms: i64,
+}
+
+impl SinkRecord {
+    /// The records of a batch, owned.
+    pub fn from_batch(batch: &SinkBatch) -> Vec<SinkRecord> {
+        batch
+            .iter()
+            .map(|r| SinkRecord {
+                topic: r.topic().to_string(),
+                partition: r.partition(),
+                offset: r.offset(),
+                key: r.key().map(<[u8]>::to_vec),
+                value: r.value().map(<[u8]>::to_vec),
+                headers: r
+                    .headers()
+                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec()))
+                    .collect(),
+                timestamp_ms: r.timestamp_ms(),
+            })
+            .collect()
+    }
+
+    /// Records as one batch.
+    pub fn to_batch(records: &[SinkRecord]) -> SinkBatch {
+        let mut batch = SinkBatch::default();
+        for r in records {
+            batch.push(&connectd_sdk::SinkRecord {
+                topic: r.topic.clone(),
+                partition: r.partition,
+                offset: r.offset,
+                key: r.key.clone(),
+                value: r.value.clone(),
+                headers: r
+                    .headers
+                    .iter()
+                    .map(|(key, value)| connectd_sdk::Header {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                timestamp_ms: r.timestamp_ms,
+            });
+        }
+        batch
+    }
 }
 
 pub(crate) type Pre = bindings::SinkConnectorPre<TaskState>;
@@ -52,7 +99,7 @@ impl SinkTask {
     }
 
     /// Hands a batch to the task.
-    pub fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
+    pub fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError> {
         match &mut self.0 {
             Inner::Wasm(t) => t.put(batch),
             Inner::Native(t) => t.put(batch),
@@ -98,8 +145,26 @@ impl WasmSinkTask {
         })
     }
 
-    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), TaskError> {
-        let batch: Vec<wit::SinkRecord> = batch.into_iter().map(sink_record_out).collect();
+    fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError> {
+        let batch = wit::SinkBatch {
+            data: batch.data.clone(),
+            records: batch
+                .records
+                .iter()
+                .map(|e| wit::SinkEntry {
+                    topic: e.topic,
+                    partition: e.partition,
+                    offset: e.offset,
+                    timestamp_ms: e.timestamp_ms,
+                    key: span_out(e.key),
+                    value: span_out(e.value),
+                    headers_start: e.headers_start,
+                    headers_len: e.headers_len,
+                })
+                .collect(),
+            headers: header_spans_out(&batch.headers),
+            topics: batch.topics.clone(),
+        };
         self.store.set_epoch_deadline(self.ticks);
         self.instance
             .connectd_connector_sink()

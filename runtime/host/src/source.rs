@@ -3,29 +3,12 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
+use connectd_sdk::{SourceBatch, SourceEntry};
+
 use crate::TaskError;
-use crate::bindings::{source as bindings, task_error, trap};
+use crate::bindings::{header_spans_in, source as bindings, span_in, task_error, trap};
 use crate::native::DynSource;
 use crate::store::TaskState;
-
-/// A record a source task returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceRecord {
-    /// Target topic, or `None` for the connector's `topic`.
-    pub topic: Option<String>,
-    /// Key.
-    pub key: Option<Vec<u8>>,
-    /// Value.
-    pub value: Option<Vec<u8>>,
-    /// Headers.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// Timestamp, ms since the Unix epoch.
-    pub timestamp_ms: Option<i64>,
-    /// Source partition (opaque).
-    pub source_partition: Vec<u8>,
-    /// Resume position (opaque).
-    pub source_position: Vec<u8>,
-}
 
 pub(crate) type Pre = bindings::SourceConnectorPre<TaskState>;
 
@@ -53,7 +36,7 @@ impl SourceTask {
     }
 
     /// Up to `max` new records.
-    pub fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError> {
+    pub fn poll(&mut self, max: u32) -> Result<SourceBatch, TaskError> {
         match &mut self.0 {
             Inner::Wasm(t) => t.poll(max),
             Inner::Native(t) => t.poll(max),
@@ -100,27 +83,35 @@ impl WasmSourceTask {
         })
     }
 
-    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, TaskError> {
+    fn poll(&mut self, max: u32) -> Result<SourceBatch, TaskError> {
         self.store.set_epoch_deadline(self.ticks);
-        let records = self
+        let batch = self
             .instance
             .connectd_connector_source()
             .source_task()
             .call_poll(&mut self.store, self.task, max)
             .map_err(trap)?
             .map_err(task_error)?;
-        Ok(records
-            .into_iter()
-            .map(|r| SourceRecord {
-                topic: r.topic,
-                key: r.key,
-                value: r.value,
-                headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
-                timestamp_ms: r.timestamp_ms,
-                source_partition: r.source_partition,
-                source_position: r.source_position,
-            })
-            .collect())
+        Ok(SourceBatch {
+            data: batch.data,
+            records: batch
+                .records
+                .into_iter()
+                .map(|e| SourceEntry {
+                    topic: e.topic,
+                    key: span_in(e.key),
+                    value: span_in(e.value),
+                    headers_start: e.headers_start,
+                    headers_len: e.headers_len,
+                    timestamp_ms: e.timestamp_ms,
+                    source_partition: e.source_partition,
+                    source_position: span_in(e.source_position),
+                })
+                .collect(),
+            headers: header_spans_in(batch.headers),
+            source_partitions: batch.source_partitions,
+            topics: batch.topics,
+        })
     }
 
     fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {

@@ -33,7 +33,7 @@ fn file_source_component_reads_its_granted_directory_only() {
     let mut task = plugin
         .open_source(config("/data/in.txt"), vec![], &grants, &Limits::default())
         .unwrap();
-    let records = task.poll(2).unwrap();
+    let records = task.poll(2).unwrap().to_records();
     let values: Vec<_> = records
         .iter()
         .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
@@ -53,6 +53,7 @@ fn file_source_component_reads_its_granted_directory_only() {
     let rest: Vec<_> = resumed
         .poll(10)
         .unwrap()
+        .to_records()
         .iter()
         .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
         .collect();

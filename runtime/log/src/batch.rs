@@ -20,8 +20,8 @@ pub const HEADER_LEN: usize = 61;
 pub const LOG_OVERHEAD: usize = 12;
 
 const MAGIC_OFFSET: usize = 16;
-const CRC_OFFSET: usize = 17;
-const ATTRIBUTES_OFFSET: usize = 21;
+pub(crate) const CRC_OFFSET: usize = 17;
+pub(crate) const ATTRIBUTES_OFFSET: usize = 21;
 
 /// The parsed header of one RecordBatch v2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,46 +170,11 @@ fn be_i64(buf: &[u8], at: usize) -> i64 {
 /// Builds a valid, uncompressed RecordBatch v2 holding `values` (no keys, no headers).
 /// Used by tests and by the broker's own internal writes.
 pub fn build_batch(base_timestamp: i64, values: &[&[u8]]) -> Vec<u8> {
-    let mut records = Vec::new();
-    for (i, value) in values.iter().enumerate() {
-        let mut body = Vec::new();
-        body.push(0u8); // record attributes
-        put_varint(&mut body, 0); // timestamp delta
-        put_varint(&mut body, i as i64); // offset delta
-        put_varint(&mut body, -1); // key: null
-        put_varint(&mut body, value.len() as i64);
-        body.extend_from_slice(value);
-        put_varint(&mut body, 0); // header count
-        put_varint(&mut records, body.len() as i64);
-        records.extend_from_slice(&body);
+    let mut builder = crate::records::BatchBuilder::default();
+    for value in values {
+        builder.push(base_timestamp, None, Some(value), std::iter::empty());
     }
-    let mut buf = Vec::with_capacity(HEADER_LEN + records.len());
-    buf.extend_from_slice(&0i64.to_be_bytes());
-    buf.extend_from_slice(&((HEADER_LEN - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
-    buf.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
-    buf.push(2); // magic
-    buf.extend_from_slice(&[0; 4]); // crc, filled below
-    buf.extend_from_slice(&0i16.to_be_bytes()); // attributes
-    buf.extend_from_slice(&(values.len().saturating_sub(1) as i32).to_be_bytes());
-    buf.extend_from_slice(&base_timestamp.to_be_bytes());
-    buf.extend_from_slice(&base_timestamp.to_be_bytes());
-    buf.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
-    buf.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
-    buf.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
-    buf.extend_from_slice(&(values.len() as i32).to_be_bytes());
-    buf.extend_from_slice(&records);
-    let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
-    buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-    buf
-}
-
-fn put_varint(buf: &mut Vec<u8>, value: i64) {
-    let mut v = ((value << 1) ^ (value >> 63)) as u64;
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+    builder.finish()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod config;
 pub mod partition;
 mod producer;
+pub mod records;
 mod segment;
 
 pub use batch::BatchHeader;

@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use connectd_broker::Broker;
-use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use connectd_host::{SinkBatch, sdk::SinkEntry};
+use connectd_log::BatchHeader;
+use connectd_log::records::{BatchBuilder, RecordReader};
+use kafka_protocol::records::RecordBatchDecoder;
 
 use crate::{Error, Result};
 
@@ -58,8 +57,25 @@ pub struct InRecord {
 pub trait TopicBackend: Send + Sync {
     /// Creates the topic if it does not exist; returns its partition count.
     fn ensure_topic(&self, name: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<i32>;
-    /// Appends records to one partition, durably, in order. Returns the first offset.
-    fn append(&self, topic: &str, partition: i32, records: &[OutRecord]) -> Result<i64>;
+    /// Appends one uncompressed RecordBatch v2 (built with [`BatchBuilder`]) to one
+    /// partition, durably. Returns the offset of its first record.
+    fn append_batch(&self, topic: &str, partition: i32, batch: &[u8]) -> Result<i64>;
+    /// Appends records to one partition, durably, in order, as one batch (all or nothing).
+    /// Returns the first offset.
+    fn append(&self, topic: &str, partition: i32, records: &[OutRecord]) -> Result<i64> {
+        self.append_batch(topic, partition, &encode(records))
+    }
+    /// Adds the records of a partition from `from` on, about `max_bytes` of them, to `into`;
+    /// returns the next offset to read. An offset below the log start reads from the log
+    /// start.
+    fn read_batch(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        max_bytes: usize,
+        into: &mut SinkBatch,
+    ) -> Result<i64>;
     /// Every record of a partition from `from` on (for replaying internal topics).
     fn read_from(&self, topic: &str, partition: i32, from: i64) -> Result<Vec<InRecord>> {
         let mut out = Vec::new();
@@ -73,15 +89,32 @@ pub trait TopicBackend: Send + Sync {
             offset = next;
         }
     }
-    /// Records of a partition from `from`, about `max_bytes` of them, and the next offset to
-    /// read. An offset below the log start reads from the log start.
+    /// Records of a partition from `from`, about `max_bytes` of them, owned, and the next
+    /// offset to read.
     fn read(
         &self,
         topic: &str,
         partition: i32,
         from: i64,
         max_bytes: usize,
-    ) -> Result<(Vec<InRecord>, i64)>;
+    ) -> Result<(Vec<InRecord>, i64)> {
+        let mut batch = SinkBatch::default();
+        let next = self.read_batch(topic, partition, from, max_bytes, &mut batch)?;
+        let records = batch
+            .iter()
+            .map(|r| InRecord {
+                offset: r.offset(),
+                key: r.key().map(<[u8]>::to_vec),
+                value: r.value().map(<[u8]>::to_vec),
+                headers: r
+                    .headers()
+                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec()))
+                    .collect(),
+                timestamp_ms: r.timestamp_ms(),
+            })
+            .collect();
+        Ok((records, next))
+    }
     /// Partitions of a topic, if it exists.
     fn partitions(&self, topic: &str) -> Option<i32>;
     /// A consumer group's committed offset for one partition.
@@ -128,59 +161,39 @@ impl TopicBackend for Embedded {
         }
     }
 
-    fn append(&self, topic: &str, partition: i32, records: &[OutRecord]) -> Result<i64> {
-        let batch = encode(records)?;
+    fn append_batch(&self, topic: &str, partition: i32, batch: &[u8]) -> Result<i64> {
         let info = self
             .broker
-            .produce(topic, partition, &batch)
+            .produce(topic, partition, batch)
             .map_err(|e| Error::Backend(format!("producing to {topic}/{partition}: {e}")))?;
         Ok(info.base_offset)
     }
 
-    fn read(
+    fn read_batch(
         &self,
         topic: &str,
         partition: i32,
         from: i64,
         max_bytes: usize,
-    ) -> Result<(Vec<InRecord>, i64)> {
+        into: &mut SinkBatch,
+    ) -> Result<i64> {
         let Some(log) = self
             .broker
             .topics()
             .get(topic)
             .and_then(|t| t.partition(partition))
         else {
-            return Ok((Vec::new(), from));
+            return Ok(from);
         };
         let from = from.max(log.log_start_offset());
         let read = log
             .read(from, max_bytes)
             .map_err(|e| Error::Backend(format!("reading {topic}/{partition}: {e}")))?;
-        let Some(mut bytes) = read.records else {
-            return Ok((Vec::new(), from));
+        let Some(bytes) = read.records else {
+            return Ok(from);
         };
-        let sets = RecordBatchDecoder::decode_all(&mut bytes)
-            .map_err(|e| Error::Backend(format!("decoding {topic}/{partition}: {e}")))?;
-        let mut out = Vec::new();
-        let mut next = from;
-        for record in sets.into_iter().flat_map(|s| s.records) {
-            next = record.offset + 1;
-            if record.offset < from {
-                continue; // the first batch may start before the requested offset
-            }
-            out.push(InRecord {
-                offset: record.offset,
-                key: record.key.map(|b| b.to_vec()),
-                value: record.value.map(|b| b.to_vec()),
-                headers: record
-                    .headers
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.map(|b| b.to_vec()).unwrap_or_default()))
-                    .collect(),
-                timestamp_ms: record.timestamp,
-            });
-        }
-        Ok((out, next))
+        decode_into(&bytes, from, topic, partition, into)
+            .map_err(|e| Error::Backend(format!("decoding {topic}/{partition}: {e}")))
     }
 
     fn partitions(&self, topic: &str) -> Option<i32> {
@@ -200,68 +213,186 @@ impl TopicBackend for Embedded {
 
 /// Encodes records as one uncompressed RecordBatch v2 (one batch, so one append is all or
 /// nothing, and the last record's `connectd.source` marker covers every record before it).
-pub fn encode(records: &[OutRecord]) -> Result<Bytes> {
-    let records: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder starts a new batch wherever offset minus sequence changes, so the
-            // sequence counts up with the offset from the batch's base sequence, -1 (none):
-            // one batch for all the records, not one per record.
-            sequence: i as i32 - 1,
-            timestamp: r.timestamp_ms,
-            key: r.key.clone().map(Bytes::from),
-            value: r.value.clone().map(Bytes::from),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        StrBytes::from_string(k.clone()),
-                        Some(Bytes::from(v.clone())),
-                    )
-                })
-                .collect::<IndexMap<_, _>>(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(|e| Error::Backend(format!("encoding records: {e}")))?;
-    Ok(buf.freeze())
+pub fn encode(records: &[OutRecord]) -> Vec<u8> {
+    let mut builder = BatchBuilder::default();
+    for r in records {
+        builder.push(
+            r.timestamp_ms,
+            r.key.as_deref(),
+            r.value.as_deref(),
+            r.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())),
+        );
+    }
+    builder.finish()
+}
+
+/// Adds the records at offset `from` and later of stored batches (`bytes`, as the log returns
+/// them) to `into`; returns the offset after the last batch. Uncompressed batches are read in
+/// place, their bytes copied into the batch's data once; compressed ones are decompressed by
+/// kafka-protocol first. Control batches are skipped.
+pub fn decode_into(
+    bytes: &Bytes,
+    from: i64,
+    topic: &str,
+    partition: i32,
+    into: &mut SinkBatch,
+) -> std::result::Result<i64, String> {
+    let topic = into.topic_index(topic);
+    let base = into.data.len();
+    into.data.extend_from_slice(bytes);
+    let mut next = from;
+    let mut at = 0;
+    while at < bytes.len() {
+        let header = BatchHeader::parse(&bytes[at..]).map_err(|e| e.to_string())?;
+        let range = at..at + header.size;
+        if range.end > bytes.len() {
+            break; // a partial batch at the end of the read
+        }
+        at = range.end;
+        next = next.max(header.last_offset() + 1);
+        if header.attributes & 0x20 != 0 {
+            continue; // control batch (transaction markers)
+        }
+        if header.codec() == 0 {
+            for record in RecordReader::new(bytes, range, header.record_count) {
+                let record = record.map_err(|e| e.to_string())?;
+                let offset = header.base_offset + record.offset_delta;
+                if offset < from {
+                    continue; // the first batch may start before the requested offset
+                }
+                let span = |r: Option<std::ops::Range<usize>>| match r {
+                    None => connectd_host::Span::NONE,
+                    Some(r) => connectd_host::Span {
+                        start: (base + r.start) as u32,
+                        len: r.len() as i32,
+                    },
+                };
+                let headers_start = into.headers.len() as u32;
+                for (k, v) in record.headers {
+                    into.headers.push(connectd_host::sdk::HeaderSpan {
+                        key: span(Some(k)),
+                        value: span(Some(v.unwrap_or(0..0))),
+                    });
+                }
+                into.records.push(SinkEntry {
+                    topic,
+                    partition,
+                    offset,
+                    timestamp_ms: header.base_timestamp + record.timestamp_delta,
+                    key: span(record.key),
+                    value: span(record.value),
+                    headers_start,
+                    headers_len: into.headers.len() as u32 - headers_start,
+                });
+            }
+        } else {
+            let mut one = bytes.slice(range);
+            let set = RecordBatchDecoder::decode(&mut one).map_err(|e| e.to_string())?;
+            let topic_name = into.topics[topic as usize].clone();
+            for r in set.records.into_iter().filter(|r| r.offset >= from) {
+                into.push(&connectd_host::sdk::SinkRecord {
+                    topic: topic_name.clone(),
+                    partition,
+                    offset: r.offset,
+                    key: r.key.map(|b| b.to_vec()),
+                    value: r.value.map(|b| b.to_vec()),
+                    headers: r
+                        .headers
+                        .into_iter()
+                        .map(|(k, v)| connectd_host::sdk::Header {
+                            key: k.to_string(),
+                            value: v.map(|b| b.to_vec()).unwrap_or_default(),
+                        })
+                        .collect(),
+                    timestamp_ms: r.timestamp,
+                });
+            }
+        }
+    }
+    Ok(next)
 }
 
 #[cfg(test)]
 mod tests {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
     use super::*;
 
-    #[test]
-    fn records_encode_as_one_batch() {
-        let records: Vec<OutRecord> = (0..50)
+    fn records() -> Vec<OutRecord> {
+        (0..50)
             .map(|i| OutRecord {
+                key: (i % 2 == 0).then(|| format!("k{i}").into_bytes()),
                 value: Some(format!("v{i}").into_bytes()),
+                headers: vec![("h".into(), vec![i as u8])],
                 timestamp_ms: 1_700_000_000_000 + i,
-                ..Default::default()
             })
-            .collect();
-        let mut bytes = encode(&records).unwrap();
+            .collect()
+    }
+
+    #[test]
+    fn records_encode_as_one_batch_that_kafka_protocol_reads() {
+        let records = records();
+        let mut bytes = Bytes::from(encode(&records));
         let sets = RecordBatchDecoder::decode_all(&mut bytes).unwrap();
         assert_eq!(sets.len(), 1, "one batch");
         assert_eq!(sets[0].records.len(), 50);
-        assert!(sets[0].records.iter().all(|r| r.producer_id == -1));
+        for (r, want) in sets[0].records.iter().zip(&records) {
+            assert_eq!(r.producer_id, -1);
+            assert_eq!(r.key.as_deref(), want.key.as_deref());
+            assert_eq!(r.value.as_deref(), want.value.as_deref());
+            assert_eq!(r.timestamp, want.timestamp_ms);
+            assert_eq!(
+                r.headers[&b"h"[..]].as_deref(),
+                Some(&want.headers[0].1[..])
+            );
+        }
+    }
+
+    #[test]
+    fn stored_batches_decode_from_an_offset_compressed_or_not() {
+        let records = records();
+        let mut plain = encode(&records[..30]);
+        connectd_log::batch::set_base_offset(&mut plain, 100);
+        // A gzip batch written by kafka-protocol's encoder, as a client would send it.
+        let gz: Vec<Record> = records[30..]
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: 130 + i as i64,
+                sequence: -1,
+                timestamp: r.timestamp_ms,
+                key: r.key.clone().map(Bytes::from),
+                value: r.value.clone().map(Bytes::from),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression: Compression::Gzip,
+        };
+        RecordBatchEncoder::encode(&mut buf, &gz, &options).unwrap();
+        plain.extend_from_slice(&buf);
+        let mut batch = SinkBatch::default();
+        let next = decode_into(&Bytes::from(plain), 110, "t", 3, &mut batch).unwrap();
+        assert_eq!(next, 150);
+        let got = batch.to_records();
+        assert_eq!(got.len(), 40);
+        for (r, (offset, want)) in got.iter().zip((110..).zip(&records[10..])) {
+            assert_eq!((r.topic.as_str(), r.partition, r.offset), ("t", 3, offset));
+            assert_eq!(r.key, want.key);
+            assert_eq!(r.value, want.value);
+            assert_eq!(r.timestamp_ms, want.timestamp_ms);
+        }
+        assert_eq!(got[0].headers[0].value, [10]);
     }
 }

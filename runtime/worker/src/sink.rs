@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use connectd_host::{Grants, Limits, Plugin, SinkRecord, TaskError};
+use connectd_host::{Grants, Limits, Plugin, SinkBatch, SinkRecord, TaskError};
 
 use crate::backend::TopicBackend;
 use crate::connector::ConnectorConfig;
@@ -86,7 +86,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     // Next offset to read per (topic, partition), from the group's commits.
     let mut positions: HashMap<(String, i32), i64> = HashMap::new();
     while !ctx.stop.load(Ordering::Relaxed) {
-        let mut batch = Vec::new();
+        let mut batch = SinkBatch::default();
         let mut next: Vec<(String, i32, i64)> = Vec::new();
         for topic in &topics {
             let Some(partitions) = ctx.backend.partitions(topic) else {
@@ -100,26 +100,23 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
                     .or_insert_with(|| {
                         ctx.backend.committed(&group, topic, partition).unwrap_or(0)
                     });
-                let (records, after) = match ctx.backend.read(topic, partition, from, READ_BYTES) {
-                    Ok(r) => r,
+                let after = match ctx
+                    .backend
+                    .read_batch(topic, partition, from, READ_BYTES, &mut batch)
+                {
+                    Ok(after) => after,
                     Err(e) => return Some(TaskError::Retryable(e.to_string())),
                 };
-                if records.is_empty() {
-                    continue;
+                if after > from {
+                    next.push((topic.clone(), partition, after));
                 }
-                next.push((topic.clone(), partition, after));
-                batch.extend(records.into_iter().map(|r| SinkRecord {
-                    topic: topic.clone(),
-                    partition,
-                    offset: r.offset,
-                    key: r.key,
-                    value: r.value,
-                    headers: r.headers,
-                    timestamp_ms: r.timestamp_ms,
-                }));
             }
         }
         if batch.is_empty() {
+            // Nothing to put; still move past what was read (control batches), if anything.
+            for (topic, partition, after) in next {
+                positions.insert((topic, partition), after);
+            }
             sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
             continue;
         }
@@ -150,21 +147,23 @@ fn deliver(
     task: &mut connectd_host::SinkTask,
     chain: &mut Chain,
     errors: &mut ErrorHandler,
-    batch: Vec<SinkRecord>,
+    batch: SinkBatch,
 ) -> Result<(), TaskError> {
     let batch = if chain.is_empty() {
         batch
     } else {
-        let originals = batch.clone();
-        let (kept, failed) = chain.apply(batch)?;
+        let originals = SinkRecord::from_batch(&batch);
+        let (kept, failed) = chain.apply(originals.clone())?;
         errors.handle(failures(failed, &originals))?;
-        kept.into_iter().map(|(_, r)| r).collect()
+        let kept: Vec<SinkRecord> = kept.into_iter().map(|(_, r)| r).collect();
+        SinkRecord::to_batch(&kept)
     };
     if !batch.is_empty() {
-        match errors.retry(&ctx.stop, "put", || task.put(batch.clone())) {
+        match errors.retry(&ctx.stop, "put", || task.put(&batch)) {
             Err(TaskError::BadRecord(_)) if ctx.connector.errors.tolerate_all => {
-                for record in batch {
-                    match errors.retry(&ctx.stop, "put", || task.put(vec![record.clone()])) {
+                for record in SinkRecord::from_batch(&batch) {
+                    let one = SinkRecord::to_batch(std::slice::from_ref(&record));
+                    match errors.retry(&ctx.stop, "put", || task.put(&one)) {
                         Err(e @ TaskError::BadRecord(_)) => {
                             let class = ctx.connector.plugin.clone();
                             errors.handle(vec![Failed::new(record, Stage::TaskPut, class, e)])?

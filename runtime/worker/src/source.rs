@@ -13,9 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use connectd_host::{Grants, Limits, Plugin, SinkRecord, SourceRecord, TaskError};
+use connectd_host::sdk::Header;
+use connectd_host::{
+    Grants, Limits, Plugin, SinkRecord, SourceBatch, SourceEntry, SourceRecord, Span, TaskError,
+};
+use connectd_log::records::BatchBuilder;
 
-use crate::backend::{OutRecord, TopicBackend};
+use crate::backend::TopicBackend;
 use crate::connector::ConnectorConfig;
 use crate::errors::ErrorHandler;
 use crate::now_ms;
@@ -136,17 +140,60 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     checkpoint.store(ctx, true).err()
 }
 
-/// A polled record as the transforms and the dead letter queue see it.
-fn as_topic_record(r: SourceRecord, default_topic: &str, now: i64) -> SinkRecord {
-    SinkRecord {
-        topic: r.topic.unwrap_or_else(|| default_topic.to_string()),
-        partition: -1,
-        offset: -1,
-        key: r.key,
-        value: r.value,
-        headers: r.headers,
-        timestamp_ms: r.timestamp_ms.unwrap_or(now),
-    }
+/// The records of a poll as the transforms and the dead letter queue see them.
+fn as_topic_records(batch: &SourceBatch, default_topic: &str, now: i64) -> Vec<SinkRecord> {
+    batch
+        .records
+        .iter()
+        .map(|e| {
+            let r = batch.record(e);
+            SinkRecord {
+                topic: r.topic.unwrap_or_else(|| default_topic.to_string()),
+                partition: -1,
+                offset: -1,
+                key: r.key,
+                value: r.value,
+                headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                timestamp_ms: r.timestamp_ms.unwrap_or(now),
+            }
+        })
+        .collect()
+}
+
+/// Runs a poll's records through the transform chain: what is kept, as a batch again, each
+/// record with the source partition and position it came with.
+fn transform(
+    batch: SourceBatch,
+    default_topic: &str,
+    now: i64,
+    chain: &mut Chain,
+    errors: &mut ErrorHandler,
+) -> Result<SourceBatch, TaskError> {
+    let originals = as_topic_records(&batch, default_topic, now);
+    let (kept, failed) = chain.apply(originals.clone())?;
+    errors.handle(failures(failed, &originals))?;
+    Ok(kept
+        .into_iter()
+        .map(|(i, r)| {
+            let entry = &batch.records[i];
+            SourceRecord {
+                topic: Some(r.topic),
+                key: r.key,
+                value: r.value,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|(key, value)| Header { key, value })
+                    .collect(),
+                timestamp_ms: Some(r.timestamp_ms),
+                source_partition: batch.source_partition_of(entry).to_vec(),
+                source_position: batch
+                    .bytes(entry.source_position)
+                    .unwrap_or_default()
+                    .to_vec(),
+            }
+        })
+        .collect())
 }
 
 /// (source partition, position) pairs.
@@ -155,42 +202,28 @@ type Positions = Vec<(Vec<u8>, Vec<u8>)>;
 /// Most bytes of records in one produced batch.
 const BATCH_BYTES: usize = 512 << 10;
 
-fn record_size(r: &OutRecord) -> usize {
-    let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.len() + 8).sum();
-    r.key.as_ref().map_or(0, Vec::len) + r.value.as_ref().map_or(0, Vec::len) + headers + 24
+fn record_size(batch: &SourceBatch, e: &SourceEntry) -> usize {
+    let len = |s: Span| s.len.max(0) as usize;
+    let headers: usize = batch
+        .headers_of(e)
+        .iter()
+        .map(|h| len(h.key) + len(h.value) + 8)
+        .sum();
+    len(e.key) + len(e.value) + headers + 24
 }
 
-/// One produced batch's records. The last record of each source partition in it carries its
-/// position, so a restart can tell how far the topic got even if the offsets were never
-/// stored: every batch describes itself, and a crash between two batches loses nothing and
-/// doubles nothing.
-fn marked(
-    ctx: &SourceTaskContext,
-    mut chunk: Vec<(OutRecord, usize)>,
-    sources: &[(Vec<u8>, Vec<u8>)],
-) -> Vec<OutRecord> {
-    let mut seen: Vec<&[u8]> = Vec::new();
-    for (record, i) in chunk.iter_mut().rev() {
-        let (source_partition, position) = &sources[*i];
-        if !seen.contains(&source_partition.as_slice()) {
-            seen.push(source_partition);
-            record.headers.push(crate::offsets::source_header(
-                &ctx.connector.name,
-                source_partition,
-                position,
-            ));
-        }
-    }
-    chunk.into_iter().map(|(r, _)| r).collect()
-}
-
-/// Runs one poll's records through the transforms, produces them (grouped per topic
-/// partition, order kept), then stores the latest position of each source partition.
-/// Returns those positions, for the plugin's `commit`.
+/// Produces a poll's records (grouped per topic partition, order kept), then notes the latest
+/// position of each source partition for the next checkpoint. Returns those positions, for the
+/// plugin's `commit`.
+///
+/// Each produced batch describes itself: the last record of each source partition in it
+/// carries that record's position (the `connectd.source` header), so a restart can tell how
+/// far the topic got even if the offsets were never stored, and a crash between two batches
+/// loses nothing and doubles nothing.
 fn deliver(
     ctx: &SourceTaskContext,
     default_topic: &str,
-    records: Vec<SourceRecord>,
+    batch: SourceBatch,
     partitions: &mut HashMap<String, i32>,
     chain: &mut Chain,
     errors: &mut ErrorHandler,
@@ -199,89 +232,145 @@ fn deliver(
     let now = now_ms();
     // The latest position of every source partition polled, whether or not its records make
     // it through the transforms.
-    let mut latest: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut sources: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(records.len());
-    let mut batch: Vec<SinkRecord> = Vec::with_capacity(records.len());
-    for mut r in records {
-        let (p, pos) = (
-            std::mem::take(&mut r.source_partition),
-            std::mem::take(&mut r.source_position),
-        );
-        match latest.iter_mut().find(|(q, _)| *q == p) {
-            Some(entry) => entry.1 = pos.clone(),
-            None => latest.push((p.clone(), pos.clone())),
+    let mut last_of: Vec<Option<usize>> = vec![None; batch.source_partitions.len()];
+    for (i, e) in batch.records.iter().enumerate() {
+        if let Some(slot) = last_of.get_mut(e.source_partition as usize) {
+            *slot = Some(i);
         }
-        sources.push((p, pos));
-        batch.push(as_topic_record(r, default_topic, now));
     }
-    let kept: Vec<(usize, SinkRecord)> = if chain.is_empty() {
-        batch.into_iter().enumerate().collect()
+    let latest: Positions = last_of
+        .iter()
+        .flatten()
+        .map(|&i| {
+            let e = &batch.records[i];
+            (
+                batch.source_partition_of(e).to_vec(),
+                batch.bytes(e.source_position).unwrap_or_default().to_vec(),
+            )
+        })
+        .collect();
+    let batch = if chain.is_empty() {
+        batch
     } else {
-        let originals = batch.clone();
-        let (kept, failed) = chain.apply(batch)?;
-        errors.handle(failures(failed, &originals))?;
-        kept
+        transform(batch, default_topic, now, chain, errors)?
     };
-    // Per topic partition, in order: the record and the (source partition, position) it came from.
-    type Sourced = (OutRecord, usize);
-    let mut batches: Vec<((String, i32), Vec<Sourced>)> = Vec::new();
-    for (i, r) in kept {
-        let count = match partitions.get(&r.topic) {
+    // Record indexes per topic partition, in order.
+    let mut routes: Vec<((i32, i32), Vec<usize>)> = Vec::new();
+    for (i, e) in batch.records.iter().enumerate() {
+        let topic = batch.topic_of(e).unwrap_or(default_topic);
+        let count = match partitions.get(topic) {
             Some(n) => *n,
             None => {
                 let n = ctx
                     .backend
-                    .ensure_topic(&r.topic, 1, &[])
+                    .ensure_topic(topic, 1, &[])
                     .map_err(|e| TaskError::Retryable(e.to_string()))?;
-                partitions.insert(r.topic.clone(), n);
+                partitions.insert(topic.to_string(), n);
                 n
             }
         };
         // Keyed records go by key; others by source partition, so one stream stays in order.
-        let partition =
-            (fnv(r.key.as_deref().unwrap_or(&sources[i].0)) % count.max(1) as u32) as i32;
-        let topic = r.topic.clone();
-        let sourced = (OutRecord::from(r), i);
-        match batches
-            .iter_mut()
-            .find(|(k, _)| k.0 == topic && k.1 == partition)
-        {
-            Some((_, v)) => v.push(sourced),
-            None => batches.push(((topic, partition), vec![sourced])),
+        let by = batch
+            .bytes(e.key)
+            .unwrap_or_else(|| batch.source_partition_of(e));
+        let partition = (fnv(by) % count.max(1) as u32) as i32;
+        let route = (e.topic, partition);
+        match routes.iter_mut().find(|(r, _)| *r == route) {
+            Some((_, v)) => v.push(i),
+            None => routes.push((route, vec![i])),
         }
     }
-    let mut ends = Vec::with_capacity(batches.len());
-    for ((topic, partition), sourced) in batches {
+    let mut ends = Vec::with_capacity(routes.len());
+    for ((topic, partition), indexes) in routes {
+        let topic = usize::try_from(topic)
+            .ok()
+            .and_then(|t| batch.topics.get(t))
+            .map_or(default_topic, String::as_str);
         // Produced in batches of at most BATCH_BYTES (below the broker's max.message.bytes).
-        let mut rest = sourced;
+        let mut rest = indexes.as_slice();
         while !rest.is_empty() {
             let mut bytes = 0;
             let take = rest
                 .iter()
-                .take_while(|(r, _)| {
-                    bytes += record_size(r);
+                .take_while(|&&i| {
+                    bytes += record_size(&batch, &batch.records[i]);
                     bytes <= BATCH_BYTES
                 })
                 .count()
                 .max(1);
-            let chunk: Vec<(OutRecord, usize)> = rest.drain(..take).collect();
-            let records = marked(ctx, chunk, &sources);
+            let (chunk, after) = rest.split_at(take);
+            rest = after;
+            let encoded = encode_chunk(ctx, &batch, chunk, now);
             let base = errors.retry(&ctx.stop, "produce", || {
                 ctx.backend
-                    .append(&topic, partition, &records)
+                    .append_batch(topic, partition, &encoded)
                     .map_err(|e| TaskError::Retryable(e.to_string()))
             })?;
+            let end = base + chunk.len() as i64;
             match ends
                 .iter_mut()
-                .find(|(t, p, _)| *t == topic && *p == partition)
+                .find(|(t, p, _): &&mut (String, i32, i64)| t == topic && *p == partition)
             {
-                Some(end) => end.2 = base + records.len() as i64,
-                None => ends.push((topic.clone(), partition, base + records.len() as i64)),
+                Some(e) => e.2 = end,
+                None => ends.push((topic.to_string(), partition, end)),
             }
         }
     }
     checkpoint.add(&latest, ends);
     Ok(latest)
+}
+
+/// One produced batch: the records `chunk` indexes, the last one of each source partition
+/// marked with its position.
+fn encode_chunk(
+    ctx: &SourceTaskContext,
+    batch: &SourceBatch,
+    chunk: &[usize],
+    now: i64,
+) -> Vec<u8> {
+    let mut marked: Vec<(usize, (String, Vec<u8>))> = Vec::new();
+    let mut seen: Vec<u32> = Vec::new();
+    for &i in chunk.iter().rev() {
+        let e = &batch.records[i];
+        if !seen.contains(&e.source_partition) {
+            seen.push(e.source_partition);
+            let header = crate::offsets::source_header(
+                &ctx.connector.name,
+                batch.source_partition_of(e),
+                batch.bytes(e.source_position).unwrap_or_default(),
+            );
+            marked.push((i, header));
+        }
+    }
+    let bytes: usize = chunk
+        .iter()
+        .map(|&i| record_size(batch, &batch.records[i]))
+        .sum();
+    let mut builder = BatchBuilder::with_capacity(bytes + 256);
+    for &i in chunk {
+        let e = &batch.records[i];
+        let marker = marked
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, (k, v))| (k.as_bytes(), v.as_slice()));
+        let headers = batch
+            .headers_of(e)
+            .iter()
+            .map(|h| {
+                (
+                    batch.bytes(h.key).unwrap_or_default(),
+                    batch.bytes(h.value).unwrap_or_default(),
+                )
+            })
+            .chain(marker);
+        builder.push(
+            e.timestamp_ms.unwrap_or(now),
+            batch.bytes(e.key),
+            batch.bytes(e.value),
+            headers,
+        );
+    }
+    builder.finish()
 }
 
 /// How often a source task stores its offsets in `connectd-offsets` (Kafka Connect's

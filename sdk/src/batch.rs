@@ -1,0 +1,533 @@
+//! Record batches as they cross the component boundary: one flat byte buffer (`data`) and, per
+//! record, where its key, value, headers and position lie in it ([`Span`]s). A batch of any
+//! size then crosses as a handful of copies, where a list of records would cost several
+//! allocations and copies per record on each side. Mirrors the WIT's `source-batch` and
+//! `sink-batch`.
+//!
+//! Connectors that only need convenience implement [`crate::Source::poll`] and
+//! [`crate::Sink::put`] with owned records, and the SDK converts. Connectors that move a lot of
+//! data write into a [`SourceBatch`] ([`crate::Source::poll_batch`]) and read a [`SinkBatch`]
+//! through borrowed [`SinkRecordRef`]s ([`crate::Sink::put_batch`]).
+
+use crate::{Header, SinkRecord, SourceRecord};
+
+/// Where one byte string lies in a batch's `data`: `len` bytes from `start`; `len == -1` is an
+/// absent key or a null value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// First byte in `data`.
+    pub start: u32,
+    /// Length in bytes, or -1 for none.
+    pub len: i32,
+}
+
+impl Span {
+    /// An absent key, or a null value.
+    pub const NONE: Span = Span { start: 0, len: -1 };
+
+    /// The bytes this span covers in `data`; `None` for [`Span::NONE`] or a span outside
+    /// `data` (a malformed batch).
+    pub fn get(self, data: &[u8]) -> Option<&[u8]> {
+        let len = usize::try_from(self.len).ok()?;
+        let start = self.start as usize;
+        data.get(start..start.checked_add(len)?)
+    }
+}
+
+/// A header of a batched record: key (UTF-8) and value, in the batch's `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderSpan {
+    /// Header key.
+    pub key: Span,
+    /// Header value.
+    pub value: Span,
+}
+
+/// Appends `bytes` to `data`, returning where they went.
+fn put(data: &mut Vec<u8>, bytes: Option<&[u8]>) -> Span {
+    match bytes {
+        None => Span::NONE,
+        Some(b) => {
+            let span = Span {
+                start: data.len() as u32,
+                len: b.len() as i32,
+            };
+            data.extend_from_slice(b);
+            span
+        }
+    }
+}
+
+fn put_headers<'a>(
+    data: &mut Vec<u8>,
+    headers: &mut Vec<HeaderSpan>,
+    items: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> (u32, u32) {
+    let start = headers.len();
+    for (key, value) in items {
+        let key = put(data, Some(key));
+        let value = put(data, Some(value));
+        headers.push(HeaderSpan { key, value });
+    }
+    (start as u32, (headers.len() - start) as u32)
+}
+
+fn header_list(data: &[u8], headers: &[HeaderSpan], start: u32, len: u32) -> Vec<Header> {
+    header_spans(headers, start, len)
+        .iter()
+        .map(|h| Header {
+            key: String::from_utf8_lossy(h.key.get(data).unwrap_or_default()).into_owned(),
+            value: h.value.get(data).unwrap_or_default().to_vec(),
+        })
+        .collect()
+}
+
+fn header_spans(headers: &[HeaderSpan], start: u32, len: u32) -> &[HeaderSpan] {
+    let start = start as usize;
+    headers
+        .get(start..start.saturating_add(len as usize))
+        .unwrap_or_default()
+}
+
+/// One record of a [`SourceBatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceEntry {
+    /// Index into the batch's `topics`, or -1 for the connector's `topic`.
+    pub topic: i32,
+    /// Key.
+    pub key: Span,
+    /// Value.
+    pub value: Span,
+    /// First of this record's headers in the batch's `headers`.
+    pub headers_start: u32,
+    /// How many headers.
+    pub headers_len: u32,
+    /// Milliseconds since the Unix epoch; `None` lets the host stamp it.
+    pub timestamp_ms: Option<i64>,
+    /// Index into the batch's `source_partitions`.
+    pub source_partition: u32,
+    /// Where to resume after this record.
+    pub source_position: Span,
+}
+
+/// What a source task's poll returns. Fill it with [`SourceBatch::push_value`] (and friends)
+/// or [`SourceBatch::push`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceBatch {
+    /// Every key, value, header and position of the batch.
+    pub data: Vec<u8>,
+    /// The records, in order.
+    pub records: Vec<SourceEntry>,
+    /// Headers of all records.
+    pub headers: Vec<HeaderSpan>,
+    /// Source partitions the records name.
+    pub source_partitions: Vec<Vec<u8>>,
+    /// Topics the records name.
+    pub topics: Vec<String>,
+}
+
+impl SourceBatch {
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the batch has no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn source_partition(&mut self, partition: &[u8]) -> u32 {
+        // Polls mostly come from one source partition: look at the last one first.
+        if let Some(last) = self.source_partitions.last()
+            && last == partition
+        {
+            return (self.source_partitions.len() - 1) as u32;
+        }
+        match self.source_partitions.iter().position(|p| p == partition) {
+            Some(i) => i as u32,
+            None => {
+                self.source_partitions.push(partition.to_vec());
+                (self.source_partitions.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Adds a record with a value, no key, no headers, stamped by the host, for the connector's
+    /// topic, which resumes at `position` of `source_partition`.
+    pub fn push_value(&mut self, value: &[u8], source_partition: &[u8], position: &[u8]) {
+        self.push_keyed(None, value, source_partition, position);
+    }
+
+    /// Like [`SourceBatch::push_value`], with a key.
+    pub fn push_keyed(
+        &mut self,
+        key: Option<&[u8]>,
+        value: &[u8],
+        source_partition: &[u8],
+        position: &[u8],
+    ) {
+        let source_partition = self.source_partition(source_partition);
+        let key = put(&mut self.data, key);
+        let value = put(&mut self.data, Some(value));
+        let source_position = put(&mut self.data, Some(position));
+        self.records.push(SourceEntry {
+            topic: -1,
+            key,
+            value,
+            headers_start: self.headers.len() as u32,
+            headers_len: 0,
+            timestamp_ms: None,
+            source_partition,
+            source_position,
+        });
+    }
+
+    /// Adds an owned record.
+    pub fn push(&mut self, record: SourceRecord) {
+        let source_partition = self.source_partition(&record.source_partition);
+        let topic = match record.topic {
+            None => -1,
+            Some(t) => match self.topics.iter().position(|u| *u == t) {
+                Some(i) => i as i32,
+                None => {
+                    self.topics.push(t);
+                    (self.topics.len() - 1) as i32
+                }
+            },
+        };
+        let key = put(&mut self.data, record.key.as_deref());
+        let value = put(&mut self.data, record.value.as_deref());
+        let (headers_start, headers_len) = put_headers(
+            &mut self.data,
+            &mut self.headers,
+            record
+                .headers
+                .iter()
+                .map(|h| (h.key.as_bytes(), h.value.as_slice())),
+        );
+        let source_position = put(&mut self.data, Some(&record.source_position));
+        self.records.push(SourceEntry {
+            topic,
+            key,
+            value,
+            headers_start,
+            headers_len,
+            timestamp_ms: record.timestamp_ms,
+            source_partition,
+            source_position,
+        });
+    }
+
+    /// The bytes of `span` (see [`Span::get`]).
+    pub fn bytes(&self, span: Span) -> Option<&[u8]> {
+        span.get(&self.data)
+    }
+
+    /// The header spans of `entry`.
+    pub fn headers_of(&self, entry: &SourceEntry) -> &[HeaderSpan] {
+        header_spans(&self.headers, entry.headers_start, entry.headers_len)
+    }
+
+    /// The source partition `entry` names.
+    pub fn source_partition_of(&self, entry: &SourceEntry) -> &[u8] {
+        self.source_partitions
+            .get(entry.source_partition as usize)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The topic `entry` names, or `None` for the connector's.
+    pub fn topic_of(&self, entry: &SourceEntry) -> Option<&str> {
+        usize::try_from(entry.topic)
+            .ok()
+            .and_then(|i| self.topics.get(i))
+            .map(String::as_str)
+    }
+
+    /// One owned record.
+    pub fn record(&self, entry: &SourceEntry) -> SourceRecord {
+        SourceRecord {
+            topic: self.topic_of(entry).map(str::to_string),
+            key: self.bytes(entry.key).map(<[u8]>::to_vec),
+            value: self.bytes(entry.value).map(<[u8]>::to_vec),
+            headers: header_list(
+                &self.data,
+                &self.headers,
+                entry.headers_start,
+                entry.headers_len,
+            ),
+            timestamp_ms: entry.timestamp_ms,
+            source_partition: self.source_partition_of(entry).to_vec(),
+            source_position: self
+                .bytes(entry.source_position)
+                .unwrap_or_default()
+                .to_vec(),
+        }
+    }
+
+    /// Every record, owned.
+    pub fn to_records(&self) -> Vec<SourceRecord> {
+        self.records.iter().map(|e| self.record(e)).collect()
+    }
+}
+
+impl FromIterator<SourceRecord> for SourceBatch {
+    fn from_iter<I: IntoIterator<Item = SourceRecord>>(records: I) -> Self {
+        let mut batch = SourceBatch::default();
+        for r in records {
+            batch.push(r);
+        }
+        batch
+    }
+}
+
+/// One record of a [`SinkBatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkEntry {
+    /// Index into the batch's `topics`.
+    pub topic: u32,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Timestamp, ms since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// Key.
+    pub key: Span,
+    /// Value.
+    pub value: Span,
+    /// First of this record's headers in the batch's `headers`.
+    pub headers_start: u32,
+    /// How many headers.
+    pub headers_len: u32,
+}
+
+/// What a sink task's put receives: records in offset order within each partition. Read it
+/// with [`SinkBatch::iter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkBatch {
+    /// Every key, value and header of the batch.
+    pub data: Vec<u8>,
+    /// The records.
+    pub records: Vec<SinkEntry>,
+    /// Headers of all records.
+    pub headers: Vec<HeaderSpan>,
+    /// Topics the records name.
+    pub topics: Vec<String>,
+}
+
+impl SinkBatch {
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the batch has no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The index of `topic` in `topics`, added if new.
+    pub fn topic_index(&mut self, topic: &str) -> u32 {
+        match self.topics.iter().rposition(|t| t == topic) {
+            Some(i) => i as u32,
+            None => {
+                self.topics.push(topic.to_string());
+                (self.topics.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Adds an owned record.
+    pub fn push(&mut self, record: &SinkRecord) {
+        let topic = self.topic_index(&record.topic);
+        let key = put(&mut self.data, record.key.as_deref());
+        let value = put(&mut self.data, record.value.as_deref());
+        let (headers_start, headers_len) = put_headers(
+            &mut self.data,
+            &mut self.headers,
+            record
+                .headers
+                .iter()
+                .map(|h| (h.key.as_bytes(), h.value.as_slice())),
+        );
+        self.records.push(SinkEntry {
+            topic,
+            partition: record.partition,
+            offset: record.offset,
+            timestamp_ms: record.timestamp_ms,
+            key,
+            value,
+            headers_start,
+            headers_len,
+        });
+    }
+
+    /// The records, borrowed.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = SinkRecordRef<'_>> {
+        self.records
+            .iter()
+            .map(move |entry| SinkRecordRef { batch: self, entry })
+    }
+
+    /// Every record, owned.
+    pub fn to_records(&self) -> Vec<SinkRecord> {
+        self.iter().map(|r| r.to_record()).collect()
+    }
+}
+
+impl<'a> FromIterator<&'a SinkRecord> for SinkBatch {
+    fn from_iter<I: IntoIterator<Item = &'a SinkRecord>>(records: I) -> Self {
+        let mut batch = SinkBatch::default();
+        for r in records {
+            batch.push(r);
+        }
+        batch
+    }
+}
+
+/// A record of a [`SinkBatch`], borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct SinkRecordRef<'a> {
+    batch: &'a SinkBatch,
+    entry: &'a SinkEntry,
+}
+
+impl<'a> SinkRecordRef<'a> {
+    /// Topic it was read from.
+    pub fn topic(&self) -> &'a str {
+        self.batch
+            .topics
+            .get(self.entry.topic as usize)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// Partition it was read from.
+    pub fn partition(&self) -> i32 {
+        self.entry.partition
+    }
+
+    /// Its offset.
+    pub fn offset(&self) -> i64 {
+        self.entry.offset
+    }
+
+    /// Timestamp, ms since the Unix epoch.
+    pub fn timestamp_ms(&self) -> i64 {
+        self.entry.timestamp_ms
+    }
+
+    /// Key, if any.
+    pub fn key(&self) -> Option<&'a [u8]> {
+        self.entry.key.get(&self.batch.data)
+    }
+
+    /// Value, if not null.
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.entry.value.get(&self.batch.data)
+    }
+
+    /// Headers: key and value, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let data = &self.batch.data;
+        header_spans(
+            &self.batch.headers,
+            self.entry.headers_start,
+            self.entry.headers_len,
+        )
+        .iter()
+        .map(move |h| {
+            (
+                h.key.get(data).unwrap_or_default(),
+                h.value.get(data).unwrap_or_default(),
+            )
+        })
+    }
+
+    /// The record, owned.
+    pub fn to_record(&self) -> SinkRecord {
+        SinkRecord {
+            topic: self.topic().to_string(),
+            partition: self.partition(),
+            offset: self.offset(),
+            key: self.key().map(<[u8]>::to_vec),
+            value: self.value().map(<[u8]>::to_vec),
+            headers: header_list(
+                &self.batch.data,
+                &self.batch.headers,
+                self.entry.headers_start,
+                self.entry.headers_len,
+            ),
+            timestamp_ms: self.timestamp_ms(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_records_round_trip() {
+        let records = vec![
+            SourceRecord {
+                topic: Some("other".into()),
+                key: Some(b"k".to_vec()),
+                value: None,
+                headers: vec![Header {
+                    key: "h".into(),
+                    value: b"v".to_vec(),
+                }],
+                timestamp_ms: Some(5),
+                source_partition: b"a".to_vec(),
+                source_position: b"1".to_vec(),
+            },
+            SourceRecord::new(b"x".to_vec(), b"b".to_vec(), b"2".to_vec()),
+            SourceRecord::new(Vec::new(), b"a".to_vec(), b"3".to_vec()),
+        ];
+        let batch: SourceBatch = records.iter().cloned().collect();
+        assert_eq!(batch.source_partitions, [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(batch.to_records(), records);
+        let mut fast = SourceBatch::default();
+        fast.push_value(b"x", b"b", b"2");
+        assert_eq!(fast.to_records(), records[1..2]);
+    }
+
+    #[test]
+    fn sink_records_round_trip() {
+        let records = vec![
+            SinkRecord {
+                topic: "t".into(),
+                partition: 2,
+                offset: 7,
+                key: None,
+                value: Some(b"hello".to_vec()),
+                headers: vec![Header {
+                    key: "h".into(),
+                    value: vec![],
+                }],
+                timestamp_ms: 9,
+            },
+            SinkRecord {
+                topic: "u".into(),
+                value: None,
+                ..Default::default()
+            },
+        ];
+        let batch: SinkBatch = records.iter().collect();
+        assert_eq!(batch.to_records(), records);
+        let first = batch.iter().next().unwrap();
+        assert_eq!(first.value(), Some(&b"hello"[..]));
+        assert_eq!(first.headers().collect::<Vec<_>>(), [(&b"h"[..], &b""[..])]);
+    }
+
+    #[test]
+    fn spans_outside_the_data_read_as_none() {
+        let span = Span { start: 3, len: 4 };
+        assert_eq!(span.get(b"abcdef"), None);
+        assert_eq!(Span::NONE.get(b"abc"), None);
+        assert_eq!(Span { start: 1, len: 0 }.get(b"abc"), Some(&b""[..]));
+    }
+}
