@@ -1,7 +1,7 @@
 //! Generated WIT bindings and the adapters from the SDK traits to them. Not public API: the
 //! export macros are the only users.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
 use crate::{
@@ -43,7 +43,21 @@ pub mod sink {
 pub struct Component<T>(PhantomData<T>);
 
 /// A task resource wrapping the connector value (WIT resources are called through `&self`).
-pub struct Task<T>(RefCell<T>);
+pub struct Task<T> {
+    inner: RefCell<T>,
+    /// Sizes of the last source batch (data bytes, records), to allocate the next one whole
+    /// instead of growing it step by step.
+    last_poll: Cell<(usize, usize)>,
+}
+
+impl<T> Task<T> {
+    fn new(inner: T) -> Self {
+        Task {
+            inner: RefCell::new(inner),
+            last_poll: Cell::new((0, 0)),
+        }
+    }
+}
 
 macro_rules! conversions {
     ($conv:ident, $m:ident) => {
@@ -177,17 +191,23 @@ mod source_impl {
             resume: Vec<(Vec<u8>, Vec<u8>)>,
         ) -> Result<SourceTask, w::Error> {
             T::open(super::source_conv::config(config), resume)
-                .map(|t| SourceTask::new(Task(RefCell::new(t))))
+                .map(|t| SourceTask::new(Task::new(t)))
                 .map_err(super::source_conv::error)
         }
 
         fn poll(&self, max: u32) -> Result<w::SourceBatch, w::Error> {
             use super::source_conv::{header_spans_out, span_out};
-            let mut batch = SourceBatch::default();
-            self.0
+            let (bytes, records) = self.last_poll.get();
+            let mut batch = SourceBatch {
+                data: Vec::with_capacity(bytes),
+                records: Vec::with_capacity(records),
+                ..Default::default()
+            };
+            self.inner
                 .borrow_mut()
                 .poll_batch(max, &mut batch)
                 .map_err(super::source_conv::error)?;
+            self.last_poll.set((batch.data.len(), batch.records.len()));
             Ok(w::SourceBatch {
                 data: batch.data,
                 records: batch
@@ -211,7 +231,7 @@ mod source_impl {
         }
 
         fn commit(&self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), w::Error> {
-            self.0
+            self.inner
                 .borrow_mut()
                 .commit(positions)
                 .map_err(super::source_conv::error)
@@ -234,7 +254,7 @@ mod sink_impl {
     impl<T: Sink> GuestSinkTask for Task<T> {
         fn open(config: w::Config) -> Result<SinkTask, w::Error> {
             T::open(super::sink_conv::config(config))
-                .map(|t| SinkTask::new(Task(RefCell::new(t))))
+                .map(|t| SinkTask::new(Task::new(t)))
                 .map_err(super::sink_conv::error)
         }
 
@@ -259,14 +279,17 @@ mod sink_impl {
                 headers: header_spans_in(batch.headers),
                 topics: batch.topics,
             };
-            self.0
+            self.inner
                 .borrow_mut()
                 .put_batch(&batch)
                 .map_err(super::sink_conv::error)
         }
 
         fn flush(&self) -> Result<(), w::Error> {
-            self.0.borrow_mut().flush().map_err(super::sink_conv::error)
+            self.inner
+                .borrow_mut()
+                .flush()
+                .map_err(super::sink_conv::error)
         }
     }
 }
@@ -289,12 +312,12 @@ mod transform_impl {
     impl<T: Transform> GuestTransformer for Task<T> {
         fn open(config: w::Config) -> Result<Transformer, w::Error> {
             T::open(conv::config(config))
-                .map(|t| Transformer::new(Task(RefCell::new(t))))
+                .map(|t| Transformer::new(Task::new(t)))
                 .map_err(conv::error)
         }
 
         fn apply(&self, batch: Vec<w::SinkRecord>) -> Vec<Result<Option<w::SinkRecord>, w::Error>> {
-            let mut t = self.0.borrow_mut();
+            let mut t = self.inner.borrow_mut();
             batch
                 .into_iter()
                 .map(|r| {

@@ -63,6 +63,10 @@ impl WasiView for TaskState {
 impl TaskState {
     pub(crate) fn new(grants: &Grants, limits: &Limits) -> Result<Self, TaskError> {
         let mut wasi = WasiCtxBuilder::new();
+        // Tasks run on threads of their own, synchronously: file I/O may block the calling
+        // thread instead of a round trip through tokio's blocking pool per read or write
+        // and back.
+        wasi.allow_blocking_current_thread(true);
         for (host, guest) in &grants.read_dirs {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .map_err(|e| {
