@@ -5,8 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
 use crate::{
-    Config, ConnectorError, Descriptor, Header, HeaderSpan, Kind, Sink, SinkBatch, SinkEntry,
-    SinkRecord, Source, SourceBatch, Span, Transform,
+    Config, ConnectorError, Descriptor, Header, Kind, Sink, SinkBatch, SinkColumns, SinkRecord,
+    Source, SourceBatch, Transform,
 };
 
 pub mod source {
@@ -111,38 +111,6 @@ macro_rules! conversions {
                     .collect()
             }
 
-            pub fn span_out(s: Span) -> w::Span {
-                w::Span {
-                    start: s.start,
-                    len: s.len,
-                }
-            }
-
-            pub fn span_in(s: w::Span) -> Span {
-                Span {
-                    start: s.start,
-                    len: s.len,
-                }
-            }
-
-            pub fn header_spans_out(h: Vec<HeaderSpan>) -> Vec<w::HeaderSpan> {
-                h.into_iter()
-                    .map(|h| w::HeaderSpan {
-                        key: span_out(h.key),
-                        value: span_out(h.value),
-                    })
-                    .collect()
-            }
-
-            pub fn header_spans_in(h: Vec<w::HeaderSpan>) -> Vec<HeaderSpan> {
-                h.into_iter()
-                    .map(|h| HeaderSpan {
-                        key: span_in(h.key),
-                        value: span_in(h.value),
-                    })
-                    .collect()
-            }
-
             pub fn sink_record_in(r: w::SinkRecord) -> SinkRecord {
                 SinkRecord {
                     topic: r.topic,
@@ -196,7 +164,6 @@ mod source_impl {
         }
 
         fn poll(&self, max: u32) -> Result<w::SourceBatch, w::Error> {
-            use super::source_conv::{header_spans_out, span_out};
             let (bytes, records) = self.last_poll.get();
             let mut batch = SourceBatch {
                 data: Vec::with_capacity(bytes),
@@ -208,25 +175,19 @@ mod source_impl {
                 .poll_batch(max, &mut batch)
                 .map_err(super::source_conv::error)?;
             self.last_poll.set((batch.data.len(), batch.records.len()));
+            let c = batch.into_columns();
             Ok(w::SourceBatch {
-                data: batch.data,
-                records: batch
-                    .records
-                    .into_iter()
-                    .map(|e| w::SourceEntry {
-                        topic: e.topic,
-                        key: span_out(e.key),
-                        value: span_out(e.value),
-                        headers_start: e.headers_start,
-                        headers_len: e.headers_len,
-                        timestamp_ms: e.timestamp_ms,
-                        source_partition: e.source_partition,
-                        source_position: span_out(e.source_position),
-                    })
-                    .collect(),
-                headers: header_spans_out(batch.headers),
-                source_partitions: batch.source_partitions,
-                topics: batch.topics,
+                data: c.data,
+                topic: c.topic,
+                key: c.key,
+                value: c.value,
+                header_range: c.header_range,
+                headers: c.headers,
+                timestamp: c.timestamp,
+                source_partition: c.source_partition,
+                source_position: c.source_position,
+                source_partitions: c.source_partitions,
+                topics: c.topics,
             })
         }
 
@@ -259,26 +220,19 @@ mod sink_impl {
         }
 
         fn put(&self, batch: w::SinkBatch) -> Result<(), w::Error> {
-            use super::sink_conv::{header_spans_in, span_in};
-            let batch = SinkBatch {
+            let batch = SinkBatch::from_columns(SinkColumns {
                 data: batch.data,
-                records: batch
-                    .records
-                    .into_iter()
-                    .map(|e| SinkEntry {
-                        topic: e.topic,
-                        partition: e.partition,
-                        offset: e.offset,
-                        timestamp_ms: e.timestamp_ms,
-                        key: span_in(e.key),
-                        value: span_in(e.value),
-                        headers_start: e.headers_start,
-                        headers_len: e.headers_len,
-                    })
-                    .collect(),
-                headers: header_spans_in(batch.headers),
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: batch.offset,
+                timestamp: batch.timestamp,
+                key: batch.key,
+                value: batch.value,
+                header_range: batch.header_range,
+                headers: batch.headers,
                 topics: batch.topics,
-            };
+            })
+            .map_err(|e| w::Error::Fatal(format!("malformed batch from the host: {e}")))?;
             self.inner
                 .borrow_mut()
                 .put_batch(&batch)

@@ -465,6 +465,213 @@ impl<'a> SinkRecordRef<'a> {
     }
 }
 
+/// A [`SourceBatch`] column by column, as the WIT's `source-batch` carries it: every column a
+/// list of numbers, so it crosses the component boundary in bulk copies. Spans are pairs
+/// (start, length), headers quadruples. Not for connectors: the SDK and the host convert.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceColumns {
+    pub data: Vec<u8>,
+    pub topic: Vec<i32>,
+    pub key: Vec<i32>,
+    pub value: Vec<i32>,
+    pub header_range: Vec<u32>,
+    pub headers: Vec<i32>,
+    pub timestamp: Vec<i64>,
+    pub source_partition: Vec<u32>,
+    pub source_position: Vec<i32>,
+    pub source_partitions: Vec<Vec<u8>>,
+    pub topics: Vec<String>,
+}
+
+/// A [`SinkBatch`] column by column, as the WIT's `sink-batch` carries it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkColumns {
+    pub data: Vec<u8>,
+    pub topic: Vec<u32>,
+    pub partition: Vec<i32>,
+    pub offset: Vec<i64>,
+    pub timestamp: Vec<i64>,
+    pub key: Vec<i32>,
+    pub value: Vec<i32>,
+    pub header_range: Vec<u32>,
+    pub headers: Vec<i32>,
+    pub topics: Vec<String>,
+}
+
+fn span_pair(out: &mut Vec<i32>, s: Span) {
+    out.push(s.start as i32);
+    out.push(s.len);
+}
+
+fn span_at(pairs: &[i32], i: usize) -> Option<Span> {
+    Some(Span {
+        start: u32::try_from(*pairs.get(2 * i)?).ok()?,
+        len: *pairs.get(2 * i + 1)?,
+    })
+}
+
+fn headers_out(headers: &[HeaderSpan]) -> Vec<i32> {
+    let mut out = Vec::with_capacity(headers.len() * 4);
+    for h in headers {
+        span_pair(&mut out, h.key);
+        span_pair(&mut out, h.value);
+    }
+    out
+}
+
+fn headers_in(quads: &[i32]) -> Result<Vec<HeaderSpan>, String> {
+    (0..quads.len() / 4)
+        .map(|i| {
+            Some(HeaderSpan {
+                key: span_at(quads, 2 * i)?,
+                value: span_at(quads, 2 * i + 1)?,
+            })
+        })
+        .collect::<Option<_>>()
+        .ok_or_else(|| "a header span has a negative start".to_string())
+}
+
+fn check_len(what: &str, len: usize, want: usize) -> Result<(), String> {
+    if len == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "column `{what}` has {len} entries, expected {want}"
+        ))
+    }
+}
+
+impl SourceBatch {
+    /// The batch column by column.
+    #[doc(hidden)]
+    pub fn into_columns(self) -> SourceColumns {
+        let n = self.records.len();
+        let mut c = SourceColumns {
+            topic: Vec::with_capacity(n),
+            key: Vec::with_capacity(2 * n),
+            value: Vec::with_capacity(2 * n),
+            header_range: Vec::with_capacity(2 * n),
+            headers: headers_out(&self.headers),
+            timestamp: Vec::with_capacity(n),
+            source_partition: Vec::with_capacity(n),
+            source_position: Vec::with_capacity(2 * n),
+            data: self.data,
+            source_partitions: self.source_partitions,
+            topics: self.topics,
+        };
+        for e in &self.records {
+            c.topic.push(e.topic);
+            span_pair(&mut c.key, e.key);
+            span_pair(&mut c.value, e.value);
+            c.header_range.extend([e.headers_start, e.headers_len]);
+            c.timestamp.push(e.timestamp_ms.unwrap_or(i64::MIN));
+            c.source_partition.push(e.source_partition);
+            span_pair(&mut c.source_position, e.source_position);
+        }
+        c
+    }
+
+    /// The batch from its columns; an error names the column that does not fit.
+    #[doc(hidden)]
+    pub fn from_columns(c: SourceColumns) -> Result<SourceBatch, String> {
+        let n = c.topic.len();
+        check_len("key", c.key.len(), 2 * n)?;
+        check_len("value", c.value.len(), 2 * n)?;
+        check_len("header-range", c.header_range.len(), 2 * n)?;
+        check_len("timestamp", c.timestamp.len(), n)?;
+        check_len("source-partition", c.source_partition.len(), n)?;
+        check_len("source-position", c.source_position.len(), 2 * n)?;
+        let negative = |what: &str| format!("column `{what}`: a negative start");
+        let records = (0..n)
+            .map(|i| {
+                Ok(SourceEntry {
+                    topic: c.topic[i],
+                    key: span_at(&c.key, i).ok_or_else(|| negative("key"))?,
+                    value: span_at(&c.value, i).ok_or_else(|| negative("value"))?,
+                    headers_start: c.header_range[2 * i],
+                    headers_len: c.header_range[2 * i + 1],
+                    timestamp_ms: Some(c.timestamp[i]).filter(|t| *t != i64::MIN),
+                    source_partition: c.source_partition[i],
+                    source_position: span_at(&c.source_position, i)
+                        .ok_or_else(|| negative("source-position"))?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(SourceBatch {
+            data: c.data,
+            records,
+            headers: headers_in(&c.headers)?,
+            source_partitions: c.source_partitions,
+            topics: c.topics,
+        })
+    }
+}
+
+impl SinkBatch {
+    /// The batch column by column.
+    #[doc(hidden)]
+    pub fn to_columns(&self) -> SinkColumns {
+        let n = self.records.len();
+        let mut c = SinkColumns {
+            data: self.data.clone(),
+            topic: Vec::with_capacity(n),
+            partition: Vec::with_capacity(n),
+            offset: Vec::with_capacity(n),
+            timestamp: Vec::with_capacity(n),
+            key: Vec::with_capacity(2 * n),
+            value: Vec::with_capacity(2 * n),
+            header_range: Vec::with_capacity(2 * n),
+            headers: headers_out(&self.headers),
+            topics: self.topics.clone(),
+        };
+        for e in &self.records {
+            c.topic.push(e.topic);
+            c.partition.push(e.partition);
+            c.offset.push(e.offset);
+            c.timestamp.push(e.timestamp_ms);
+            span_pair(&mut c.key, e.key);
+            span_pair(&mut c.value, e.value);
+            c.header_range.extend([e.headers_start, e.headers_len]);
+        }
+        c
+    }
+
+    /// The batch from its columns; an error names the column that does not fit.
+    #[doc(hidden)]
+    pub fn from_columns(c: SinkColumns) -> Result<SinkBatch, String> {
+        let n = c.topic.len();
+        check_len("partition", c.partition.len(), n)?;
+        check_len("offset", c.offset.len(), n)?;
+        check_len("timestamp", c.timestamp.len(), n)?;
+        check_len("key", c.key.len(), 2 * n)?;
+        check_len("value", c.value.len(), 2 * n)?;
+        check_len("header-range", c.header_range.len(), 2 * n)?;
+        let negative = |what: &str| format!("column `{what}`: a negative start");
+        let records = (0..n)
+            .map(|i| {
+                Ok(SinkEntry {
+                    topic: c.topic[i],
+                    partition: c.partition[i],
+                    offset: c.offset[i],
+                    timestamp_ms: c.timestamp[i],
+                    key: span_at(&c.key, i).ok_or_else(|| negative("key"))?,
+                    value: span_at(&c.value, i).ok_or_else(|| negative("value"))?,
+                    headers_start: c.header_range[2 * i],
+                    headers_len: c.header_range[2 * i + 1],
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(SinkBatch {
+            data: c.data,
+            records,
+            headers: headers_in(&c.headers)?,
+            topics: c.topics,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +728,48 @@ mod tests {
         let first = batch.iter().next().unwrap();
         assert_eq!(first.value(), Some(&b"hello"[..]));
         assert_eq!(first.headers().collect::<Vec<_>>(), [(&b"h"[..], &b""[..])]);
+    }
+
+    #[test]
+    fn batches_survive_their_columns() {
+        let source: SourceBatch = [
+            SourceRecord {
+                topic: Some("t".into()),
+                key: Some(b"k".to_vec()),
+                headers: vec![Header {
+                    key: "h".into(),
+                    value: b"v".to_vec(),
+                }],
+                timestamp_ms: Some(-5),
+                ..SourceRecord::new(b"x".to_vec(), b"p".to_vec(), b"1".to_vec())
+            },
+            SourceRecord::new(b"y".to_vec(), b"q".to_vec(), b"2".to_vec()),
+        ]
+        .into_iter()
+        .collect();
+        let back = SourceBatch::from_columns(source.clone().into_columns()).unwrap();
+        assert_eq!(back, source);
+        let sink: SinkBatch = source
+            .to_records()
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| SinkRecord {
+                topic: "t".into(),
+                partition: i as i32,
+                offset: 10 + i as i64,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp_ms: 3,
+            })
+            .collect::<Vec<_>>()
+            .iter()
+            .collect();
+        assert_eq!(SinkBatch::from_columns(sink.to_columns()).unwrap(), sink);
+        let mut short = sink.to_columns();
+        short.offset.pop();
+        let err = SinkBatch::from_columns(short).unwrap_err();
+        assert!(err.contains("`offset`"), "{err}");
     }
 
     #[test]

@@ -46,6 +46,8 @@ mod record;
 pub mod __private;
 
 pub use batch::{HeaderSpan, SinkBatch, SinkEntry, SinkRecordRef, SourceBatch, SourceEntry, Span};
+#[doc(hidden)]
+pub use batch::{SinkColumns, SourceColumns};
 pub use config::Config;
 pub use record::{ConnectorError, Descriptor, Header, Kind, SinkRecord, SourceRecord};
 

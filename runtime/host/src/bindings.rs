@@ -66,38 +66,6 @@ pub(crate) fn sink_record_out(r: SinkRecord) -> wit::SinkRecord {
     }
 }
 
-pub(crate) fn span_in(s: wit::Span) -> connectd_sdk::Span {
-    connectd_sdk::Span {
-        start: s.start,
-        len: s.len,
-    }
-}
-
-pub(crate) fn span_out(s: connectd_sdk::Span) -> wit::Span {
-    wit::Span {
-        start: s.start,
-        len: s.len,
-    }
-}
-
-pub(crate) fn header_spans_in(h: Vec<wit::HeaderSpan>) -> Vec<connectd_sdk::HeaderSpan> {
-    h.into_iter()
-        .map(|h| connectd_sdk::HeaderSpan {
-            key: span_in(h.key),
-            value: span_in(h.value),
-        })
-        .collect()
-}
-
-pub(crate) fn header_spans_out(h: &[connectd_sdk::HeaderSpan]) -> Vec<wit::HeaderSpan> {
-    h.iter()
-        .map(|h| wit::HeaderSpan {
-            key: span_out(h.key),
-            value: span_out(h.value),
-        })
-        .collect()
-}
-
 pub(crate) fn sink_record_in(r: wit::SinkRecord) -> SinkRecord {
     SinkRecord {
         topic: r.topic,

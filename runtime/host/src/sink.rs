@@ -6,7 +6,7 @@ use wasmtime::component::ResourceAny;
 use connectd_sdk::SinkBatch;
 
 use crate::TaskError;
-use crate::bindings::{header_spans_out, sink as bindings, span_out, task_error, trap, wit};
+use crate::bindings::{sink as bindings, task_error, trap, wit};
 use crate::native::DynSink;
 use crate::store::TaskState;
 
@@ -146,24 +146,18 @@ impl WasmSinkTask {
     }
 
     fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError> {
+        let c = batch.to_columns();
         let batch = wit::SinkBatch {
-            data: batch.data.clone(),
-            records: batch
-                .records
-                .iter()
-                .map(|e| wit::SinkEntry {
-                    topic: e.topic,
-                    partition: e.partition,
-                    offset: e.offset,
-                    timestamp_ms: e.timestamp_ms,
-                    key: span_out(e.key),
-                    value: span_out(e.value),
-                    headers_start: e.headers_start,
-                    headers_len: e.headers_len,
-                })
-                .collect(),
-            headers: header_spans_out(&batch.headers),
-            topics: batch.topics.clone(),
+            data: c.data,
+            topic: c.topic,
+            partition: c.partition,
+            offset: c.offset,
+            timestamp: c.timestamp,
+            key: c.key,
+            value: c.value,
+            header_range: c.header_range,
+            headers: c.headers,
+            topics: c.topics,
         };
         self.store.set_epoch_deadline(self.ticks);
         self.instance

@@ -3,10 +3,10 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use connectd_sdk::{SourceBatch, SourceEntry};
+use connectd_sdk::{SourceBatch, SourceColumns};
 
 use crate::TaskError;
-use crate::bindings::{header_spans_in, source as bindings, span_in, task_error, trap};
+use crate::bindings::{source as bindings, task_error, trap};
 use crate::native::DynSource;
 use crate::store::TaskState;
 
@@ -92,26 +92,20 @@ impl WasmSourceTask {
             .call_poll(&mut self.store, self.task, max)
             .map_err(trap)?
             .map_err(task_error)?;
-        Ok(SourceBatch {
+        SourceBatch::from_columns(SourceColumns {
             data: batch.data,
-            records: batch
-                .records
-                .into_iter()
-                .map(|e| SourceEntry {
-                    topic: e.topic,
-                    key: span_in(e.key),
-                    value: span_in(e.value),
-                    headers_start: e.headers_start,
-                    headers_len: e.headers_len,
-                    timestamp_ms: e.timestamp_ms,
-                    source_partition: e.source_partition,
-                    source_position: span_in(e.source_position),
-                })
-                .collect(),
-            headers: header_spans_in(batch.headers),
+            topic: batch.topic,
+            key: batch.key,
+            value: batch.value,
+            header_range: batch.header_range,
+            headers: batch.headers,
+            timestamp: batch.timestamp,
+            source_partition: batch.source_partition,
+            source_position: batch.source_position,
             source_partitions: batch.source_partitions,
             topics: batch.topics,
         })
+        .map_err(|e| TaskError::Fatal(format!("poll returned a malformed batch: {e}")))
     }
 
     fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
