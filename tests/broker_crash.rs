@@ -93,6 +93,7 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
     let mut committed: HashMap<i32, i64> = HashMap::new();
     let mut next_value = 0usize;
     for round in 0..4 {
+        let acked_before = acks.0.lock().unwrap().len();
         let producer: ThreadedProducer<Acks> = c
             .client()
             .set("acks", "all")
@@ -145,6 +146,14 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
         group.commit(&tpl, CommitMode::Sync).unwrap();
         drop(group);
         std::thread::sleep(Duration::from_millis(200 + 100 * round as u64));
+        // On a loaded machine the first acknowledgements can take longer than the sleeps:
+        // kill only once this round has some (a kill before any would test nothing).
+        let waiting = std::time::Instant::now();
+        while acks.0.lock().unwrap().len() <= acked_before
+            && waiting.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         c.kill9();
         stop.store(true, Ordering::Relaxed);
         next_value = sender.join().unwrap();

@@ -100,17 +100,14 @@ pub trait TopicBackend: Send + Sync {
     ) -> Result<(Vec<InRecord>, i64)> {
         let mut batch = SinkBatch::default();
         let next = self.read_batch(topic, partition, from, max_bytes, &mut batch)?;
-        let records = batch
-            .iter()
+        let records = connectd_host::SinkRecord::from_batch(&batch)
+            .into_iter()
             .map(|r| InRecord {
-                offset: r.offset(),
-                key: r.key().map(<[u8]>::to_vec),
-                value: r.value().map(<[u8]>::to_vec),
-                headers: r
-                    .headers()
-                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec()))
-                    .collect(),
-                timestamp_ms: r.timestamp_ms(),
+                offset: r.offset,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp_ms: r.timestamp_ms,
             })
             .collect();
         Ok((records, next))
