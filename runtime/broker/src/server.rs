@@ -37,13 +37,34 @@ pub struct Broker {
     pub(crate) config: BrokerConfig,
     pub(crate) topics: Topics,
     pub(crate) groups: Arc<Coordinator>,
-    /// Woken on every append, for long-polling fetches.
-    pub(crate) appended: Notify,
+    /// Woken on every append: long-polling fetches and in-process readers wait on it.
+    pub(crate) appended: Appends,
     pub(crate) advertised: (String, i32),
     pub(crate) cluster_id: String,
     pub(crate) next_producer_id: std::sync::atomic::AtomicI64,
     data_dir: PathBuf,
     connections: AtomicUsize,
+}
+
+/// Wakes whoever waits for new data: async fetches (a [`Notify`]) and threads (a counter
+/// and a condition variable).
+#[derive(Default)]
+pub(crate) struct Appends {
+    notify: Notify,
+    count: std::sync::Mutex<u64>,
+    grown: std::sync::Condvar,
+}
+
+impl Appends {
+    pub(crate) fn notify(&self) {
+        *self.count.lock().expect("append count") += 1;
+        self.grown.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
 }
 
 /// A bound, not yet serving broker.
@@ -90,7 +111,7 @@ impl Broker {
             ),
             config,
             topics,
-            appended: Notify::new(),
+            appended: Appends::default(),
             advertised,
             cluster_id,
             next_producer_id: std::sync::atomic::AtomicI64::new(producer_id_base),
@@ -141,17 +162,60 @@ impl Broker {
         partition: i32,
         records: &[u8],
     ) -> Result<connectd_log::AppendInfo> {
-        let log = self
-            .topics
-            .get(topic)
-            .and_then(|t| t.partition(partition))
-            .ok_or_else(|| crate::topics::unknown_topic(&format!("{topic}/{partition}")))?;
-        let info = log.append(records, crate::now_ms())?;
+        let info = self.produce_deferred(topic, partition, records)?;
+        self.sync(topic, partition)?;
+        Ok(info)
+    }
+
+    /// Like [`Broker::produce`], but the append is made durable only by the next
+    /// [`Broker::sync`] of the partition: several appends share one fsync.
+    pub fn produce_deferred(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &[u8],
+    ) -> Result<connectd_log::AppendInfo> {
+        let info = self
+            .partition_log(topic, partition)?
+            .append(records, crate::now_ms())?;
+        self.appended.notify();
+        Ok(info)
+    }
+
+    /// Makes every append to a partition durable, as its `flush.messages` says an
+    /// acknowledged write is.
+    pub fn sync(&self, topic: &str, partition: i32) -> Result<()> {
+        let log = self.partition_log(topic, partition)?;
         if log.config().fsync_on_ack() {
             log.sync()?;
         }
-        self.appended.notify_waiters();
-        Ok(info)
+        Ok(())
+    }
+
+    fn partition_log(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<connectd_log::PartitionLog>> {
+        self.topics
+            .get(topic)
+            .and_then(|t| t.partition(partition))
+            .ok_or_else(|| crate::topics::unknown_topic(&format!("{topic}/{partition}")))
+    }
+
+    /// How many appends (produce requests and in-process produces) happened so far.
+    pub fn append_count(&self) -> u64 {
+        *self.appended.count.lock().expect("append count")
+    }
+
+    /// Blocks until an append after the `seen`-th one ([`Broker::append_count`]), or until
+    /// `timeout`: an in-process reader's long poll. Blocking: call it from a worker thread.
+    pub fn wait_for_append(&self, seen: u64, timeout: std::time::Duration) {
+        let count = self.appended.count.lock().expect("append count");
+        let _ = self
+            .appended
+            .grown
+            .wait_timeout_while(count, timeout, |c| *c <= seen);
     }
 
     /// Clean shutdown: flush, persist indexes, write the clean-shutdown marker.

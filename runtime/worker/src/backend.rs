@@ -60,6 +60,15 @@ pub trait TopicBackend: Send + Sync {
     /// Appends one uncompressed RecordBatch v2 (built with [`BatchBuilder`]) to one
     /// partition, durably. Returns the offset of its first record.
     fn append_batch(&self, topic: &str, partition: i32, batch: &[u8]) -> Result<i64>;
+    /// Like [`TopicBackend::append_batch`], but durable only once [`TopicBackend::sync`] of
+    /// the partition returns, so that several appends share one sync.
+    fn append_batch_deferred(&self, topic: &str, partition: i32, batch: &[u8]) -> Result<i64> {
+        self.append_batch(topic, partition, batch)
+    }
+    /// Makes the deferred appends to a partition durable.
+    fn sync(&self, _topic: &str, _partition: i32) -> Result<()> {
+        Ok(())
+    }
     /// Appends records to one partition, durably, in order, as one batch (all or nothing).
     /// Returns the first offset.
     fn append(&self, topic: &str, partition: i32, records: &[OutRecord]) -> Result<i64> {
@@ -111,6 +120,16 @@ pub trait TopicBackend: Send + Sync {
             })
             .collect();
         Ok((records, next))
+    }
+    /// A number that grows with every append to any topic ([`TopicBackend::wait_for_append`]).
+    fn append_count(&self) -> u64 {
+        0
+    }
+    /// Waits until something is appended after `seen` ([`TopicBackend::append_count`]), at
+    /// most `timeout`: a reader that has caught up waits here instead of sleeping, and wakes
+    /// as soon as there is more (Kafka's fetch long poll). Default: sleeps `timeout`.
+    fn wait_for_append(&self, _seen: u64, timeout: std::time::Duration) {
+        std::thread::sleep(timeout);
     }
     /// Partitions of a topic, if it exists.
     fn partitions(&self, topic: &str) -> Option<i32>;
@@ -166,6 +185,20 @@ impl TopicBackend for Embedded {
         Ok(info.base_offset)
     }
 
+    fn append_batch_deferred(&self, topic: &str, partition: i32, batch: &[u8]) -> Result<i64> {
+        let info = self
+            .broker
+            .produce_deferred(topic, partition, batch)
+            .map_err(|e| Error::Backend(format!("producing to {topic}/{partition}: {e}")))?;
+        Ok(info.base_offset)
+    }
+
+    fn sync(&self, topic: &str, partition: i32) -> Result<()> {
+        self.broker
+            .sync(topic, partition)
+            .map_err(|e| Error::Backend(format!("syncing {topic}/{partition}: {e}")))
+    }
+
     fn read_batch(
         &self,
         topic: &str,
@@ -191,6 +224,14 @@ impl TopicBackend for Embedded {
         };
         decode_into(&bytes, from, topic, partition, into)
             .map_err(|e| Error::Backend(format!("decoding {topic}/{partition}: {e}")))
+    }
+
+    fn append_count(&self) -> u64 {
+        self.broker.append_count()
+    }
+
+    fn wait_for_append(&self, seen: u64, timeout: std::time::Duration) {
+        self.broker.wait_for_append(seen, timeout)
     }
 
     fn partitions(&self, topic: &str) -> Option<i32> {

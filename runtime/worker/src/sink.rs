@@ -16,7 +16,7 @@ use crate::backend::TopicBackend;
 use crate::connector::ConnectorConfig;
 use crate::errors::{ErrorHandler, Failed, Stage};
 use crate::status::{Status, TaskStatus};
-use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
+use crate::task::{IDLE_WAIT, restart_loop};
 use crate::transforms::{Chain, TransformSpec, failures};
 
 /// Bytes read per partition per round.
@@ -86,6 +86,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     // Next offset to read per (topic, partition), from the group's commits.
     let mut positions: HashMap<(String, i32), i64> = HashMap::new();
     while !ctx.stop.load(Ordering::Relaxed) {
+        let seen = ctx.backend.append_count();
         let mut batch = SinkBatch::default();
         let mut next: Vec<(String, i32, i64)> = Vec::new();
         for topic in &topics {
@@ -117,7 +118,8 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             for (topic, partition, after) in next {
                 positions.insert((topic, partition), after);
             }
-            sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
+            // Caught up: wait for the next append (or a moment, to see `stop`).
+            ctx.backend.wait_for_append(seen, IDLE_WAIT);
             continue;
         }
         let delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch).and_then(|_| {

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use connectd_host::sdk::Header;
 use connectd_host::{
-    Grants, Limits, Plugin, SinkRecord, SourceBatch, SourceEntry, SourceRecord, Span, TaskError,
+    Grants, Limits, Plugin, SinkRecord, SourceBatch, SourceEntry, SourceRecord, SourceTask, Span,
+    TaskError,
 };
 use connectd_log::records::BatchBuilder;
 
@@ -88,56 +89,103 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         Ok(t) => t,
         Err(e) => return Some(e),
     };
-    let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
+    let errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
     // RUNNING once the task has polled successfully: a task that fails at once keeps showing
     // FAILED and its reason while it restarts.
     let mut running = false;
-    let mut partitions: HashMap<String, i32> = HashMap::new();
     let mut checkpoint = Checkpoint::new();
-    while !ctx.stop.load(Ordering::Relaxed) {
-        let polled = errors.retry(&ctx.stop, "poll", || {
-            task.poll(ctx.connector.poll_batch_size)
+    // The task's producer: transforms, encodes and appends (and fsyncs) one poll's records
+    // while the task polls the next one, as Kafka Connect's producer sends in the background. One delivery in flight at
+    // a time, appended in order; its positions are committed to the plugin and checkpointed
+    // only once it is back, so a failure or a crash resumes from what reached the topic.
+    std::thread::scope(|scope| {
+        let (to_producer, deliveries) = std::sync::mpsc::sync_channel::<SourceBatch>(0);
+        let (results_tx, results) = std::sync::mpsc::channel();
+        let default_topic = default_topic.as_str();
+        let producer = scope.spawn(move || {
+            let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
+            let mut partitions: HashMap<String, i32> = HashMap::new();
+            for polled in deliveries {
+                let result = prepare(
+                    ctx,
+                    default_topic,
+                    polled,
+                    &mut partitions,
+                    &mut chain,
+                    &mut errors,
+                )
+                .and_then(|delivery| produce(ctx, delivery, &mut errors));
+                let failed = result.is_err();
+                if results_tx.send(result).is_err() || failed {
+                    break;
+                }
+            }
         });
-        let records = match polled {
-            Ok(r) => r,
-            Err(_) if ctx.stop.load(Ordering::Relaxed) => break,
-            Err(e) => return Some(e),
+        let mut in_flight = false;
+        let mut settle = |task: &mut SourceTask| -> Result<(), TaskError> {
+            let (latest, ends) = results
+                .recv()
+                .map_err(|_| TaskError::Fatal("the task's producer stopped".into()))??;
+            checkpoint.add(&latest, ends);
+            match task.commit(latest) {
+                Ok(()) | Err(TaskError::Retryable(_)) => {}
+                Err(e) => return Err(e),
+            }
+            checkpoint.store(ctx, false)
         };
-        if !running {
-            running = true;
-            ctx.status.set(
-                name,
-                Some(ctx.task_id),
-                TaskStatus {
-                    state: "RUNNING".into(),
-                    trace: None,
-                    plugin: ctx.connector.plugin.clone(),
-                },
-            );
+        let failure = loop {
+            if ctx.stop.load(Ordering::Relaxed) {
+                break None;
+            }
+            let polled = errors.retry(&ctx.stop, "poll", || {
+                task.poll(ctx.connector.poll_batch_size)
+            });
+            let records = match polled {
+                Ok(r) => r,
+                Err(_) if ctx.stop.load(Ordering::Relaxed) => break None,
+                Err(e) => break Some(e),
+            };
+            if !running {
+                running = true;
+                ctx.status.set(
+                    name,
+                    Some(ctx.task_id),
+                    TaskStatus {
+                        state: "RUNNING".into(),
+                        trace: None,
+                        plugin: ctx.connector.plugin.clone(),
+                    },
+                );
+            }
+            if records.is_empty() {
+                // Nothing new: settle what is in flight, so its offsets are not held back.
+                if std::mem::take(&mut in_flight)
+                    && let Err(e) = settle(&mut task)
+                {
+                    break Some(e);
+                }
+                sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
+                continue;
+            }
+            if std::mem::take(&mut in_flight)
+                && let Err(e) = settle(&mut task)
+            {
+                break Some(e);
+            }
+            if to_producer.send(records).is_err() {
+                break Some(TaskError::Fatal("the task's producer stopped".into()));
+            }
+            in_flight = true;
+        };
+        let settled = if in_flight { settle(&mut task) } else { Ok(()) };
+        drop(to_producer);
+        let _ = producer.join();
+        match (failure, settled) {
+            (Some(e), _) => Some(e),
+            (None, Err(e)) => Some(e),
+            (None, Ok(())) => checkpoint.store(ctx, true).err(),
         }
-        if records.is_empty() {
-            sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
-            continue;
-        }
-        let delivered = deliver(
-            ctx,
-            &default_topic,
-            records,
-            &mut partitions,
-            &mut chain,
-            &mut errors,
-            &mut checkpoint,
-        )
-        .and_then(|latest| match task.commit(latest) {
-            Ok(()) | Err(TaskError::Retryable(_)) => Ok(()),
-            Err(e) => Err(e),
-        })
-        .and_then(|_| checkpoint.store(ctx, false));
-        if let Err(e) = delivered {
-            return Some(e);
-        }
-    }
-    checkpoint.store(ctx, true).err()
+    })
 }
 
 /// The records of a poll as the transforms and the dead letter queue see them.
@@ -212,23 +260,29 @@ fn record_size(batch: &SourceBatch, e: &SourceEntry) -> usize {
     len(e.key) + len(e.value) + headers + 24
 }
 
-/// Produces a poll's records (grouped per topic partition, order kept), then notes the latest
-/// position of each source partition for the next checkpoint. Returns those positions, for the
-/// plugin's `commit`.
+/// One poll's records, encoded and ready to append, and the latest position of each source
+/// partition polled.
+struct Delivery {
+    /// (topic, partition, one RecordBatch v2, its record count), in append order.
+    batches: Vec<(String, i32, Vec<u8>, usize)>,
+    latest: Positions,
+}
+
+/// Prepares a poll's records for the producer: transforms, then grouping per topic partition
+/// (order kept), then encoding in batches of at most [`BATCH_BYTES`].
 ///
-/// Each produced batch describes itself: the last record of each source partition in it
-/// carries that record's position (the `connectd.source` header), so a restart can tell how
-/// far the topic got even if the offsets were never stored, and a crash between two batches
-/// loses nothing and doubles nothing.
-fn deliver(
+/// Each batch describes itself: the last record of each source partition in it carries that
+/// record's position (the `connectd.source` header), so a restart can tell how far the topic
+/// got even if the offsets were never stored, and a crash between two batches loses nothing
+/// and doubles nothing.
+fn prepare(
     ctx: &SourceTaskContext,
     default_topic: &str,
     batch: SourceBatch,
     partitions: &mut HashMap<String, i32>,
     chain: &mut Chain,
     errors: &mut ErrorHandler,
-    checkpoint: &mut Checkpoint,
-) -> Result<Positions, TaskError> {
+) -> Result<Delivery, TaskError> {
     let now = now_ms();
     // The latest position of every source partition polled, whether or not its records make
     // it through the transforms.
@@ -280,13 +334,13 @@ fn deliver(
             None => routes.push((route, vec![i])),
         }
     }
-    let mut ends = Vec::with_capacity(routes.len());
+    let mut batches = Vec::new();
     for ((topic, partition), indexes) in routes {
         let topic = usize::try_from(topic)
             .ok()
             .and_then(|t| batch.topics.get(t))
             .map_or(default_topic, String::as_str);
-        // Produced in batches of at most BATCH_BYTES (below the broker's max.message.bytes).
+        // Batches of at most BATCH_BYTES (below the broker's max.message.bytes).
         let mut rest = indexes.as_slice();
         while !rest.is_empty() {
             let mut bytes = 0;
@@ -301,23 +355,44 @@ fn deliver(
             let (chunk, after) = rest.split_at(take);
             rest = after;
             let encoded = encode_chunk(ctx, &batch, chunk, now);
-            let base = errors.retry(&ctx.stop, "produce", || {
-                ctx.backend
-                    .append_batch(topic, partition, &encoded)
-                    .map_err(|e| TaskError::Retryable(e.to_string()))
-            })?;
-            let end = base + chunk.len() as i64;
-            match ends
-                .iter_mut()
-                .find(|(t, p, _): &&mut (String, i32, i64)| t == topic && *p == partition)
-            {
-                Some(e) => e.2 = end,
-                None => ends.push((topic.to_string(), partition, end)),
-            }
+            batches.push((topic.to_string(), partition, encoded, chunk.len()));
         }
     }
-    checkpoint.add(&latest, ends);
-    Ok(latest)
+    Ok(Delivery { batches, latest })
+}
+
+/// Appends a delivery's batches in order, retrying as `errors.retry.timeout` says. Returns its
+/// positions and the end offset of each topic partition it wrote.
+fn produce(
+    ctx: &SourceTaskContext,
+    delivery: Delivery,
+    errors: &mut ErrorHandler,
+) -> Result<(Positions, Vec<(String, i32, i64)>), TaskError> {
+    let mut ends: Vec<(String, i32, i64)> = Vec::new();
+    for (topic, partition, encoded, count) in delivery.batches {
+        let base = errors.retry(&ctx.stop, "produce", || {
+            ctx.backend
+                .append_batch_deferred(&topic, partition, &encoded)
+                .map_err(|e| TaskError::Retryable(e.to_string()))
+        })?;
+        let end = base + count as i64;
+        match ends
+            .iter_mut()
+            .find(|(t, p, _)| *t == topic && *p == partition)
+        {
+            Some(e) => e.2 = end,
+            None => ends.push((topic, partition, end)),
+        }
+    }
+    // One sync per partition for the whole poll, not one per batch.
+    for (topic, partition, _) in &ends {
+        errors.retry(&ctx.stop, "produce", || {
+            ctx.backend
+                .sync(topic, *partition)
+                .map_err(|e| TaskError::Retryable(e.to_string()))
+        })?;
+    }
+    Ok((delivery.latest, ends))
 }
 
 /// One produced batch: the records `chunk` indexes, the last one of each source partition

@@ -101,7 +101,7 @@ pub(super) fn produce(
                 .with_partition_responses(partitions),
         );
     }
-    broker.appended.notify_waiters();
+    broker.appended.notify();
     Box::pin(async move {
         if acks == 0 {
             return None;
