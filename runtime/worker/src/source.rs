@@ -247,6 +247,9 @@ fn transform(
 /// (source partition, position) pairs.
 type Positions = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// (topic, partition, end offset) after what a delivery appended.
+type Ends = Vec<(String, i32, i64)>;
+
 /// Most bytes of records in one produced batch.
 const BATCH_BYTES: usize = 512 << 10;
 
@@ -367,8 +370,8 @@ fn produce(
     ctx: &SourceTaskContext,
     delivery: Delivery,
     errors: &mut ErrorHandler,
-) -> Result<(Positions, Vec<(String, i32, i64)>), TaskError> {
-    let mut ends: Vec<(String, i32, i64)> = Vec::new();
+) -> Result<(Positions, Ends), TaskError> {
+    let mut ends: Ends = Vec::new();
     for (topic, partition, encoded, count) in delivery.batches {
         let base = errors.retry(&ctx.stop, "produce", || {
             ctx.backend
