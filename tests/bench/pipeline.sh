@@ -31,7 +31,9 @@ $BENCH wasm file 10000 "$WORK/plugins" "$WORK/cache" >/dev/null
 for run in $(seq "$RUNS"); do
   for pipeline in datagen file; do
     for mode in native wasm; do
-      $BENCH "$mode" "$pipeline" "$RECORDS" "$WORK/plugins" "$WORK/cache" | tee -a "$WORK/results"
+      CONNECTD_BENCH_INPUT_DIR="$WORK/inputs" \
+        $BENCH "$mode" "$pipeline" "$RECORDS" "$WORK/plugins" "$WORK/cache" | tee -a "$WORK/results"
+      sync   # no run inherits the previous one's writeback
     done
   done
 done

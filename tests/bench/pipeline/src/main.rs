@@ -72,6 +72,30 @@ fn main() -> Result<()> {
         ],
         other => bail!("mode: expected wasm or native, got {other:?}"),
     };
+    // `CONNECTD_BENCH_NATIVE=file-source` (comma-separated) in wasm mode compiles in just
+    // those connectors, to see which side of a pipeline the WebAssembly time is spent on.
+    let mut builtins = builtins;
+    if mode == "wasm"
+        && let Ok(native) = std::env::var("CONNECTD_BENCH_NATIVE")
+    {
+        for name in native.split(',') {
+            builtins.push(match name {
+                "datagen-source" => (
+                    name.to_string(),
+                    Arc::new(Plugin::native_source::<connectd_datagen_source::Datagen>()),
+                ),
+                "file-source" => (
+                    name.to_string(),
+                    Arc::new(Plugin::native_source::<connectd_file_source::FileSource>()),
+                ),
+                "file-sink" => (
+                    name.to_string(),
+                    Arc::new(Plugin::native_sink::<connectd_file_sink::FileSink>()),
+                ),
+                other => bail!("CONNECTD_BENCH_NATIVE: unknown connector {other:?}"),
+            });
+        }
+    }
     let plugin_dir = if mode == "wasm" {
         PathBuf::from(plugin_dir)
     } else {
@@ -80,6 +104,7 @@ fn main() -> Result<()> {
         empty
     };
     let output = root.join("out/out.txt");
+    let want_bytes = records * (RECORD_BYTES as u64 + 1);
     match pipeline.as_str() {
         "datagen" => write(
             &connectors.join("gen.toml"),
@@ -88,15 +113,24 @@ fn main() -> Result<()> {
             ),
         )?,
         "file" => {
-            let input = root.join("in/in.txt");
-            std::fs::create_dir_all(input.parent().unwrap())?;
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&input)?);
-            for i in 0..records {
-                let line = format!("{i:012} ");
-                writeln!(f, "{line}{}", "x".repeat(RECORD_BYTES - line.len()))?;
+            // The input is written once per size and kept (`CONNECTD_BENCH_INPUT_DIR`), so a
+            // run neither measures nor competes with the writeback of a fresh 100-MB-per-
+            // million-lines file. The file-source only reads it.
+            let inputs = std::env::var_os("CONNECTD_BENCH_INPUT_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| root.join("in"));
+            let input = inputs.join(format!("lines-{records}.txt"));
+            if !std::fs::metadata(&input).is_ok_and(|m| m.len() == want_bytes) {
+                std::fs::create_dir_all(&inputs)?;
+                let partial = input.with_extension("partial");
+                let mut f = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+                for i in 0..records {
+                    let line = format!("{i:012} ");
+                    writeln!(f, "{line}{}", "x".repeat(RECORD_BYTES - line.len()))?;
+                }
+                f.into_inner()?.sync_all()?;
+                std::fs::rename(&partial, &input)?;
             }
-            f.flush()?;
-            drop(f);
             write(
                 &connectors.join("src.toml"),
                 &format!(
@@ -135,7 +169,6 @@ fn main() -> Result<()> {
     let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
     let started = Instant::now();
     let worker = Worker::start_with_builtins(settings, backend, builtins)?;
-    let want_bytes = records * (RECORD_BYTES as u64 + 1);
     let done = || match pipeline.as_str() {
         "datagen" => broker
             .topics()
