@@ -7,6 +7,7 @@
 //! groups and committed offsets. Nothing here knows about connectors.
 
 pub mod config;
+mod gather;
 pub mod groups;
 mod handlers;
 pub mod server;

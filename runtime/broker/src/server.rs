@@ -18,12 +18,14 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::BrokerConfig;
+use crate::gather::Gather;
 use crate::groups::{Coordinator, OffsetStore};
 use crate::topics::Topics;
 use crate::{Error, Result, handlers};
@@ -315,9 +317,36 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
         let mut out = BytesMut::new();
         while let Some((header, response_header_version, fut)) = rx.recv().await {
             let Some(response) = fut.await else { continue }; // acks=0: no response
+            let resp_header = ResponseHeader::default().with_correlation_id(header.correlation_id);
+            if let ResponseKind::Fetch(fetch) = &response {
+                // Record batches go out by reference, not copied into the response.
+                let sources = fetch
+                    .responses
+                    .iter()
+                    .flat_map(|t| t.partitions.iter())
+                    .filter_map(|p| p.records.clone())
+                    .collect();
+                let mut gather = Gather::new(sources);
+                if let Err(e) = resp_header
+                    .encode(&mut gather, response_header_version)
+                    .and_then(|_| fetch.encode(&mut gather, header.request_api_version))
+                {
+                    tracing::error!(version = header.request_api_version, error = %e, "encoding a fetch response failed; closing connection");
+                    break;
+                }
+                let len = gather.offset() as i32;
+                let mut parts = gather.finish();
+                parts.insert(0, Bytes::copy_from_slice(&len.to_be_bytes()));
+                if crate::gather::write_parts(&mut writer, &parts)
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                continue;
+            }
             out.clear();
             out.put_i32(0);
-            let resp_header = ResponseHeader::default().with_correlation_id(header.correlation_id);
             if let Err(e) = resp_header
                 .encode(&mut out, response_header_version)
                 .and_then(|_| response.encode(&mut out, header.request_api_version))
