@@ -4,6 +4,9 @@
 //! error or a trap fails the task, which restarts itself with backoff from its stored offsets;
 //! an invalid config fails it until the config changes.
 //!
+//! Two threads per task: the task thread polls the plugin; its producer thread transforms,
+//! encodes and appends the previous poll meanwhile (one poll in flight).
+//!
 //! Order of writes: the records first (fsynced), then their offsets (fsynced). A crash between
 //! the two is repaired at the next start from the positions the records carry (see
 //! [`crate::offsets`]), so a restart resumes exactly.
@@ -95,9 +98,11 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     let mut running = false;
     let mut checkpoint = Checkpoint::new();
     // The task's producer: transforms, encodes and appends (and fsyncs) one poll's records
-    // while the task polls the next one, as Kafka Connect's producer sends in the background. One delivery in flight at
-    // a time, appended in order; its positions are committed to the plugin and checkpointed
-    // only once it is back, so a failure or a crash resumes from what reached the topic.
+    // while the task polls the next one, as Kafka Connect's producer sends in the background.
+    // One delivery in flight at a time, appended in order; its positions are committed to the
+    // plugin and checkpointed only once it is back, so a failure or a crash resumes from what
+    // reached the topic. A polled batch not yet handed over when the task stops is dropped: its
+    // positions were never stored, so the next start polls it again.
     std::thread::scope(|scope| {
         let (to_producer, deliveries) = std::sync::mpsc::sync_channel::<SourceBatch>(0);
         let (results_tx, results) = std::sync::mpsc::channel();
