@@ -72,6 +72,17 @@ fn put_headers<'a>(
     (start as u32, (headers.len() - start) as u32)
 }
 
+/// The index of `topic` in `topics`, added if new.
+fn intern(topics: &mut Vec<String>, topic: &str) -> usize {
+    match topics.iter().rposition(|t| t == topic) {
+        Some(i) => i,
+        None => {
+            topics.push(topic.to_string());
+            topics.len() - 1
+        }
+    }
+}
+
 fn header_list(data: &[u8], headers: &[HeaderSpan], start: u32, len: u32) -> Vec<Header> {
     header_spans(headers, start, len)
         .iter()
@@ -200,15 +211,9 @@ impl SourceBatch {
     /// Adds an owned record.
     pub fn push(&mut self, record: SourceRecord) {
         let source_partition = self.source_partition(&record.source_partition);
-        let topic = match record.topic {
+        let topic = match &record.topic {
             None => -1,
-            Some(t) => match self.topics.iter().position(|u| *u == t) {
-                Some(i) => i as i32,
-                None => {
-                    self.topics.push(t);
-                    (self.topics.len() - 1) as i32
-                }
-            },
+            Some(t) => intern(&mut self.topics, t) as i32,
         };
         let key = put(&mut self.data, record.key.as_deref());
         let value = put(&mut self.data, record.value.as_deref());
@@ -344,38 +349,51 @@ impl SinkBatch {
 
     /// The index of `topic` in `topics`, added if new.
     pub fn topic_index(&mut self, topic: &str) -> u32 {
-        match self.topics.iter().rposition(|t| t == topic) {
-            Some(i) => i as u32,
-            None => {
-                self.topics.push(topic.to_string());
-                (self.topics.len() - 1) as u32
-            }
-        }
+        intern(&mut self.topics, topic) as u32
     }
 
-    /// Adds an owned record.
-    pub fn push(&mut self, record: &SinkRecord) {
-        let topic = self.topic_index(&record.topic);
-        let key = put(&mut self.data, record.key.as_deref());
-        let value = put(&mut self.data, record.value.as_deref());
-        let (headers_start, headers_len) = put_headers(
-            &mut self.data,
-            &mut self.headers,
-            record
-                .headers
-                .iter()
-                .map(|h| (h.key.as_bytes(), h.value.as_slice())),
-        );
+    /// Adds a record from its parts, copying its bytes into the batch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_parts<'a>(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        timestamp_ms: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    ) {
+        let topic = self.topic_index(topic);
+        let key = put(&mut self.data, key);
+        let value = put(&mut self.data, value);
+        let (headers_start, headers_len) = put_headers(&mut self.data, &mut self.headers, headers);
         self.records.push(SinkEntry {
             topic,
-            partition: record.partition,
-            offset: record.offset,
-            timestamp_ms: record.timestamp_ms,
+            partition,
+            offset,
+            timestamp_ms,
             key,
             value,
             headers_start,
             headers_len,
         });
+    }
+
+    /// Adds an owned record.
+    pub fn push(&mut self, record: &SinkRecord) {
+        self.push_parts(
+            &record.topic,
+            record.partition,
+            record.offset,
+            record.timestamp_ms,
+            record.key.as_deref(),
+            record.value.as_deref(),
+            record
+                .headers
+                .iter()
+                .map(|h| (h.key.as_bytes(), h.value.as_slice())),
+        );
     }
 
     /// The records, borrowed.

@@ -169,28 +169,28 @@ impl Broker {
         Ok(info)
     }
 
-    /// Like [`Broker::produce`], but the append is made durable only by the next
-    /// [`Broker::sync`] of the partition: several appends share one fsync.
+    /// Like [`Broker::produce`], but the append is made durable, and waiting readers are
+    /// woken, only by the next [`Broker::sync`] of the partition: several appends share one
+    /// fsync.
     pub fn produce_deferred(
         &self,
         topic: &str,
         partition: i32,
         records: &[u8],
     ) -> Result<connectd_log::AppendInfo> {
-        let info = self
+        Ok(self
             .partition_log(topic, partition)?
-            .append(records, crate::now_ms())?;
-        self.appended.notify();
-        Ok(info)
+            .append(records, crate::now_ms())?)
     }
 
     /// Makes every append to a partition durable, as its `flush.messages` says an
-    /// acknowledged write is.
+    /// acknowledged write is, then wakes waiting fetches and readers.
     pub fn sync(&self, topic: &str, partition: i32) -> Result<()> {
         let log = self.partition_log(topic, partition)?;
         if log.config().fsync_on_ack() {
             log.sync()?;
         }
+        self.appended.notify();
         Ok(())
     }
 

@@ -53,22 +53,15 @@ impl SinkRecord {
     pub fn to_batch(records: &[SinkRecord]) -> SinkBatch {
         let mut batch = SinkBatch::default();
         for r in records {
-            batch.push(&connectd_sdk::SinkRecord {
-                topic: r.topic.clone(),
-                partition: r.partition,
-                offset: r.offset,
-                key: r.key.clone(),
-                value: r.value.clone(),
-                headers: r
-                    .headers
-                    .iter()
-                    .map(|(key, value)| connectd_sdk::Header {
-                        key: key.clone(),
-                        value: value.clone(),
-                    })
-                    .collect(),
-                timestamp_ms: r.timestamp_ms,
-            });
+            batch.push_parts(
+                &r.topic,
+                r.partition,
+                r.offset,
+                r.timestamp_ms,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                r.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())),
+            );
         }
         batch
     }

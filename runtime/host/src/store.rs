@@ -63,9 +63,9 @@ impl WasiView for TaskState {
 impl TaskState {
     pub(crate) fn new(grants: &Grants, limits: &Limits) -> Result<Self, TaskError> {
         let mut wasi = WasiCtxBuilder::new();
-        // Tasks run on threads of their own, synchronously: file I/O may block the calling
-        // thread instead of a round trip through tokio's blocking pool per read or write
-        // and back.
+        // Tasks run on threads of their own, synchronously: file reads, opens and syncs may
+        // block the calling thread instead of a round trip through tokio's blocking pool.
+        // (wasmtime-wasi 48 still sends output-stream writes through that pool.)
         wasi.allow_blocking_current_thread(true);
         for (host, guest) in &grants.read_dirs {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)

@@ -265,8 +265,8 @@ pub fn encode(records: &[OutRecord]) -> Vec<u8> {
 }
 
 /// Adds the records at offset `from` and later of stored batches (`bytes`, as the log returns
-/// them) to `into`; returns the offset after the last batch. Uncompressed batches are read in
-/// place, their bytes copied into the batch's data once; compressed ones are decompressed by
+/// them) to `into`; returns the offset after the last batch. An uncompressed batch is read in
+/// place, its bytes copied into the batch's data once; a compressed one is decompressed by
 /// kafka-protocol first. Control batches are skipped.
 pub fn decode_into(
     bytes: &Bytes,
@@ -275,9 +275,8 @@ pub fn decode_into(
     partition: i32,
     into: &mut SinkBatch,
 ) -> std::result::Result<i64, String> {
+    let topic_name = topic;
     let topic = into.topic_index(topic);
-    let base = into.data.len();
-    into.data.extend_from_slice(bytes);
     let mut next = from;
     let mut at = 0;
     while at < bytes.len() {
@@ -292,6 +291,9 @@ pub fn decode_into(
             continue; // control batch (transaction markers)
         }
         if header.codec() == 0 {
+            // The reader's ranges index `bytes`; the batch lands at `base` in `into.data`.
+            let (base, origin) = (into.data.len(), range.start);
+            into.data.extend_from_slice(&bytes[range.clone()]);
             for record in RecordReader::new(bytes, range, header.record_count) {
                 let record = record.map_err(|e| e.to_string())?;
                 let offset = header.base_offset + record.offset_delta;
@@ -301,7 +303,7 @@ pub fn decode_into(
                 let span = |r: Option<std::ops::Range<usize>>| match r {
                     None => connectd_host::Span::NONE,
                     Some(r) => connectd_host::Span {
-                        start: (base + r.start) as u32,
+                        start: (base + r.start - origin) as u32,
                         len: r.len() as i32,
                     },
                 };
@@ -326,24 +328,18 @@ pub fn decode_into(
         } else {
             let mut one = bytes.slice(range);
             let set = RecordBatchDecoder::decode(&mut one).map_err(|e| e.to_string())?;
-            let topic_name = into.topics[topic as usize].clone();
-            for r in set.records.into_iter().filter(|r| r.offset >= from) {
-                into.push(&connectd_host::sdk::SinkRecord {
-                    topic: topic_name.clone(),
+            for r in set.records.iter().filter(|r| r.offset >= from) {
+                into.push_parts(
+                    topic_name,
                     partition,
-                    offset: r.offset,
-                    key: r.key.map(|b| b.to_vec()),
-                    value: r.value.map(|b| b.to_vec()),
-                    headers: r
-                        .headers
-                        .into_iter()
-                        .map(|(k, v)| connectd_host::sdk::Header {
-                            key: k.to_string(),
-                            value: v.map(|b| b.to_vec()).unwrap_or_default(),
-                        })
-                        .collect(),
-                    timestamp_ms: r.timestamp,
-                });
+                    r.offset,
+                    r.timestamp,
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    r.headers
+                        .iter()
+                        .map(|(k, v)| (k.as_bytes(), v.as_deref().unwrap_or_default())),
+                );
             }
         }
     }
@@ -420,11 +416,19 @@ mod tests {
         };
         RecordBatchEncoder::encode(&mut buf, &gz, &options).unwrap();
         plain.extend_from_slice(&buf);
+        // And an uncompressed batch after the compressed one: its records lie mid-read.
+        let mut last = encode(&records[..5]);
+        connectd_log::batch::set_base_offset(&mut last, 150);
+        plain.extend_from_slice(&last);
         let mut batch = SinkBatch::default();
         let next = decode_into(&Bytes::from(plain), 110, "t", 3, &mut batch).unwrap();
-        assert_eq!(next, 150);
+        assert_eq!(next, 155);
         let got = batch.to_records();
-        assert_eq!(got.len(), 40);
+        assert_eq!(got.len(), 45);
+        for (r, want) in got[40..].iter().zip(&records[..5]) {
+            assert_eq!(r.value, want.value);
+            assert_eq!(r.headers[0].value, want.headers[0].1);
+        }
         for (r, (offset, want)) in got.iter().zip((110..).zip(&records[10..])) {
             assert_eq!((r.topic.as_str(), r.partition, r.offset), ("t", 3, offset));
             assert_eq!(r.key, want.key);

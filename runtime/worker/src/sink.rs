@@ -76,11 +76,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     ctx.status.set(
         name,
         Some(ctx.task_id),
-        TaskStatus {
-            state: "RUNNING".into(),
-            trace: None,
-            plugin: ctx.connector.plugin.clone(),
-        },
+        TaskStatus::running(&ctx.connector.plugin),
     );
     let tasks = ctx.connector.tasks_max.max(1) as i32;
     // Next offset to read per (topic, partition), from the group's commits.

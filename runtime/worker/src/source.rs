@@ -155,11 +155,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                 ctx.status.set(
                     name,
                     Some(ctx.task_id),
-                    TaskStatus {
-                        state: "RUNNING".into(),
-                        trace: None,
-                        plugin: ctx.connector.plugin.clone(),
-                    },
+                    TaskStatus::running(&ctx.connector.plugin),
                 );
             }
             if records.is_empty() {
@@ -351,18 +347,19 @@ fn prepare(
         // Batches of at most BATCH_BYTES (below the broker's max.message.bytes).
         let mut rest = indexes.as_slice();
         while !rest.is_empty() {
-            let mut bytes = 0;
-            let take = rest
-                .iter()
-                .take_while(|&&i| {
-                    bytes += record_size(&batch, &batch.records[i]);
-                    bytes <= BATCH_BYTES
-                })
-                .count()
-                .max(1);
+            // At least one record, then as many as fit.
+            let (mut take, mut bytes) = (0, 0);
+            for &i in rest {
+                let size = record_size(&batch, &batch.records[i]);
+                if take > 0 && bytes + size > BATCH_BYTES {
+                    break;
+                }
+                take += 1;
+                bytes += size;
+            }
             let (chunk, after) = rest.split_at(take);
             rest = after;
-            let encoded = encode_chunk(ctx, &batch, chunk, now);
+            let encoded = encode_chunk(ctx, &batch, chunk, bytes, now);
             batches.push((topic.to_string(), partition, encoded, chunk.len()));
         }
     }
@@ -403,12 +400,13 @@ fn produce(
     Ok((delivery.latest, ends))
 }
 
-/// One produced batch: the records `chunk` indexes, the last one of each source partition
-/// marked with its position.
+/// One produced batch: the records `chunk` indexes (about `bytes` of them), the last one of
+/// each source partition marked with its position.
 fn encode_chunk(
     ctx: &SourceTaskContext,
     batch: &SourceBatch,
     chunk: &[usize],
+    bytes: usize,
     now: i64,
 ) -> Vec<u8> {
     let mut marked: Vec<(usize, (String, Vec<u8>))> = Vec::new();
@@ -425,10 +423,6 @@ fn encode_chunk(
             marked.push((i, header));
         }
     }
-    let bytes: usize = chunk
-        .iter()
-        .map(|&i| record_size(batch, &batch.records[i]))
-        .sum();
     let mut builder = BatchBuilder::with_capacity(bytes + 256);
     for &i in chunk {
         let e = &batch.records[i];

@@ -25,6 +25,17 @@ pub struct TaskStatus {
     pub plugin: String,
 }
 
+impl TaskStatus {
+    /// RUNNING, with `plugin`.
+    pub fn running(plugin: &str) -> Self {
+        TaskStatus {
+            state: "RUNNING".into(),
+            trace: None,
+            plugin: plugin.to_string(),
+        }
+    }
+}
+
 /// Status of every connector task on this worker.
 pub struct Status {
     backend: Arc<dyn TopicBackend>,

@@ -317,11 +317,7 @@ impl Supervisor {
         self.status.set(
             &connector.name,
             None,
-            TaskStatus {
-                state: "RUNNING".into(),
-                trace: None,
-                plugin: connector.plugin.clone(),
-            },
+            TaskStatus::running(&connector.plugin),
         );
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();

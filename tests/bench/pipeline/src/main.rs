@@ -38,6 +38,19 @@ fn peak_rss_mb() -> f64 {
     kb / 1024.0
 }
 
+/// The connectors the bench can compile in.
+const NATIVE: [&str; 3] = ["datagen-source", "file-source", "file-sink"];
+
+/// One of [`NATIVE`], compiled in.
+fn native_plugin(name: &str) -> Result<Plugin> {
+    Ok(match name {
+        "datagen-source" => Plugin::native_source::<connectd_datagen_source::Datagen>(),
+        "file-source" => Plugin::native_source::<connectd_file_source::FileSource>(),
+        "file-sink" => Plugin::native_sink::<connectd_file_sink::FileSink>(),
+        other => bail!("unknown native connector {other:?}; known: {NATIVE:?}"),
+    })
+}
+
 fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
@@ -54,48 +67,19 @@ fn main() -> Result<()> {
     let root = dir.path();
     let connectors = root.join("connectors.d");
     std::fs::create_dir_all(&connectors)?;
-    let builtins: Vec<(String, Arc<Plugin>)> = match mode.as_str() {
-        "wasm" => Vec::new(),
-        "native" => vec![
-            (
-                "datagen-source".into(),
-                Arc::new(Plugin::native_source::<connectd_datagen_source::Datagen>()),
-            ),
-            (
-                "file-source".into(),
-                Arc::new(Plugin::native_source::<connectd_file_source::FileSource>()),
-            ),
-            (
-                "file-sink".into(),
-                Arc::new(Plugin::native_sink::<connectd_file_sink::FileSink>()),
-            ),
-        ],
-        other => bail!("mode: expected wasm or native, got {other:?}"),
-    };
     // `CONNECTD_BENCH_NATIVE=file-source` (comma-separated) in wasm mode compiles in just
     // those connectors, to see which side of a pipeline the WebAssembly time is spent on.
-    let mut builtins = builtins;
-    if mode == "wasm"
-        && let Ok(native) = std::env::var("CONNECTD_BENCH_NATIVE")
-    {
-        for name in native.split(',') {
-            builtins.push(match name {
-                "datagen-source" => (
-                    name.to_string(),
-                    Arc::new(Plugin::native_source::<connectd_datagen_source::Datagen>()),
-                ),
-                "file-source" => (
-                    name.to_string(),
-                    Arc::new(Plugin::native_source::<connectd_file_source::FileSource>()),
-                ),
-                "file-sink" => (
-                    name.to_string(),
-                    Arc::new(Plugin::native_sink::<connectd_file_sink::FileSink>()),
-                ),
-                other => bail!("CONNECTD_BENCH_NATIVE: unknown connector {other:?}"),
-            });
-        }
-    }
+    let native: Vec<String> = match mode.as_str() {
+        "wasm" => std::env::var("CONNECTD_BENCH_NATIVE")
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+        "native" => NATIVE.iter().map(|n| n.to_string()).collect(),
+        other => bail!("mode: expected wasm or native, got {other:?}"),
+    };
+    let builtins = native
+        .iter()
+        .map(|name| Ok((name.clone(), Arc::new(native_plugin(name)?))))
+        .collect::<Result<Vec<_>>>()?;
     let plugin_dir = if mode == "wasm" {
         PathBuf::from(plugin_dir)
     } else {
