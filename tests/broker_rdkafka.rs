@@ -639,3 +639,46 @@ fn retention_deletes_old_segments_live() {
         .count();
     assert_eq!(segments, 1, "only the active segment is left");
 }
+
+#[test]
+fn perf_produces_and_consumes_every_record() {
+    let c = Connectd::start("");
+    c.cli(&["topics", "create", "perf", "--partitions", "3"], None);
+    let produced = c.cli(
+        &[
+            "perf",
+            "produce",
+            "--topic",
+            "perf",
+            "--num-records",
+            "30000",
+            "--record-size",
+            "200",
+        ],
+        None,
+    );
+    assert!(
+        produced.starts_with("produce: 30000 records, 6000000 bytes"),
+        "{produced}"
+    );
+    // Every record was acknowledged: the partitions' end offsets add up to it, as an rdkafka
+    // consumer reads them.
+    let consumer: BaseConsumer = c.client().set("group.id", "perf-check").create().unwrap();
+    let total: i64 = (0..3)
+        .map(|p| {
+            consumer
+                .fetch_watermarks("perf", p, Duration::from_secs(5))
+                .unwrap()
+                .1
+        })
+        .sum();
+    assert_eq!(total, 30_000);
+    let consumed = c.cli(
+        &["perf", "consume", "--topic", "perf", "--messages", "30000"],
+        None,
+    );
+    assert!(
+        consumed.starts_with("consume: 30000 records, 6000000 bytes"),
+        "{consumed}"
+    );
+}

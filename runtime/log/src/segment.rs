@@ -20,6 +20,10 @@ use bytes::Bytes;
 use crate::batch::{BatchHeader, HEADER_LEN};
 use crate::{Error, Result};
 
+/// Reads at least this large are served from a mapping of the segment rather than a copy
+/// (see `Segment::read_bytes`); below it a copy is cheaper than mapping and unmapping.
+const MAP_READS_FROM: usize = 256 * 1024;
+
 /// File name stem for a base offset, as Kafka names segments.
 pub fn file_stem(base_offset: i64) -> String {
     format!("{base_offset:020}")
@@ -276,18 +280,7 @@ impl Segment {
         };
         let available = (self.size - position) as usize;
         let want = available.min(max_bytes.max(first.size));
-        // Seek + read_to_end reads into spare capacity without zeroing it first. The file's
-        // position is only used here, under the partition lock; appends use O_APPEND.
-        let mut buf = Vec::with_capacity(want);
-        let mut file = &*self.file;
-        file.seek(SeekFrom::Start(position))?;
-        file.take(want as u64).read_to_end(&mut buf)?;
-        if buf.len() < want {
-            return Err(Error::CorruptBatch(format!(
-                "{}: short read at {position}",
-                self.path.display()
-            )));
-        }
+        let buf = self.read_bytes(position, want)?;
         // Trim to whole batches.
         let mut end = 0usize;
         while end + HEADER_LEN <= buf.len() {
@@ -303,8 +296,42 @@ impl Segment {
                 self.path.display()
             )));
         }
-        buf.truncate(end);
-        Ok(Some(Bytes::from(buf)))
+        Ok(Some(buf.slice(..end)))
+    }
+
+    /// `len` bytes at `position`, which the caller knows are below `self.size`.
+    ///
+    /// Large reads (a consumer catching up) map the range instead of copying it: the response
+    /// then goes from the page cache to the socket with one copy, not two, and no fresh heap
+    /// pages are faulted in per read. The mapping lives as long as the returned `Bytes` (until
+    /// the response is written). It cannot fault past the end: segments shrink only during
+    /// recovery, before anything reads them, and a deleted segment stays mapped until unmapped.
+    fn read_bytes(&self, position: u64, len: usize) -> Result<Bytes> {
+        if len >= MAP_READS_FROM {
+            // SAFETY: the mapped range is written data below `self.size`, and nothing truncates
+            // a segment while it is open for reads (see above).
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(position)
+                    .len(len)
+                    .populate()
+                    .map(&*self.file)?
+            };
+            return Ok(Bytes::from_owner(map));
+        }
+        // Seek + read_to_end reads into spare capacity without zeroing it first. The file's
+        // position is only used here, under the partition lock; appends use O_APPEND.
+        let mut buf = Vec::with_capacity(len);
+        let mut file = &*self.file;
+        file.seek(SeekFrom::Start(position))?;
+        file.take(len as u64).read_to_end(&mut buf)?;
+        if buf.len() < len {
+            return Err(Error::CorruptBatch(format!(
+                "{}: short read at {position}",
+                self.path.display()
+            )));
+        }
+        Ok(Bytes::from(buf))
     }
 
     /// Base offset of the first batch whose max timestamp is at least `timestamp`.

@@ -251,3 +251,33 @@ fn idempotent_retry_is_not_written_twice_and_gaps_are_refused() {
     ));
     assert_eq!(log.append(&with_seq(2), 1).unwrap().base_offset, 2);
 }
+
+#[test]
+fn large_reads_match_small_reads_and_outlive_their_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), config(&[]), false).unwrap();
+    fill(&log, 20_000);
+    // Large enough to be served from a mapping of the segment (`MAP_READS_FROM`).
+    let big = log.read(0, 8 << 20).unwrap().records.unwrap();
+    assert!(big.len() > 1 << 20, "read {} bytes", big.len());
+    let mut small = Vec::new();
+    let mut offset = 0;
+    while small.len() < big.len() {
+        let bytes = log.read(offset, 4096).unwrap().records.unwrap();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let h = BatchHeader::parse(rest).unwrap();
+            offset = h.last_offset() + 1;
+            rest = &rest[h.size..];
+        }
+        small.extend_from_slice(&bytes);
+    }
+    assert_eq!(big.len(), small.len());
+    assert!(big[..] == small[..], "mapped and copied reads differ");
+    // The bytes stay readable after the segment file is gone (as after retention).
+    drop(log);
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let first = BatchHeader::parse(&big).unwrap();
+    BatchHeader::parse_checked(&big[..first.size]).unwrap();
+    assert_eq!(big[..], small[..]);
+}

@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::{BaseProducer, Producer};
 
 use super::{Connection, metadata};
+
+mod native;
 
 #[derive(Args, Debug)]
 pub struct PerfArgs {
@@ -75,33 +74,50 @@ pub fn run(args: PerfArgs) -> Result<()> {
                 .set("queue.buffering.max.kbytes", "1048576")
                 .create()
                 .context("creating producer")?;
+            let rk = producer.client().native_ptr();
+            // SAFETY: `producer` owns the client handle and outlives both.
+            let (handle, mut reports) = unsafe {
+                (
+                    native::TopicHandle::new(rk, &topic)?,
+                    native::DeliveryReports::new(rk),
+                )
+            };
             let payload = vec![b'x'; record_size];
             let start = Instant::now();
             let mut last_report = Instant::now();
             for i in 0..num_records {
-                let mut record = BaseRecord::<(), [u8]>::to(&topic).payload(&payload);
-                loop {
-                    match producer.send(record) {
-                        Ok(()) => break,
-                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                            record = r;
-                            producer.poll(Duration::from_millis(1));
-                        }
-                        Err((e, _)) => return Err(e).context("producing"),
+                while !handle.produce(&payload)? {
+                    // The local queue is full: wait for acknowledgements to make room.
+                    reports.serve(10);
+                }
+                if i % 1000 == 0 {
+                    reports.serve(0);
+                    if last_report.elapsed() >= Duration::from_secs(5) {
+                        eprintln!(
+                            "{i} records sent, {} acknowledged so far",
+                            reports.acknowledged
+                        );
+                        last_report = Instant::now();
                     }
                 }
-                // Serve delivery reports in bulk; one poll per record costs more than the send.
-                if i % 1024 == 0 {
-                    producer.poll(Duration::ZERO);
-                }
-                if last_report.elapsed() >= Duration::from_secs(5) {
-                    eprintln!("{i} records sent so far");
-                    last_report = Instant::now();
-                }
             }
-            producer
-                .flush(Duration::from_secs(120))
-                .context("waiting for the last acknowledgements")?;
+            // Done when the broker has answered for every record.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while reports.acknowledged + reports.failed < num_records {
+                if Instant::now() > deadline {
+                    bail!(
+                        "only {} of {num_records} records acknowledged after 120 s",
+                        reports.acknowledged
+                    );
+                }
+                reports.serve(100);
+            }
+            if let Some(e) = &reports.first_error {
+                bail!(
+                    "{} of {num_records} records failed; the first: {e}",
+                    reports.failed
+                );
+            }
             report(
                 "produce",
                 num_records,
@@ -122,35 +138,32 @@ pub fn run(args: PerfArgs) -> Result<()> {
             let Some(t) = md.topics().first() else {
                 bail!("no metadata for {topic}")
             };
-            let mut tpl = TopicPartitionList::new();
-            for p in t.partitions() {
-                tpl.add_partition_offset(&topic, p.id(), Offset::Beginning)?;
-            }
-            consumer.assign(&tpl)?;
+            let partitions: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            // SAFETY: `consumer` owns the client handle and outlives `handle`.
+            let handle =
+                unsafe { native::TopicHandle::new(consumer.client().native_ptr(), &topic)? };
+            // The clock starts before the first fetch: time to first record counts too.
+            let start = Instant::now();
+            let mut queue =
+                handle.consume_from_beginning(consumer.client().native_ptr(), &partitions)?;
             let (mut count, mut bytes) = (0u64, 0u64);
-            let mut start = None;
             let mut idle = Instant::now();
             while count < messages {
-                match consumer.poll(Duration::from_millis(100)) {
-                    Some(Ok(m)) => {
-                        start.get_or_insert_with(Instant::now);
-                        count += 1;
-                        bytes += m.payload_len() as u64;
-                        idle = Instant::now();
-                    }
-                    Some(Err(e)) => return Err(e).context("consuming"),
-                    None if idle.elapsed() > Duration::from_secs(10) => {
-                        bail!("no record for 10 s after {count} of {messages}")
-                    }
-                    None => {}
+                let got = queue.serve(100);
+                if let Some(e) = got.error {
+                    bail!("consuming {topic}: {e}");
                 }
+                if got.records == 0 {
+                    if idle.elapsed() > Duration::from_secs(10) {
+                        bail!("no record for 10 s after {count} of {messages}");
+                    }
+                    continue;
+                }
+                count += got.records;
+                bytes += got.bytes;
+                idle = Instant::now();
             }
-            report(
-                "consume",
-                count,
-                bytes,
-                start.map(|s| s.elapsed()).unwrap_or_default(),
-            );
+            report("consume", count, bytes, start.elapsed());
         }
     }
     Ok(())
