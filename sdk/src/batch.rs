@@ -532,37 +532,61 @@ pub struct SinkColumns {
     pub topics: Vec<String>,
 }
 
-fn span_pair(out: &mut Vec<i32>, s: Span) {
-    out.push(s.start as i32);
-    out.push(s.len);
+// The conversions below run once per batch on each side of the component boundary (the
+// guest's copies are compiled to WebAssembly). They are written as whole-column passes over
+// slices (`collect` from zipped slice iterators, no per-element `push`), which compile to
+// tight loops without a capacity or bounds check per record.
+
+/// A span as its (start, length) column pair.
+fn pair(s: Span) -> [i32; 2] {
+    [s.start as i32, s.len]
 }
 
-fn span_at(pairs: &[i32], i: usize) -> Option<Span> {
-    Some(Span {
-        start: u32::try_from(*pairs.get(2 * i)?).ok()?,
-        len: *pairs.get(2 * i + 1)?,
-    })
+/// A span from its column pair, whose start `spans` has checked.
+fn span(p: &[i32; 2]) -> Span {
+    Span {
+        start: p[0] as u32,
+        len: p[1],
+    }
+}
+
+/// The (start, length) pairs of a column whose length was checked to be even; a negative
+/// start is refused.
+fn spans<'a>(what: &str, column: &'a [i32]) -> Result<&'a [[i32; 2]], String> {
+    let (pairs, _) = column.as_chunks::<2>();
+    if pairs.iter().any(|p| p[0] < 0) {
+        return Err(format!("column `{what}`: a negative start"));
+    }
+    Ok(pairs)
 }
 
 fn headers_out(headers: &[HeaderSpan]) -> Vec<i32> {
-    let mut out = Vec::with_capacity(headers.len() * 4);
-    for h in headers {
-        span_pair(&mut out, h.key);
-        span_pair(&mut out, h.value);
-    }
-    out
+    headers
+        .iter()
+        .map(|h| {
+            [
+                h.key.start as i32,
+                h.key.len,
+                h.value.start as i32,
+                h.value.len,
+            ]
+        })
+        .collect::<Vec<_>>()
+        .into_flattened()
 }
 
 fn headers_in(quads: &[i32]) -> Result<Vec<HeaderSpan>, String> {
-    (0..quads.len() / 4)
-        .map(|i| {
-            Some(HeaderSpan {
-                key: span_at(quads, 2 * i)?,
-                value: span_at(quads, 2 * i + 1)?,
-            })
+    let (quads, _) = quads.as_chunks::<4>();
+    if quads.iter().any(|q| q[0] < 0 || q[2] < 0) {
+        return Err("a header span has a negative start".to_string());
+    }
+    Ok(quads
+        .iter()
+        .map(|q| HeaderSpan {
+            key: span(&[q[0], q[1]]),
+            value: span(&[q[2], q[3]]),
         })
-        .collect::<Option<_>>()
-        .ok_or_else(|| "a header span has a negative start".to_string())
+        .collect())
 }
 
 fn check_len(what: &str, len: usize, want: usize) -> Result<(), String> {
@@ -575,34 +599,38 @@ fn check_len(what: &str, len: usize, want: usize) -> Result<(), String> {
     }
 }
 
+/// One column of a batch's records, collected in one pass.
+fn column<E, T>(records: &[E], f: impl Fn(&E) -> T) -> Vec<T> {
+    records.iter().map(f).collect()
+}
+
+/// A column of span pairs, collected in one pass.
+fn pair_column<E>(records: &[E], f: impl Fn(&E) -> Span) -> Vec<i32> {
+    records
+        .iter()
+        .map(|e| pair(f(e)))
+        .collect::<Vec<_>>()
+        .into_flattened()
+}
+
 impl SourceBatch {
     /// The batch column by column.
     #[doc(hidden)]
     pub fn into_columns(self) -> SourceColumns {
-        let n = self.records.len();
-        let mut c = SourceColumns {
-            topic: Vec::with_capacity(n),
-            key: Vec::with_capacity(2 * n),
-            value: Vec::with_capacity(2 * n),
-            header_range: Vec::with_capacity(2 * n),
+        let r = &self.records;
+        SourceColumns {
+            topic: column(r, |e| e.topic),
+            key: pair_column(r, |e| e.key),
+            value: pair_column(r, |e| e.value),
+            header_range: column(r, |e| [e.headers_start, e.headers_len]).into_flattened(),
             headers: headers_out(&self.headers),
-            timestamp: Vec::with_capacity(n),
-            source_partition: Vec::with_capacity(n),
-            source_position: Vec::with_capacity(2 * n),
+            timestamp: column(r, |e| e.timestamp_ms.unwrap_or(i64::MIN)),
+            source_partition: column(r, |e| e.source_partition),
+            source_position: pair_column(r, |e| e.source_position),
             data: self.data,
             source_partitions: self.source_partitions,
             topics: self.topics,
-        };
-        for e in &self.records {
-            c.topic.push(e.topic);
-            span_pair(&mut c.key, e.key);
-            span_pair(&mut c.value, e.value);
-            c.header_range.extend([e.headers_start, e.headers_len]);
-            c.timestamp.push(e.timestamp_ms.unwrap_or(i64::MIN));
-            c.source_partition.push(e.source_partition);
-            span_pair(&mut c.source_position, e.source_position);
         }
-        c
     }
 
     /// The batch from its columns; an error names the column that does not fit.
@@ -615,22 +643,30 @@ impl SourceBatch {
         check_len("timestamp", c.timestamp.len(), n)?;
         check_len("source-partition", c.source_partition.len(), n)?;
         check_len("source-position", c.source_position.len(), 2 * n)?;
-        let negative = |what: &str| format!("column `{what}`: a negative start");
-        let records = (0..n)
-            .map(|i| {
-                Ok(SourceEntry {
-                    topic: c.topic[i],
-                    key: span_at(&c.key, i).ok_or_else(|| negative("key"))?,
-                    value: span_at(&c.value, i).ok_or_else(|| negative("value"))?,
-                    headers_start: c.header_range[2 * i],
-                    headers_len: c.header_range[2 * i + 1],
-                    timestamp_ms: Some(c.timestamp[i]).filter(|t| *t != i64::MIN),
-                    source_partition: c.source_partition[i],
-                    source_position: span_at(&c.source_position, i)
-                        .ok_or_else(|| negative("source-position"))?,
-                })
-            })
-            .collect::<Result<_, String>>()?;
+        let records = c
+            .topic
+            .iter()
+            .zip(spans("key", &c.key)?)
+            .zip(spans("value", &c.value)?)
+            .zip(c.header_range.as_chunks::<2>().0)
+            .zip(&c.timestamp)
+            .zip(&c.source_partition)
+            .zip(spans("source-position", &c.source_position)?)
+            .map(
+                |((((((topic, key), value), range), timestamp), partition), position)| {
+                    SourceEntry {
+                        topic: *topic,
+                        key: span(key),
+                        value: span(value),
+                        headers_start: range[0],
+                        headers_len: range[1],
+                        timestamp_ms: Some(*timestamp).filter(|t| *t != i64::MIN),
+                        source_partition: *partition,
+                        source_position: span(position),
+                    }
+                },
+            )
+            .collect();
         Ok(SourceBatch {
             data: c.data,
             records,
@@ -645,29 +681,28 @@ impl SinkBatch {
     /// The batch column by column.
     #[doc(hidden)]
     pub fn to_columns(&self) -> SinkColumns {
-        let n = self.records.len();
-        let mut c = SinkColumns {
+        SinkColumns {
             data: self.data.clone(),
-            topic: Vec::with_capacity(n),
-            partition: Vec::with_capacity(n),
-            offset: Vec::with_capacity(n),
-            timestamp: Vec::with_capacity(n),
-            key: Vec::with_capacity(2 * n),
-            value: Vec::with_capacity(2 * n),
-            header_range: Vec::with_capacity(2 * n),
+            ..self.to_columns_without_data()
+        }
+    }
+
+    /// The columns other than `data` (left empty), for a caller that lends `data` itself.
+    #[doc(hidden)]
+    pub fn to_columns_without_data(&self) -> SinkColumns {
+        let r = &self.records;
+        SinkColumns {
+            data: Vec::new(),
+            topic: column(r, |e| e.topic),
+            partition: column(r, |e| e.partition),
+            offset: column(r, |e| e.offset),
+            timestamp: column(r, |e| e.timestamp_ms),
+            key: pair_column(r, |e| e.key),
+            value: pair_column(r, |e| e.value),
+            header_range: column(r, |e| [e.headers_start, e.headers_len]).into_flattened(),
             headers: headers_out(&self.headers),
             topics: self.topics.clone(),
-        };
-        for e in &self.records {
-            c.topic.push(e.topic);
-            c.partition.push(e.partition);
-            c.offset.push(e.offset);
-            c.timestamp.push(e.timestamp_ms);
-            span_pair(&mut c.key, e.key);
-            span_pair(&mut c.value, e.value);
-            c.header_range.extend([e.headers_start, e.headers_len]);
         }
-        c
     }
 
     /// The batch from its columns; an error names the column that does not fit.
@@ -680,21 +715,28 @@ impl SinkBatch {
         check_len("key", c.key.len(), 2 * n)?;
         check_len("value", c.value.len(), 2 * n)?;
         check_len("header-range", c.header_range.len(), 2 * n)?;
-        let negative = |what: &str| format!("column `{what}`: a negative start");
-        let records = (0..n)
-            .map(|i| {
-                Ok(SinkEntry {
-                    topic: c.topic[i],
-                    partition: c.partition[i],
-                    offset: c.offset[i],
-                    timestamp_ms: c.timestamp[i],
-                    key: span_at(&c.key, i).ok_or_else(|| negative("key"))?,
-                    value: span_at(&c.value, i).ok_or_else(|| negative("value"))?,
-                    headers_start: c.header_range[2 * i],
-                    headers_len: c.header_range[2 * i + 1],
-                })
-            })
-            .collect::<Result<_, String>>()?;
+        let records = c
+            .topic
+            .iter()
+            .zip(&c.partition)
+            .zip(&c.offset)
+            .zip(&c.timestamp)
+            .zip(spans("key", &c.key)?)
+            .zip(spans("value", &c.value)?)
+            .zip(c.header_range.as_chunks::<2>().0)
+            .map(
+                |((((((topic, partition), offset), timestamp), key), value), range)| SinkEntry {
+                    topic: *topic,
+                    partition: *partition,
+                    offset: *offset,
+                    timestamp_ms: *timestamp,
+                    key: span(key),
+                    value: span(value),
+                    headers_start: range[0],
+                    headers_len: range[1],
+                },
+            )
+            .collect();
         Ok(SinkBatch {
             data: c.data,
             records,
@@ -802,6 +844,18 @@ mod tests {
         short.offset.pop();
         let err = SinkBatch::from_columns(short).unwrap_err();
         assert!(err.contains("`offset`"), "{err}");
+        let mut negative = sink.to_columns();
+        negative.value[2] = -1;
+        let err = SinkBatch::from_columns(negative).unwrap_err();
+        assert!(err.contains("`value`: a negative start"), "{err}");
+        let mut negative = source.clone().into_columns();
+        negative.source_position[0] = -7;
+        let err = SourceBatch::from_columns(negative).unwrap_err();
+        assert!(err.contains("`source-position`"), "{err}");
+        let mut negative = source.into_columns();
+        negative.headers[2] = -3;
+        let err = SourceBatch::from_columns(negative).unwrap_err();
+        assert!(err.contains("header"), "{err}");
     }
 
     #[test]

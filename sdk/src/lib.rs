@@ -39,6 +39,7 @@
 
 mod batch;
 mod config;
+pub mod files;
 mod record;
 
 #[cfg(target_arch = "wasm32")]

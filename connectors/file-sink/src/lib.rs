@@ -10,30 +10,27 @@
 //! consumer-group offsets only after `flush`. After a crash, the records after the last commit
 //! are delivered again, so the file may repeat an uncommitted tail (at-least-once).
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-
+use connectd_sdk::files::Appender;
 use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecord};
 
 const SCHEMA: &str = r#"{"type":"object","required":["file","topics"],"properties":{"file":{"type":"string","x-connectd-grant":"write-parent"},"topics":{"type":"string"}}}"#;
 
-/// Most bytes of whole lines gathered into one write. Under WASI a file write goes out in one
-/// piece up to the host's per-write capacity (64 KiB in wasmtime-wasi), so this matches it.
-const BUFFER: usize = 64 << 10;
+/// Most bytes of whole lines gathered into one append (one system call on the host).
+const BUFFER: usize = 1 << 20;
 
-/// The file sink task. Lines are gathered and written whole, in one `write` each, to a file
-/// opened for appending: several tasks (`tasks.max`) may share one file without splitting a
-/// line (a single line longer than the buffer goes out in one write of its own).
+/// The file sink task. Lines are gathered and appended whole, in one write each, through the
+/// host's `files` interface: several tasks (`tasks.max`) may share one file without splitting
+/// a line (a single line longer than the buffer goes out in one write of its own).
 pub struct FileSink {
     path: String,
-    file: File,
+    file: Appender,
     pending: Vec<u8>,
 }
 
 impl FileSink {
     fn write_pending(&mut self) -> Result<(), ConnectorError> {
         self.file
-            .write_all(&self.pending)
+            .append(&self.pending)
             .map_err(|e| ConnectorError::Retryable(format!("writing {}: {e}", self.path)))?;
         self.pending.clear();
         Ok(())
@@ -47,15 +44,11 @@ impl Sink for FileSink {
 
     fn open(config: Config) -> Result<Self, ConnectorError> {
         let path = config.required("file")?.to_string();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| {
-                ConnectorError::InvalidConfig(format!(
-                    "key `file`: cannot open {path} for appending: {e}"
-                ))
-            })?;
+        let file = Appender::open(&path).map_err(|e| {
+            ConnectorError::InvalidConfig(format!(
+                "key `file`: cannot open {path} for appending: {e}"
+            ))
+        })?;
         Ok(FileSink {
             path,
             file,
@@ -82,7 +75,7 @@ impl Sink for FileSink {
     fn flush(&mut self) -> Result<(), ConnectorError> {
         self.write_pending()?;
         self.file
-            .sync_data()
+            .sync()
             .map_err(|e| ConnectorError::Retryable(format!("flushing {}: {e}", self.path)))
     }
 }

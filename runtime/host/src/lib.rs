@@ -11,6 +11,7 @@
 
 mod bindings;
 mod cache;
+mod files;
 mod native;
 mod sink;
 mod source;
@@ -156,6 +157,11 @@ impl Host {
         let mut linker = wasmtime::component::Linker::<store::TaskState>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(e.to_string()))?;
+        bindings::sink::connectd::connector::files::add_to_linker::<
+            _,
+            wasmtime::component::HasSelf<_>,
+        >(&mut linker, |state| state)
+        .map_err(|e| Error::Engine(e.to_string()))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(
                 "imports something the host does not provide: {e:#}"

@@ -91,8 +91,10 @@ impl SinkTask {
         WasmSinkTask::open(pre, store, ticks, config).map(|t| SinkTask(Inner::Wasm(t)))
     }
 
-    /// Hands a batch to the task.
-    pub fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError> {
+    /// Hands a batch to the task. A component borrows the batch's `data` buffer for the call
+    /// (it is copied into the component's memory from there) and gives it back, so the batch
+    /// is as it was afterwards, whatever the outcome.
+    pub fn put(&mut self, batch: &mut SinkBatch) -> Result<(), TaskError> {
         match &mut self.0 {
             Inner::Wasm(t) => t.put(batch),
             Inner::Native(t) => t.put(batch),
@@ -138,10 +140,10 @@ impl WasmSinkTask {
         })
     }
 
-    fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError> {
-        let c = batch.to_columns();
-        let batch = wit::SinkBatch {
-            data: c.data,
+    fn put(&mut self, batch: &mut SinkBatch) -> Result<(), TaskError> {
+        let c = batch.to_columns_without_data();
+        let columns = wit::SinkBatch {
+            data: std::mem::take(&mut batch.data),
             topic: c.topic,
             partition: c.partition,
             offset: c.offset,
@@ -153,12 +155,13 @@ impl WasmSinkTask {
             topics: c.topics,
         };
         self.store.set_epoch_deadline(self.ticks);
-        self.instance
+        let result = self
+            .instance
             .connectd_connector_sink()
             .sink_task()
-            .call_put(&mut self.store, self.task, &batch)
-            .map_err(trap)?
-            .map_err(task_error)
+            .call_put(&mut self.store, self.task, &columns);
+        batch.data = columns.data;
+        result.map_err(trap)?.map_err(task_error)
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {

@@ -47,7 +47,9 @@ impl Limits {
 
 pub(crate) struct TaskState {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
+    /// The read-write directories, for the host's `files` interface.
+    pub(crate) write_dirs: Vec<(PathBuf, String)>,
     pub(crate) limits: StoreLimits,
 }
 
@@ -83,6 +85,7 @@ impl TaskState {
         Ok(TaskState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
+            write_dirs: grants.write_dirs.clone(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
                 .instances(4)

@@ -147,7 +147,7 @@ fn deliver(
     errors: &mut ErrorHandler,
     batch: SinkBatch,
 ) -> Result<(), TaskError> {
-    let batch = if chain.is_empty() {
+    let mut batch = if chain.is_empty() {
         batch
     } else {
         let originals = SinkRecord::from_batch(&batch);
@@ -157,11 +157,11 @@ fn deliver(
         SinkRecord::to_batch(&kept)
     };
     if !batch.is_empty() {
-        match errors.retry(&ctx.stop, "put", || task.put(&batch)) {
+        match errors.retry(&ctx.stop, "put", || task.put(&mut batch)) {
             Err(TaskError::BadRecord(_)) if ctx.connector.errors.tolerate_all => {
                 for record in SinkRecord::from_batch(&batch) {
-                    let one = SinkRecord::to_batch(std::slice::from_ref(&record));
-                    match errors.retry(&ctx.stop, "put", || task.put(&one)) {
+                    let mut one = SinkRecord::to_batch(std::slice::from_ref(&record));
+                    match errors.retry(&ctx.stop, "put", || task.put(&mut one)) {
                         Err(e @ TaskError::BadRecord(_)) => {
                             let class = ctx.connector.plugin.clone();
                             errors.handle(vec![Failed::new(record, Stage::TaskPut, class, e)])?
