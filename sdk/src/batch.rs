@@ -34,6 +34,10 @@ impl Span {
     }
 }
 
+/// A source partition of one [`SourceBatch`], from [`SourceBatch::source_partition_index`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourcePartitionIndex(u32);
+
 /// A header of a batched record: key (UTF-8) and value, in the batch's `data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderSpan {
@@ -184,6 +188,35 @@ impl SourceBatch {
         self.push_keyed(None, value, source_partition, position);
     }
 
+    /// `source_partition` as an index into this batch's partitions, added if new: for a poll
+    /// that pushes many records of one partition with [`SourceBatch::push_value_to`], without
+    /// comparing the partition's bytes per record.
+    pub fn source_partition_index(&mut self, source_partition: &[u8]) -> SourcePartitionIndex {
+        SourcePartitionIndex(self.source_partition(source_partition))
+    }
+
+    /// Like [`SourceBatch::push_value`], for a partition of this batch already looked up.
+    pub fn push_value_to(
+        &mut self,
+        partition: SourcePartitionIndex,
+        value: &[u8],
+        position: &[u8],
+    ) {
+        debug_assert!((partition.0 as usize) < self.source_partitions.len());
+        let value = put(&mut self.data, Some(value));
+        let source_position = put(&mut self.data, Some(position));
+        self.records.push(SourceEntry {
+            topic: -1,
+            key: Span::NONE,
+            value,
+            headers_start: self.headers.len() as u32,
+            headers_len: 0,
+            timestamp_ms: None,
+            source_partition: partition.0,
+            source_position,
+        });
+    }
+
     /// Like [`SourceBatch::push_value`], with a key.
     pub fn push_keyed(
         &mut self,
@@ -192,20 +225,10 @@ impl SourceBatch {
         source_partition: &[u8],
         position: &[u8],
     ) {
-        let source_partition = self.source_partition(source_partition);
+        let partition = self.source_partition_index(source_partition);
         let key = put(&mut self.data, key);
-        let value = put(&mut self.data, Some(value));
-        let source_position = put(&mut self.data, Some(position));
-        self.records.push(SourceEntry {
-            topic: -1,
-            key,
-            value,
-            headers_start: self.headers.len() as u32,
-            headers_len: 0,
-            timestamp_ms: None,
-            source_partition,
-            source_position,
-        });
+        self.push_value_to(partition, value, position);
+        self.records.last_mut().expect("just pushed").key = key;
     }
 
     /// Adds an owned record.
@@ -613,18 +636,47 @@ fn pair_column<E>(records: &[E], f: impl Fn(&E) -> Span) -> Vec<i32> {
         .into_flattened()
 }
 
+/// Checks a column that holds `per_record` entries per record, or none at all (every record
+/// has the default).
+fn check_optional(what: &str, len: usize, n: usize, per_record: usize) -> Result<(), String> {
+    if len == 0 {
+        Ok(())
+    } else {
+        check_len(what, len, per_record * n)
+    }
+}
+
 impl SourceBatch {
-    /// The batch column by column.
+    /// The batch column by column. A column in which every record has the default (the
+    /// connector's topic, no key, no headers, the host's timestamp) is left empty, which the
+    /// WIT contract allows: less to copy across the boundary for the common record.
     #[doc(hidden)]
     pub fn into_columns(self) -> SourceColumns {
         let r = &self.records;
+        let all = |f: fn(&SourceEntry) -> bool| r.iter().all(f);
         SourceColumns {
-            topic: column(r, |e| e.topic),
-            key: pair_column(r, |e| e.key),
+            topic: if all(|e| e.topic == -1) {
+                Vec::new()
+            } else {
+                column(r, |e| e.topic)
+            },
+            key: if all(|e| e.key == Span::NONE) {
+                Vec::new()
+            } else {
+                pair_column(r, |e| e.key)
+            },
             value: pair_column(r, |e| e.value),
-            header_range: column(r, |e| [e.headers_start, e.headers_len]).into_flattened(),
+            header_range: if self.headers.is_empty() {
+                Vec::new()
+            } else {
+                column(r, |e| [e.headers_start, e.headers_len]).into_flattened()
+            },
             headers: headers_out(&self.headers),
-            timestamp: column(r, |e| e.timestamp_ms.unwrap_or(i64::MIN)),
+            timestamp: if all(|e| e.timestamp_ms.is_none()) {
+                Vec::new()
+            } else {
+                column(r, |e| e.timestamp_ms.unwrap_or(i64::MIN))
+            },
             source_partition: column(r, |e| e.source_partition),
             source_position: pair_column(r, |e| e.source_position),
             data: self.data,
@@ -636,37 +688,47 @@ impl SourceBatch {
     /// The batch from its columns; an error names the column that does not fit.
     #[doc(hidden)]
     pub fn from_columns(c: SourceColumns) -> Result<SourceBatch, String> {
-        let n = c.topic.len();
-        check_len("key", c.key.len(), 2 * n)?;
-        check_len("value", c.value.len(), 2 * n)?;
-        check_len("header-range", c.header_range.len(), 2 * n)?;
-        check_len("timestamp", c.timestamp.len(), n)?;
+        if !c.value.len().is_multiple_of(2) {
+            return Err(format!(
+                "column `value` has {} entries, expected two per record",
+                c.value.len()
+            ));
+        }
+        let n = c.value.len() / 2;
+        check_optional("topic", c.topic.len(), n, 1)?;
+        check_optional("key", c.key.len(), n, 2)?;
+        check_optional("header-range", c.header_range.len(), n, 2)?;
+        check_optional("timestamp", c.timestamp.len(), n, 1)?;
         check_len("source-partition", c.source_partition.len(), n)?;
         check_len("source-position", c.source_position.len(), 2 * n)?;
-        let records = c
-            .topic
+        let mut records: Vec<SourceEntry> = spans("value", &c.value)?
             .iter()
-            .zip(spans("key", &c.key)?)
-            .zip(spans("value", &c.value)?)
-            .zip(c.header_range.as_chunks::<2>().0)
-            .zip(&c.timestamp)
             .zip(&c.source_partition)
             .zip(spans("source-position", &c.source_position)?)
-            .map(
-                |((((((topic, key), value), range), timestamp), partition), position)| {
-                    SourceEntry {
-                        topic: *topic,
-                        key: span(key),
-                        value: span(value),
-                        headers_start: range[0],
-                        headers_len: range[1],
-                        timestamp_ms: Some(*timestamp).filter(|t| *t != i64::MIN),
-                        source_partition: *partition,
-                        source_position: span(position),
-                    }
-                },
-            )
+            .map(|((value, partition), position)| SourceEntry {
+                topic: -1,
+                key: Span::NONE,
+                value: span(value),
+                headers_start: 0,
+                headers_len: 0,
+                timestamp_ms: None,
+                source_partition: *partition,
+                source_position: span(position),
+            })
             .collect();
+        for (e, topic) in records.iter_mut().zip(&c.topic) {
+            e.topic = *topic;
+        }
+        for (e, key) in records.iter_mut().zip(spans("key", &c.key)?) {
+            e.key = span(key);
+        }
+        for (e, range) in records.iter_mut().zip(c.header_range.as_chunks::<2>().0) {
+            e.headers_start = range[0];
+            e.headers_len = range[1];
+        }
+        for (e, timestamp) in records.iter_mut().zip(&c.timestamp) {
+            e.timestamp_ms = Some(*timestamp).filter(|t| *t != i64::MIN);
+        }
         Ok(SourceBatch {
             data: c.data,
             records,
@@ -852,6 +914,18 @@ mod tests {
         negative.source_position[0] = -7;
         let err = SourceBatch::from_columns(negative).unwrap_err();
         assert!(err.contains("`source-position`"), "{err}");
+        // Columns in which every record has the default cross empty, and come back as defaults.
+        let mut plain = SourceBatch::default();
+        plain.push_value(b"a", b"p", b"1");
+        plain.push_value(b"b", b"q", b"2");
+        let columns = plain.clone().into_columns();
+        assert!(columns.topic.is_empty() && columns.key.is_empty());
+        assert!(columns.header_range.is_empty() && columns.timestamp.is_empty());
+        assert_eq!(SourceBatch::from_columns(columns).unwrap(), plain);
+        let mut odd = plain.into_columns();
+        odd.value.pop();
+        let err = SourceBatch::from_columns(odd).unwrap_err();
+        assert!(err.contains("`value`"), "{err}");
         let mut negative = source.into_columns();
         negative.headers[2] = -3;
         let err = SourceBatch::from_columns(negative).unwrap_err();

@@ -46,7 +46,10 @@ mod record;
 #[doc(hidden)]
 pub mod __private;
 
-pub use batch::{HeaderSpan, SinkBatch, SinkEntry, SinkRecordRef, SourceBatch, SourceEntry, Span};
+pub use batch::{
+    HeaderSpan, SinkBatch, SinkEntry, SinkRecordRef, SourceBatch, SourceEntry,
+    SourcePartitionIndex, Span,
+};
 #[doc(hidden)]
 pub use batch::{SinkColumns, SourceColumns};
 pub use config::Config;

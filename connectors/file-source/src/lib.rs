@@ -164,6 +164,8 @@ impl Source for FileSource {
         let mut consumed = 0usize;
         let mut position = [0u8; 16];
         position[..8].copy_from_slice(&identity.to_be_bytes());
+        // Looked up once, at the first line (a poll with no line adds no partition).
+        let mut partition = None;
         for _ in 0..max {
             let Some(nl) = memchr::memchr(b'\n', &self.pending[consumed..]) else {
                 break;
@@ -173,7 +175,9 @@ impl Source for FileSource {
             consumed += nl + 1;
             self.offset += (nl + 1) as u64;
             position[8..].copy_from_slice(&self.offset.to_be_bytes());
-            batch.push_value(line, self.path.as_bytes(), &position);
+            let partition = *partition
+                .get_or_insert_with(|| batch.source_partition_index(self.path.as_bytes()));
+            batch.push_value_to(partition, line, &position);
         }
         self.pending.drain(..consumed);
         Ok(())
