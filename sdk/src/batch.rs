@@ -636,6 +636,14 @@ fn pair_column<E>(records: &[E], f: impl Fn(&E) -> Span) -> Vec<i32> {
         .into_flattened()
 }
 
+/// Sets a field of every record from an optional column (an empty column leaves the
+/// defaults).
+fn fill<E, T>(records: &mut [E], column: &[T], set: impl Fn(&mut E, &T)) {
+    for (e, v) in records.iter_mut().zip(column) {
+        set(e, v);
+    }
+}
+
 /// Checks a column that holds `per_record` entries per record, or none at all (every record
 /// has the default).
 fn check_optional(what: &str, len: usize, n: usize, per_record: usize) -> Result<(), String> {
@@ -716,19 +724,16 @@ impl SourceBatch {
                 source_position: span(position),
             })
             .collect();
-        for (e, topic) in records.iter_mut().zip(&c.topic) {
-            e.topic = *topic;
-        }
-        for (e, key) in records.iter_mut().zip(spans("key", &c.key)?) {
-            e.key = span(key);
-        }
-        for (e, range) in records.iter_mut().zip(c.header_range.as_chunks::<2>().0) {
-            e.headers_start = range[0];
-            e.headers_len = range[1];
-        }
-        for (e, timestamp) in records.iter_mut().zip(&c.timestamp) {
-            e.timestamp_ms = Some(*timestamp).filter(|t| *t != i64::MIN);
-        }
+        fill(&mut records, &c.topic, |e, topic| e.topic = *topic);
+        fill(&mut records, spans("key", &c.key)?, |e, key| {
+            e.key = span(key)
+        });
+        fill(&mut records, c.header_range.as_chunks::<2>().0, |e, r| {
+            (e.headers_start, e.headers_len) = (r[0], r[1])
+        });
+        fill(&mut records, &c.timestamp, |e, t| {
+            e.timestamp_ms = Some(*t).filter(|t| *t != i64::MIN)
+        });
         Ok(SourceBatch {
             data: c.data,
             records,
@@ -755,13 +760,26 @@ impl SinkBatch {
         let r = &self.records;
         SinkColumns {
             data: Vec::new(),
-            topic: column(r, |e| e.topic),
+            // Empty when every record has the default: the only topic, no key, no headers.
+            topic: if self.topics.len() <= 1 {
+                Vec::new()
+            } else {
+                column(r, |e| e.topic)
+            },
             partition: column(r, |e| e.partition),
             offset: column(r, |e| e.offset),
             timestamp: column(r, |e| e.timestamp_ms),
-            key: pair_column(r, |e| e.key),
+            key: if r.iter().all(|e| e.key == Span::NONE) {
+                Vec::new()
+            } else {
+                pair_column(r, |e| e.key)
+            },
             value: pair_column(r, |e| e.value),
-            header_range: column(r, |e| [e.headers_start, e.headers_len]).into_flattened(),
+            header_range: if self.headers.is_empty() {
+                Vec::new()
+            } else {
+                column(r, |e| [e.headers_start, e.headers_len]).into_flattened()
+            },
             headers: headers_out(&self.headers),
             topics: self.topics.clone(),
         }
@@ -770,35 +788,43 @@ impl SinkBatch {
     /// The batch from its columns; an error names the column that does not fit.
     #[doc(hidden)]
     pub fn from_columns(c: SinkColumns) -> Result<SinkBatch, String> {
-        let n = c.topic.len();
+        let n = c.offset.len();
+        check_optional("topic", c.topic.len(), n, 1)?;
         check_len("partition", c.partition.len(), n)?;
-        check_len("offset", c.offset.len(), n)?;
         check_len("timestamp", c.timestamp.len(), n)?;
-        check_len("key", c.key.len(), 2 * n)?;
+        check_optional("key", c.key.len(), n, 2)?;
         check_len("value", c.value.len(), 2 * n)?;
-        check_len("header-range", c.header_range.len(), 2 * n)?;
-        let records = c
-            .topic
+        check_optional("header-range", c.header_range.len(), n, 2)?;
+        if c.topic.is_empty() && n > 0 && c.topics.len() != 1 {
+            return Err(format!(
+                "column `topic` is empty, which needs exactly one entry in `topics`, not {}",
+                c.topics.len()
+            ));
+        }
+        let mut records: Vec<SinkEntry> = c
+            .partition
             .iter()
-            .zip(&c.partition)
             .zip(&c.offset)
             .zip(&c.timestamp)
-            .zip(spans("key", &c.key)?)
             .zip(spans("value", &c.value)?)
-            .zip(c.header_range.as_chunks::<2>().0)
-            .map(
-                |((((((topic, partition), offset), timestamp), key), value), range)| SinkEntry {
-                    topic: *topic,
-                    partition: *partition,
-                    offset: *offset,
-                    timestamp_ms: *timestamp,
-                    key: span(key),
-                    value: span(value),
-                    headers_start: range[0],
-                    headers_len: range[1],
-                },
-            )
+            .map(|(((partition, offset), timestamp), value)| SinkEntry {
+                topic: 0,
+                partition: *partition,
+                offset: *offset,
+                timestamp_ms: *timestamp,
+                key: Span::NONE,
+                value: span(value),
+                headers_start: 0,
+                headers_len: 0,
+            })
             .collect();
+        fill(&mut records, &c.topic, |e, topic| e.topic = *topic);
+        fill(&mut records, spans("key", &c.key)?, |e, key| {
+            e.key = span(key)
+        });
+        fill(&mut records, c.header_range.as_chunks::<2>().0, |e, r| {
+            (e.headers_start, e.headers_len) = (r[0], r[1])
+        });
         Ok(SinkBatch {
             data: c.data,
             records,
@@ -903,9 +929,25 @@ mod tests {
             .collect();
         assert_eq!(SinkBatch::from_columns(sink.to_columns()).unwrap(), sink);
         let mut short = sink.to_columns();
-        short.offset.pop();
+        short.partition.pop();
         let err = SinkBatch::from_columns(short).unwrap_err();
-        assert!(err.contains("`offset`"), "{err}");
+        assert!(err.contains("`partition`"), "{err}");
+        let mut plain = SinkBatch::default();
+        for (offset, value) in [b"a", b"b"].iter().enumerate() {
+            plain.push_parts(
+                "t",
+                0,
+                offset as i64,
+                5,
+                None,
+                Some(&value[..]),
+                std::iter::empty(),
+            );
+        }
+        let columns = plain.to_columns();
+        assert!(columns.topic.is_empty() && columns.key.is_empty());
+        assert!(columns.header_range.is_empty());
+        assert_eq!(SinkBatch::from_columns(columns).unwrap(), plain);
         let mut negative = sink.to_columns();
         negative.value[2] = -1;
         let err = SinkBatch::from_columns(negative).unwrap_err();
