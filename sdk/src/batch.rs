@@ -636,6 +636,28 @@ fn pair_column<E>(records: &[E], f: impl Fn(&E) -> Span) -> Vec<i32> {
         .into_flattened()
 }
 
+/// The key column: empty when no record has a key.
+fn key_column<E>(records: &[E], key: impl Fn(&E) -> Span) -> Vec<i32> {
+    if records.iter().all(|e| key(e) == Span::NONE) {
+        Vec::new()
+    } else {
+        pair_column(records, key)
+    }
+}
+
+/// The header-range column: empty when the batch has no headers at all.
+fn header_range_column<E>(
+    records: &[E],
+    headers: &[HeaderSpan],
+    range: impl Fn(&E) -> [u32; 2],
+) -> Vec<u32> {
+    if headers.is_empty() {
+        Vec::new()
+    } else {
+        column(records, range).into_flattened()
+    }
+}
+
 /// Sets a field of every record from an optional column (an empty column leaves the
 /// defaults).
 fn fill<E, T>(records: &mut [E], column: &[T], set: impl Fn(&mut E, &T)) {
@@ -668,17 +690,11 @@ impl SourceBatch {
             } else {
                 column(r, |e| e.topic)
             },
-            key: if all(|e| e.key == Span::NONE) {
-                Vec::new()
-            } else {
-                pair_column(r, |e| e.key)
-            },
+            key: key_column(r, |e| e.key),
             value: pair_column(r, |e| e.value),
-            header_range: if self.headers.is_empty() {
-                Vec::new()
-            } else {
-                column(r, |e| [e.headers_start, e.headers_len]).into_flattened()
-            },
+            header_range: header_range_column(r, &self.headers, |e| {
+                [e.headers_start, e.headers_len]
+            }),
             headers: headers_out(&self.headers),
             timestamp: if all(|e| e.timestamp_ms.is_none()) {
                 Vec::new()
@@ -745,16 +761,8 @@ impl SourceBatch {
 }
 
 impl SinkBatch {
-    /// The batch column by column.
-    #[doc(hidden)]
-    pub fn to_columns(&self) -> SinkColumns {
-        SinkColumns {
-            data: self.data.clone(),
-            ..self.to_columns_without_data()
-        }
-    }
-
-    /// The columns other than `data` (left empty), for a caller that lends `data` itself.
+    /// The batch column by column, except `data` (left empty): the caller lends the batch's
+    /// own buffer for the call.
     #[doc(hidden)]
     pub fn to_columns_without_data(&self) -> SinkColumns {
         let r = &self.records;
@@ -769,17 +777,11 @@ impl SinkBatch {
             partition: column(r, |e| e.partition),
             offset: column(r, |e| e.offset),
             timestamp: column(r, |e| e.timestamp_ms),
-            key: if r.iter().all(|e| e.key == Span::NONE) {
-                Vec::new()
-            } else {
-                pair_column(r, |e| e.key)
-            },
+            key: key_column(r, |e| e.key),
             value: pair_column(r, |e| e.value),
-            header_range: if self.headers.is_empty() {
-                Vec::new()
-            } else {
-                column(r, |e| [e.headers_start, e.headers_len]).into_flattened()
-            },
+            header_range: header_range_column(r, &self.headers, |e| {
+                [e.headers_start, e.headers_len]
+            }),
             headers: headers_out(&self.headers),
             topics: self.topics.clone(),
         }
@@ -837,6 +839,13 @@ impl SinkBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sink_columns(batch: &SinkBatch) -> SinkColumns {
+        SinkColumns {
+            data: batch.data.clone(),
+            ..batch.to_columns_without_data()
+        }
+    }
 
     #[test]
     fn source_records_round_trip() {
@@ -927,8 +936,8 @@ mod tests {
             .collect::<Vec<_>>()
             .iter()
             .collect();
-        assert_eq!(SinkBatch::from_columns(sink.to_columns()).unwrap(), sink);
-        let mut short = sink.to_columns();
+        assert_eq!(SinkBatch::from_columns(sink_columns(&sink)).unwrap(), sink);
+        let mut short = sink_columns(&sink);
         short.partition.pop();
         let err = SinkBatch::from_columns(short).unwrap_err();
         assert!(err.contains("`partition`"), "{err}");
@@ -944,11 +953,11 @@ mod tests {
                 std::iter::empty(),
             );
         }
-        let columns = plain.to_columns();
+        let columns = sink_columns(&plain);
         assert!(columns.topic.is_empty() && columns.key.is_empty());
         assert!(columns.header_range.is_empty());
         assert_eq!(SinkBatch::from_columns(columns).unwrap(), plain);
-        let mut negative = sink.to_columns();
+        let mut negative = sink_columns(&sink);
         negative.value[2] = -1;
         let err = SinkBatch::from_columns(negative).unwrap_err();
         assert!(err.contains("`value`: a negative start"), "{err}");

@@ -144,8 +144,7 @@ pub fn run(args: PerfArgs) -> Result<()> {
                 unsafe { native::TopicHandle::new(consumer.client().native_ptr(), &topic)? };
             // The clock starts before the first fetch: time to first record counts too.
             let start = Instant::now();
-            let mut queue =
-                handle.consume_from_beginning(consumer.client().native_ptr(), &partitions)?;
+            let mut queue = handle.consume_from_beginning(&partitions)?;
             let (mut count, mut bytes) = (0u64, 0u64);
             let mut idle = Instant::now();
             while count < messages {

@@ -23,6 +23,7 @@ const PARTITION_UA: i32 = -1;
 
 /// A topic handle on a client created by the rdkafka crate; the client must outlive it.
 pub struct TopicHandle {
+    rk: *mut rd::rd_kafka_t,
     rkt: *mut rd::rd_kafka_topic_t,
 }
 
@@ -36,7 +37,7 @@ impl TopicHandle {
         if rkt.is_null() {
             bail!("librdkafka refused topic {topic}: {}", last_error());
         }
-        Ok(Self { rkt })
+        Ok(Self { rk, rkt })
     }
 
     /// Enqueues one record (copied) for the partitioner to place. `Ok(false)` means the local
@@ -67,13 +68,9 @@ impl TopicHandle {
     }
 
     /// Starts reading `partitions` from the beginning into one queue.
-    pub fn consume_from_beginning(
-        &self,
-        rk: *mut rd::rd_kafka_t,
-        partitions: &[i32],
-    ) -> Result<QueueConsumer<'_>> {
+    pub fn consume_from_beginning(&self, partitions: &[i32]) -> Result<QueueConsumer<'_>> {
         // SAFETY: `rk` is the live client this handle was made on.
-        let queue = unsafe { rd::rd_kafka_queue_new(rk) };
+        let queue = unsafe { rd::rd_kafka_queue_new(self.rk) };
         let mut consumer = QueueConsumer {
             topic: self,
             queue,
