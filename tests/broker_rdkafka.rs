@@ -681,4 +681,42 @@ fn perf_produces_and_consumes_every_record() {
         consumed.starts_with("consume: 30000 records, 6000000 bytes"),
         "{consumed}"
     );
+    // `-X` properties override perf's own client settings: tiny fetches still read every
+    // record, and librdkafka itself refuses a property it does not know.
+    let small_fetches = c.cli(
+        &[
+            "perf",
+            "consume",
+            "--topic",
+            "perf",
+            "--messages",
+            "30000",
+            "-X",
+            "max.partition.fetch.bytes=4096",
+            "-X",
+            "fetch.max.bytes=1000000",
+        ],
+        None,
+    );
+    assert!(
+        small_fetches.starts_with("consume: 30000 records, 6000000 bytes"),
+        "{small_fetches}"
+    );
+    for (property, expected) in [
+        ("no.such.property=1", "no.such.property"),
+        ("novalue", "expected key=value"),
+    ] {
+        let args = [
+            "perf",
+            "consume",
+            "--topic",
+            "perf",
+            "--messages",
+            "1",
+            "-X",
+            property,
+        ];
+        let (ok, _, err) = support::cli_status(&c.bootstrap(), &args, None);
+        assert!(!ok && err.contains(expected), "{err}");
+    }
 }

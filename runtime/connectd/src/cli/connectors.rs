@@ -33,9 +33,10 @@ pub fn run(args: ConnectorsArgs) -> Result<()> {
     let Action::Status = args.action;
     let consumer: BaseConsumer = args
         .conn
-        .client_config()
-        .set("group.id", "connectd-cli-status")
-        .set("enable.auto.commit", "false")
+        .client_config_with(&[
+            ("group.id", "connectd-cli-status"),
+            ("enable.auto.commit", "false"),
+        ])
         .create()?;
     let (_, high) = consumer
         .fetch_watermarks(STATUS_TOPIC, 0, TIMEOUT)

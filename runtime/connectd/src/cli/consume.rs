@@ -42,27 +42,24 @@ pub struct ConsumeArgs {
 }
 
 pub fn run(args: ConsumeArgs) -> Result<()> {
-    let mut config = args.conn.client_config();
-    config
-        .set(
-            "auto.offset.reset",
-            if args.from_beginning {
-                "earliest"
-            } else {
-                "latest"
-            },
-        )
-        .set("enable.partition.eof", "false");
-    let consumer: BaseConsumer = match &args.group {
-        Some(g) => config
-            .set("group.id", g)
-            .set("enable.auto.commit", "true")
-            .create()?,
-        None => config
-            .set("group.id", "connectd-console")
-            .set("enable.auto.commit", "false")
-            .create()?,
+    let (group, auto_commit) = match &args.group {
+        Some(g) => (g.as_str(), "true"),
+        None => ("connectd-console", "false"),
     };
+    let reset = if args.from_beginning {
+        "earliest"
+    } else {
+        "latest"
+    };
+    let consumer: BaseConsumer = args
+        .conn
+        .client_config_with(&[
+            ("auto.offset.reset", reset),
+            ("enable.partition.eof", "false"),
+            ("group.id", group),
+            ("enable.auto.commit", auto_commit),
+        ])
+        .create()?;
     match &args.group {
         Some(_) => consumer.subscribe(&[&args.topic]).context("subscribing")?,
         None => {

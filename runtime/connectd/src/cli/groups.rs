@@ -43,9 +43,7 @@ pub fn run(args: GroupsArgs) -> Result<()> {
         }
         Action::Describe { group } => {
             let consumer: BaseConsumer = conn
-                .client_config()
-                .set("group.id", &group)
-                .set("enable.auto.commit", "false")
+                .client_config_with(&[("group.id", &group), ("enable.auto.commit", "false")])
                 .create()?;
             let groups = consumer
                 .fetch_group_list(Some(&group), TIMEOUT)

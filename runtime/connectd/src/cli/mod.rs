@@ -37,9 +37,18 @@ pub struct Connection {
 impl Connection {
     /// A librdkafka config for these servers.
     pub fn client_config(&self) -> ClientConfig {
+        self.client_config_with(&[])
+    }
+
+    /// A librdkafka config for these servers with a command's own `defaults`, which the
+    /// user's `-X` properties override.
+    pub fn client_config_with(&self, defaults: &[(&str, &str)]) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap);
         c.set("client.id", "connectd-cli");
+        for (k, v) in defaults {
+            c.set(*k, *v);
+        }
         for (k, v) in &self.properties {
             c.set(k, v);
         }

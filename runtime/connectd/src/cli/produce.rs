@@ -52,14 +52,15 @@ impl ProducerContext for Deliveries {
 pub fn run(args: ProduceArgs) -> Result<()> {
     let producer: ThreadedProducer<Deliveries> = args
         .conn
-        .client_config()
-        .set("acks", &args.acks)
-        .set("compression.codec", &args.compression)
-        .set(
-            "enable.idempotence",
-            if args.acks == "all" { "true" } else { "false" },
-        )
-        .set("linger.ms", "5")
+        .client_config_with(&[
+            ("acks", &args.acks),
+            ("compression.codec", &args.compression),
+            (
+                "enable.idempotence",
+                if args.acks == "all" { "true" } else { "false" },
+            ),
+            ("linger.ms", "5"),
+        ])
         .create_with_context(Deliveries::default())
         .context("creating producer")?;
     let stdin = std::io::stdin();

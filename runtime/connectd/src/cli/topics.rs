@@ -126,8 +126,7 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
         }
         Action::Describe { name } => {
             let consumer: BaseConsumer = conn
-                .client_config()
-                .set("group.id", "connectd-cli-describe")
+                .client_config_with(&[("group.id", "connectd-cli-describe")])
                 .create()?;
             let md = metadata(consumer.client(), name.as_deref(), &conn.bootstrap)?;
             let mut topics: Vec<_> = md.topics().iter().collect();

@@ -65,13 +65,18 @@ pub fn run(args: PerfArgs) -> Result<()> {
             linger_ms,
             batch_size,
         } => {
+            // Records point into `payload` until delivered, so it is made before the client
+            // and dropped after it.
+            let payload = vec![b'x'; record_size];
+            let (linger_ms, batch_size) = (linger_ms.to_string(), batch_size.to_string());
             let producer: BaseProducer = args
                 .conn
-                .client_config()
-                .set("acks", &acks)
-                .set("linger.ms", linger_ms.to_string())
-                .set("batch.size", batch_size.to_string())
-                .set("queue.buffering.max.kbytes", "1048576")
+                .client_config_with(&[
+                    ("acks", &acks),
+                    ("linger.ms", &linger_ms),
+                    ("batch.size", &batch_size),
+                    ("queue.buffering.max.kbytes", "1048576"),
+                ])
                 .create()
                 .context("creating producer")?;
             let rk = producer.client().native_ptr();
@@ -82,11 +87,11 @@ pub fn run(args: PerfArgs) -> Result<()> {
                     native::DeliveryReports::new(rk),
                 )
             };
-            let payload = vec![b'x'; record_size];
             let start = Instant::now();
             let mut last_report = Instant::now();
             for i in 0..num_records {
-                while !handle.produce(&payload)? {
+                // SAFETY: `payload` outlives `producer` (declared before it).
+                while !unsafe { handle.produce(&payload)? } {
                     // The local queue is full: wait for acknowledgements to make room.
                     reports.serve(10);
                 }
@@ -128,12 +133,14 @@ pub fn run(args: PerfArgs) -> Result<()> {
         Action::Consume { topic, messages } => {
             let consumer: BaseConsumer = args
                 .conn
-                .client_config()
-                .set("group.id", "connectd-perf")
-                .set("enable.auto.commit", "false")
-                .set("fetch.max.bytes", "52428800")
-                .set("max.partition.fetch.bytes", "10485760")
-                .create()?;
+                .client_config_with(&[
+                    ("group.id", "connectd-perf"),
+                    ("enable.auto.commit", "false"),
+                    ("fetch.max.bytes", "52428800"),
+                    ("max.partition.fetch.bytes", "10485760"),
+                ])
+                .create()
+                .context("creating consumer")?;
             let md = metadata(consumer.client(), Some(&topic), &args.conn.bootstrap)?;
             let Some(t) = md.topics().first() else {
                 bail!("no metadata for {topic}")

@@ -40,15 +40,21 @@ impl TopicHandle {
         Ok(Self { rk, rkt })
     }
 
-    /// Enqueues one record (copied) for the partitioner to place. `Ok(false)` means the local
-    /// queue is full: serve delivery reports and try again.
-    pub fn produce(&self, payload: &[u8]) -> Result<bool> {
-        // SAFETY: `rkt` is live; with F_COPY librdkafka copies `payload` before returning.
+    /// Enqueues one record for the partitioner to place, without copying it (as
+    /// `rdkafka_performance` does by default): librdkafka copies it into a batch when it builds
+    /// one. `Ok(false)` means the local queue is full: serve delivery reports and try again.
+    ///
+    /// # Safety
+    /// librdkafka keeps a pointer to `payload` until the record is delivered or purged, so
+    /// `payload` must outlive the client.
+    pub unsafe fn produce(&self, payload: &[u8]) -> Result<bool> {
+        // SAFETY: `rkt` is live; without F_COPY or F_FREE librdkafka only reads `payload`,
+        // which the caller keeps alive for as long as the client.
         let rc = unsafe {
             rd::rd_kafka_produce(
                 self.rkt,
                 PARTITION_UA,
-                rd::RD_KAFKA_MSG_F_COPY,
+                0,
                 payload.as_ptr() as *mut c_void,
                 payload.len(),
                 ptr::null(),
