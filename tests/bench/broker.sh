@@ -41,8 +41,10 @@ start_broker() { # name -> sets PORT, PID
 }
 
 # This machine is a VM: the first touch of a guest page is slow (a plain dd writes ~400 MB/s
-# the first time and several GB/s afterwards). Touch WARM_GB of page cache once so that every
-# broker, tansu's heap included, runs on memory the host has already backed.
+# the first time and several GB/s afterwards). Touch WARM_GB of page cache once first. Where
+# the VM also returns freed memory to the host (free page reporting; see BENCHMARKS.md) this
+# helps only the first broker: every broker then pays the first touch for the memory its data
+# lands in (page cache for connectd, heap for tansu), and runs spread accordingly.
 WARM_GB=${WARM_GB:-12}
 dd if=/dev/zero of="$WORK/warm" bs=1M count=$((WARM_GB * 1024)) status=none && rm "$WORK/warm"
 
