@@ -681,8 +681,10 @@ fn perf_produces_and_consumes_every_record() {
         consumed.starts_with("consume: 30000 records, 6000000 bytes"),
         "{consumed}"
     );
-    // `-X` properties override perf's own client settings: tiny fetches still read every
-    // record, and librdkafka itself refuses a property it does not know.
+    // `-X` sets librdkafka properties: tiny fetches still read every record. It overrides
+    // perf's own settings: perf sets `fetch.max.bytes` to 8 MiB itself, so librdkafka refuses
+    // 1000 (below `message.max.bytes`) only if the user's value is the one it gets. librdkafka
+    // also refuses a property it does not know, and a malformed `-X` is refused up front.
     let small_fetches = c.cli(
         &[
             "perf",
@@ -703,6 +705,10 @@ fn perf_produces_and_consumes_every_record() {
         "{small_fetches}"
     );
     for (property, expected) in [
+        (
+            "fetch.max.bytes=1000",
+            "`fetch.max.bytes` must be >= `message.max.bytes`",
+        ),
         ("no.such.property=1", "no.such.property"),
         ("novalue", "expected key=value"),
     ] {
