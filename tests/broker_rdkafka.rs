@@ -664,15 +664,15 @@ fn perf_produces_and_consumes_every_record() {
     // Every record was acknowledged: the partitions' end offsets add up to it, as an rdkafka
     // consumer reads them.
     let consumer: BaseConsumer = c.client().set("group.id", "perf-check").create().unwrap();
-    let total: i64 = (0..3)
+    let ends: Vec<i64> = (0..3)
         .map(|p| {
             consumer
                 .fetch_watermarks("perf", p, Duration::from_secs(5))
                 .unwrap()
                 .1
         })
-        .sum();
-    assert_eq!(total, 30_000);
+        .collect();
+    assert_eq!(ends.iter().sum::<i64>(), 30_000);
     let consumed = c.cli(
         &["perf", "consume", "--topic", "perf", "--messages", "30000"],
         None,
@@ -681,8 +681,27 @@ fn perf_produces_and_consumes_every_record() {
         consumed.starts_with("consume: 30000 records, 6000000 bytes"),
         "{consumed}"
     );
+    // Without --messages it reads every partition to its end; --partitions reads only those,
+    // so two processes can share a topic; a partition the topic lacks is refused.
+    let all = c.cli(&["perf", "consume", "--topic", "perf"], None);
+    assert!(all.starts_with("consume: 30000 records,"), "{all}");
+    let two = c.cli(
+        &["perf", "consume", "--topic", "perf", "--partitions", "0,2"],
+        None,
+    );
+    let expected = format!("consume: {} records,", ends[0] + ends[2]);
+    assert!(two.starts_with(&expected), "{two} (expected {expected})");
+    let (ok, _, err) = support::cli_status(
+        &c.bootstrap(),
+        &["perf", "consume", "--topic", "perf", "--partitions", "3"],
+        None,
+    );
+    assert!(
+        !ok && err.contains("perf has no partition 3 (it has 3)"),
+        "{err}"
+    );
     // `-X` sets librdkafka properties: tiny fetches still read every record. It overrides
-    // perf's own settings: perf sets `fetch.max.bytes` to 8 MiB itself, so librdkafka refuses
+    // perf's own settings: perf sets `fetch.max.bytes` to 1 MiB itself, so librdkafka refuses
     // 1000 (below `message.max.bytes`) only if the user's value is the one it gets. librdkafka
     // also refuses a property it does not know, and a malformed `-X` is refused up front.
     let small_fetches = c.cli(

@@ -44,14 +44,19 @@ enum Action {
         #[arg(long = "batch-size", default_value_t = 1_000_000)]
         batch_size: u64,
     },
-    /// Read records from the beginning of every partition.
+    /// Read records from the beginning of every partition (or of the ones given).
     Consume {
         /// Topic to read.
         #[arg(long)]
         topic: String,
-        /// Stop after this many records.
+        /// Stop after this many records; default: every record in the partitions read, up
+        /// to their end offsets when the command starts.
         #[arg(long)]
-        messages: u64,
+        messages: Option<u64>,
+        /// Read only these partitions (comma-separated), so that several processes can
+        /// share a topic the way the members of a group would; default: all of them.
+        #[arg(long, value_delimiter = ',')]
+        partitions: Vec<i32>,
     },
 }
 
@@ -130,18 +135,26 @@ pub fn run(args: PerfArgs) -> Result<()> {
                 start.elapsed(),
             );
         }
-        Action::Consume { topic, messages } => {
-            // Fetch responses of at most 8 MiB (2 MiB per partition). librdkafka receives each
-            // response into one buffer; at its default 50 MB that is above glibc malloc's
-            // largest mmap threshold (32 MiB), so every response was a fresh mapping, and
-            // faulting in and zeroing its pages cost 60% of the client's CPU with 8 partitions.
+        Action::Consume {
+            topic,
+            messages,
+            partitions: only,
+        } => {
+            // Fetch responses of at most 1 MiB (Kafka's Java consumer takes 1 MiB per
+            // partition by default). librdkafka receives a response into one buffer and parses
+            // it right after: at librdkafka's default 50 MB that buffer is above glibc malloc's
+            // largest mmap threshold (32 MiB), so every response was a fresh mapping to fault
+            // in. 8 MiB still measured slower than 1 MiB: the parse that follows the receive
+            // then reads a buffer several times the size of a core's L2 cache.
+            // Measured against connectd (BENCHMARKS.md): 8 MiB to 1 MiB took 8-partition
+            // consume from 1.4 to 1.8 GB/s, with 1-partition consume unchanged.
             let consumer: BaseConsumer = args
                 .conn
                 .client_config_with(&[
                     ("group.id", "connectd-perf"),
                     ("enable.auto.commit", "false"),
-                    ("fetch.max.bytes", "8388608"),
-                    ("max.partition.fetch.bytes", "2097152"),
+                    ("fetch.max.bytes", "1048576"),
+                    ("max.partition.fetch.bytes", "1048576"),
                 ])
                 .create()
                 .context("creating consumer")?;
@@ -150,6 +163,17 @@ pub fn run(args: PerfArgs) -> Result<()> {
                 bail!("no metadata for {topic}")
             };
             let partitions: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            if let Some(p) = only.iter().find(|p| !partitions.contains(p)) {
+                bail!(
+                    "--partitions: {topic} has no partition {p} (it has {})",
+                    partitions.len()
+                );
+            }
+            let partitions = if only.is_empty() { partitions } else { only };
+            let messages = match messages {
+                Some(n) => n,
+                None => records_in(&consumer, &topic, &partitions)?,
+            };
             // SAFETY: `consumer` owns the client handle and outlives `handle`.
             let handle =
                 unsafe { native::TopicHandle::new(consumer.client().native_ptr(), &topic)? };
@@ -177,6 +201,18 @@ pub fn run(args: PerfArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many records `partitions` of `topic` hold now (end offset minus start offset).
+fn records_in(consumer: &BaseConsumer, topic: &str, partitions: &[i32]) -> Result<u64> {
+    let mut total = 0;
+    for &p in partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .with_context(|| format!("reading the offsets of {topic} partition {p}"))?;
+        total += (high - low).max(0) as u64;
+    }
+    Ok(total)
 }
 
 fn report(what: &str, records: u64, bytes: u64, elapsed: Duration) {
