@@ -21,8 +21,25 @@ use crate::batch::{BatchHeader, HEADER_LEN};
 use crate::{Error, Result};
 
 /// Reads at least this large are served from a mapping of the segment rather than a copy
-/// (see `Segment::read_bytes`); below it a copy is cheaper than mapping and unmapping.
+/// (see `Segment::read_bytes`); below it (a consumer keeping up with the producers) a copy
+/// is as cheap, and keeps no pages mapped.
 const MAP_READS_FROM: usize = 256 * 1024;
+
+/// A segment's mapping reaches this far beyond the data read (see `Segment::mapping`).
+const MAP_STEP: u64 = 64 << 20;
+
+/// Bytes of a segment's mapping: the records of one read.
+struct MappedRange {
+    map: Arc<memmap2::Mmap>,
+    start: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for MappedRange {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.start..self.start + self.len]
+    }
+}
 
 /// File name stem for a base offset, as Kafka names segments.
 pub fn file_stem(base_offset: i64) -> String {
@@ -44,6 +61,8 @@ pub(crate) struct Segment {
     index: Vec<(u32, u32)>,
     time_index: Vec<(i64, u32)>,
     bytes_since_index: u64,
+    /// A mapping kept from earlier large reads (see `read_bytes`).
+    map: parking_lot::Mutex<Option<Arc<memmap2::Mmap>>>,
 }
 
 impl Segment {
@@ -69,6 +88,7 @@ impl Segment {
             index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_index: 0,
+            map: Default::default(),
         }
     }
 
@@ -233,7 +253,12 @@ impl Segment {
         index_interval: u64,
     ) -> Result<()> {
         let len = parts[0].len() + parts[1].len();
-        write_all_vectored(&self.file, parts)?;
+        if let Err(e) = write_all_vectored(&self.file, parts) {
+            // Cut what part of the batch reached the file (a full disk, say), so the next
+            // append lands at `self.size`, where the indexes and readers expect it.
+            let _ = self.file.set_len(self.size);
+            return Err(e.into());
+        }
         let position = self.size;
         self.size += len as u64;
         self.first_append_ms.get_or_insert(now_ms);
@@ -301,23 +326,23 @@ impl Segment {
 
     /// `len` bytes at `position`, which the caller knows are below `self.size`.
     ///
-    /// Large reads (a consumer catching up) map the range instead of copying it: the response
-    /// then goes from the page cache to the socket with one copy, not two, and no fresh heap
-    /// pages are faulted in per read. The mapping lives as long as the returned `Bytes` (until
-    /// the response is written). It cannot fault past the end: segments shrink only during
-    /// recovery, before anything reads them, and a deleted segment stays mapped until unmapped.
+    /// Large reads (a consumer catching up) are served from a mapping of the segment instead
+    /// of a copy: the response then goes from the page cache to the socket with one copy, not
+    /// two, and no fresh heap pages are faulted in per read. The mapping is kept for the next
+    /// read: mapping and unmapping 1 MiB per read (with its page-table and reverse-map
+    /// updates) cost a quarter of the broker's CPU while consumers caught up (BENCHMARKS.md).
+    /// A mapping lives as long as the segment or the last `Bytes` taken from it (until that
+    /// response is written). Nothing reads past `self.size`, and the file never shrinks below
+    /// it while open for reads (recovery truncates before anything reads; a failed append
+    /// cuts only its own partial bytes), so a read cannot fault; a deleted segment's pages
+    /// stay mapped until unmapped.
     fn read_bytes(&self, position: u64, len: usize) -> Result<Bytes> {
         if len >= MAP_READS_FROM {
-            // SAFETY: the mapped range is written data below `self.size`, and nothing truncates
-            // a segment while it is open for reads (see above).
-            let map = unsafe {
-                memmap2::MmapOptions::new()
-                    .offset(position)
-                    .len(len)
-                    .populate()
-                    .map(&*self.file)?
-            };
-            return Ok(Bytes::from_owner(map));
+            return Ok(Bytes::from_owner(MappedRange {
+                map: self.mapping(position + len as u64)?,
+                start: position as usize,
+                len,
+            }));
         }
         // Seek + read_to_end reads into spare capacity without zeroing it first. The file's
         // position is only used here, under the partition lock; appends use O_APPEND.
@@ -332,6 +357,25 @@ impl Segment {
             )));
         }
         Ok(Bytes::from(buf))
+    }
+
+    /// The kept mapping if it reaches `end`, else a new one reaching `MAP_STEP` further, past
+    /// the end of the file if need be (so that reads right behind the producers remap once
+    /// per step): bytes appended later show through a shared mapping.
+    fn mapping(&self, end: u64) -> Result<Arc<memmap2::Mmap>> {
+        let mut kept = self.map.lock();
+        if let Some(map) = kept.as_ref().filter(|m| m.len() as u64 >= end) {
+            return Ok(map.clone());
+        }
+        let len = end.div_ceil(MAP_STEP) * MAP_STEP;
+        // SAFETY: only bytes below `self.size` are ever read through it (see `read_bytes`).
+        let map = Arc::new(unsafe {
+            memmap2::MmapOptions::new()
+                .len(len as usize)
+                .map(&*self.file)?
+        });
+        *kept = Some(map.clone());
+        Ok(map)
     }
 
     /// Base offset of the first batch whose max timestamp is at least `timestamp`.

@@ -252,6 +252,52 @@ fn idempotent_retry_is_not_written_twice_and_gaps_are_refused() {
     assert_eq!(log.append(&with_seq(2), 1).unwrap().base_offset, 2);
 }
 
+/// `len` bytes of whole batches from `offset`, read in small (copied, not mapped) reads.
+fn copied_reads(log: &PartitionLog, mut offset: i64, len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < len {
+        let bytes = log.read(offset, 4096).unwrap().records.unwrap();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let h = BatchHeader::parse(rest).unwrap();
+            offset = h.last_offset() + 1;
+            rest = &rest[h.size..];
+        }
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+#[test]
+fn large_reads_see_appends_made_after_the_segment_was_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(dir.path(), config(&[]), false).unwrap();
+    let value = vec![7u8; 64 * 1024];
+    let append = |n: usize| {
+        for i in 0..n {
+            let mut v = value.clone();
+            v[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            log.append(&build_batch(i as i64, &[&v]), i as i64).unwrap();
+        }
+    };
+    append(100);
+    // The first large read maps the segment, reaching past the end of the file.
+    let first = log.read(0, 4 << 20).unwrap().records.unwrap();
+    assert_eq!(first[..], copied_reads(&log, 0, first.len())[..]);
+    // Appended after the mapping was made: within its reach, then past it (over 64 MiB).
+    for _ in 0..12 {
+        let from = log.log_end_offset();
+        append(100);
+        let read = log.read(from, 4 << 20).unwrap().records.unwrap();
+        assert!(read.len() > 1 << 20, "read {} bytes", read.len());
+        assert!(
+            read[..] == copied_reads(&log, from, read.len())[..],
+            "mapped read from offset {from} differs from copied reads"
+        );
+    }
+    assert!(log.size_bytes() > 64 << 20, "{} bytes", log.size_bytes());
+}
+
 #[test]
 fn large_reads_match_small_reads_and_outlive_their_segment() {
     let dir = tempfile::tempdir().unwrap();
@@ -260,18 +306,7 @@ fn large_reads_match_small_reads_and_outlive_their_segment() {
     // Large enough to be served from a mapping of the segment (`MAP_READS_FROM`).
     let big = log.read(0, 8 << 20).unwrap().records.unwrap();
     assert!(big.len() > 1 << 20, "read {} bytes", big.len());
-    let mut small = Vec::new();
-    let mut offset = 0;
-    while small.len() < big.len() {
-        let bytes = log.read(offset, 4096).unwrap().records.unwrap();
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let h = BatchHeader::parse(rest).unwrap();
-            offset = h.last_offset() + 1;
-            rest = &rest[h.size..];
-        }
-        small.extend_from_slice(&bytes);
-    }
+    let small = copied_reads(&log, 0, big.len());
     assert_eq!(big.len(), small.len());
     assert!(big[..] == small[..], "mapped and copied reads differ");
     // The bytes stay readable after the segment file is gone (as after retention).
