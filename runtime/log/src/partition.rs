@@ -64,6 +64,8 @@ struct Inner {
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
     producers: ProducerStates,
+    /// The one segment allowed to keep a read mapping (see `keep_mapping`).
+    mapped: Option<i64>,
 }
 
 impl Inner {
@@ -81,6 +83,19 @@ impl Inner {
     }
     fn next_offset(&self) -> i64 {
         self.active().next_offset
+    }
+    /// After a read served by segment `base`: if that read left it mapped, it becomes the one
+    /// segment of this partition that keeps a mapping, and the previous one is unmapped. Mapped
+    /// pages and their page tables then stay within one segment per partition however much
+    /// history consumers read.
+    fn keep_mapping(&mut self, base: i64) {
+        if self.mapped == Some(base) || !self.segments.get(&base).is_some_and(Segment::is_mapped) {
+            return;
+        }
+        if let Some(old) = self.mapped.and_then(|b| self.segments.get(&b)) {
+            old.unmap();
+        }
+        self.mapped = Some(base);
     }
 }
 
@@ -153,6 +168,7 @@ impl PartitionLog {
             segments,
             log_start_offset: 0,
             producers: ProducerStates::default(),
+            mapped: None,
         };
         inner.log_start_offset = first_base.max(stored_start).min(inner.next_offset());
         let end = inner.next_offset();
@@ -348,26 +364,29 @@ impl PartitionLog {
 
     /// Reads whole batches from `offset`, about `max_bytes` of them.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadInfo> {
-        let inner = self.inner.lock();
+        let mut inner = self.inner.lock();
         let end = inner.next_offset();
         let start = inner.log_start_offset;
         if offset < start || offset > end {
             return Err(Error::OffsetOutOfRange { offset, start, end });
         }
         let mut records = None;
-        for segment in inner
+        for (base, segment) in inner
             .segments
             .range(..=offset)
             .next_back()
             .into_iter()
-            .map(|(_, s)| s)
-            .chain(inner.segments.range(offset + 1..).map(|(_, s)| s))
+            .chain(inner.segments.range(offset + 1..))
         {
             if let Some(bytes) = segment.read(offset, max_bytes)? {
-                records = Some(bytes);
+                records = Some((*base, bytes));
                 break;
             }
         }
+        let records = records.map(|(base, bytes)| {
+            inner.keep_mapping(base);
+            bytes
+        });
         Ok(ReadInfo {
             records,
             high_watermark: end,

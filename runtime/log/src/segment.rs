@@ -378,6 +378,16 @@ impl Segment {
         Ok(map)
     }
 
+    /// Whether a read mapping is kept.
+    pub fn is_mapped(&self) -> bool {
+        self.map.lock().is_some()
+    }
+
+    /// Drops the kept read mapping (reads still holding its bytes keep them until written).
+    pub fn unmap(&self) {
+        self.map.lock().take();
+    }
+
     /// Base offset of the first batch whose max timestamp is at least `timestamp`.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
         if self.max_timestamp < timestamp {

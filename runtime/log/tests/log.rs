@@ -299,6 +299,33 @@ fn large_reads_see_appends_made_after_the_segment_was_mapped() {
 }
 
 #[test]
+fn a_partition_keeps_at_most_one_segment_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log =
+        PartitionLog::open(dir.path(), config(&[("segment.bytes", "4194304")]), false).unwrap();
+    let value = vec![3u8; 64 * 1024];
+    for i in 0..400 {
+        log.append(&build_batch(i, &[&value]), i).unwrap();
+    }
+    assert!(segment_files(dir.path()).len() >= 6);
+    // Large reads through every segment, as a consumer catching up makes them.
+    let mut offset = 0;
+    while offset < log.log_end_offset() {
+        let bytes = log.read(offset, 1 << 20).unwrap().records.unwrap();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let h = BatchHeader::parse(rest).unwrap();
+            offset = h.last_offset() + 1;
+            rest = &rest[h.size..];
+        }
+    }
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let dir_name = dir.path().to_str().unwrap();
+    let mapped: Vec<&str> = maps.lines().filter(|l| l.contains(dir_name)).collect();
+    assert_eq!(mapped.len(), 1, "segments still mapped: {mapped:#?}");
+}
+
+#[test]
 fn large_reads_match_small_reads_and_outlive_their_segment() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), config(&[]), false).unwrap();
