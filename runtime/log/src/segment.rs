@@ -25,7 +25,7 @@ use crate::{Error, Result};
 /// is as cheap, and keeps no pages mapped.
 const MAP_READS_FROM: usize = 256 * 1024;
 
-/// A segment's mapping reaches this far beyond the data read (see `Segment::mapping`).
+/// A segment's mapping grows in steps of this size (see `Segment::mapping`).
 const MAP_STEP: u64 = 64 << 20;
 
 /// Bytes of a segment's mapping: the records of one read.
@@ -359,9 +359,9 @@ impl Segment {
         Ok(Bytes::from(buf))
     }
 
-    /// The kept mapping if it reaches `end`, else a new one reaching `MAP_STEP` further, past
-    /// the end of the file if need be (so that reads right behind the producers remap once
-    /// per step): bytes appended later show through a shared mapping.
+    /// The kept mapping if it reaches `end`, else a new one reaching `end` rounded up to a
+    /// multiple of `MAP_STEP`, past the end of the file if need be, so that reads right behind
+    /// the producers remap once per step: bytes appended later show through a shared mapping.
     fn mapping(&self, end: u64) -> Result<Arc<memmap2::Mmap>> {
         let mut kept = self.map.lock();
         if let Some(map) = kept.as_ref().filter(|m| m.len() as u64 >= end) {
