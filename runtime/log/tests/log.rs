@@ -252,17 +252,24 @@ fn idempotent_retry_is_not_written_twice_and_gaps_are_refused() {
     assert_eq!(log.append(&with_seq(2), 1).unwrap().base_offset, 2);
 }
 
+/// The offset after the last of the whole batches in `bytes`.
+fn offset_after(bytes: &[u8]) -> i64 {
+    let mut rest = bytes;
+    let mut next = -1;
+    while !rest.is_empty() {
+        let h = BatchHeader::parse(rest).unwrap();
+        next = h.last_offset() + 1;
+        rest = &rest[h.size..];
+    }
+    next
+}
+
 /// `len` bytes of whole batches from `offset`, read in small (copied, not mapped) reads.
 fn copied_reads(log: &PartitionLog, mut offset: i64, len: usize) -> Vec<u8> {
     let mut out = Vec::new();
     while out.len() < len {
         let bytes = log.read(offset, 4096).unwrap().records.unwrap();
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let h = BatchHeader::parse(rest).unwrap();
-            offset = h.last_offset() + 1;
-            rest = &rest[h.size..];
-        }
+        offset = offset_after(&bytes);
         out.extend_from_slice(&bytes);
     }
     out
@@ -311,13 +318,7 @@ fn a_partition_keeps_at_most_one_segment_mapped() {
     // Large reads through every segment, as a consumer catching up makes them.
     let mut offset = 0;
     while offset < log.log_end_offset() {
-        let bytes = log.read(offset, 1 << 20).unwrap().records.unwrap();
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let h = BatchHeader::parse(rest).unwrap();
-            offset = h.last_offset() + 1;
-            rest = &rest[h.size..];
-        }
+        offset = offset_after(&log.read(offset, 1 << 20).unwrap().records.unwrap());
     }
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     let dir_name = dir.path().to_str().unwrap();
