@@ -61,6 +61,7 @@ enum Action {
 }
 
 pub fn run(args: PerfArgs) -> Result<()> {
+    keep_client_heap();
     match args.action {
         Action::Produce {
             topic,
@@ -201,6 +202,25 @@ pub fn run(args: PerfArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Keeps this client's freed heap for reuse instead of handing it back to the kernel.
+///
+/// librdkafka allocates a buffer of about 1 MiB for every fetch response it receives and every
+/// batch it produces. Under glibc's default policy such buffers come and go as fresh pages: the
+/// first ones are mappings of their own, and later ones grow and then trim the thread's heap,
+/// so each is faulted in (and zeroed) again. That is the client's cost, not the broker's, and
+/// it was the noisiest part of every measurement: 60,000-100,000 page faults per gigabyte
+/// produced, and 2,000-27,000 per gigabyte consumed, varying run to run. Fixing both
+/// thresholds (which also turns off glibc's sliding mmap threshold) keeps them in the heap:
+/// 16,000-32,000 and about 2,300 faults (BENCHMARKS.md). The same client serves every broker.
+fn keep_client_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocation policy; called before any client exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
 }
 
 /// How many records `partitions` of `topic` hold now (end offset minus start offset).
