@@ -377,6 +377,39 @@ fn cli_topics_produce_consume() {
         .sum();
     assert_eq!(lag_total, 0, "all committed: {described}");
 
+    // Piped into a reader that is already gone (`connectd topics list | head -0`): the
+    // command stops quietly (SIGPIPE, as Unix tools do), without a panic or an error.
+    for args in [
+        &["topics", "list"][..],
+        &[
+            "consume",
+            "--topic",
+            "cli-topic",
+            "--from-beginning",
+            "--max-messages",
+            "50",
+        ],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_connectd"))
+            .args(args)
+            .args(["--bootstrap-server", &c.bootstrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            out.status.signal() == Some(libc::SIGPIPE)
+                && !err.contains("panicked")
+                && !err.contains("Broken pipe"),
+            "{args:?} into a closed pipe: {:?}, stderr: {err}",
+            out.status
+        );
+    }
+
     c.cli(&["topics", "delete", "cli-topic"], None);
     assert!(!c.cli(&["topics", "list"], None).contains("cli-topic"));
     let (ok, _, err) =

@@ -55,6 +55,12 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if matches!(
+        args.command,
+        Some(Command::Topics(_) | Command::Produce(_) | Command::Consume(_) | Command::Groups(_))
+    ) {
+        stop_quietly_on_closed_stdout();
+    }
     match (args.command, args.config) {
         (Some(Command::Topics(a)), _) => cli::topics::run(a),
         (Some(Command::Produce(a)), _) => cli::produce::run(a),
@@ -66,6 +72,18 @@ fn main() -> Result<()> {
         (None, None) => anyhow::bail!(
             "nothing to do: pass --config worker.toml to run the worker, or a command (see --help)"
         ),
+    }
+}
+
+/// The everyday commands print to stdout, which is often piped into `head` or `grep -m1`.
+/// When the reader goes away they stop quietly, as Unix tools do, instead of panicking on the
+/// failed write: SIGPIPE gets its default action back (Rust ignores it). Only these commands:
+/// their sockets are librdkafka's, which send with MSG_NOSIGNAL, and the worker must never be
+/// stopped by a client that hung up.
+fn stop_quietly_on_closed_stdout() {
+    // SAFETY: restores a signal's default disposition; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
