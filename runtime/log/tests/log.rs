@@ -1,62 +1,15 @@
 //! Log-layer tests on real files: append/read, roll, restart, torn tails, retention,
 //! idempotent-producer dedup.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 
+use common::{config, fill, read_all, segment_files};
 use connectd_log::batch::build_batch;
 use connectd_log::{BatchHeader, Error, LogConfig, PartitionLog};
 use rand::Rng;
-
-fn config(pairs: &[(&str, &str)]) -> LogConfig {
-    let overrides: BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    LogConfig::resolve(&BTreeMap::new(), &overrides).unwrap()
-}
-
-/// Reads every batch from `from`, returning (base offset, record count) per batch.
-fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, i32)> {
-    let mut out = Vec::new();
-    let mut offset = from;
-    loop {
-        let read = log.read(offset, 64 * 1024).unwrap();
-        let Some(bytes) = read.records else { break };
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let h = BatchHeader::parse_checked(&rest[..BatchHeader::parse(rest).unwrap().size])
-                .unwrap();
-            out.push((h.base_offset, h.record_count));
-            offset = h.last_offset() + 1;
-            rest = &rest[h.size..];
-        }
-    }
-    out
-}
-
-fn fill(log: &PartitionLog, batches: usize) {
-    for i in 0..batches {
-        let value = format!("value-{i:06}-{}", "x".repeat(i % 50));
-        log.append(
-            &build_batch(1_000 + i as i64, &[value.as_bytes(), b"second"]),
-            1_000 + i as i64,
-        )
-        .unwrap();
-    }
-}
-
-fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn append_assigns_offsets_and_reads_back_across_rolls() {
