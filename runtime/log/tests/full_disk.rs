@@ -9,14 +9,19 @@ use common::{config, fill, read_all, segment_files};
 use connectd_log::PartitionLog;
 use connectd_log::batch::build_batch;
 
-/// Files of this process cannot grow past `bytes` (writes fail with EFBIG).
-fn limit_file_size(bytes: libc::rlim_t) {
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: libc::RLIM_INFINITY,
+/// Files of this process cannot grow past `bytes` (writes fail with EFBIG); `None` lifts the
+/// limit back to the hard limit. The hard limit stays as it was, so no privilege is needed.
+fn limit_file_size(bytes: Option<libc::rlim_t>) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: plain syscall on a stack value.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &limit) }, 0);
+    // SAFETY: plain syscalls on a stack value.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit), 0);
+        limit.rlim_cur = bytes.map_or(limit.rlim_max, |b| b.min(limit.rlim_max));
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &limit), 0);
+    }
 }
 
 #[test]
@@ -32,11 +37,11 @@ fn an_append_cut_short_by_a_full_disk_leaves_no_partial_batch() {
     let before = size();
 
     // The disk fills 100 bytes into the next batch.
-    limit_file_size(before + 100);
+    limit_file_size(Some(before + 100));
     let value = vec![b'y'; 4000];
     let failed = log.append(&build_batch(5_000, &[&value]), 5_000);
     assert!(failed.is_err(), "an append past the limit must fail");
-    limit_file_size(libc::RLIM_INFINITY);
+    limit_file_size(None);
     assert_eq!(size(), before, "the failed batch's first 100 bytes are cut");
     assert_eq!(log.log_end_offset(), 40, "the failed batch took no offsets");
 
