@@ -6,7 +6,7 @@ mod common;
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
-use common::{config, fill, read_all, segment_files};
+use common::{config, fill, offset_after, read_all, segment_files};
 use connectd_log::batch::build_batch;
 use connectd_log::{BatchHeader, Error, LogConfig, PartitionLog};
 use rand::Rng;
@@ -203,18 +203,6 @@ fn idempotent_retry_is_not_written_twice_and_gaps_are_refused() {
         Err(Error::OutOfOrderSequence { expected: 2, .. })
     ));
     assert_eq!(log.append(&with_seq(2), 1).unwrap().base_offset, 2);
-}
-
-/// The offset after the last of the whole batches in `bytes`.
-fn offset_after(bytes: &[u8]) -> i64 {
-    let mut rest = bytes;
-    let mut next = -1;
-    while !rest.is_empty() {
-        let h = BatchHeader::parse(rest).unwrap();
-        next = h.last_offset() + 1;
-        rest = &rest[h.size..];
-    }
-    next
 }
 
 /// `len` bytes of whole batches from `offset`, read in small (copied, not mapped) reads.

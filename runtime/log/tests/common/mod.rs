@@ -15,21 +15,34 @@ pub fn config(pairs: &[(&str, &str)]) -> LogConfig {
     LogConfig::resolve(&BTreeMap::new(), &overrides).unwrap()
 }
 
+/// The whole batches in `bytes`, each checked against its CRC.
+pub fn batches(bytes: &[u8]) -> Vec<BatchHeader> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let size = BatchHeader::parse(rest).unwrap().size;
+        out.push(BatchHeader::parse_checked(&rest[..size]).unwrap());
+        rest = &rest[size..];
+    }
+    out
+}
+
+/// The offset after the last of the whole batches in `bytes`.
+pub fn offset_after(bytes: &[u8]) -> i64 {
+    batches(bytes).last().map_or(-1, |h| h.last_offset() + 1)
+}
+
 /// Reads every batch from `from`, returning (base offset, record count) per batch.
 pub fn read_all(log: &PartitionLog, from: i64) -> Vec<(i64, i32)> {
     let mut out = Vec::new();
     let mut offset = from;
-    loop {
-        let read = log.read(offset, 64 * 1024).unwrap();
-        let Some(bytes) = read.records else { break };
-        let mut rest = &bytes[..];
-        while !rest.is_empty() {
-            let h = BatchHeader::parse_checked(&rest[..BatchHeader::parse(rest).unwrap().size])
-                .unwrap();
-            out.push((h.base_offset, h.record_count));
-            offset = h.last_offset() + 1;
-            rest = &rest[h.size..];
-        }
+    while let Some(bytes) = log.read(offset, 64 * 1024).unwrap().records {
+        offset = offset_after(&bytes);
+        out.extend(
+            batches(&bytes)
+                .iter()
+                .map(|h| (h.base_offset, h.record_count)),
+        );
     }
     out
 }
