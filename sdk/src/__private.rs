@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
 use crate::{
-    Config, ConnectorError, Descriptor, Header, Kind, Sink, SinkBatch, SinkColumns, SinkRecord,
+    Config, ConnectRecord, ConnectorError, Descriptor, Header, Kind, Sink, SinkBatch, SinkColumns,
     Source, SourceBatch, Transform,
 };
 
@@ -111,8 +111,8 @@ macro_rules! conversions {
                     .collect()
             }
 
-            pub fn sink_record_in(r: w::SinkRecord) -> SinkRecord {
-                SinkRecord {
+            pub fn connect_record_in(r: w::ConnectRecord) -> ConnectRecord {
+                ConnectRecord {
                     topic: r.topic,
                     partition: r.partition,
                     offset: r.offset,
@@ -123,8 +123,8 @@ macro_rules! conversions {
                 }
             }
 
-            pub fn sink_record_out(r: SinkRecord) -> w::SinkRecord {
-                w::SinkRecord {
+            pub fn connect_record_out(r: ConnectRecord) -> w::ConnectRecord {
+                w::ConnectRecord {
                     topic: r.topic,
                     partition: r.partition,
                     offset: r.offset,
@@ -270,13 +270,16 @@ mod transform_impl {
                 .map_err(conv::error)
         }
 
-        fn apply(&self, batch: Vec<w::SinkRecord>) -> Vec<Result<Option<w::SinkRecord>, w::Error>> {
+        fn apply(
+            &self,
+            batch: Vec<w::ConnectRecord>,
+        ) -> Vec<Result<Option<w::ConnectRecord>, w::Error>> {
             let mut t = self.inner.borrow_mut();
             batch
                 .into_iter()
                 .map(|r| {
-                    t.apply(conv::sink_record_in(r))
-                        .map(|r| r.map(conv::sink_record_out))
+                    t.apply(conv::connect_record_in(r))
+                        .map(|r| r.map(conv::connect_record_out))
                         .map_err(conv::error)
                 })
                 .collect()

@@ -37,23 +37,22 @@
 //! assert_eq!(c.poll(3).unwrap().len(), 3);
 //! ```
 
-mod batch;
 mod config;
+mod error;
 pub mod files;
-mod record;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod __private;
 
-pub use batch::{
-    HeaderSpan, SinkBatch, SinkEntry, SinkRecordRef, SourceBatch, SourceEntry,
-    SourcePartitionIndex, Span,
+pub use config::Config;
+pub use connectd_records::{
+    ConnectRecord, Descriptor, Header, HeaderSpan, Kind, SinkBatch, SinkEntry, SinkRecord,
+    SinkRecordRef, SourceBatch, SourceEntry, SourcePartitionIndex, SourceRecord, Span,
 };
 #[doc(hidden)]
-pub use batch::{SinkColumns, SourceColumns};
-pub use config::Config;
-pub use record::{ConnectorError, Descriptor, Header, Kind, SinkRecord, SourceRecord};
+pub use connectd_records::{SinkColumns, SourceColumns};
+pub use error::ConnectorError;
 
 /// A source connector task: reads from outside, returns records.
 pub trait Source: Sized + 'static {
@@ -115,8 +114,9 @@ pub trait Transform: Sized + 'static {
     fn open(config: Config) -> Result<Self, ConnectorError>;
 
     /// The changed record, `None` to drop it, or an error for this record alone
-    /// ([`ConnectorError::BadRecord`] when the record is at fault).
-    fn apply(&mut self, record: SinkRecord) -> Result<Option<SinkRecord>, ConnectorError>;
+    /// ([`ConnectorError::BadRecord`] when the record is at fault). On a source the record has
+    /// no partition or offset yet.
+    fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectorError>;
 }
 
 /// Exports a [`Source`] implementation as the component's source connector.

@@ -9,12 +9,12 @@
 //! - `static.field` and `static.value`: inserts this field with this string value.
 //! - `topic.field`, `partition.field`, `offset.field`, `timestamp.field`: insert the record's
 //!   topic, partition, offset or timestamp under that field name (on a source, partition and
-//!   offset are -1).
+//!   offset are null).
 //!
 //! A value that is not a JSON object is a bad record (see `errors.tolerance`). At least one
 //! key must be set.
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, SinkRecord, Transform};
+use connectd_sdk::{Config, ConnectRecord, ConnectorError, Descriptor, Transform};
 use serde_json::{Map, Value};
 
 const SCHEMA: &str = r#"{"type":"object","properties":{"mask.fields":{"type":"string"},"mask.replacement":{"type":"string"},"static.field":{"type":"string"},"static.value":{"type":"string"},"topic.field":{"type":"string"},"partition.field":{"type":"string"},"offset.field":{"type":"string"},"timestamp.field":{"type":"string"}}}"#;
@@ -112,7 +112,10 @@ impl Transform for Fields {
         Ok(fields)
     }
 
-    fn apply(&mut self, mut record: SinkRecord) -> Result<Option<SinkRecord>, ConnectorError> {
+    fn apply(
+        &mut self,
+        mut record: ConnectRecord,
+    ) -> Result<Option<ConnectRecord>, ConnectorError> {
         let raw = record.value.as_deref().unwrap_or_default();
         let mut doc: Value = serde_json::from_slice(raw)
             .map_err(|e| ConnectorError::BadRecord(format!("fields: value is not JSON: {e}")))?;
@@ -152,10 +155,10 @@ mod tests {
 
     fn apply(pairs: &[(&str, &str)], value: &str) -> Result<String, ConnectorError> {
         let mut f = Fields::open(Config::from_pairs(pairs.iter().copied()))?;
-        let r = SinkRecord {
+        let r = ConnectRecord {
             topic: "orders".into(),
-            partition: 2,
-            offset: 7,
+            partition: Some(2),
+            offset: Some(7),
             value: Some(value.as_bytes().to_vec()),
             ..Default::default()
         };

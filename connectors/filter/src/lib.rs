@@ -10,7 +10,7 @@
 //! - `action`: `keep` (the default) keeps matching records and drops the rest; `drop` drops
 //!   matching records and keeps the rest.
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, SinkRecord, Transform};
+use connectd_sdk::{Config, ConnectRecord, ConnectorError, Descriptor, Transform};
 use regex::Regex;
 
 const SCHEMA: &str = r#"{"type":"object","required":["pattern"],"properties":{"pattern":{"type":"string"},"field":{"type":"string"},"action":{"enum":["keep","drop"],"default":"keep"}}}"#;
@@ -74,7 +74,7 @@ impl Transform for Filter {
         })
     }
 
-    fn apply(&mut self, record: SinkRecord) -> Result<Option<SinkRecord>, ConnectorError> {
+    fn apply(&mut self, record: ConnectRecord) -> Result<Option<ConnectRecord>, ConnectorError> {
         let matched = self.matches(record.value.as_deref().unwrap_or_default())?;
         Ok((matched == self.keep_matching).then_some(record))
     }
@@ -86,8 +86,8 @@ connectd_sdk::export_transform!(Filter);
 mod tests {
     use super::*;
 
-    fn record(v: &str) -> SinkRecord {
-        SinkRecord {
+    fn record(v: &str) -> ConnectRecord {
+        ConnectRecord {
             value: Some(v.as_bytes().to_vec()),
             ..Default::default()
         }

@@ -1,31 +1,15 @@
-//! The `[broker]` section of worker.toml.
+//! The broker engine's settings: the `[broker]` section of worker.toml, less the keys that
+//! choose between this engine and a Kafka cluster (the binary reads those).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::Deserialize;
 
-/// Which topic store the worker uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum BrokerMode {
-    /// connectd hosts its own broker engine (this crate).
-    #[default]
-    Embedded,
-    /// Use an external Kafka cluster (`bootstrap_servers`).
-    Kafka,
-}
-
 /// Broker settings. Every field has a default, so an empty `[broker]` section is valid.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerConfig {
-    /// `embedded` (default) or `kafka`.
-    #[serde(default)]
-    pub mode: BrokerMode,
-    /// With `mode = "kafka"`: the cluster's bootstrap servers, `host:port,host:port`.
-    #[serde(default)]
-    pub bootstrap_servers: Option<String>,
     /// Address the Kafka listener binds. Default `127.0.0.1:9092`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
@@ -87,8 +71,6 @@ fn default_retention_check_ms() -> u64 {
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
-            mode: BrokerMode::Embedded,
-            bootstrap_servers: None,
             listen: default_listen(),
             advertised_listener: None,
             node_id: 0,

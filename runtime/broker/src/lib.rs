@@ -2,11 +2,15 @@
 //! generated messages) over [`connectd_log`] partitions, with a classic-protocol group
 //! coordinator and the admin APIs.
 //!
-//! Layers: [`server`] owns sockets and framing; [`handlers`] turn one decoded request into one
-//! response; [`topics`] owns topic metadata and partition logs; [`groups`] owns consumer
-//! groups and committed offsets. Nothing here knows about connectors.
+//! Layers: [`engine`] is the broker you can run without a socket (topics, logs, groups,
+//! producer state, and the in-process API the worker's embedded backend uses); [`server`]
+//! owns sockets and framing; [`handlers`] turn one decoded request into one response over the
+//! engine; [`topics`] owns topic metadata and partition logs; [`groups`] owns consumer groups
+//! and committed offsets. Nothing here knows about connectors, or whether the worker runs
+//! against this engine or a Kafka cluster (that choice is the binary's).
 
 pub mod config;
+pub mod engine;
 mod gather;
 pub mod groups;
 mod handlers;
@@ -15,8 +19,9 @@ pub mod topics;
 
 use std::path::PathBuf;
 
-pub use config::{BrokerConfig, BrokerMode};
-pub use server::Broker;
+pub use config::BrokerConfig;
+pub use engine::Broker;
+pub use server::BoundBroker;
 
 /// Errors from the broker.
 #[derive(Debug, thiserror::Error)]

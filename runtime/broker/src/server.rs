@@ -10,10 +10,9 @@
 //! its own connection; an unsupported version of ApiVersions gets the KIP-511 answer.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
@@ -22,78 +21,25 @@ use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
-use crate::config::BrokerConfig;
+use crate::engine::Broker;
 use crate::gather::Gather;
-use crate::groups::{Coordinator, OffsetStore};
-use crate::topics::Topics;
 use crate::{Error, Result, handlers};
 
-const CLEAN_SHUTDOWN: &str = ".clean-shutdown";
 /// Requests one connection may have in flight before the reader stops reading.
 const PIPELINE_DEPTH: usize = 64;
 
-/// The broker: topics, groups and the listener configuration.
-pub struct Broker {
-    pub(crate) config: BrokerConfig,
-    pub(crate) topics: Topics,
-    pub(crate) groups: Arc<Coordinator>,
-    /// Woken on every append: long-polling fetches and in-process readers wait on it.
-    pub(crate) appended: Appends,
-    pub(crate) advertised: (String, i32),
-    pub(crate) cluster_id: String,
-    pub(crate) next_producer_id: std::sync::atomic::AtomicI64,
-    data_dir: PathBuf,
-    connections: AtomicUsize,
-}
-
-/// Wakes whoever waits for new data: async fetches (a [`Notify`]) and threads (a counter
-/// and a condition variable).
-#[derive(Default)]
-pub(crate) struct Appends {
-    notify: Notify,
-    count: std::sync::Mutex<u64>,
-    grown: std::sync::Condvar,
-}
-
-impl Appends {
-    pub(crate) fn notify(&self) {
-        *self.count.lock().expect("append count") += 1;
-        self.grown.notify_all();
-        self.notify.notify_waiters();
-    }
-
-    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
-        self.notify.notified()
-    }
-}
-
-/// A bound, not yet serving broker.
+/// A bound, not yet serving Kafka listener over a [`Broker`].
 pub struct BoundBroker {
     broker: Arc<Broker>,
     listener: TcpListener,
 }
 
-impl Broker {
-    /// Opens the data directory (recovering partitions) and binds the listener.
-    /// Must be called inside a tokio runtime.
-    pub async fn bind(config: BrokerConfig, data_dir: &Path) -> Result<BoundBroker> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| Error::io(format!("creating data_dir {}", data_dir.display()), e))?;
-        let marker = data_dir.join(CLEAN_SHUTDOWN);
-        let clean = marker.exists();
-        if clean {
-            std::fs::remove_file(&marker)
-                .map_err(|e| Error::io(format!("removing {}", marker.display()), e))?;
-        } else {
-            tracing::info!(data_dir = %data_dir.display(), "no clean-shutdown marker: rescanning active segments");
-        }
-        let started = std::time::Instant::now();
-        let topics = Topics::open(data_dir, config.topic_defaults.clone(), clean)?;
-        let meta = data_dir.join("__meta");
-        let offsets = OffsetStore::open(&meta)?;
-        let cluster_id = load_or_create_cluster_id(&meta)?;
+impl BoundBroker {
+    /// Binds the Kafka listener (`listen`) in front of an open engine.
+    pub async fn bind(broker: Arc<Broker>) -> Result<BoundBroker> {
+        let config = &broker.config;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| Error::io(format!("binding Kafka listener {}", config.listen), e))?;
@@ -104,134 +50,11 @@ impl Broker {
             Some(a) => parse_host_port(a)?,
             None => (local.ip().to_string(), i32::from(local.port())),
         };
-        tracing::info!(listen = %local, topics = topics.all().len(), recovery_ms = started.elapsed().as_millis() as u64, "broker ready");
-        let producer_id_base = crate::now_ms() << 12; // unique across restarts without a file
-        let broker = Arc::new(Broker {
-            groups: Coordinator::new(
-                offsets,
-                Duration::from_millis(config.group_initial_rebalance_delay_ms),
-            ),
-            config,
-            topics,
-            appended: Appends::default(),
-            advertised,
-            cluster_id,
-            next_producer_id: std::sync::atomic::AtomicI64::new(producer_id_base),
-            data_dir: data_dir.to_path_buf(),
-            connections: AtomicUsize::new(0),
-        });
+        let _ = broker.advertised.set(advertised);
+        tracing::info!(listen = %local, "broker ready");
         Ok(BoundBroker { broker, listener })
     }
 
-    /// Topics, for in-process callers (the worker's embedded backend).
-    pub fn topics(&self) -> &Topics {
-        &self.topics
-    }
-
-    /// In-process consumer-group offsets: the committed offset of one partition.
-    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
-        self.groups
-            .offsets()
-            .get(group, topic, partition)
-            .map(|c| c.offset)
-    }
-
-    /// In-process OffsetCommit (durable), for groups that do not run the group protocol.
-    pub fn commit_offsets(&self, group: &str, commits: &[(String, i32, i64)]) -> Result<()> {
-        let commits = commits
-            .iter()
-            .map(|(t, p, o)| {
-                (
-                    t.clone(),
-                    *p,
-                    crate::groups::Committed {
-                        offset: *o,
-                        leader_epoch: -1,
-                        metadata: None,
-                    },
-                )
-            })
-            .collect();
-        self.groups.commit(group, commits)
-    }
-
-    /// In-process produce: appends record batches (RecordBatch v2) to one partition, makes
-    /// them as durable as the topic's `flush.messages` says an acknowledged write is, and
-    /// wakes waiting fetches. Blocking: call it from a worker thread.
-    pub fn produce(
-        &self,
-        topic: &str,
-        partition: i32,
-        records: &[u8],
-    ) -> Result<connectd_log::AppendInfo> {
-        let info = self.produce_deferred(topic, partition, records)?;
-        self.sync(topic, partition)?;
-        Ok(info)
-    }
-
-    /// Like [`Broker::produce`], but the append is made durable, and waiting readers are
-    /// woken, only by the next [`Broker::sync`] of the partition: several appends share one
-    /// fsync.
-    pub fn produce_deferred(
-        &self,
-        topic: &str,
-        partition: i32,
-        records: &[u8],
-    ) -> Result<connectd_log::AppendInfo> {
-        Ok(self
-            .partition_log(topic, partition)?
-            .append(records, crate::now_ms())?)
-    }
-
-    /// Makes every append to a partition durable, as its `flush.messages` says an
-    /// acknowledged write is, then wakes waiting fetches and readers.
-    pub fn sync(&self, topic: &str, partition: i32) -> Result<()> {
-        let log = self.partition_log(topic, partition)?;
-        if log.config().fsync_on_ack() {
-            log.sync()?;
-        }
-        self.appended.notify();
-        Ok(())
-    }
-
-    fn partition_log(
-        &self,
-        topic: &str,
-        partition: i32,
-    ) -> Result<Arc<connectd_log::PartitionLog>> {
-        self.topics
-            .get(topic)
-            .and_then(|t| t.partition(partition))
-            .ok_or_else(|| crate::topics::unknown_topic(&format!("{topic}/{partition}")))
-    }
-
-    /// How many appends (produce requests and in-process produces) happened so far.
-    pub fn append_count(&self) -> u64 {
-        *self.appended.count.lock().expect("append count")
-    }
-
-    /// Blocks until an append after the `seen`-th one ([`Broker::append_count`]), or until
-    /// `timeout`: an in-process reader's long poll. Blocking: call it from a worker thread.
-    pub fn wait_for_append(&self, seen: u64, timeout: std::time::Duration) {
-        let count = self.appended.count.lock().expect("append count");
-        let _ = self
-            .appended
-            .grown
-            .wait_timeout_while(count, timeout, |c| *c <= seen);
-    }
-
-    /// Clean shutdown: flush, persist indexes, write the clean-shutdown marker.
-    pub fn shutdown(&self) -> Result<()> {
-        self.topics.close()?;
-        let marker = self.data_dir.join(CLEAN_SHUTDOWN);
-        std::fs::write(&marker, b"")
-            .map_err(|e| Error::io(format!("writing {}", marker.display()), e))?;
-        tracing::info!("broker shut down cleanly");
-        Ok(())
-    }
-}
-
-impl BoundBroker {
     /// The bound listener address.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
@@ -247,7 +70,7 @@ impl BoundBroker {
     /// Serves until `shutdown` turns true, then shuts the broker down cleanly.
     pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
         let BoundBroker { broker, listener } = self;
-        let background = tokio::spawn(background_tasks(broker.clone()));
+        let background = tokio::spawn(broker.clone().maintain());
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -278,25 +101,6 @@ impl BoundBroker {
         tokio::task::spawn_blocking(move || b.shutdown())
             .await
             .map_err(|e| Error::io("shutdown task", std::io::Error::other(e)))?
-    }
-}
-
-async fn background_tasks(broker: Arc<Broker>) {
-    let mut retention = tokio::time::interval(Duration::from_millis(
-        broker.config.log_retention_check_interval_ms.max(10),
-    ));
-    let mut flush = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tokio::select! {
-            _ = retention.tick() => {
-                let b = broker.clone();
-                let _ = tokio::task::spawn_blocking(move || b.topics.enforce_retention(crate::now_ms())).await;
-            }
-            _ = flush.tick() => {
-                let b = broker.clone();
-                let _ = tokio::task::spawn_blocking(move || b.topics.flush_due(crate::now_ms())).await;
-            }
-        }
     }
 }
 
@@ -457,16 +261,6 @@ fn decode_and_start(
     };
     let fut = handlers::start(broker.clone(), &header, request, client);
     Some((header, key.response_header_version(version), fut))
-}
-
-fn load_or_create_cluster_id(meta: &Path) -> Result<String> {
-    let path = meta.join("cluster-id");
-    if let Ok(id) = std::fs::read_to_string(&path) {
-        return Ok(id.trim().to_string());
-    }
-    let id = uuid::Uuid::new_v4().simple().to_string()[..22].to_string();
-    crate::topics::write_atomic(&path, id.as_bytes())?;
-    Ok(id)
 }
 
 fn parse_host_port(s: &str) -> Result<(String, i32)> {

@@ -9,15 +9,39 @@ use anyhow::{Context, Result};
 use connectd_broker::BrokerConfig;
 use serde::Deserialize;
 
-/// The whole worker.toml.
+/// The whole worker.toml, as read.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawWorkerFile {
+    worker: WorkerSection,
+    #[serde(default)]
+    broker: toml::Table,
+}
+
+/// The whole worker.toml.
+#[derive(Debug)]
 pub struct WorkerFile {
     /// `[worker]`: where this worker keeps its state.
     pub worker: WorkerSection,
-    /// `[broker]`: the embedded broker (every key has a default).
-    #[serde(default)]
+    /// `[broker] mode`: which topic store the worker runs against.
+    pub mode: BrokerMode,
+    /// The rest of `[broker]`: the embedded broker engine's settings (every key has a
+    /// default).
     pub broker: BrokerConfig,
+}
+
+/// Which topic store the worker uses: `[broker] mode`. The choice is the binary's: the
+/// broker engine and the worker's backends do not know about each other.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BrokerMode {
+    /// `mode = "embedded"` (the default): connectd hosts its own broker engine.
+    #[default]
+    Embedded,
+    /// `mode = "kafka"` with `bootstrap_servers = "host:port,..."`: an external Kafka cluster.
+    Kafka {
+        /// The cluster's bootstrap servers.
+        bootstrap_servers: String,
+    },
 }
 
 /// The `[worker]` section.
@@ -53,8 +77,19 @@ impl WorkerFile {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading worker config {}", path.display()))?;
-        let mut file: WorkerFile = toml::from_str(&text)
+        let raw: RawWorkerFile = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        let mut broker = raw.broker;
+        let mode =
+            take_mode(&mut broker).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let broker: BrokerConfig = broker.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!("{}: [broker]: {}", path.display(), e.to_string().trim_end())
+        })?;
+        let mut file = WorkerFile {
+            worker: raw.worker,
+            mode,
+            broker,
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [
             Some(&mut file.worker.data_dir),
@@ -74,13 +109,40 @@ impl WorkerFile {
                 path.display()
             );
         }
-        if file.broker.mode == connectd_broker::BrokerMode::Kafka {
+        if let BrokerMode::Kafka { .. } = file.mode {
             anyhow::bail!(
                 "{}: [broker] mode = \"kafka\" is not available in this version; use mode = \"embedded\" (the default)",
                 path.display()
             );
         }
         Ok(file)
+    }
+}
+
+/// Takes `mode` and `bootstrap_servers` out of the `[broker]` table.
+fn take_mode(broker: &mut toml::Table) -> std::result::Result<BrokerMode, String> {
+    let text = |key: &str, v: toml::Value| match v {
+        toml::Value::String(s) => Ok(s),
+        other => Err(format!("[broker] {key}: expected a string, got {other}")),
+    };
+    let mode = broker.remove("mode").map(|v| text("mode", v)).transpose()?;
+    let servers = broker
+        .remove("bootstrap_servers")
+        .map(|v| text("bootstrap_servers", v))
+        .transpose()?;
+    match (mode.as_deref().unwrap_or("embedded"), servers) {
+        ("embedded", None) => Ok(BrokerMode::Embedded),
+        ("embedded", Some(_)) => Err(
+            "[broker] bootstrap_servers is only for mode = \"kafka\"; remove it, or set the mode"
+                .into(),
+        ),
+        ("kafka", Some(bootstrap_servers)) => Ok(BrokerMode::Kafka { bootstrap_servers }),
+        ("kafka", None) => {
+            Err("[broker] mode = \"kafka\" needs bootstrap_servers = \"host:port,...\"".into())
+        }
+        (other, _) => Err(format!(
+            "[broker] mode: expected \"embedded\" or \"kafka\", got {other:?}"
+        )),
     }
 }
 
@@ -102,6 +164,34 @@ mod tests {
             err.contains("worker.toml") && err.contains("listen_port"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn mode_is_read_before_the_engine_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker.toml");
+        let load = |broker: &str| {
+            std::fs::write(
+                &path,
+                format!("[worker]\ndata_dir = \"d\"\n[broker]\n{broker}"),
+            )
+            .unwrap();
+            WorkerFile::load(&path).map_err(|e| e.to_string())
+        };
+        let file = load("mode = \"embedded\"\nnum_partitions = 3\n").unwrap();
+        assert_eq!(
+            (file.mode, file.broker.num_partitions),
+            (BrokerMode::Embedded, 3)
+        );
+        let err = load("mode = \"zookeeper\"\n").unwrap_err();
+        assert!(
+            err.contains("[broker] mode") && err.contains("zookeeper"),
+            "{err}"
+        );
+        let err = load("mode = \"kafka\"\n").unwrap_err();
+        assert!(err.contains("bootstrap_servers"), "{err}");
+        let err = load("bootstrap_servers = \"k:9092\"\n").unwrap_err();
+        assert!(err.contains("only for mode"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The generated bindings of both connector worlds (sharing one set of `types`), and the
 //! conversions every task kind uses.
 
-use crate::{Descriptor, Kind, SinkRecord, TaskError};
+use connectd_records::{ConnectRecord, Descriptor, Header, Kind};
+
+use crate::TaskError;
 
 pub(crate) mod source {
     wasmtime::component::bindgen!({
@@ -50,8 +52,8 @@ pub(crate) fn task_error(e: wit::Error) -> TaskError {
     }
 }
 
-pub(crate) fn sink_record_out(r: SinkRecord) -> wit::SinkRecord {
-    wit::SinkRecord {
+pub(crate) fn connect_record_out(r: ConnectRecord) -> wit::ConnectRecord {
+    wit::ConnectRecord {
         topic: r.topic,
         partition: r.partition,
         offset: r.offset,
@@ -60,20 +62,30 @@ pub(crate) fn sink_record_out(r: SinkRecord) -> wit::SinkRecord {
         headers: r
             .headers
             .into_iter()
-            .map(|(key, value)| wit::Header { key, value })
+            .map(|h| wit::Header {
+                key: h.key,
+                value: h.value,
+            })
             .collect(),
         timestamp_ms: r.timestamp_ms,
     }
 }
 
-pub(crate) fn sink_record_in(r: wit::SinkRecord) -> SinkRecord {
-    SinkRecord {
+pub(crate) fn connect_record_in(r: wit::ConnectRecord) -> ConnectRecord {
+    ConnectRecord {
         topic: r.topic,
         partition: r.partition,
         offset: r.offset,
         key: r.key,
         value: r.value,
-        headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+        headers: r
+            .headers
+            .into_iter()
+            .map(|h| Header {
+                key: h.key,
+                value: h.value,
+            })
+            .collect(),
         timestamp_ms: r.timestamp_ms,
     }
 }

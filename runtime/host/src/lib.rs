@@ -4,6 +4,7 @@
 //!   cache of compiled components (keyed by the SHA-256 of the `.wasm`).
 //! - A [`Plugin`] is one loaded component, pre-instantiated once; it reports its
 //!   [`Descriptor`] (name, version, kind, config schema).
+//! - Records and batches are [`connectd_records`] types on both sides of every call.
 //! - Each task gets its own `Store`: its WASI context holds only the capabilities its connector
 //!   was granted ([`Grants`]: preopened directories, nothing else: no network, no environment),
 //!   a memory limit, and a CPU deadline per call ([`Limits`]). A guest that loops, allocates
@@ -23,39 +24,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-pub use connectd_sdk as sdk;
-pub use connectd_sdk::{SinkBatch, SourceBatch, SourceEntry, SourceRecord, Span};
-pub use sink::{SinkRecord, SinkTask};
+use connectd_records::Descriptor;
+pub use sink::SinkTask;
 pub use source::SourceTask;
 pub use store::{Grants, Limits};
 pub use transform::Transformer;
 
 /// How often the shared epoch advances; CPU deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// What a connector says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Descriptor {
-    /// Connector name.
-    pub name: String,
-    /// Connector version.
-    pub version: String,
-    /// `source`, `sink` or `transform`.
-    pub kind: Kind,
-    /// JSON Schema of its config.
-    pub config_schema: String,
-}
-
-/// Connector kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Produces records.
-    Source,
-    /// Consumes records.
-    Sink,
-    /// Rewrites records.
-    Transform,
-}
 
 /// Errors from loading plugins.
 #[derive(Debug, thiserror::Error)]
@@ -250,7 +226,7 @@ impl Plugin {
         Plugin {
             engine: wasmtime::Engine::default(),
             kind: PluginKind::NativeSource(native::open_source::<T>()),
-            descriptor: native::descriptor(T::describe()),
+            descriptor: T::describe(),
         }
     }
 
@@ -259,7 +235,7 @@ impl Plugin {
         Plugin {
             engine: wasmtime::Engine::default(),
             kind: PluginKind::NativeSink(native::open_sink::<T>()),
-            descriptor: native::descriptor(T::describe()),
+            descriptor: T::describe(),
         }
     }
 

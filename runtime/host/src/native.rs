@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use connectd_sdk as sdk;
 
-use connectd_sdk::{SinkBatch, SourceBatch};
+use connectd_records::{SinkBatch, SourceBatch};
 
 use crate::TaskError;
 
@@ -44,19 +44,6 @@ fn guarded<R>(f: impl FnOnce() -> Result<R, sdk::ConnectorError>) -> Result<R, T
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(task_error),
         Err(_) => Err(TaskError::Trap("native connector panicked".into())),
-    }
-}
-
-pub(crate) fn descriptor(d: sdk::Descriptor) -> crate::Descriptor {
-    crate::Descriptor {
-        name: d.name,
-        version: d.version,
-        kind: match d.kind {
-            sdk::Kind::Source => crate::Kind::Source,
-            sdk::Kind::Sink => crate::Kind::Sink,
-            sdk::Kind::Transform => crate::Kind::Transform,
-        },
-        config_schema: d.config_schema,
     }
 }
 

@@ -3,69 +3,12 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use connectd_sdk::SinkBatch;
+use connectd_records::SinkBatch;
 
 use crate::TaskError;
 use crate::bindings::{sink as bindings, task_error, trap, wit};
 use crate::native::DynSink;
 use crate::store::TaskState;
-
-/// A record read from a topic, owned: handed to a transform, or to the dead letter queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SinkRecord {
-    /// Topic it was read from.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// Offset.
-    pub offset: i64,
-    /// Key.
-    pub key: Option<Vec<u8>>,
-    /// Value.
-    pub value: Option<Vec<u8>>,
-    /// Headers.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// Timestamp, ms since the Unix epoch.
-    pub timestamp_ms: i64,
-}
-
-impl SinkRecord {
-    /// The records of a batch, owned.
-    pub fn from_batch(batch: &SinkBatch) -> Vec<SinkRecord> {
-        batch
-            .iter()
-            .map(|r| SinkRecord {
-                topic: r.topic().to_string(),
-                partition: r.partition(),
-                offset: r.offset(),
-                key: r.key().map(<[u8]>::to_vec),
-                value: r.value().map(<[u8]>::to_vec),
-                headers: r
-                    .headers()
-                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_vec()))
-                    .collect(),
-                timestamp_ms: r.timestamp_ms(),
-            })
-            .collect()
-    }
-
-    /// Records as one batch.
-    pub fn to_batch(records: &[SinkRecord]) -> SinkBatch {
-        let mut batch = SinkBatch::default();
-        for r in records {
-            batch.push_parts(
-                &r.topic,
-                r.partition,
-                r.offset,
-                r.timestamp_ms,
-                r.key.as_deref(),
-                r.value.as_deref(),
-                r.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_slice())),
-            );
-        }
-        batch
-    }
-}
 
 pub(crate) type Pre = bindings::SinkConnectorPre<TaskState>;
 

@@ -3,7 +3,7 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use connectd_sdk::{SourceBatch, SourceColumns};
+use connectd_records::{SourceBatch, SourceColumns};
 
 use crate::TaskError;
 use crate::bindings::{source as bindings, task_error, trap};

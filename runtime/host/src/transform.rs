@@ -3,9 +3,13 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::{sink_record_in, sink_record_out, task_error, transform as bindings, trap};
+use connectd_records::ConnectRecord;
+
+use crate::TaskError;
+use crate::bindings::{
+    connect_record_in, connect_record_out, task_error, transform as bindings, trap,
+};
 use crate::store::TaskState;
-use crate::{SinkRecord, TaskError};
 
 pub(crate) type Pre = bindings::TransformConnectorPre<TaskState>;
 
@@ -45,9 +49,9 @@ impl Transformer {
     #[allow(clippy::type_complexity)]
     pub fn apply(
         &mut self,
-        batch: Vec<SinkRecord>,
-    ) -> Result<Vec<Result<Option<SinkRecord>, TaskError>>, TaskError> {
-        let batch: Vec<_> = batch.into_iter().map(sink_record_out).collect();
+        batch: Vec<ConnectRecord>,
+    ) -> Result<Vec<Result<Option<ConnectRecord>, TaskError>>, TaskError> {
+        let batch: Vec<_> = batch.into_iter().map(connect_record_out).collect();
         self.store.set_epoch_deadline(self.ticks);
         let out = self
             .instance
@@ -57,7 +61,7 @@ impl Transformer {
             .map_err(trap)?;
         Ok(out
             .into_iter()
-            .map(|r| r.map(|r| r.map(sink_record_in)).map_err(task_error))
+            .map(|r| r.map(|r| r.map(connect_record_in)).map_err(task_error))
             .collect())
     }
 }

@@ -3,16 +3,13 @@
 //! fsync. No networking: the broker crate puts the Kafka protocol on top.
 //!
 //! Record batches are stored exactly as producers sent them (RecordBatch v2, any codec); the
-//! log reads only the 61-byte batch header. See [`partition`] for the on-disk layout.
+//! log reads only the 61-byte batch header, through [`connectd_records::record_batch`]. See [`partition`] for the on-disk layout.
 
-pub mod batch;
 pub mod config;
 pub mod partition;
 mod producer;
-pub mod records;
 mod segment;
 
-pub use batch::BatchHeader;
 pub use config::LogConfig;
 pub use partition::{AppendInfo, PartitionLog, ReadInfo, now_ms};
 
@@ -67,6 +64,16 @@ pub enum Error {
         /// What was expected.
         reason: String,
     },
+}
+
+impl From<connectd_records::Error> for Error {
+    fn from(e: connectd_records::Error) -> Self {
+        match e {
+            connectd_records::Error::UnsupportedMagic(m) => Error::UnsupportedMagic(m),
+            connectd_records::Error::CorruptBatch(m) => Error::CorruptBatch(m),
+            other => Error::CorruptBatch(other.to_string()),
+        }
+    }
 }
 
 /// Result with the log's [`Error`].

@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use crate::batch::{self, BatchHeader};
 use crate::config::LogConfig;
 use crate::producer::{ProducerStates, SequenceCheck};
 use crate::segment::{Segment, write_file_atomic};
 use crate::{Error, Result};
+use connectd_records::record_batch::{self as batch, BatchHeader};
 
 const RECOVERY_POINT: &str = "recovery-point";
 const LOG_START_OFFSET: &str = "log-start-offset";

@@ -7,8 +7,9 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
 use common::{config, fill, offset_after, read_all, segment_files};
-use connectd_log::batch::build_batch;
-use connectd_log::{BatchHeader, Error, LogConfig, PartitionLog};
+use connectd_log::{Error, LogConfig, PartitionLog};
+use connectd_records::record_batch::BatchHeader;
+use connectd_records::record_batch::build_batch;
 use rand::Rng;
 
 #[test]

@@ -7,8 +7,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use connectd_host::TaskError;
+use connectd_records::record_batch::ProducerRecord;
+use connectd_records::{ConnectRecord, Header, TopicPartition};
 
-use crate::backend::{OutRecord, TopicBackend};
+use crate::backend::{self, Producer, TopicBackend};
 use crate::connector::ConnectorConfig;
 use crate::task::sleep_unless_stopped;
 
@@ -36,8 +38,9 @@ impl Stage {
 /// A record that failed, and why.
 pub(crate) struct Failed {
     /// The record as it was before any transform.
-    pub record: OutRecord,
-    /// Where it was read from: topic, partition and offset (-1 for a source record).
+    pub record: ProducerRecord,
+    /// Where it was read from: topic, partition and offset (-1 for a source record, as Kafka
+    /// Connect writes them).
     pub origin: (String, i32, i64),
     pub stage: Stage,
     /// The transform alias or the connector plugin that refused it.
@@ -48,15 +51,19 @@ pub(crate) struct Failed {
 impl Failed {
     /// A record that failed at `stage`; it came from its own topic, partition and offset (-1
     /// for a source record not yet produced).
-    pub(crate) fn new(
-        r: connectd_host::SinkRecord,
-        stage: Stage,
-        class: String,
-        error: TaskError,
-    ) -> Self {
+    pub(crate) fn new(r: ConnectRecord, stage: Stage, class: String, error: TaskError) -> Self {
         Failed {
-            origin: (r.topic.clone(), r.partition, r.offset),
-            record: r.into(),
+            origin: (
+                r.topic.clone(),
+                r.partition.unwrap_or(-1),
+                r.offset.unwrap_or(-1),
+            ),
+            record: ProducerRecord {
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp_ms: r.timestamp_ms,
+            },
             stage,
             class,
             error,
@@ -70,6 +77,8 @@ pub(crate) struct ErrorHandler {
     task_id: u32,
     backend: Arc<dyn TopicBackend>,
     dlq_ready: bool,
+    /// Writes the dead letter queue, made at the first dead letter.
+    dlq_producer: Option<Box<dyn Producer>>,
 }
 
 impl ErrorHandler {
@@ -83,6 +92,7 @@ impl ErrorHandler {
             task_id,
             backend,
             dlq_ready: false,
+            dlq_producer: None,
         }
     }
 
@@ -163,16 +173,24 @@ impl ErrorHandler {
             let to_retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
             if !self.dlq_ready {
                 self.backend
+                    .admin()
                     .ensure_topic(topic, 1, &[])
                     .map_err(to_retryable)?;
                 self.dlq_ready = true;
             }
-            self.backend.append(topic, 0, &dead).map_err(to_retryable)?;
+            let producer = match &mut self.dlq_producer {
+                Some(p) => p,
+                None => self
+                    .dlq_producer
+                    .insert(self.backend.producer().map_err(to_retryable)?),
+            };
+            let tp = TopicPartition::new(topic.clone(), 0);
+            backend::append(producer.as_mut(), &tp, &dead).map_err(to_retryable)?;
         }
         Ok(())
     }
 
-    fn dead_letter(&self, f: Failed) -> OutRecord {
+    fn dead_letter(&self, f: Failed) -> ProducerRecord {
         let mut record = f.record;
         if self.connector.errors.dlq_context_headers {
             let (topic, partition, offset) = f.origin;
@@ -197,11 +215,12 @@ impl ErrorHandler {
                 ),
                 ("__connect.errors.exception.message", message),
             ];
-            record.headers.extend(
-                headers
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v.into_bytes())),
-            );
+            record
+                .headers
+                .extend(headers.into_iter().map(|(k, v)| Header {
+                    key: k.to_string(),
+                    value: v.into_bytes(),
+                }));
         }
         record
     }

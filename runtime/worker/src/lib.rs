@@ -78,7 +78,12 @@ impl Error {
 /// Result with the worker's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) use connectd_log::now_ms;
+/// Milliseconds since the Unix epoch (0 before it).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// Where the worker finds plugins and connectors, and its task limits.
 #[derive(Debug, Clone)]

@@ -15,7 +15,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::backend::{OutRecord, TopicBackend};
+use connectd_records::record_batch::ProducerRecord;
+use connectd_records::{Header, Offset, TopicPartition};
+
+use crate::backend::{self, Producer, TopicBackend};
 use crate::{Result, now_ms};
 
 /// The internal topic holding source offsets.
@@ -34,6 +37,8 @@ struct State {
 /// Stored source positions of every connector.
 pub struct SourceOffsets {
     backend: Arc<dyn TopicBackend>,
+    /// Writes `connectd-offsets`; one store at a time.
+    producer: Mutex<Box<dyn Producer>>,
     state: Mutex<State>,
 }
 
@@ -49,23 +54,25 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The header value for one source position.
-pub(crate) fn source_header(
-    connector: &str,
-    partition: &[u8],
-    position: &[u8],
-) -> (String, Vec<u8>) {
-    (
-        SOURCE_HEADER.to_string(),
-        serde_json::to_vec(&(connector, hex(partition), hex(position))).expect("serialises"),
-    )
+pub(crate) fn source_header(connector: &str, partition: &[u8], position: &[u8]) -> Header {
+    Header {
+        key: SOURCE_HEADER.to_string(),
+        value: serde_json::to_vec(&(connector, hex(partition), hex(position))).expect("serialises"),
+    }
+}
+
+fn offsets_partition() -> TopicPartition {
+    TopicPartition::new(OFFSETS_TOPIC, 0)
 }
 
 impl SourceOffsets {
     /// Creates the topic if needed and replays it.
     pub fn load(backend: Arc<dyn TopicBackend>) -> Result<Self> {
-        backend.ensure_topic(OFFSETS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
+        backend
+            .admin()
+            .ensure_topic(OFFSETS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
         let mut state = State::default();
-        for record in backend.read_from(OFFSETS_TOPIC, 0, 0)? {
+        for record in backend::read_to_end(backend.as_ref(), &offsets_partition(), Offset::ZERO)? {
             let (Some(key), Some(value)) = (record.key.as_deref(), record.value) else {
                 continue;
             };
@@ -83,6 +90,7 @@ impl SourceOffsets {
             }
         }
         Ok(SourceOffsets {
+            producer: Mutex::new(backend.producer()?),
             backend,
             state: Mutex::new(state),
         })
@@ -105,18 +113,19 @@ impl SourceOffsets {
                     .get(&(connector.to_string(), topic.clone(), partition))
                     .copied()
                     .unwrap_or(0);
-                let records = self.backend.read_from(topic, partition, from)?;
+                let tp = TopicPartition::new(topic.clone(), partition);
+                let records = backend::read_to_end(self.backend.as_ref(), &tp, Offset(from))?;
                 scanned.push(format!(
                     "{topic}/{partition}@{from}..{}",
                     records.last().map_or(from, |r| r.offset + 1)
                 ));
                 for record in records {
-                    for (key, value) in &record.headers {
-                        if key != SOURCE_HEADER {
+                    for header in &record.headers {
+                        if header.key != SOURCE_HEADER {
                             continue;
                         }
                         let Ok((c, p, pos)) =
-                            serde_json::from_slice::<(String, String, String)>(value)
+                            serde_json::from_slice::<(String, String, String)>(&header.value)
                         else {
                             continue;
                         };
@@ -155,13 +164,13 @@ impl SourceOffsets {
         latest: &[(Vec<u8>, Vec<u8>)],
         ends: &[(String, i32, i64)],
     ) -> Result<()> {
-        let record = |key: Vec<u8>, value: Vec<u8>| OutRecord {
+        let record = |key: Vec<u8>, value: Vec<u8>| ProducerRecord {
             key: Some(key),
             value: Some(value),
             headers: Vec::new(),
             timestamp_ms: now_ms(),
         };
-        let mut records: Vec<OutRecord> = latest
+        let mut records: Vec<ProducerRecord> = latest
             .iter()
             .map(|(p, pos)| {
                 record(
@@ -176,7 +185,8 @@ impl SourceOffsets {
                 end.to_string().into_bytes(),
             )
         }));
-        self.backend.append(OFFSETS_TOPIC, 0, &records)?;
+        let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
+        backend::append(producer.as_mut(), &offsets_partition(), &records)?;
         let mut state = self.state();
         for (partition, position) in latest {
             state

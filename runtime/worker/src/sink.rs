@@ -6,13 +6,14 @@
 //! committed through the broker, so `connectd groups describe connect-<name>` shows its lag.
 //! Transforms run between the read and `put`; bad records follow `errors.tolerance`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use connectd_host::{Grants, Limits, Plugin, SinkBatch, SinkRecord, TaskError};
+use connectd_host::{Grants, Limits, Plugin, TaskError};
+use connectd_records::{ConnectRecord, Offset, SinkBatch, SinkRecord, TopicPartition};
 
-use crate::backend::TopicBackend;
+use crate::backend::{Consumer, TopicBackend};
 use crate::connector::ConnectorConfig;
 use crate::errors::{ErrorHandler, Failed, Stage};
 use crate::status::{Status, TaskStatus};
@@ -78,51 +79,36 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         Some(ctx.task_id),
         TaskStatus::running(&ctx.connector.plugin),
     );
-    let tasks = ctx.connector.tasks_max.max(1) as i32;
-    // Next offset to read per (topic, partition), from the group's commits.
-    let mut positions: HashMap<(String, i32), i64> = HashMap::new();
+    let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+    let mut consumer = match ctx.backend.consumer(Some(&group)) {
+        Ok(c) => c,
+        Err(e) => return Some(retryable(e)),
+    };
+    let mut owned: Vec<TopicPartition> = Vec::new();
+    let mut checked: Option<Instant> = None;
     while !ctx.stop.load(Ordering::Relaxed) {
-        let seen = ctx.backend.append_count();
-        let mut batch = SinkBatch::default();
-        let mut next: Vec<(String, i32, i64)> = Vec::new();
-        for topic in &topics {
-            let Some(partitions) = ctx.backend.partitions(topic) else {
-                continue;
-            };
-            // Task i of n owns the partitions p with p % n == i (Kafka Connect spreads a
-            // sink's partitions over its tasks the same way).
-            for partition in (0..partitions).filter(|p| p % tasks == ctx.task_id as i32) {
-                let from = *positions
-                    .entry((topic.clone(), partition))
-                    .or_insert_with(|| {
-                        ctx.backend.committed(&group, topic, partition).unwrap_or(0)
-                    });
-                let after = match ctx
-                    .backend
-                    .read_batch(topic, partition, from, READ_BYTES, &mut batch)
-                {
-                    Ok(after) => after,
-                    Err(e) => return Some(TaskError::Retryable(e.to_string())),
-                };
-                if after > from {
-                    next.push((topic.clone(), partition, after));
-                }
+        // Topics and partitions can appear while the task runs: look again now and then.
+        if checked.is_none_or(|t| t.elapsed() >= PARTITIONS_CHECK) {
+            checked = Some(Instant::now());
+            if let Err(e) = assign(ctx, &topics, consumer.as_mut(), &mut owned) {
+                return Some(retryable(e));
             }
+        }
+        let mut batch = SinkBatch::default();
+        if let Err(e) = consumer.poll(READ_BYTES, IDLE_WAIT, &mut batch) {
+            return Some(retryable(e));
         }
         if batch.is_empty() {
-            // Nothing to put; still move past what was read (control batches), if anything.
-            for (topic, partition, after) in next {
-                positions.insert((topic, partition), after);
-            }
-            // Caught up: wait for the next append (or a moment, to see `stop`).
-            ctx.backend.wait_for_append(seen, IDLE_WAIT);
             continue;
         }
+        // Where the task stands after this batch: what to commit once it is flushed.
+        let next: Vec<(TopicPartition, Offset)> = owned
+            .iter()
+            .filter_map(|tp| consumer.position(tp).map(|at| (tp.clone(), at)))
+            .collect();
         let delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch).and_then(|_| {
             errors.retry(&ctx.stop, "committing offsets", || {
-                ctx.backend
-                    .commit(&group, &next)
-                    .map_err(|e| TaskError::Retryable(e.to_string()))
+                consumer.commit(&next).map_err(retryable)
             })
         });
         match delivered {
@@ -130,11 +116,51 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             Err(_) if ctx.stop.load(Ordering::Relaxed) => break,
             Err(e) => return Some(e),
         }
-        for (topic, partition, after) in next {
-            positions.insert((topic, partition), after);
-        }
     }
     None
+}
+
+/// How often a sink task looks for new topics and partitions.
+const PARTITIONS_CHECK: Duration = Duration::from_secs(1);
+
+/// Assigns the task the partitions it owns that are not yet assigned, from the group's
+/// committed offsets (or the start). Task i of n owns the partitions p with p % n == i (Kafka
+/// Connect spreads a sink's partitions over its tasks the same way).
+fn assign(
+    ctx: &SinkTaskContext,
+    topics: &[String],
+    consumer: &mut dyn Consumer,
+    owned: &mut Vec<TopicPartition>,
+) -> crate::Result<()> {
+    let tasks = ctx.connector.tasks_max.max(1) as i32;
+    let mut new = Vec::new();
+    for topic in topics {
+        let Some(partitions) = ctx.backend.admin().partitions(topic)? else {
+            continue;
+        };
+        new.extend(
+            (0..partitions)
+                .filter(|p| p % tasks == ctx.task_id as i32)
+                .map(|p| TopicPartition::new(topic.clone(), p))
+                .filter(|tp| !owned.contains(tp)),
+        );
+    }
+    if new.is_empty() {
+        return Ok(());
+    }
+    let committed = consumer.committed(&new)?;
+    let mut positions: Vec<(TopicPartition, Offset)> = owned
+        .iter()
+        .map(|tp| (tp.clone(), consumer.position(tp).unwrap_or(Offset::ZERO)))
+        .collect();
+    positions.extend(
+        new.iter()
+            .cloned()
+            .zip(committed.into_iter().map(|c| c.unwrap_or(Offset::ZERO))),
+    );
+    consumer.assign(&positions)?;
+    owned.extend(new);
+    Ok(())
 }
 
 /// Transforms, then put and flush, retrying retryable errors. A batch that `put` refuses with
@@ -150,21 +176,36 @@ fn deliver(
     let mut batch = if chain.is_empty() {
         batch
     } else {
-        let originals = SinkRecord::from_batch(&batch);
+        let originals: Vec<ConnectRecord> =
+            batch.to_records().into_iter().map(Into::into).collect();
         let (kept, failed) = chain.apply(originals.clone())?;
         errors.handle(failures(failed, &originals))?;
-        let kept: Vec<SinkRecord> = kept.into_iter().map(|(_, r)| r).collect();
-        SinkRecord::to_batch(&kept)
+        let mut kept_batch = SinkBatch::default();
+        for (i, r) in kept {
+            // A transform may route or rewrite a record, not move where it was read from.
+            let read = &originals[i];
+            kept_batch.push(&SinkRecord {
+                topic: r.topic,
+                partition: read.partition.unwrap_or(-1),
+                offset: read.offset.unwrap_or(-1),
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp_ms: r.timestamp_ms,
+            });
+        }
+        kept_batch
     };
     if !batch.is_empty() {
         match errors.retry(&ctx.stop, "put", || task.put(&mut batch)) {
             Err(TaskError::BadRecord(_)) if ctx.connector.errors.tolerate_all => {
-                for record in SinkRecord::from_batch(&batch) {
-                    let mut one = SinkRecord::to_batch(std::slice::from_ref(&record));
+                for record in batch.to_records() {
+                    let mut one: SinkBatch = std::iter::once(&record).collect();
                     match errors.retry(&ctx.stop, "put", || task.put(&mut one)) {
                         Err(e @ TaskError::BadRecord(_)) => {
                             let class = ctx.connector.plugin.clone();
-                            errors.handle(vec![Failed::new(record, Stage::TaskPut, class, e)])?
+                            let failed = Failed::new(record.into(), Stage::TaskPut, class, e);
+                            errors.handle(vec![failed])?
                         }
                         other => other?,
                     }

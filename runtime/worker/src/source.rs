@@ -16,14 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use connectd_host::sdk::Header;
-use connectd_host::{
-    Grants, Limits, Plugin, SinkRecord, SourceBatch, SourceEntry, SourceRecord, SourceTask, Span,
-    TaskError,
+use connectd_host::{Grants, Limits, Plugin, SourceTask, TaskError};
+use connectd_records::record_batch::{BatchBuilder, ProducerBatch};
+use connectd_records::{
+    ConnectRecord, SourceBatch, SourceEntry, SourceRecord, Span, TopicPartition,
 };
-use connectd_log::records::BatchBuilder;
 
-use crate::backend::TopicBackend;
+use crate::backend::{Producer, TopicBackend};
 use crate::connector::ConnectorConfig;
 use crate::errors::ErrorHandler;
 use crate::now_ms;
@@ -72,7 +71,10 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     };
     // Adopt what the topic says was produced after the last stored offsets (by a crash, or by
     // this task before it failed), then resume from there.
-    let partitions = ctx.backend.partitions(&default_topic).unwrap_or(1);
+    let partitions = match ctx.backend.admin().partitions(&default_topic) {
+        Ok(p) => p.unwrap_or(1),
+        Err(e) => return Some(TaskError::Retryable(e.to_string())),
+    };
     if let Err(e) = ctx
         .offsets
         .recover(name, &[(default_topic.clone(), partitions)])
@@ -110,6 +112,13 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         let producer = scope.spawn(move || {
             let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
             let mut partitions: HashMap<String, i32> = HashMap::new();
+            let mut producer = match ctx.backend.producer() {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = results_tx.send(Err(TaskError::Retryable(e.to_string())));
+                    return;
+                }
+            };
             for polled in deliveries {
                 let result = prepare(
                     ctx,
@@ -119,7 +128,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                     &mut chain,
                     &mut errors,
                 )
-                .and_then(|delivery| produce(ctx, delivery, &mut errors));
+                .and_then(|delivery| produce(ctx, producer.as_mut(), delivery, &mut errors));
                 let failed = result.is_err();
                 if results_tx.send(result).is_err() || failed {
                     break;
@@ -189,20 +198,21 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     })
 }
 
-/// The records of a poll as the transforms and the dead letter queue see them.
-fn as_topic_records(batch: &SourceBatch, default_topic: &str, now: i64) -> Vec<SinkRecord> {
+/// The records of a poll as the transforms and the dead letter queue see them: bound for
+/// their topic, with no partition or offset yet.
+fn as_topic_records(batch: &SourceBatch, default_topic: &str, now: i64) -> Vec<ConnectRecord> {
     batch
         .records
         .iter()
         .map(|e| {
             let r = batch.record(e);
-            SinkRecord {
+            ConnectRecord {
                 topic: r.topic.unwrap_or_else(|| default_topic.to_string()),
-                partition: -1,
-                offset: -1,
+                partition: None,
+                offset: None,
                 key: r.key,
                 value: r.value,
-                headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+                headers: r.headers,
                 timestamp_ms: r.timestamp_ms.unwrap_or(now),
             }
         })
@@ -229,11 +239,7 @@ fn transform(
                 topic: Some(r.topic),
                 key: r.key,
                 value: r.value,
-                headers: r
-                    .headers
-                    .into_iter()
-                    .map(|(key, value)| Header { key, value })
-                    .collect(),
+                headers: r.headers,
                 timestamp_ms: Some(r.timestamp_ms),
                 source_partition: batch.source_partition_of(entry).to_vec(),
                 source_position: batch
@@ -267,8 +273,8 @@ fn record_size(batch: &SourceBatch, e: &SourceEntry) -> usize {
 /// One poll's records, encoded and ready to append, and the latest position of each source
 /// partition polled.
 struct Delivery {
-    /// (topic, partition, one RecordBatch v2, its record count), in append order.
-    batches: Vec<(String, i32, Vec<u8>, usize)>,
+    /// Batches and their partitions, in send order.
+    batches: Vec<(TopicPartition, ProducerBatch)>,
     latest: Positions,
 }
 
@@ -321,6 +327,7 @@ fn prepare(
             None => {
                 let n = ctx
                     .backend
+                    .admin()
                     .ensure_topic(topic, 1, &[])
                     .map_err(|e| TaskError::Retryable(e.to_string()))?;
                 partitions.insert(topic.to_string(), n);
@@ -360,43 +367,33 @@ fn prepare(
             let (chunk, after) = rest.split_at(take);
             rest = after;
             let encoded = encode_chunk(ctx, &batch, chunk, bytes, now);
-            batches.push((topic.to_string(), partition, encoded, chunk.len()));
+            batches.push((TopicPartition::new(topic, partition), encoded));
         }
     }
     Ok(Delivery { batches, latest })
 }
 
-/// Appends a delivery's batches in order, retrying as `errors.retry.timeout` says. Returns its
-/// positions and the end offset of each topic partition it wrote.
+/// Sends a delivery's batches in order, then waits for them to be durable, retrying as
+/// `errors.retry.timeout` says. Returns its positions and the end offset of each topic
+/// partition it wrote.
 fn produce(
     ctx: &SourceTaskContext,
+    producer: &mut dyn Producer,
     delivery: Delivery,
     errors: &mut ErrorHandler,
 ) -> Result<(Positions, Ends), TaskError> {
-    let mut ends: Ends = Vec::new();
-    for (topic, partition, encoded, count) in delivery.batches {
-        let base = errors.retry(&ctx.stop, "produce", || {
-            ctx.backend
-                .append_batch_deferred(&topic, partition, &encoded)
-                .map_err(|e| TaskError::Retryable(e.to_string()))
-        })?;
-        let end = base + count as i64;
-        match ends
-            .iter_mut()
-            .find(|(t, p, _)| *t == topic && *p == partition)
-        {
-            Some(e) => e.2 = end,
-            None => ends.push((topic, partition, end)),
-        }
-    }
-    // One sync per partition for the whole poll, not one per batch.
-    for (topic, partition, _) in &ends {
+    let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+    for (tp, batch) in &delivery.batches {
         errors.retry(&ctx.stop, "produce", || {
-            ctx.backend
-                .sync(topic, *partition)
-                .map_err(|e| TaskError::Retryable(e.to_string()))
+            producer.send(tp, batch).map_err(retryable)
         })?;
     }
+    // One durability point for the whole poll, not one per batch.
+    let ends = errors.retry(&ctx.stop, "produce", || producer.flush().map_err(retryable))?;
+    let ends = ends
+        .into_iter()
+        .map(|(tp, end)| (tp.topic, tp.partition, end.0))
+        .collect();
     Ok((delivery.latest, ends))
 }
 
@@ -408,8 +405,8 @@ fn encode_chunk(
     chunk: &[usize],
     bytes: usize,
     now: i64,
-) -> Vec<u8> {
-    let mut marked: Vec<(usize, (String, Vec<u8>))> = Vec::new();
+) -> ProducerBatch {
+    let mut marked: Vec<(usize, connectd_records::Header)> = Vec::new();
     let mut seen: Vec<u32> = Vec::new();
     for &i in chunk.iter().rev() {
         let e = &batch.records[i];
@@ -429,7 +426,7 @@ fn encode_chunk(
         let marker = marked
             .iter()
             .find(|(j, _)| *j == i)
-            .map(|(_, (k, v))| (k.as_bytes(), v.as_slice()));
+            .map(|(_, h)| (h.key.as_bytes(), h.value.as_slice()));
         let headers = batch
             .headers_of(e)
             .iter()
@@ -447,7 +444,7 @@ fn encode_chunk(
             headers,
         );
     }
-    builder.finish()
+    ProducerBatch::new(builder)
 }
 
 /// How often a source task stores its offsets in `connectd-offsets` (Kafka Connect's

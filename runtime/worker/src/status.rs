@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::backend::{OutRecord, TopicBackend};
+use connectd_records::TopicPartition;
+use connectd_records::record_batch::ProducerRecord;
+
+use crate::backend::{self, Producer, TopicBackend};
 use crate::now_ms;
 
 /// The internal topic holding status.
@@ -38,16 +41,19 @@ impl TaskStatus {
 
 /// Status of every connector task on this worker.
 pub struct Status {
-    backend: Arc<dyn TopicBackend>,
+    /// Writes `connectd-status`.
+    producer: Mutex<Box<dyn Producer>>,
     current: Mutex<BTreeMap<String, TaskStatus>>,
 }
 
 impl Status {
     /// A status store writing to `connectd-status`.
     pub fn new(backend: Arc<dyn TopicBackend>) -> crate::Result<Self> {
-        backend.ensure_topic(STATUS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
+        backend
+            .admin()
+            .ensure_topic(STATUS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
         Ok(Status {
-            backend,
+            producer: Mutex::new(backend.producer()?),
             current: Mutex::new(BTreeMap::new()),
         })
     }
@@ -71,13 +77,15 @@ impl Status {
             }
             current.insert(key.clone(), status.clone());
         }
-        let record = OutRecord {
+        let record = ProducerRecord {
             key: Some(key.into_bytes()),
             value: Some(serde_json::to_vec(&status).expect("serialises")),
             headers: Vec::new(),
             timestamp_ms: now_ms(),
         };
-        if let Err(e) = self.backend.append(STATUS_TOPIC, 0, &[record]) {
+        let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
+        let tp = TopicPartition::new(STATUS_TOPIC, 0);
+        if let Err(e) = backend::append(producer.as_mut(), &tp, &[record]) {
             tracing::warn!(error = %e, "could not write status");
         }
     }

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use connectd_host::{Host, Kind, Plugin};
+use connectd_host::{Host, Plugin};
+use connectd_records::Kind;
 use notify::Watcher;
 
 use crate::backend::TopicBackend;
@@ -311,6 +312,7 @@ impl Supervisor {
         {
             // Each task adopts the positions its records carry when it starts.
             self.backend
+                .admin()
                 .ensure_topic(topic, 1, &[])
                 .map_err(|e| e.to_string())?;
         }

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use connectd_host::{Limits, Plugin, SinkRecord, TaskError, Transformer};
+use connectd_host::{Limits, Plugin, TaskError, Transformer};
+use connectd_records::ConnectRecord;
 
 use crate::connector::TransformConfig;
 use crate::errors::{Failed, Stage};
@@ -21,7 +22,7 @@ pub(crate) struct Chain {
 }
 
 /// A record and the index of the input record it came from.
-pub(crate) type Indexed = (usize, SinkRecord);
+pub(crate) type Indexed = (usize, ConnectRecord);
 
 /// The index of an input record that failed, the alias of the step it failed in, and why.
 pub(crate) type StepFailure = (usize, String, TaskError);
@@ -56,7 +57,7 @@ impl Chain {
     /// `Err` is a trap: the chain is unusable afterwards.
     pub(crate) fn apply(
         &mut self,
-        batch: Vec<SinkRecord>,
+        batch: Vec<ConnectRecord>,
     ) -> Result<(Vec<Indexed>, Vec<StepFailure>), TaskError> {
         let mut records: Vec<Indexed> = batch.into_iter().enumerate().collect();
         let mut failed = Vec::new();
@@ -64,7 +65,7 @@ impl Chain {
             if records.is_empty() {
                 break;
             }
-            let (indexes, input): (Vec<usize>, Vec<SinkRecord>) = records.into_iter().unzip();
+            let (indexes, input): (Vec<usize>, Vec<ConnectRecord>) = records.into_iter().unzip();
             let out = step.apply(input)?;
             if out.len() != indexes.len() {
                 return Err(TaskError::Fatal(format!(
@@ -87,7 +88,7 @@ impl Chain {
 }
 
 /// Pairs chain failures with the records as they were before the chain, for the error handler.
-pub(crate) fn failures(failed: Vec<StepFailure>, originals: &[SinkRecord]) -> Vec<Failed> {
+pub(crate) fn failures(failed: Vec<StepFailure>, originals: &[ConnectRecord]) -> Vec<Failed> {
     failed
         .into_iter()
         .map(|(i, alias, error)| {

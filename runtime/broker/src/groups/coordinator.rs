@@ -773,3 +773,7 @@ fn complete_join(group_id: &str, group: &mut Group) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "coordinator_tests.rs"]
+mod tests;

@@ -23,7 +23,7 @@ use kafka_protocol::messages::{
 };
 
 use super::str;
-use crate::server::Broker;
+use crate::engine::Broker;
 use crate::{Error, Result};
 
 /// Kafka's ConfigResource types.
@@ -212,7 +212,8 @@ fn describe_broker(broker: &Broker, keys: Option<&[String]>) -> Vec<DescribeConf
             "advertised.listeners",
             format!(
                 "PLAINTEXT://{}:{}",
-                broker.advertised.0, broker.advertised.1
+                broker.advertised().0,
+                broker.advertised().1
             ),
         ),
         (

@@ -26,7 +26,7 @@ use kafka_protocol::messages::{
 };
 
 use super::str;
-use crate::server::Broker;
+use crate::engine::Broker;
 use crate::topics::{Topic, validate_topic_name};
 use crate::{Error, now_ms};
 
@@ -307,7 +307,7 @@ pub(super) async fn metadata(
     version: i16,
 ) -> MetadataResponse {
     let node = BrokerId(broker.config.node_id);
-    let (host, port) = broker.advertised.clone();
+    let (host, port) = broker.advertised();
     let brokers = vec![
         MetadataResponseBroker::default()
             .with_node_id(node)

@@ -28,8 +28,9 @@ use kafka_protocol::messages::{
 };
 
 use super::str;
+use crate::engine::Broker;
 use crate::groups::{Committed, JoinArgs};
-use crate::server::{Broker, Client};
+use crate::server::Client;
 
 /// FindCoordinator key type for transactions, which this broker does not coordinate.
 const KEY_TYPE_TRANSACTION: i8 = 1;
@@ -39,7 +40,7 @@ pub(super) async fn find_coordinator(
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let (host, port) = broker.advertised.clone();
+    let (host, port) = broker.advertised();
     let node = BrokerId(broker.config.node_id);
     let error = if req.key_type == KEY_TYPE_TRANSACTION {
         E::CoordinatorNotAvailable.code()

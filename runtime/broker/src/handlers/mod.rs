@@ -15,7 +15,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use crate::server::{Broker, Client};
+use crate::engine::Broker;
+use crate::server::Client;
 
 /// (API, min version, max version) this broker serves. The max is capped where a newer version
 /// changes semantics we do not implement (topic ids in Fetch v13+, KIP-848 consumer protocol).

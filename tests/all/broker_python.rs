@@ -1,9 +1,7 @@
 //! The Python clients: confluent-kafka (librdkafka 2.16) and kafka-python (a pure-Python
 //! implementation of the protocol) run tests/python/clients.py against connectd.
 
-mod support;
-
-use support::{Connectd, repo_root, run_tool};
+use crate::support::{Connectd, repo_root, run_tool};
 
 #[test]
 fn confluent_kafka_and_kafka_python() {

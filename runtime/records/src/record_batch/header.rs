@@ -170,7 +170,7 @@ fn be_i64(buf: &[u8], at: usize) -> i64 {
 /// Builds a valid, uncompressed RecordBatch v2 holding `values` (no keys, no headers).
 /// Used by tests and by the broker's own internal writes.
 pub fn build_batch(base_timestamp: i64, values: &[&[u8]]) -> Vec<u8> {
-    let mut builder = crate::records::BatchBuilder::default();
+    let mut builder = super::BatchBuilder::default();
     for value in values {
         builder.push(base_timestamp, None, Some(value), std::iter::empty());
     }

@@ -3,17 +3,13 @@
 //! appended while connectd runs, kill -9 mid-stream, restart: the topic holds every line once,
 //! in order.
 
-#[path = "support/connectors.rs"]
-mod connectors;
-mod support;
-
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::support::Connectd;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use support::Connectd;
 
 fn read_topic(c: &Connectd, topic: &str, expect: usize, timeout: Duration) -> Vec<String> {
     let consumer: BaseConsumer = c
@@ -40,8 +36,8 @@ fn read_topic(c: &Connectd, topic: &str, expect: usize, timeout: Duration) -> Ve
 
 #[test]
 fn file_source_into_topic_survives_kill9() {
-    let wasm = connectors::build_connector("connectd-file-source");
-    let sink_wasm = connectors::build_connector("connectd-file-sink");
+    let wasm = crate::connectors::build_connector("connectd-file-source");
+    let sink_wasm = crate::connectors::build_connector("connectd-file-sink");
     let mut c = Connectd::start_with(
         "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"",
         "",
@@ -213,8 +209,8 @@ fn file_source_into_topic_survives_kill9() {
 
 #[test]
 fn a_misbehaving_plugin_fails_alone_and_restarts_with_backoff() {
-    let good = connectors::build_connector("connectd-file-source");
-    let bad = connectors::build_connector("connectd-test-misbehave");
+    let good = crate::connectors::build_connector("connectd-file-source");
+    let bad = crate::connectors::build_connector("connectd-test-misbehave");
     let c = Connectd::start_with(
         "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"\ntask_call_timeout_ms = 300\ntask_memory_bytes = 67108864",
         "",
@@ -337,7 +333,7 @@ fn new_version_of(wasm: &[u8], tag: &str) -> Vec<u8> {
 
 #[test]
 fn plugins_and_connectors_apply_live() {
-    let wasm = connectors::build_connector("connectd-file-source");
+    let wasm = crate::connectors::build_connector("connectd-file-source");
     let c = Connectd::start_with(
         "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"",
         "",

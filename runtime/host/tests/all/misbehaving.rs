@@ -3,9 +3,6 @@
 //! the grant are refused. Each time, another task on the same host keeps working and the
 //! host's memory stays bounded.
 
-#[path = "../../../tests/support/connectors.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
 use connectd_host::{Grants, Host, Limits, TaskError};
@@ -23,7 +20,7 @@ fn rss_kb() -> u64 {
 
 #[test]
 fn each_misbehaviour_fails_only_its_own_task() {
-    let wasm = support::build_connector("connectd-test-misbehave");
+    let wasm = crate::support::build_connector("connectd-test-misbehave");
     let cache = tempfile::tempdir().unwrap();
     let host = Host::new(cache.path()).unwrap();
     let plugin = host.load(&wasm).unwrap();

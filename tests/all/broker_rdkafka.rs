@@ -2,11 +2,10 @@
 //! consume from the beginning, group consume, admin (create, describe configs, add partitions,
 //! change configs), timestamps, DeleteRecords, auto-creation, and connectd's own CLI.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::support::Connectd;
 use rdkafka::admin::{
     AdminClient, AdminOptions, AlterConfig, ConfigSource, NewPartitions, NewTopic,
     ResourceSpecifier, TopicReplication,
@@ -16,7 +15,6 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
-use support::Connectd;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -413,7 +411,7 @@ fn cli_topics_produce_consume() {
     c.cli(&["topics", "delete", "cli-topic"], None);
     assert!(!c.cli(&["topics", "list"], None).contains("cli-topic"));
     let (ok, _, err) =
-        support::cli_status(&c.bootstrap(), &["topics", "create", "bad name!"], None);
+        crate::support::cli_status(&c.bootstrap(), &["topics", "create", "bad name!"], None);
     assert!(!ok && err.to_lowercase().contains("invalid"), "{err}");
 }
 
@@ -570,7 +568,7 @@ fn static_member_rejoins_with_its_partitions_and_dead_members_time_out() {
         consumer
     };
     let survivor = group("timeout-group");
-    let (ok, _, err) = support::run_tool(
+    let (ok, _, err) = crate::support::run_tool(
         "timeout",
         &[
             "-s",
@@ -724,7 +722,7 @@ fn perf_produces_and_consumes_every_record() {
     );
     let expected = format!("consume: {} records,", ends[0] + ends[2]);
     assert!(two.starts_with(&expected), "{two} (expected {expected})");
-    let (ok, _, err) = support::cli_status(
+    let (ok, _, err) = crate::support::cli_status(
         &c.bootstrap(),
         &["perf", "consume", "--topic", "perf", "--partitions", "3"],
         None,
@@ -774,7 +772,7 @@ fn perf_produces_and_consumes_every_record() {
             "-X",
             property,
         ];
-        let (ok, _, err) = support::cli_status(&c.bootstrap(), &args, None);
+        let (ok, _, err) = crate::support::cli_status(&c.bootstrap(), &args, None);
         assert!(!ok && err.contains(expected), "{err}");
     }
 }

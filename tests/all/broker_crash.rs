@@ -2,18 +2,16 @@
 //! there, at the offset it was acknowledged with, and so are the committed group offsets.
 //! Repeated over several rounds so the kill lands at different moments.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::Connectd;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use support::Connectd;
 
 /// Records every acknowledged delivery: (partition, offset) -> value.
 #[derive(Default, Clone)]

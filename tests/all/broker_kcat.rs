@@ -2,9 +2,7 @@
 //! connectd: metadata, produce with keys and every codec, consume from the beginning, and a
 //! balanced consumer group.
 
-mod support;
-
-use support::{Connectd, run_tool};
+use crate::support::{Connectd, run_tool};
 
 fn kcat(c: &Connectd, args: &[&str], stdin: Option<&str>) -> String {
     use std::io::Write;

@@ -2,14 +2,12 @@
 //! the host: it reads only its granted directory, resumes from positions, and the compiled
 //! component is cached.
 
-#[path = "../../../tests/support/connectors.rs"]
-mod support;
-
-use connectd_host::{Grants, Host, Kind, Limits, TaskError};
+use connectd_host::{Grants, Host, Limits, TaskError};
+use connectd_records::Kind;
 
 #[test]
 fn file_source_component_reads_its_granted_directory_only() {
-    let wasm = support::build_connector("connectd-file-source");
+    let wasm = crate::support::build_connector("connectd-file-source");
     let cache = tempfile::tempdir().unwrap();
     let host = Host::new(cache.path()).unwrap();
     let plugin = host.load(&wasm).unwrap();

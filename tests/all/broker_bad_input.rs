@@ -3,14 +3,13 @@
 //! Each gets the Kafka error code or a closed connection, never a crash, and a real client
 //! keeps being served throughout.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::Connectd;
 use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
@@ -23,7 +22,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use support::Connectd;
 
 fn connect(c: &Connectd) -> TcpStream {
     let s = TcpStream::connect(c.bootstrap()).unwrap();
@@ -172,7 +170,7 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     wait_progress("malformed frames");
 
     // 7. A produce whose batch fails its CRC gets CORRUPT_MESSAGE, on a connection that stays usable.
-    let mut batch = connectd_log::batch::build_batch(1, &[b"payload"]);
+    let mut batch = connectd_records::record_batch::build_batch(1, &[b"payload"]);
     let last = batch.len() - 1;
     batch[last] ^= 0xff;
     let produce = ProduceRequest::default()

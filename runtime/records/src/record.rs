@@ -1,4 +1,8 @@
-//! The SDK's own record, error and descriptor types, mirrored 1:1 on the WIT types.
+//! Records by role, as Kafka Connect names them: a [`SourceRecord`] is what a source
+//! produces (with its source partition and position), a [`SinkRecord`] what a sink receives
+//! (with the topic, partition and offset it was read from), and a [`ConnectRecord`] what a
+//! transform sees on either side. Also the [`Descriptor`] every connector gives of itself.
+//! Each mirrors a WIT type; the batches in [`crate::columns`] carry many of them at once.
 
 /// A record header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,32 +63,40 @@ pub struct SinkRecord {
     pub timestamp_ms: i64,
 }
 
-/// What went wrong, and so what the host does next (see `wit/types.wit`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectorError {
-    /// Bad config: the connector fails until its config changes.
-    InvalidConfig(String),
-    /// Transient: the host retries with backoff.
-    Retryable(String),
-    /// The task fails, and the host restarts it with backoff.
-    Fatal(String),
-    /// This one record cannot be handled; the task is fine. The host follows
-    /// `errors.tolerance`: skip it into the dead letter queue, or fail the task.
-    BadRecord(String),
+/// A record as a transform sees it (Kafka Connect's `ConnectRecord`): on a source, before it is
+/// produced, with no partition or offset yet; on a sink, after it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectRecord {
+    /// The topic it is bound for (source) or was read from (sink); a transform that changes it
+    /// routes the record.
+    pub topic: String,
+    /// The partition it was read from; `None` on a source.
+    pub partition: Option<i32>,
+    /// Its offset; `None` on a source.
+    pub offset: Option<i64>,
+    /// Record key.
+    pub key: Option<Vec<u8>>,
+    /// Record value.
+    pub value: Option<Vec<u8>>,
+    /// Record headers.
+    pub headers: Vec<Header>,
+    /// Record timestamp, ms since the Unix epoch.
+    pub timestamp_ms: i64,
 }
 
-impl std::fmt::Display for ConnectorError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConnectorError::InvalidConfig(m) => write!(f, "invalid config: {m}"),
-            ConnectorError::Retryable(m) => write!(f, "retryable: {m}"),
-            ConnectorError::Fatal(m) => write!(f, "fatal: {m}"),
-            ConnectorError::BadRecord(m) => write!(f, "bad record: {m}"),
+impl From<SinkRecord> for ConnectRecord {
+    fn from(r: SinkRecord) -> Self {
+        ConnectRecord {
+            topic: r.topic,
+            partition: Some(r.partition),
+            offset: Some(r.offset),
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp_ms: r.timestamp_ms,
         }
     }
 }
-
-impl std::error::Error for ConnectorError {}
 
 /// Connector kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,20 +2,16 @@
 //! partitions, and the example custom connector: each built from source as a component and
 //! run by a real connectd, checked with a librdkafka consumer.
 
-#[path = "support/connectors.rs"]
-mod connectors;
-mod support;
-
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::Connectd;
 use connectd_sdk::{Config, Source as _};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
-use support::Connectd;
 
 /// A record read back: value and headers.
 struct Read {
@@ -57,7 +53,7 @@ fn read_topic(c: &Connectd, topic: &str, expect: usize, timeout: Duration) -> Ve
 fn install(dir: &Path, plugins: &[(&str, &str)]) {
     std::fs::create_dir_all(dir.join("plugins")).unwrap();
     for (package, name) in plugins {
-        let wasm = connectors::build_connector(package);
+        let wasm = crate::connectors::build_connector(package);
         std::fs::copy(&wasm, dir.join(format!("plugins/{name}.wasm"))).unwrap();
     }
     for sub in ["connectors.d", "input", "output"] {

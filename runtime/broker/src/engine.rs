@@ -1,0 +1,332 @@
+//! The broker engine: topics and their partition logs, consumer groups and committed
+//! offsets, producer ids, and the in-process API the worker uses. No sockets: the Kafka
+//! protocol server ([`crate::server`]) is a thin layer that decodes requests and calls into
+//! this, and the worker's embedded topic backend calls the same methods directly.
+//!
+//! What it owns: the data directory (partition logs through [`connectd_log`], `__meta` with
+//! committed offsets and the cluster id, the clean-shutdown marker), and the wake-ups that
+//! long-polling readers wait on. What it must not touch: connectors, or any socket.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use connectd_records::{Offset, SinkBatch, TopicPartition};
+use tokio::sync::Notify;
+
+use crate::config::BrokerConfig;
+use crate::groups::{Coordinator, OffsetStore};
+use crate::server::BoundBroker;
+use crate::topics::Topics;
+use crate::{Error, Result};
+
+const CLEAN_SHUTDOWN: &str = ".clean-shutdown";
+
+/// The broker: topics, groups and the listener configuration.
+pub struct Broker {
+    pub(crate) config: BrokerConfig,
+    pub(crate) topics: Topics,
+    pub(crate) groups: Arc<Coordinator>,
+    /// Woken on every append: long-polling fetches and in-process readers wait on it.
+    pub(crate) appended: Appends,
+    /// The address clients are told to connect to, once a listener is bound.
+    pub(crate) advertised: std::sync::OnceLock<(String, i32)>,
+    pub(crate) cluster_id: String,
+    pub(crate) next_producer_id: std::sync::atomic::AtomicI64,
+    data_dir: PathBuf,
+    pub(crate) connections: AtomicUsize,
+}
+
+/// Wakes whoever waits for new data: async fetches (a [`Notify`]) and threads (a counter
+/// and a condition variable).
+#[derive(Default)]
+pub(crate) struct Appends {
+    notify: Notify,
+    count: std::sync::Mutex<u64>,
+    grown: std::sync::Condvar,
+}
+
+impl Appends {
+    pub(crate) fn notify(&self) {
+        *self.count.lock().expect("append count") += 1;
+        self.grown.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
+impl Broker {
+    /// Opens the data directory (recovering partitions) and returns the engine, with no
+    /// listener: topics, logs, groups and producer state behind an in-process API. Call it
+    /// inside a tokio runtime (the group coordinator keeps its timers there), and run
+    /// [`Broker::maintain`] for retention and time-based flushes. [`Broker::bind`] adds the
+    /// Kafka protocol server on top.
+    pub fn open(config: BrokerConfig, data_dir: &Path) -> Result<Arc<Broker>> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| Error::io(format!("creating data_dir {}", data_dir.display()), e))?;
+        let marker = data_dir.join(CLEAN_SHUTDOWN);
+        let clean = marker.exists();
+        if clean {
+            std::fs::remove_file(&marker)
+                .map_err(|e| Error::io(format!("removing {}", marker.display()), e))?;
+        } else {
+            tracing::info!(data_dir = %data_dir.display(), "no clean-shutdown marker: rescanning active segments");
+        }
+        let started = std::time::Instant::now();
+        let topics = Topics::open(data_dir, config.topic_defaults.clone(), clean)?;
+        let meta = data_dir.join("__meta");
+        let offsets = OffsetStore::open(&meta)?;
+        let cluster_id = load_or_create_cluster_id(&meta)?;
+        tracing::info!(
+            topics = topics.all().len(),
+            recovery_ms = started.elapsed().as_millis() as u64,
+            "broker engine open"
+        );
+        let producer_id_base = crate::now_ms() << 12; // unique across restarts without a file
+        Ok(Arc::new(Broker {
+            groups: Coordinator::new(
+                offsets,
+                Duration::from_millis(config.group_initial_rebalance_delay_ms),
+            ),
+            config,
+            topics,
+            appended: Appends::default(),
+            advertised: std::sync::OnceLock::new(),
+            cluster_id,
+            next_producer_id: std::sync::atomic::AtomicI64::new(producer_id_base),
+            data_dir: data_dir.to_path_buf(),
+            connections: AtomicUsize::new(0),
+        }))
+    }
+
+    /// Opens the engine ([`Broker::open`]) and binds its Kafka listener (`listen`). Must be
+    /// called inside a tokio runtime.
+    pub async fn bind(config: BrokerConfig, data_dir: &Path) -> Result<BoundBroker> {
+        let broker = Broker::open(config, data_dir)?;
+        BoundBroker::bind(broker).await
+    }
+
+    /// The address clients are told to connect to: `advertised_listener`, or the bound one.
+    pub(crate) fn advertised(&self) -> (String, i32) {
+        self.advertised.get().cloned().unwrap_or_else(|| {
+            (
+                self.config.listen.ip().to_string(),
+                i32::from(self.config.listen.port()),
+            )
+        })
+    }
+
+    /// Retention and time-based flushes (`retention.ms`, `flush.ms`), until the task is
+    /// dropped or aborted. The listener runs it; an engine without one should spawn it.
+    pub async fn maintain(self: Arc<Self>) {
+        background_tasks(self).await
+    }
+
+    /// Topics, for in-process callers (the worker's embedded backend).
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// In-process consumer-group offsets: the committed offset of one partition.
+    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        self.groups
+            .offsets()
+            .get(group, topic, partition)
+            .map(|c| c.offset)
+    }
+
+    /// In-process OffsetCommit (durable), for groups that do not run the group protocol.
+    pub fn commit_offsets(&self, group: &str, commits: &[(String, i32, i64)]) -> Result<()> {
+        let commits = commits
+            .iter()
+            .map(|(t, p, o)| {
+                (
+                    t.clone(),
+                    *p,
+                    crate::groups::Committed {
+                        offset: *o,
+                        leader_epoch: -1,
+                        metadata: None,
+                    },
+                )
+            })
+            .collect();
+        self.groups.commit(group, commits)
+    }
+
+    /// In-process produce: appends record batches (RecordBatch v2) to one partition, makes
+    /// them as durable as the topic's `flush.messages` says an acknowledged write is, and
+    /// wakes waiting fetches. Blocking: call it from a worker thread.
+    pub fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &[u8],
+    ) -> Result<connectd_log::AppendInfo> {
+        let info = self.produce_deferred(topic, partition, records)?;
+        self.sync(topic, partition)?;
+        Ok(info)
+    }
+
+    /// Like [`Broker::produce`], but the append is made durable, and waiting readers are
+    /// woken, only by the next [`Broker::sync`] of the partition: several appends share one
+    /// fsync.
+    pub fn produce_deferred(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: &[u8],
+    ) -> Result<connectd_log::AppendInfo> {
+        Ok(self
+            .partition_log(topic, partition)?
+            .append(records, crate::now_ms())?)
+    }
+
+    /// Makes every append to a partition durable, as its `flush.messages` says an
+    /// acknowledged write is, then wakes waiting fetches and readers.
+    pub fn sync(&self, topic: &str, partition: i32) -> Result<()> {
+        let log = self.partition_log(topic, partition)?;
+        if log.config().fsync_on_ack() {
+            log.sync()?;
+        }
+        self.appended.notify();
+        Ok(())
+    }
+
+    fn partition_log(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<connectd_log::PartitionLog>> {
+        self.topics
+            .get(topic)
+            .and_then(|t| t.partition(partition))
+            .ok_or_else(|| crate::topics::unknown_topic(&format!("{topic}/{partition}")))
+    }
+
+    /// How many appends (produce requests and in-process produces) happened so far.
+    pub fn append_count(&self) -> u64 {
+        *self.appended.count.lock().expect("append count")
+    }
+
+    /// Blocks until an append after the `seen`-th one ([`Broker::append_count`]), or until
+    /// `timeout`: an in-process reader's long poll. Blocking: call it from a worker thread.
+    pub fn wait_for_append(&self, seen: u64, timeout: std::time::Duration) {
+        let count = self.appended.count.lock().expect("append count");
+        let _ = self
+            .appended
+            .grown
+            .wait_timeout_while(count, timeout, |c| *c <= seen);
+    }
+
+    /// Creates a topic (`configs` under Kafka's topic-config names) unless it exists, and
+    /// returns its partition count: the existing one if someone created it first.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: std::collections::BTreeMap<String, String>,
+    ) -> Result<i32> {
+        if let Some(t) = self.topics.get(name) {
+            return Ok(t.partition_count());
+        }
+        match self.topics.create(name, partitions, configs, false) {
+            Ok(t) => Ok(t.partition_count()),
+            Err(e) => match self.topics.get(name) {
+                Some(t) => Ok(t.partition_count()), // created meanwhile
+                None => Err(e),
+            },
+        }
+    }
+
+    /// How many partitions `topic` has, if it exists.
+    pub fn partition_count(&self, topic: &str) -> Option<i32> {
+        self.topics.get(topic).map(|t| t.partition_count())
+    }
+
+    /// The log end offset of a partition (the offset the next record gets).
+    pub fn end_offset(&self, tp: &TopicPartition) -> Result<Offset> {
+        Ok(Offset(
+            self.partition_log(&tp.topic, tp.partition)?
+                .log_end_offset(),
+        ))
+    }
+
+    /// In-process fetch: adds the records of `tp` from `from` on, about `max_bytes` of them,
+    /// to `into`, and returns the offset to read next. An offset below the log start reads from
+    /// the log start; a partition that does not exist (yet) reads nothing. Compressed batches
+    /// are decompressed, control batches skipped. Blocking: call it from a worker thread, and
+    /// wait for more with [`Broker::wait_for_append`].
+    pub fn read(
+        &self,
+        tp: &TopicPartition,
+        from: Offset,
+        max_bytes: usize,
+        into: &mut SinkBatch,
+    ) -> Result<Offset> {
+        let Some(log) = self
+            .topics
+            .get(&tp.topic)
+            .and_then(|t| t.partition(tp.partition))
+        else {
+            return Ok(from);
+        };
+        let from = from.0.max(log.log_start_offset());
+        let read = log.read(from, max_bytes)?;
+        let Some(bytes) = read.records else {
+            return Ok(Offset(from));
+        };
+        let next = connectd_records::record_batch::decode_into(
+            &bytes,
+            from,
+            &tp.topic,
+            tp.partition,
+            into,
+        )
+        .map_err(connectd_log::Error::from)?;
+        Ok(Offset(next))
+    }
+
+    /// Clean shutdown: flush, persist indexes, write the clean-shutdown marker.
+    pub fn shutdown(&self) -> Result<()> {
+        self.topics.close()?;
+        let marker = self.data_dir.join(CLEAN_SHUTDOWN);
+        std::fs::write(&marker, b"")
+            .map_err(|e| Error::io(format!("writing {}", marker.display()), e))?;
+        tracing::info!("broker shut down cleanly");
+        Ok(())
+    }
+}
+
+async fn background_tasks(broker: Arc<Broker>) {
+    let mut retention = tokio::time::interval(Duration::from_millis(
+        broker.config.log_retention_check_interval_ms.max(10),
+    ));
+    let mut flush = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = retention.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.topics.enforce_retention(crate::now_ms())).await;
+            }
+            _ = flush.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.topics.flush_due(crate::now_ms())).await;
+            }
+        }
+    }
+}
+
+fn load_or_create_cluster_id(meta: &Path) -> Result<String> {
+    let path = meta.join("cluster-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        return Ok(id.trim().to_string());
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string()[..22].to_string();
+    crate::topics::write_atomic(&path, id.as_bytes())?;
+    Ok(id)
+}

@@ -1,0 +1,25 @@
+//! Kafka's RecordBatch v2, the one on-disk and on-the-wire form of records: the 61-byte
+//! header ([`header`]), records written ([`builder`]) and read in place ([`reader`]), the
+//! [`ProducerBatch`] a producer hands over ([`producer`]), and stored batches decoded into a
+//! [`crate::SinkBatch`] ([`decode`]).
+//!
+//! The log stores batches exactly as producers sent them and reads only their headers; the
+//! worker writes and reads the records inside. Compressed batches (gzip, snappy, lz4, zstd)
+//! are decompressed through kafka-protocol, behind the `compression` feature, so a
+//! WebAssembly guest that links this crate (through the SDK) carries no codec.
+
+mod builder;
+#[cfg(feature = "compression")]
+mod decode;
+mod header;
+mod producer;
+mod reader;
+
+pub use builder::BatchBuilder;
+#[cfg(feature = "compression")]
+pub use decode::decode_into;
+pub use header::{
+    BatchHeader, HEADER_LEN, LOG_OVERHEAD, build_batch, set_base_offset, split_batches,
+};
+pub use producer::{ProducerBatch, ProducerRecord, ProducerRecordRef};
+pub use reader::{RecordReader, RecordView};

@@ -1,0 +1,147 @@
+//! How the worker reaches topics, in the three roles it needs from any Kafka-compatible store.
+//! Each role is documented against both implementations: the embedded broker engine
+//! ([`Embedded`], in this process) and a Kafka cluster through librdkafka (the scale-out
+//! backend, which implements the same traits).
+//!
+//! - [`Admin`]: create the topics the worker needs (internal topics, a source's target, a
+//!   dead letter queue) and learn how many partitions a topic has.
+//! - [`Producer`]: send record batches to partitions, then wait at one durability point
+//!   ([`Producer::flush`]) that says where every batch landed. A source stores its offsets
+//!   only after that point.
+//! - [`Consumer`]: read assigned partitions from given offsets, waiting for more when caught
+//!   up, and commit and fetch a consumer group's offsets.
+//!
+//! Every call speaks in [`connectd_records`] types: [`ProducerBatch`]es go out, records land
+//! in a [`SinkBatch`]. No method has a default body: an implementation says what each one
+//! does.
+
+mod embedded;
+
+use std::time::Duration;
+
+use connectd_records::record_batch::{ProducerBatch, ProducerRecord};
+use connectd_records::{Offset, SinkBatch, SinkRecord, TopicPartition};
+
+pub use embedded::Embedded;
+
+use crate::Result;
+
+/// A topic store the worker runs against: hands out its roles.
+pub trait TopicBackend: Send + Sync {
+    /// Topic administration, shared.
+    fn admin(&self) -> &dyn Admin;
+
+    /// A producer for one user (a source task, the status or offsets writer). Embedded: a
+    /// handle on the engine. Kafka: an idempotent librdkafka producer.
+    fn producer(&self) -> Result<Box<dyn Producer>>;
+
+    /// A consumer for one user, committing as `group` (`None`: reads only, as when the
+    /// worker replays an internal topic). Embedded: reads the engine's logs directly and
+    /// commits through its group coordinator. Kafka: a librdkafka consumer with `group.id`,
+    /// assigned partitions (no group membership), committing with `OffsetCommit`.
+    fn consumer(&self, group: Option<&str>) -> Result<Box<dyn Consumer>>;
+}
+
+/// Topic administration.
+pub trait Admin: Send + Sync {
+    /// Creates `topic` with `partitions` partitions and these topic configs unless it exists;
+    /// returns its partition count (the existing one if it was there). Embedded: creates it in
+    /// the engine. Kafka: `CreateTopics`, treating TOPIC_ALREADY_EXISTS as success, then
+    /// `Metadata`.
+    fn ensure_topic(&self, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<i32>;
+
+    /// How many partitions `topic` has, or `None` if it does not exist. Embedded: the
+    /// engine's topic table. Kafka: `Metadata` for the topic.
+    fn partitions(&self, topic: &str) -> Result<Option<i32>>;
+}
+
+/// Sends record batches. One producer is used by one thread at a time.
+pub trait Producer: Send {
+    /// Queues `batch` for `tp`, after everything sent to `tp` before; a batch lands whole or
+    /// not at all. Not durable, and maybe not visible to readers, until [`Producer::flush`].
+    /// Embedded: appended to the partition log now, its fsync deferred. Kafka: handed to
+    /// librdkafka record by record, in order.
+    fn send(&mut self, tp: &TopicPartition, batch: &ProducerBatch) -> Result<()>;
+
+    /// The durability point: returns once everything sent so far is durable, with the end
+    /// offset (last offset + 1) of each partition written since the last flush. An error
+    /// means some of it may not be: the caller must not store positions past the last
+    /// successful flush. Embedded: one fsync per partition (as its `flush.messages` says),
+    /// then readers are woken. Kafka: waits for every delivery report (acks=all).
+    fn flush(&mut self) -> Result<Vec<(TopicPartition, Offset)>>;
+}
+
+/// Reads partitions, and a consumer group's committed offsets.
+pub trait Consumer: Send {
+    /// Reads `positions`' partitions from these offsets on, replacing what was assigned
+    /// before. An offset below the partition's log start reads from the log start.
+    fn assign(&mut self, positions: &[(TopicPartition, Offset)]) -> Result<()>;
+
+    /// Adds what the assigned partitions hold past their positions, about `max_bytes` per
+    /// partition, to `into`, and moves the positions past it. When nothing is there it waits,
+    /// at most `wait`, for something to arrive. Embedded: reads each partition's log, then
+    /// waits on the engine's append signal. Kafka: polls librdkafka's fetched messages.
+    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<()>;
+
+    /// The next offset to read of an assigned partition.
+    fn position(&self, tp: &TopicPartition) -> Option<Offset>;
+
+    /// The log end offset of `tp`: where a reader that has read everything stands.
+    fn end_offset(&mut self, tp: &TopicPartition) -> Result<Offset>;
+
+    /// The group's committed offset (next to read) of each partition; `None` where it has
+    /// never committed. Embedded: the engine's offset store. Kafka: `OffsetFetch`.
+    fn committed(&mut self, tps: &[TopicPartition]) -> Result<Vec<Option<Offset>>>;
+
+    /// Durably commits the group's offsets (next to read, per partition). Embedded: the
+    /// engine's offset store, fsynced. Kafka: `OffsetCommit`.
+    fn commit(&mut self, offsets: &[(TopicPartition, Offset)]) -> Result<()>;
+}
+
+/// Sends `records` to `tp` as one batch and waits until they are durable; returns the
+/// offset of the first.
+pub fn append(
+    producer: &mut dyn Producer,
+    tp: &TopicPartition,
+    records: &[ProducerRecord],
+) -> Result<Offset> {
+    producer.send(tp, &ProducerBatch::from_records(records))?;
+    let ends = producer.flush()?;
+    let end = ends
+        .iter()
+        .find(|(p, _)| p == tp)
+        .map(|(_, end)| *end)
+        .ok_or_else(|| crate::Error::Backend(format!("flush did not report {tp}")))?;
+    Ok(end.plus(-(records.len() as i64)))
+}
+
+/// Every record of `tp` from `from` to its current end, owned (for replaying internal topics
+/// and scanning a source's topic at start).
+pub fn read_to_end(
+    backend: &dyn TopicBackend,
+    tp: &TopicPartition,
+    from: Offset,
+) -> Result<Vec<SinkRecord>> {
+    let mut consumer = backend.consumer(None)?;
+    let end = consumer.end_offset(tp)?;
+    consumer.assign(&[(tp.clone(), from)])?;
+    let mut out = Vec::new();
+    // A reader that makes no progress for this long while behind the end gives up.
+    let mut idle_polls = 0;
+    while let Some(at) = consumer.position(tp).filter(|p| *p < end) {
+        let mut batch = SinkBatch::default();
+        consumer.poll(1 << 20, Duration::from_millis(100), &mut batch)?;
+        out.extend(batch.to_records());
+        idle_polls = if consumer.position(tp) == Some(at) {
+            idle_polls + 1
+        } else {
+            0
+        };
+        if idle_polls >= 100 {
+            return Err(crate::Error::Backend(format!(
+                "reading {tp}: stuck at offset {at} below its end {end} for 10 s"
+            )));
+        }
+    }
+    Ok(out)
+}

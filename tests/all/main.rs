@@ -1,0 +1,17 @@
+//! Every end-to-end test in one binary, as wasmtime's `tests/all`: each test module would
+//! otherwise link wasmtime and librdkafka into a binary of its own. The tests run the real
+//! `connectd` binary (on random free ports, each with its own data directory) and talk to it
+//! with clients no one here wrote: librdkafka (the rdkafka crate), kcat, confluent-kafka and
+//! kafka-python.
+
+mod connectors;
+mod support;
+
+mod broker_bad_input;
+mod broker_codecs_groups;
+mod broker_crash;
+mod broker_kcat;
+mod broker_python;
+mod broker_rdkafka;
+mod worker_file_source;
+mod worker_transforms;
