@@ -158,7 +158,7 @@ mod source_impl {
             config: w::Config,
             resume: Vec<(Vec<u8>, Vec<u8>)>,
         ) -> Result<SourceTask, w::Error> {
-            T::open(super::source_conv::config(config), resume)
+            T::open(super::source_conv::config(config), resume.into())
                 .map(|t| SourceTask::new(Task::new(t)))
                 .map_err(super::source_conv::error)
         }
@@ -172,7 +172,7 @@ mod source_impl {
             };
             self.inner
                 .borrow_mut()
-                .poll_batch(max, &mut batch)
+                .poll(max, &mut batch)
                 .map_err(super::source_conv::error)?;
             self.last_poll.set((batch.data.len(), batch.records.len()));
             let c = batch.into_columns();
@@ -235,7 +235,7 @@ mod sink_impl {
             .map_err(|e| w::Error::Fatal(format!("malformed batch from the host: {e}")))?;
             self.inner
                 .borrow_mut()
-                .put_batch(&batch)
+                .put(&batch)
                 .map_err(super::sink_conv::error)
         }
 

@@ -21,6 +21,14 @@ impl Config {
         }
     }
 
+    /// Which task of the connector's `tasks.max` this is, from 0: the worker sets `task.id`
+    /// in every task's config (0 when absent, as in a test).
+    pub fn task_id(&self) -> u32 {
+        self.get("task.id")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs

@@ -10,36 +10,39 @@
 //! The WIT bindings stay private: connectors see only the types below.
 //!
 //! ```
-//! use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
+//! use connectd_sdk::{Config, ConnectorError, Descriptor, PollRecords, Resume, Source, SourceBatch};
 //!
-//! struct Counter { next: u64, topic: String }
+//! struct Counter { next: u64 }
 //!
 //! impl Source for Counter {
 //!     fn describe() -> Descriptor {
 //!         Descriptor::source("counter", "0.1.0", r#"{"type":"object","required":["topic"]}"#)
 //!     }
-//!     fn open(config: Config, resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError> {
-//!         let topic = config.required("topic")?.to_string();
-//!         let next = resume.first().map(|(_, p)| u64::from_be_bytes(p[..8].try_into().unwrap())).unwrap_or(0);
-//!         Ok(Counter { next, topic })
+//!     fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
+//!         // This task's own source partition, and where it got to before.
+//!         let partition = format!("counter-{}", config.task_id());
+//!         let next = resume
+//!             .position(partition.as_bytes())
+//!             .map_or(0, |p| u64::from_be_bytes(p.try_into().unwrap()));
+//!         Ok(Counter { next })
 //!     }
-//!     fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
-//!         let records = (0..max as u64).map(|i| {
-//!             let n = self.next + i;
-//!             SourceRecord::new(n.to_string().into_bytes(), b"counter".to_vec(), (n + 1).to_be_bytes().to_vec())
-//!         }).collect();
-//!         self.next += max as u64;
-//!         Ok(records)
+//!     fn poll(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
+//!         for n in self.next..self.next + u64::from(max) {
+//!             batch.push_value(n.to_string().as_bytes(), b"counter-0", &(n + 1).to_be_bytes());
+//!         }
+//!         self.next += u64::from(max);
+//!         Ok(())
 //!     }
 //! }
 //! // connectd_sdk::export_source!(Counter);   // in the connector crate
-//! let mut c = Counter::open(Config::from_pairs([("topic", "numbers")]), vec![]).unwrap();
-//! assert_eq!(c.poll(3).unwrap().len(), 3);
+//! let mut c = Counter::open(Config::from_pairs([("topic", "numbers")]), Resume::default()).unwrap();
+//! assert_eq!(c.poll_records(3).unwrap().len(), 3);
 //! ```
 
 mod config;
 mod error;
 pub mod files;
+mod resume;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
@@ -53,6 +56,7 @@ pub use connectd_records::{
 #[doc(hidden)]
 pub use connectd_records::{SinkColumns, SourceColumns};
 pub use error::ConnectorError;
+pub use resume::Resume;
 
 /// A source connector task: reads from outside, returns records.
 pub trait Source: Sized + 'static {
@@ -60,22 +64,15 @@ pub trait Source: Sized + 'static {
     fn describe() -> Descriptor;
 
     /// Starts a task. `resume` holds the last stored position of each source partition
-    /// (empty on the first start).
-    fn open(config: Config, resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError>;
+    /// (empty on the first start; [`Resume::position`] looks one up). Which task of
+    /// `tasks.max` this is: [`Config::task_id`].
+    fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError>;
 
-    /// Up to `max` new records; an empty vector when there is nothing new.
-    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError>;
-
-    /// Up to `max` new records, added to `batch` (empty when called). This is what the host
-    /// calls; the default adds what [`Source::poll`] returns. A connector that moves a lot of
-    /// data overrides it to write records straight into the batch
-    /// ([`SourceBatch::push_value`]), with no allocation per record.
-    fn poll_batch(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
-        for record in self.poll(max)? {
-            batch.push(record);
-        }
-        Ok(())
-    }
+    /// Adds up to `max` new records to `batch` (empty when called); adds none when there is
+    /// nothing new. Push owned records with [`SourceBatch::push`], or, for a connector that
+    /// moves a lot of data, write them straight into the batch with
+    /// [`SourceBatch::push_value`] and its friends, with no allocation per record.
+    fn poll(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError>;
 
     /// Records up to these positions are durable in their topics. Default: nothing to do.
     fn commit(&mut self, _positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), ConnectorError> {
@@ -88,22 +85,28 @@ pub trait Sink: Sized + 'static {
     /// Name, version, kind and config schema.
     fn describe() -> Descriptor;
 
-    /// Starts a task.
+    /// Starts a task. Which task of `tasks.max` this is: [`Config::task_id`].
     fn open(config: Config) -> Result<Self, ConnectorError>;
 
-    /// Takes a batch, in offset order within each partition.
-    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectorError>;
-
-    /// What the host calls with each batch; the default hands [`Sink::put`] owned records. A
-    /// connector that moves a lot of data overrides it to read the records in place
-    /// ([`SinkBatch::iter`]).
-    fn put_batch(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
-        self.put(batch.to_records())
-    }
+    /// Takes a batch, in offset order within each partition. Read its records in place with
+    /// [`SinkBatch::iter`], or owned with [`SinkBatch::to_records`].
+    fn put(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError>;
 
     /// Makes everything put so far durable; the host commits offsets only after this is ok.
     fn flush(&mut self) -> Result<(), ConnectorError>;
 }
+
+/// [`Source::poll`] with owned records: for tests of a connector built natively.
+pub trait PollRecords: Source {
+    /// Up to `max` new records, owned.
+    fn poll_records(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
+        let mut batch = SourceBatch::default();
+        self.poll(max, &mut batch)?;
+        Ok(batch.to_records())
+    }
+}
+
+impl<T: Source> PollRecords for T {}
 
 /// A record transform (Kafka Connect's single message transform).
 pub trait Transform: Sized + 'static {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::support::Connectd;
-use connectd_sdk::{Config, Source as _};
+use connectd_sdk::{Config, PollRecords as _, Resume, Source as _};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -153,11 +153,11 @@ fn transforms_filter_and_mask_and_bad_records_go_to_the_dead_letter_queue() {
     // datagen -> filter -> fields -> topic: exactly the warn/error records, masked and stamped.
     let mut generator = connectd_datagen_source::Datagen::open(
         Config::from_pairs([("rate", "0"), ("iterations", "2000")]),
-        vec![],
+        Resume::default(),
     )
     .unwrap();
     let expected: Vec<u64> = generator
-        .poll(2000)
+        .poll_records(2000)
         .unwrap()
         .iter()
         .filter_map(|r| {
@@ -263,6 +263,13 @@ fn sink_tasks_share_partitions_and_the_example_connector_runs() {
         "plugin = \"file-sink\"\ntopics = \"keyed\"\nfile = \"../output/keyed-${env:CONNECTD_TEST_SUFFIX}.txt\"\n\"tasks.max\" = 2\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    // A config the plugin's own schema refuses fails before any task opens, with every
+    // wrong key named and its value left out of the message.
+    std::fs::write(
+        d.join("misconfigured.toml"),
+        "plugin = \"datagen-source\"\ntopic = \"unused\"\nrate = \"fast\"\n\"record.bytes\" = -5\n",
+    )
+    .unwrap();
     // The suffix comes from the worker's environment; it is unset here, so that connector
     // fails with the variable named, until the file is rewritten without it.
     std::thread::sleep(Duration::from_secs(1));
@@ -273,6 +280,18 @@ fn sink_tasks_share_partitions_and_the_example_connector_runs() {
             .any(|l| l.starts_with("out\t-\tFAILED") && l.contains("CONNECTD_TEST_SUFFIX")),
         "{status}"
     );
+    let misconfigured = status
+        .lines()
+        .find(|l| l.starts_with("misconfigured\t-\tFAILED"))
+        .unwrap_or_else(|| panic!("{status}"));
+    for part in [
+        "misconfigured.toml",
+        "key `rate`: expected a number",
+        "key `record.bytes`: expected at least 0",
+    ] {
+        assert!(misconfigured.contains(part), "{part}: {misconfigured}");
+    }
+    assert!(!misconfigured.contains("fast"), "{misconfigured}");
     let mut f = std::fs::File::create(d.join("out.toml")).unwrap();
     f.write_all(b"plugin = \"file-sink\"\ntopics = \"keyed\"\nfile = \"../output/keyed.txt\"\n\"tasks.max\" = 2\n")
         .unwrap();

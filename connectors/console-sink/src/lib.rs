@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch};
 
 const SCHEMA: &str = r#"{"type":"object","required":["topics"],"x-connectd-grant":"stdout","properties":{"topics":{"type":"string"},"print.key":{"type":"boolean"}}}"#;
 
@@ -29,11 +29,7 @@ impl Sink for ConsoleSink {
         })
     }
 
-    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectorError> {
-        self.put_batch(&batch.iter().collect())
-    }
-
-    fn put_batch(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
+    fn put(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
         let mut out = std::io::stdout().lock();
         for r in batch.iter() {
             if self.print_key {

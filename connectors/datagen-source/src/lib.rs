@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceBatch, SourceRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch};
 
 const SCHEMA: &str = r#"{"type":"object","required":["topic"],"properties":{"topic":{"type":"string"},"rate":{"type":"number","minimum":0,"default":10},"iterations":{"type":"integer","minimum":0,"default":0},"record.bytes":{"type":"integer","minimum":0,"default":0}}}"#;
 
@@ -115,18 +115,17 @@ impl Source for Datagen {
         Descriptor::source("datagen-source", env!("CARGO_PKG_VERSION"), SCHEMA)
     }
 
-    fn open(config: Config, resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError> {
+    fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
         let rate: f64 = config.parse_or("rate", 10.0)?;
         if !(rate >= 0.0 && rate.is_finite()) {
             return Err(ConnectorError::InvalidConfig(format!(
                 "key `rate`: expected records per second, 0 or more, got {rate}"
             )));
         }
-        let partition = format!("datagen-{}", config.get("task.id").unwrap_or("0")).into_bytes();
+        let partition = format!("datagen-{}", config.task_id()).into_bytes();
         let next = resume
-            .iter()
-            .find(|(p, _)| *p == partition)
-            .and_then(|(_, pos)| std::str::from_utf8(pos).ok()?.parse().ok())
+            .position(&partition)
+            .and_then(|pos| std::str::from_utf8(pos).ok()?.parse().ok())
             .unwrap_or(0);
         Ok(Datagen {
             partition,
@@ -138,13 +137,7 @@ impl Source for Datagen {
         })
     }
 
-    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
-        let mut batch = SourceBatch::default();
-        self.poll_batch(max, &mut batch)?;
-        Ok(batch.to_records())
-    }
-
-    fn poll_batch(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
+    fn poll(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
         let count = self.due(max);
         let mut value = Vec::with_capacity(self.record_bytes.max(64));
         let mut position = Vec::with_capacity(20);
@@ -163,10 +156,12 @@ connectd_sdk::export_source!(Datagen);
 
 #[cfg(test)]
 mod tests {
+    use connectd_sdk::PollRecords;
+
     use super::*;
 
     fn open(pairs: &[(&str, &str)], resume: Vec<(Vec<u8>, Vec<u8>)>) -> Datagen {
-        Datagen::open(Config::from_pairs(pairs.iter().copied()), resume).unwrap()
+        Datagen::open(Config::from_pairs(pairs.iter().copied()), resume.into()).unwrap()
     }
 
     #[test]
@@ -175,20 +170,20 @@ mod tests {
             &[("rate", "0"), ("iterations", "5"), ("record.bytes", "100")],
             vec![],
         );
-        let first = d.poll(3).unwrap();
+        let first = d.poll_records(3).unwrap();
         assert_eq!(first.len(), 3);
         for r in &first {
             let v = r.value.as_ref().unwrap();
             assert_eq!(v.len(), 100, "{}", String::from_utf8_lossy(v));
             assert!(v.starts_with(b"{\"id\":") && v.ends_with(b"\"}"));
         }
-        assert_eq!(d.poll(10).unwrap().len(), 2);
-        assert!(d.poll(10).unwrap().is_empty());
+        assert_eq!(d.poll_records(10).unwrap().len(), 2);
+        assert!(d.poll_records(10).unwrap().is_empty());
         let resumed = open(
             &[("rate", "0"), ("record.bytes", "100")],
             vec![(b"datagen-0".to_vec(), first[1].source_position.clone())],
         )
-        .poll(1)
+        .poll_records(1)
         .unwrap();
         assert_eq!(resumed[0].value, first[2].value);
     }
@@ -219,8 +214,8 @@ mod tests {
     #[test]
     fn rate_limits_and_bad_rate_names_the_key() {
         let mut d = open(&[("rate", "1")], vec![]);
-        assert!(d.poll(100).unwrap().len() <= 1);
-        let e = Datagen::open(Config::from_pairs([("rate", "-3")]), vec![])
+        assert!(d.poll_records(100).unwrap().len() <= 1);
+        let e = Datagen::open(Config::from_pairs([("rate", "-3")]), Resume::default())
             .err()
             .unwrap();
         assert!(e.to_string().contains("`rate`"), "{e}");

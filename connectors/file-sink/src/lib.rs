@@ -11,7 +11,7 @@
 //! are delivered again, so the file may repeat an uncommitted tail (at-least-once).
 
 use connectd_sdk::files::Appender;
-use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch};
 
 const SCHEMA: &str = r#"{"type":"object","required":["file","topics"],"properties":{"file":{"type":"string","x-connectd-grant":"write-parent"},"topics":{"type":"string"}}}"#;
 
@@ -56,11 +56,7 @@ impl Sink for FileSink {
         })
     }
 
-    fn put(&mut self, batch: Vec<SinkRecord>) -> Result<(), ConnectorError> {
-        self.put_batch(&batch.iter().collect())
-    }
-
-    fn put_batch(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
+    fn put(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
         for record in batch.iter() {
             let value = record.value().unwrap_or_default();
             if !self.pending.is_empty() && self.pending.len() + value.len() + 1 > BUFFER {
@@ -84,6 +80,8 @@ connectd_sdk::export_sink!(FileSink);
 
 #[cfg(test)]
 mod tests {
+    use connectd_sdk::SinkRecord;
+
     use super::*;
 
     #[test]
@@ -99,7 +97,7 @@ mod tests {
             value: Some(v.as_bytes().to_vec()),
             ..Default::default()
         };
-        sink.put(vec![rec("a"), rec("b")]).unwrap();
+        sink.put(&[rec("a"), rec("b")].iter().collect()).unwrap();
         sink.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\n");
     }

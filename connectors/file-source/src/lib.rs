@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceBatch, SourceRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch};
 
 /// Config schema. `x-connectd-grant: read-parent` asks the host to grant read-only access to
 /// the directory holding `file` (at the same path), and nothing else.
@@ -90,7 +90,7 @@ impl Source for FileSource {
         Descriptor::source("file-source", env!("CARGO_PKG_VERSION"), SCHEMA)
     }
 
-    fn open(config: Config, resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError> {
+    fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
         let path = config.required("file")?.to_string();
         config.required("topic")?;
         let batch_size = config.parse_or("batch.size", 1000u32)?;
@@ -106,7 +106,7 @@ impl Source for FileSource {
             offset: 0,
             pending: Vec::new(),
         };
-        if let Some((_, pos)) = resume.iter().find(|(p, _)| p == task.path.as_bytes())
+        if let Some(pos) = resume.position(task.path.as_bytes())
             && pos.len() == 16
         {
             task.identity = Some(u64::from_be_bytes(pos[..8].try_into().expect("8 bytes")));
@@ -115,13 +115,7 @@ impl Source for FileSource {
         Ok(task)
     }
 
-    fn poll(&mut self, max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
-        let mut batch = SourceBatch::default();
-        self.poll_batch(max, &mut batch)?;
-        Ok(batch.to_records())
-    }
-
-    fn poll_batch(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
+    fn poll(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
         let max = max.min(self.batch_size) as usize;
         let identity = self.current_identity()?;
         let Some(identity) = identity else {
@@ -190,12 +184,14 @@ connectd_sdk::export_source!(FileSource);
 mod tests {
     use std::io::Write;
 
+    use connectd_sdk::{PollRecords, SourceRecord};
+
     use super::*;
 
     fn open(path: &std::path::Path, resume: Vec<(Vec<u8>, Vec<u8>)>) -> FileSource {
         FileSource::open(
             Config::from_pairs([("file", path.to_str().unwrap()), ("topic", "t")]),
-            resume,
+            resume.into(),
         )
         .unwrap()
     }
@@ -213,11 +209,11 @@ mod tests {
         let path = dir.path().join("in.txt");
         let mut f = File::create(&path).unwrap();
         let mut task = open(&path, vec![]);
-        assert!(task.poll(10).unwrap().is_empty());
+        assert!(task.poll_records(10).unwrap().is_empty());
         f.write_all(b"one\ntwo\nthr").unwrap();
-        assert_eq!(values(&task.poll(10).unwrap()), ["one", "two"]);
+        assert_eq!(values(&task.poll_records(10).unwrap()), ["one", "two"]);
         f.write_all(b"ee\n").unwrap();
-        assert_eq!(values(&task.poll(10).unwrap()), ["three"]);
+        assert_eq!(values(&task.poll_records(10).unwrap()), ["three"]);
     }
 
     #[test]
@@ -226,14 +222,14 @@ mod tests {
         let path = dir.path().join("in.txt");
         std::fs::write(&path, "a\nb\nc\nd\n").unwrap();
         let mut task = open(&path, vec![]);
-        let first = task.poll(2).unwrap();
+        let first = task.poll_records(2).unwrap();
         assert_eq!(values(&first), ["a", "b"]);
         let last = first.last().unwrap();
         let mut resumed = open(
             &path,
             vec![(last.source_partition.clone(), last.source_position.clone())],
         );
-        assert_eq!(values(&resumed.poll(10).unwrap()), ["c", "d"]);
+        assert_eq!(values(&resumed.poll_records(10).unwrap()), ["c", "d"]);
     }
 
     #[test]
@@ -242,25 +238,25 @@ mod tests {
         let path = dir.path().join("in.txt");
         std::fs::write(&path, "first file line\nmore\n").unwrap();
         let mut task = open(&path, vec![]);
-        assert_eq!(task.poll(10).unwrap().len(), 2);
+        assert_eq!(task.poll_records(10).unwrap().len(), 2);
         std::fs::rename(&path, dir.path().join("in.txt.1")).unwrap();
         std::fs::write(&path, "second file\n").unwrap();
-        assert_eq!(values(&task.poll(10).unwrap()), ["second file"]);
+        assert_eq!(values(&task.poll_records(10).unwrap()), ["second file"]);
         std::fs::write(&path, "second file\n").unwrap(); // same identity, not shorter: nothing new
-        assert!(task.poll(10).unwrap().is_empty());
+        assert!(task.poll_records(10).unwrap().is_empty());
         std::fs::write(&path, "x\n").unwrap(); // truncated and rewritten
-        assert_eq!(values(&task.poll(10).unwrap()), ["x"]);
+        assert_eq!(values(&task.poll_records(10).unwrap()), ["x"]);
     }
 
     #[test]
     fn bad_config_names_the_key() {
-        let err = FileSource::open(Config::from_pairs([("topic", "t")]), vec![])
+        let err = FileSource::open(Config::from_pairs([("topic", "t")]), Resume::default())
             .err()
             .unwrap();
         assert!(err.to_string().contains("`file`"), "{err}");
         let err = FileSource::open(
             Config::from_pairs([("file", "x"), ("topic", "t"), ("batch.size", "many")]),
-            vec![],
+            Resume::default(),
         )
         .err()
         .unwrap();

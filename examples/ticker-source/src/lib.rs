@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch, SourceRecord};
 
 pub struct Ticker {
     next: u64,
@@ -20,11 +20,11 @@ impl Source for Ticker {
         Descriptor::source("ticker", "0.1.0", schema)
     }
 
-    fn open(config: Config, resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError> {
+    fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
         // The stored position is the next tick number, as text.
         let next = resume
-            .first()
-            .and_then(|(_, p)| String::from_utf8_lossy(p).parse().ok());
+            .position(b"ticker")
+            .and_then(|p| String::from_utf8_lossy(p).parse().ok());
         Ok(Ticker {
             next: next.unwrap_or(0),
             every: Duration::from_millis(config.parse_or("interval.ms", 1000)?),
@@ -33,20 +33,21 @@ impl Source for Ticker {
         })
     }
 
-    fn poll(&mut self, _max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
+    fn poll(&mut self, _max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
         if self.last.is_some_and(|t| t.elapsed() < self.every) {
-            return Ok(Vec::new()); // not yet: the host polls again shortly
+            return Ok(()); // not yet: the host polls again shortly
         }
         self.last = Some(Instant::now());
         let n = self.next;
         self.next += 1;
         let value = format!(r#"{{"tick":{n},"message":{:?}}}"#, self.message);
         let position = self.next.to_string().into_bytes();
-        Ok(vec![SourceRecord::new(
+        batch.push(SourceRecord::new(
             value.into_bytes(),
             b"ticker".to_vec(),
             position,
-        )])
+        ));
+        Ok(())
     }
 }
 

@@ -126,29 +126,24 @@ impl Broker {
         background_tasks(self).await
     }
 
-    /// Topics, for in-process callers (the worker's embedded backend).
-    pub fn topics(&self) -> &Topics {
-        &self.topics
-    }
-
-    /// In-process consumer-group offsets: the committed offset of one partition.
-    pub fn committed_offset(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+    /// In-process OffsetFetch: a consumer group's committed offset of one partition.
+    pub fn committed_offset(&self, group: &str, tp: &TopicPartition) -> Option<Offset> {
         self.groups
             .offsets()
-            .get(group, topic, partition)
-            .map(|c| c.offset)
+            .get(group, &tp.topic, tp.partition)
+            .map(|c| Offset(c.offset))
     }
 
     /// In-process OffsetCommit (durable), for groups that do not run the group protocol.
-    pub fn commit_offsets(&self, group: &str, commits: &[(String, i32, i64)]) -> Result<()> {
+    pub fn commit_offsets(&self, group: &str, commits: &[(TopicPartition, Offset)]) -> Result<()> {
         let commits = commits
             .iter()
-            .map(|(t, p, o)| {
+            .map(|(tp, offset)| {
                 (
-                    t.clone(),
-                    *p,
+                    tp.topic.clone(),
+                    tp.partition,
                     crate::groups::Committed {
-                        offset: *o,
+                        offset: offset.0,
                         leader_epoch: -1,
                         metadata: None,
                     },
@@ -158,38 +153,30 @@ impl Broker {
         self.groups.commit(group, commits)
     }
 
-    /// In-process produce: appends record batches (RecordBatch v2) to one partition, makes
-    /// them as durable as the topic's `flush.messages` says an acknowledged write is, and
-    /// wakes waiting fetches. Blocking: call it from a worker thread.
-    pub fn produce(
-        &self,
-        topic: &str,
-        partition: i32,
-        records: &[u8],
-    ) -> Result<connectd_log::AppendInfo> {
-        let info = self.produce_deferred(topic, partition, records)?;
-        self.sync(topic, partition)?;
-        Ok(info)
+    /// In-process produce: appends record batches (RecordBatch v2, as
+    /// [`connectd_records::record_batch`] builds them) to one partition, makes them as durable
+    /// as the topic's `flush.messages` says an acknowledged write is, and wakes waiting
+    /// fetches. Returns the offset of the first record. Blocking: call it from a worker thread.
+    pub fn produce(&self, tp: &TopicPartition, records: &[u8]) -> Result<Offset> {
+        let base = self.produce_deferred(tp, records)?;
+        self.sync(tp)?;
+        Ok(base)
     }
 
     /// Like [`Broker::produce`], but the append is made durable, and waiting readers are
     /// woken, only by the next [`Broker::sync`] of the partition: several appends share one
     /// fsync.
-    pub fn produce_deferred(
-        &self,
-        topic: &str,
-        partition: i32,
-        records: &[u8],
-    ) -> Result<connectd_log::AppendInfo> {
-        Ok(self
-            .partition_log(topic, partition)?
-            .append(records, crate::now_ms())?)
+    pub fn produce_deferred(&self, tp: &TopicPartition, records: &[u8]) -> Result<Offset> {
+        let info = self
+            .partition_log(&tp.topic, tp.partition)?
+            .append(records, crate::now_ms())?;
+        Ok(Offset(info.base_offset))
     }
 
     /// Makes every append to a partition durable, as its `flush.messages` says an
     /// acknowledged write is, then wakes waiting fetches and readers.
-    pub fn sync(&self, topic: &str, partition: i32) -> Result<()> {
-        let log = self.partition_log(topic, partition)?;
+    pub fn sync(&self, tp: &TopicPartition) -> Result<()> {
+        let log = self.partition_log(&tp.topic, tp.partition)?;
         if log.config().fsync_on_ack() {
             log.sync()?;
         }

@@ -15,7 +15,7 @@ mod gather;
 pub mod groups;
 mod handlers;
 pub mod server;
-pub mod topics;
+pub(crate) mod topics;
 
 use std::path::PathBuf;
 

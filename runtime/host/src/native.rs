@@ -52,7 +52,7 @@ struct Source<T>(T);
 impl<T: sdk::Source + Send> DynSource for Source<T> {
     fn poll(&mut self, max: u32) -> Result<SourceBatch, TaskError> {
         let mut batch = SourceBatch::default();
-        guarded(|| self.0.poll_batch(max, &mut batch))?;
+        guarded(|| self.0.poll(max, &mut batch))?;
         Ok(batch)
     }
 
@@ -65,7 +65,7 @@ struct Sink<T>(T);
 
 impl<T: sdk::Sink + Send> DynSink for Sink<T> {
     fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError> {
-        guarded(|| self.0.put_batch(batch))
+        guarded(|| self.0.put(batch))
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {
@@ -75,7 +75,7 @@ impl<T: sdk::Sink + Send> DynSink for Sink<T> {
 
 pub(crate) fn open_source<T: sdk::Source + Send>() -> OpenSource {
     Box::new(|config, resume| {
-        let task = guarded(|| T::open(sdk::Config::from_pairs(config), resume))?;
+        let task = guarded(|| T::open(sdk::Config::from_pairs(config), resume.into()))?;
         Ok(Box::new(Source(task)) as Box<dyn DynSource>)
     })
 }

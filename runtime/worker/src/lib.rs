@@ -19,6 +19,7 @@ pub mod status;
 mod supervisor;
 mod task;
 mod transforms;
+pub mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -22,6 +22,7 @@ use crate::connector::ConnectorConfig;
 use crate::offsets::SourceOffsets;
 use crate::status::{Status, TaskStatus};
 use crate::transforms::TransformSpec;
+use crate::validate;
 use crate::{Error, Result, WorkerSettings, files_with_extension, grants_for, sink, source};
 
 /// How long a folder must be quiet before a change is applied (editors write in steps).
@@ -306,6 +307,7 @@ impl Supervisor {
                 config.plugin
             ));
         }
+        check_config(file, &config, &plugin, &transforms)?;
         let (connector, grants) = grants_for(&plugin.descriptor().config_schema, config.clone());
         if kind == Kind::Source
             && let Some(topic) = connector.values.get("topic")
@@ -436,4 +438,39 @@ pub(crate) fn watch(
             context: "starting the watcher thread".into(),
             source: e,
         })
+}
+
+/// Checks a connector's keys, and each transform's, against the config schema its plugin
+/// describes ([`crate::validate`]), before any task opens. The error names the file and every
+/// key that is wrong.
+fn check_config(
+    file: &Path,
+    config: &ConnectorConfig,
+    plugin: &Plugin,
+    transforms: &[TransformSpec],
+) -> Result<(), String> {
+    let schema_error =
+        |plugin: &str, e: String| format!("{}: plugin {plugin:?}: {e}", file.display());
+    let mut problems = validate::check(
+        &plugin.descriptor().config_schema,
+        &config.connector_pairs(),
+        "",
+    )
+    .map_err(|e| schema_error(&config.plugin, e))?;
+    for t in transforms {
+        let prefix = format!("transforms.{}.", t.config.alias);
+        problems.extend(
+            validate::check(
+                &t.plugin.descriptor().config_schema,
+                &t.config.config,
+                &prefix,
+            )
+            .map_err(|e| schema_error(&t.config.plugin, e))?,
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(validate::message(file, &problems))
+    }
 }

@@ -3,7 +3,7 @@
 //! without bound), `panic`, `fatal` (returns a fatal error), `socket` (tries to connect to
 //! 127.0.0.1:`port`), `read` (reads the file named by `path`), `ok` (one record per poll).
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Source, SourceRecord};
+use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch, SourceRecord};
 
 /// The misbehaving task.
 pub struct Misbehave {
@@ -21,7 +21,7 @@ impl Source for Misbehave {
         )
     }
 
-    fn open(config: Config, _resume: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Self, ConnectorError> {
+    fn open(config: Config, _resume: Resume) -> Result<Self, ConnectorError> {
         let mode = config.required("mode")?.to_string();
         Ok(Misbehave {
             mode,
@@ -30,8 +30,17 @@ impl Source for Misbehave {
         })
     }
 
-    fn poll(&mut self, _max: u32) -> Result<Vec<SourceRecord>, ConnectorError> {
+    fn poll(&mut self, _max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
         self.polls += 1;
+        let record = self.record()?;
+        batch.push(record);
+        Ok(())
+    }
+}
+
+impl Misbehave {
+    /// The one record a poll returns, or how the mode misbehaves.
+    fn record(&mut self) -> Result<SourceRecord, ConnectorError> {
         match self.mode.as_str() {
             "loop" => {
                 let mut x: u64 = self.polls;
@@ -53,26 +62,26 @@ impl Source for Misbehave {
             "socket" => {
                 let port = self.config.get("port").unwrap_or("9");
                 match std::net::TcpStream::connect(format!("127.0.0.1:{port}")) {
-                    Ok(_) => Ok(vec![SourceRecord::new(
+                    Ok(_) => Ok(SourceRecord::new(
                         b"connected".to_vec(),
                         b"socket".to_vec(),
                         vec![],
-                    )]),
+                    )),
                     Err(e) => Err(ConnectorError::Fatal(format!("socket refused: {e}"))),
                 }
             }
             "read" => {
                 let path = self.config.required("path")?;
                 match std::fs::read(path) {
-                    Ok(bytes) => Ok(vec![SourceRecord::new(bytes, b"read".to_vec(), vec![])]),
+                    Ok(bytes) => Ok(SourceRecord::new(bytes, b"read".to_vec(), vec![])),
                     Err(e) => Err(ConnectorError::Fatal(format!("read refused: {e}"))),
                 }
             }
-            _ => Ok(vec![SourceRecord::new(
+            _ => Ok(SourceRecord::new(
                 self.polls.to_string().into_bytes(),
                 b"ok".to_vec(),
                 self.polls.to_be_bytes().to_vec(),
-            )]),
+            )),
         }
     }
 }

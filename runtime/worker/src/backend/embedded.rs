@@ -74,11 +74,11 @@ struct EmbeddedProducer {
 
 impl Producer for EmbeddedProducer {
     fn send(&mut self, tp: &TopicPartition, batch: &ProducerBatch) -> Result<()> {
-        let info = self
+        let base = self
             .broker
-            .produce_deferred(&tp.topic, tp.partition, batch.as_bytes())
+            .produce_deferred(tp, batch.as_bytes())
             .map_err(failed(format!("producing to {tp}")))?;
-        let end = Offset(info.base_offset + batch.len() as i64);
+        let end = base.plus(batch.len() as i64);
         match self.ends.iter_mut().find(|(p, _)| p == tp) {
             Some(e) => e.1 = end,
             None => self.ends.push((tp.clone(), end)),
@@ -90,7 +90,7 @@ impl Producer for EmbeddedProducer {
         // One sync per partition for everything sent, not one per batch.
         for (tp, _) in &self.ends {
             self.broker
-                .sync(&tp.topic, tp.partition)
+                .sync(tp)
                 .map_err(failed(format!("syncing {tp}")))?;
         }
         Ok(std::mem::take(&mut self.ends))
@@ -160,22 +160,14 @@ impl Consumer for EmbeddedConsumer {
         let group = self.group()?;
         Ok(tps
             .iter()
-            .map(|tp| {
-                self.broker
-                    .committed_offset(group, &tp.topic, tp.partition)
-                    .map(Offset)
-            })
+            .map(|tp| self.broker.committed_offset(group, tp))
             .collect())
     }
 
     fn commit(&mut self, offsets: &[(TopicPartition, Offset)]) -> Result<()> {
         let group = self.group()?.to_string();
-        let commits: Vec<(String, i32, i64)> = offsets
-            .iter()
-            .map(|(tp, at)| (tp.topic.clone(), tp.partition, at.0))
-            .collect();
         self.broker
-            .commit_offsets(&group, &commits)
+            .commit_offsets(&group, offsets)
             .map_err(failed(format!("committing offsets of {group}")))
     }
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use connectd_host::{Limits, Plugin};
+use connectd_records::TopicPartition;
 use connectd_worker::{Worker, WorkerSettings};
 
 const RECORD_BYTES: usize = 100;
@@ -136,14 +137,13 @@ fn main() -> Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let config = connectd_broker::BrokerConfig {
-        listen: "127.0.0.1:0".parse()?,
-        ..Default::default()
+    let config = connectd_broker::BrokerConfig::default();
+    // The broker engine alone: the pipeline needs no Kafka listener.
+    let broker = {
+        let _in_runtime = runtime.enter();
+        connectd_broker::Broker::open(config, &root.join("data"))?
     };
-    let bound = runtime.block_on(connectd_broker::Broker::bind(config, &root.join("data")))?;
-    let broker = bound.broker();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let serving = runtime.spawn(bound.serve(stop_rx));
+    let maintenance = runtime.spawn(broker.clone().maintain());
     let settings = WorkerSettings {
         plugin_dir,
         connectors_dir: connectors,
@@ -155,10 +155,8 @@ fn main() -> Result<()> {
     let worker = Worker::start_with_builtins(settings, backend, builtins)?;
     let done = || match pipeline.as_str() {
         "datagen" => broker
-            .topics()
-            .get("bench")
-            .and_then(|t| t.partition(0))
-            .is_some_and(|p| p.log_end_offset() as u64 >= records),
+            .end_offset(&TopicPartition::new("bench", 0))
+            .is_ok_and(|end| end.0 as u64 >= records),
         _ => std::fs::metadata(&output).is_ok_and(|m| m.len() >= want_bytes),
     };
     while !done() {
@@ -169,8 +167,8 @@ fn main() -> Result<()> {
     }
     let seconds = started.elapsed().as_secs_f64();
     worker.stop();
-    let _ = stop_tx.send(true);
-    runtime.block_on(serving)??;
+    maintenance.abort();
+    broker.shutdown()?;
     println!(
         "{{\"mode\":\"{mode}\",\"pipeline\":\"{pipeline}\",\"records\":{records},\"seconds\":{seconds:.3},\"records_per_s\":{:.0},\"peak_rss_mb\":{:.1}}}",
         records as f64 / seconds,
