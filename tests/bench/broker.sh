@@ -8,6 +8,13 @@
 #   cargo install tansu --features dynostore      # once, about 9 minutes
 #   RUNS=3 bash tests/bench/broker.sh
 #
+# Before and after a change, in the same run: build the earlier commit's `connectd` (for
+# example in a `git worktree`) and name it; `connectd-before` then runs beside the others
+# (with fsync, as `connectd-fsync`), and the table adds each rate's ratio to it.
+#
+#   BEFORE=/tmp/old/target/release/connectd BROKERS="connectd-fsync connectd-before" \
+#     RUNS=5 bash tests/bench/broker.sh
+#
 # Prints one line per measurement and a table of medians.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,6 +22,8 @@ RUNS=${RUNS:-3}
 N1=${N1:-1000000}          # records, 1 partition, 1 producer
 N8=${N8:-500000}           # records per producer, 8 partitions, 2 producers
 TANSU=${TANSU:-$(command -v tansu || echo /opt/tansu/bin/tansu)}
+BROKERS=${BROKERS:-connectd-fsync connectd-pagecache tansu-memory}
+BEFORE=${BEFORE:-}
 cargo build --release -q -p connectd
 CONNECTD=$PWD/target/release/connectd
 WORK=$(mktemp -d)
@@ -46,6 +55,8 @@ start_broker() { # name -> sets PORT, PID
       "$CONNECTD" --config "$dir/worker.toml" 2>"$dir/log" & ;;
     connectd-pagecache) printf '[worker]\ndata_dir = "data"\n[broker]\nlisten = "127.0.0.1:%s"\n[broker.topic_defaults]\n"flush.messages" = "9223372036854775807"\n"flush.ms" = "9223372036854775807"\n' "$PORT" > "$dir/worker.toml"
       "$CONNECTD" --config "$dir/worker.toml" 2>"$dir/log" & ;;
+    connectd-before) printf '[worker]\ndata_dir = "data"\n[broker]\nlisten = "127.0.0.1:%s"\n' "$PORT" > "$dir/worker.toml"
+      "$BEFORE" --config "$dir/worker.toml" 2>"$dir/log" & ;;
     tansu-memory) "$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine memory://tansu/ >"$dir/log" 2>&1 & ;;
   esac
   PID=$!
@@ -66,7 +77,7 @@ dd if=/dev/zero of="$WORK/warm" bs=1M count=$((WARM_GB * 1024)) status=none && r
 # ceiling is taken within its run, and the table reports the median of those ratios.
 for run in $(seq "$RUNS"); do
   python3 tests/bench/ceilings.py "$WORK" | while read -r name value; do record ceiling "$name" "$value"; done
-  for broker in connectd-fsync connectd-pagecache tansu-memory; do
+  for broker in $BROKERS; do
     start_broker $broker
     B="-b 127.0.0.1:$PORT"
     "$CONNECTD" topics $B create one --partitions 1 --replication-factor 1 >/dev/null
@@ -143,12 +154,19 @@ for run, v in runs.items():
     loopback = v[("ceiling", "loopback_tcp_mb_s")]
     lower = min(loopback, v[("ceiling", "fsync_seq_write_mb_s")])
     for broker in ("connectd-fsync", "connectd-pagecache"):
+        if (broker, "consume_1p_mb_s") not in v:
+            continue
         for what in ("consume_1p_mb_s", "consume_8p_mb_s", "consume_8p_2consumers_mb_s"):
             ratios[(broker, what.replace("_mb_s", "") + " / loopback")].append(v[(broker, what)] / loopback)
+            if ("connectd-before", what) in v and broker == "connectd-fsync":
+                ratios[(broker, what.replace("_mb_s", "") + " / before")].append(v[(broker, what)] / v[("connectd-before", what)])
         for what in ("produce_1p_1producer_mb_s", "produce_8p_2producers_mb_s"):
             short = what.replace("_mb_s", "")
             ratios[(broker, short + " / lower ceiling")].append(v[(broker, what)] / lower)
-            ratios[(broker, short + " / tansu")].append(v[(broker, what)] / v[("tansu-memory", what)])
+            if ("tansu-memory", what) in v:
+                ratios[(broker, short + " / tansu")].append(v[(broker, what)] / v[("tansu-memory", what)])
+            if ("connectd-before", what) in v and broker == "connectd-fsync":
+                ratios[(broker, short + " / before")].append(v[(broker, what)] / v[("connectd-before", what)])
 print("\nmedian of per-run ratios:")
 for (who, what), values in sorted(ratios.items()):
     print(f"{who:20} {what:44} {statistics.median(values):6.2f}  ({' '.join(f'{x:.2f}' for x in values)})")

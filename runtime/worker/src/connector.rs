@@ -29,6 +29,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use connectd_records::ConnectorName;
+
 use crate::{Error, Result};
 
 /// Keys the worker reads itself; every other key is passed to the connector, except the
@@ -95,8 +97,8 @@ impl Default for ErrorPolicy {
 /// A validated connector config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorConfig {
-    /// Connector name (unique per worker).
-    pub name: String,
+    /// Connector name (unique per worker), checked where it is made.
+    pub name: ConnectorName,
     /// Plugin name: `plugin_dir/<plugin>.wasm`.
     pub plugin: String,
     /// Kafka Connect's `tasks.max`.
@@ -153,18 +155,8 @@ impl ConnectorConfig {
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
-        let name = values.get("name").cloned().unwrap_or(stem);
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(Error::config(
-                path,
-                "name",
-                format!("expected letters, digits, '-', '_' or '.', got {name:?}"),
-            ));
-        }
+        let name = ConnectorName::new(values.get("name").cloned().unwrap_or(stem))
+            .map_err(|e| Error::config(path, "name", e.to_string()))?;
         let plugin = values
             .get("plugin")
             .or_else(|| values.get("connector.class"))

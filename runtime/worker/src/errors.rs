@@ -204,7 +204,7 @@ impl ErrorHandler {
                 ("__connect.errors.offset", offset.to_string()),
                 (
                     "__connect.errors.connector.name",
-                    self.connector.name.clone(),
+                    self.connector.name.to_string(),
                 ),
                 ("__connect.errors.task.id", self.task_id.to_string()),
                 ("__connect.errors.stage", f.stage.as_str().to_string()),

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use connectd_records::record_batch::ProducerRecord;
-use connectd_records::{Header, Offset, TopicPartition};
+use connectd_records::{ConnectorName, Header, Offset, TopicPartition};
 
 use crate::backend::{self, Producer, TopicBackend};
 use crate::{Result, now_ms};
@@ -54,7 +54,12 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The header value for one source position.
-pub(crate) fn source_header(connector: &str, partition: &[u8], position: &[u8]) -> Header {
+pub(crate) fn source_header(
+    connector: &ConnectorName,
+    partition: &[u8],
+    position: &[u8],
+) -> Header {
+    let connector = connector.as_str();
     Header {
         key: SOURCE_HEADER.to_string(),
         value: serde_json::to_vec(&(connector, hex(partition), hex(position))).expect("serialises"),
@@ -102,7 +107,8 @@ impl SourceOffsets {
 
     /// Adopts the positions of records `connector` wrote to `topics` after its last checkpoint
     /// (see the module docs). Partitions it never checkpointed are read from the start.
-    pub fn recover(&self, connector: &str, topics: &[(String, i32)]) -> Result<usize> {
+    pub fn recover(&self, connector: &ConnectorName, topics: &[(String, i32)]) -> Result<usize> {
+        let connector = connector.as_str();
         let mut adopted = 0;
         let mut scanned = Vec::new();
         for (topic, partitions) in topics {
@@ -148,7 +154,8 @@ impl SourceOffsets {
     }
 
     /// The stored positions of one connector.
-    pub fn resume(&self, connector: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn resume(&self, connector: &ConnectorName) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let connector = connector.as_str();
         self.state()
             .positions
             .iter()
@@ -160,10 +167,11 @@ impl SourceOffsets {
     /// Durably stores the latest positions of a connector and where its writes ended.
     pub fn store(
         &self,
-        connector: &str,
+        connector: &ConnectorName,
         latest: &[(Vec<u8>, Vec<u8>)],
         ends: &[(String, i32, i64)],
     ) -> Result<()> {
+        let connector = connector.as_str();
         let record = |key: Vec<u8>, value: Vec<u8>| ProducerRecord {
             key: Some(key),
             value: Some(value),

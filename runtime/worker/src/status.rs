@@ -59,7 +59,8 @@ impl Status {
     }
 
     /// Records a state change (logged, kept, and written to the status topic).
-    pub fn set(&self, connector: &str, task: Option<u32>, status: TaskStatus) {
+    pub fn set(&self, connector: impl AsRef<str>, task: Option<u32>, status: TaskStatus) {
+        let connector = connector.as_ref();
         let key = match task {
             Some(t) => format!("{connector}/{t}"),
             None => connector.to_string(),

@@ -101,7 +101,7 @@ impl Supervisor {
         self.status.snapshot()
     }
 
-    fn failed(&self, name: &str, plugin: &str, reason: String) {
+    fn failed(&self, name: impl AsRef<str>, plugin: &str, reason: String) {
         self.status.set(
             name,
             None,
