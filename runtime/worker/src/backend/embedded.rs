@@ -171,3 +171,146 @@ impl Consumer for EmbeddedConsumer {
             .map_err(failed(format!("committing offsets of {group}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use connectd_broker::BrokerConfig;
+    use connectd_records::Header;
+    use connectd_records::record_batch::ProducerRecord;
+
+    use super::*;
+    use crate::backend::{append, read_to_end};
+
+    /// The engine in a temporary directory, and the runtime its group coordinator needs.
+    fn engine() -> (tokio::runtime::Runtime, tempfile::TempDir, Embedded) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let broker = {
+            let _in = runtime.enter();
+            Broker::open(BrokerConfig::default(), dir.path()).unwrap()
+        };
+        (runtime, dir, Embedded::new(broker))
+    }
+
+    fn record(value: &str) -> ProducerRecord {
+        ProducerRecord {
+            key: Some(b"k".to_vec()),
+            value: Some(value.as_bytes().to_vec()),
+            headers: vec![Header {
+                key: "h".into(),
+                value: b"v".to_vec(),
+            }],
+            timestamp_ms: 7,
+        }
+    }
+
+    #[test]
+    fn roles_produce_read_and_commit_through_the_engine() {
+        let (_rt, _dir, backend) = engine();
+        let admin = backend.admin();
+        assert_eq!(admin.partitions("t").unwrap(), None);
+        assert_eq!(admin.ensure_topic("t", 2, &[]).unwrap(), 2);
+        assert_eq!(
+            admin.ensure_topic("t", 5, &[]).unwrap(),
+            2,
+            "exists already"
+        );
+        let (p0, p1) = (TopicPartition::new("t", 0), TopicPartition::new("t", 1));
+        let mut producer = backend.producer().unwrap();
+        producer
+            .send(
+                &p0,
+                &ProducerBatch::from_records(&[record("a"), record("b")]),
+            )
+            .unwrap();
+        producer
+            .send(&p1, &ProducerBatch::from_records(&[record("c")]))
+            .unwrap();
+        producer
+            .send(&p0, &ProducerBatch::from_records(&[record("d")]))
+            .unwrap();
+        let mut ends = producer.flush().unwrap();
+        ends.sort();
+        assert_eq!(ends, [(p0.clone(), Offset(3)), (p1.clone(), Offset(1))]);
+        assert_eq!(producer.flush().unwrap(), [], "nothing sent since");
+        assert_eq!(
+            append(producer.as_mut(), &p1, &[record("e")]).unwrap(),
+            Offset(1)
+        );
+
+        let mut consumer = backend.consumer(Some("g")).unwrap();
+        assert_eq!(consumer.committed(&[p0.clone()]).unwrap(), [None]);
+        consumer
+            .assign(&[(p0.clone(), Offset(1)), (p1.clone(), Offset::ZERO)])
+            .unwrap();
+        let mut batch = SinkBatch::default();
+        consumer
+            .poll(1 << 20, Duration::from_secs(1), &mut batch)
+            .unwrap();
+        let got: Vec<(i32, i64, Vec<u8>)> = batch
+            .iter()
+            .map(|r| (r.partition(), r.offset(), r.value().unwrap().to_vec()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, 1, b"b".to_vec()),
+                (0, 2, b"d".to_vec()),
+                (1, 0, b"c".to_vec()),
+                (1, 1, b"e".to_vec())
+            ]
+        );
+        let first = batch.to_records().remove(0);
+        assert_eq!((first.key, first.timestamp_ms), (Some(b"k".to_vec()), 7));
+        assert_eq!(first.headers[0].value, b"v");
+        assert_eq!(consumer.position(&p0), Some(Offset(3)));
+        assert_eq!(consumer.end_offset(&p1).unwrap(), Offset(2));
+        consumer.commit(&[(p0.clone(), Offset(3))]).unwrap();
+        let mut again = backend.consumer(Some("g")).unwrap();
+        assert_eq!(
+            again.committed(&[p0.clone(), p1.clone()]).unwrap(),
+            [Some(Offset(3)), None]
+        );
+        let mut no_group = backend.consumer(None).unwrap();
+        assert!(no_group.commit(&[(p0.clone(), Offset(1))]).is_err());
+        let replayed = read_to_end(&backend, &p0, Offset::ZERO).unwrap();
+        assert_eq!(replayed.len(), 3);
+    }
+
+    #[test]
+    fn a_caught_up_consumer_waits_for_the_next_send() {
+        let (_rt, _dir, backend) = engine();
+        backend.admin().ensure_topic("w", 1, &[]).unwrap();
+        let tp = TopicPartition::new("w", 0);
+        let mut consumer = backend.consumer(None).unwrap();
+        consumer.assign(&[(tp.clone(), Offset::ZERO)]).unwrap();
+        let mut batch = SinkBatch::default();
+        let started = Instant::now();
+        consumer
+            .poll(1 << 20, Duration::from_millis(200), &mut batch)
+            .unwrap();
+        assert!(batch.is_empty());
+        assert!(started.elapsed() >= Duration::from_millis(200), "it waited");
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                let mut producer = backend.producer().unwrap();
+                append(producer.as_mut(), &tp, &[record("late")]).unwrap();
+            });
+            let started = Instant::now();
+            consumer
+                .poll(1 << 20, Duration::from_secs(30), &mut batch)
+                .unwrap();
+            assert_eq!(batch.len(), 1);
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "woken by the send, not the timeout"
+            );
+        });
+    }
+}
