@@ -244,7 +244,10 @@ mod tests {
         );
 
         let mut consumer = backend.consumer(Some("g")).unwrap();
-        assert_eq!(consumer.committed(&[p0.clone()]).unwrap(), [None]);
+        assert_eq!(
+            consumer.committed(std::slice::from_ref(&p0)).unwrap(),
+            [None]
+        );
         consumer
             .assign(&[(p0.clone(), Offset(1)), (p1.clone(), Offset::ZERO)])
             .unwrap();
