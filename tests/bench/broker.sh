@@ -77,7 +77,10 @@ dd if=/dev/zero of="$WORK/warm" bs=1M count=$((WARM_GB * 1024)) status=none && r
 # ceiling is taken within its run, and the table reports the median of those ratios.
 for run in $(seq "$RUNS"); do
   python3 tests/bench/ceilings.py "$WORK" | while read -r name value; do record ceiling "$name" "$value"; done
-  for broker in $BROKERS; do
+  # The brokers swap order every run, so none always runs first.
+  order=$BROKERS
+  [ $((run % 2)) = 0 ] && order=$(echo $BROKERS | tr ' ' '\n' | tac | tr '\n' ' ')
+  for broker in $order; do
     start_broker $broker
     B="-b 127.0.0.1:$PORT"
     "$CONNECTD" topics $B create one --partitions 1 --replication-factor 1 >/dev/null

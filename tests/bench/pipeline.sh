@@ -56,7 +56,10 @@ done
 for run in $(seq "$RUNS"); do
   for pipeline in datagen file; do
     for mode in native wasm; do
-      for build in $BUILDS; do
+      # Before and after swap places every run, so neither always runs first.
+      order=$BUILDS
+      [ $((run % 2)) = 0 ] && order=$(echo $BUILDS | tr ' ' '\n' | tac | tr '\n' ' ')
+      for build in $order; do
         bench "$build" "$mode" "$pipeline" "$RECORDS" | tee -a "$WORK/results"
         sync   # no run inherits the previous one's writeback
       done

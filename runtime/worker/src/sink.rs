@@ -86,9 +86,11 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     };
     let mut owned: Vec<TopicPartition> = Vec::new();
     let mut checked: Option<Instant> = None;
+    let mut idle = true;
     while !ctx.stop.load(Ordering::Relaxed) {
-        // Topics and partitions can appear while the task runs: look again now and then.
-        if checked.is_none_or(|t| t.elapsed() >= PARTITIONS_CHECK) {
+        // Topics and partitions can appear while the task runs: look again while there is
+        // nothing to read (a sink often starts before its topic exists), and now and then.
+        if idle || owned.is_empty() || checked.is_none_or(|t| t.elapsed() >= PARTITIONS_CHECK) {
             checked = Some(Instant::now());
             if let Err(e) = assign(ctx, &topics, consumer.as_mut(), &mut owned) {
                 return Some(retryable(e));
@@ -98,7 +100,8 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         if let Err(e) = consumer.poll(READ_BYTES, IDLE_WAIT, &mut batch) {
             return Some(retryable(e));
         }
-        if batch.is_empty() {
+        idle = batch.is_empty();
+        if idle {
             continue;
         }
         // Where the task stands after this batch: what to commit once it is flushed.
@@ -120,7 +123,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     None
 }
 
-/// How often a sink task looks for new topics and partitions.
+/// How often a busy sink task looks for new topics and partitions.
 const PARTITIONS_CHECK: Duration = Duration::from_secs(1);
 
 /// Assigns the task the partitions it owns that are not yet assigned, from the group's
