@@ -4,10 +4,10 @@
 //! allocations and copies per record on each side. Mirrors the WIT's `source-batch` and
 //! `sink-batch`.
 //!
-//! Connectors that only need convenience implement [`crate::Source::poll`] and
-//! [`crate::Sink::put`] with owned records, and the SDK converts. Connectors that move a lot of
-//! data write into a [`SourceBatch`] ([`crate::Source::poll_batch`]) and read a [`SinkBatch`]
-//! through borrowed [`SinkRecordRef`]s ([`crate::Sink::put_batch`]).
+//! A source's poll fills a [`SourceBatch`]: with owned records ([`SourceBatch::push`]), or, with
+//! no allocation per record, straight from its parts ([`SourceBatch::push_value`] and its
+//! friends). A sink's put reads a [`SinkBatch`] through borrowed [`SinkRecordRef`]s
+//! ([`SinkBatch::iter`]) or owned records ([`SinkBatch::to_records`]).
 //!
 //! Files by purpose: [`span`] (where bytes lie in `data`), [`source`] and [`sink`] (the two
 //! batches and their records), [`wire`] (the column form the WIT carries).
