@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::Connectd;
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
@@ -73,17 +73,18 @@ fn read_response(s: &mut TcpStream) -> bytes::Bytes {
     bytes::Bytes::from(body)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_input_is_refused_and_others_keep_being_served() {
-    let c = Connectd::start("max_connections = 40\nsocket_request_max_bytes = 1048576");
-    c.cli(&["topics", "create", "healthy", "--partitions", "2"], None);
+/// A real client that produces to and consumes from `topic` the whole time, to show the
+/// broker keeps serving while it is attacked.
+struct Healthy {
+    stop: Arc<AtomicBool>,
+    consumed: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<()>,
+}
 
-    // A real client produces and consumes the whole time.
-    let stop = Arc::new(AtomicBool::new(false));
-    let consumed = Arc::new(AtomicUsize::new(0));
-    let background = {
-        let stop = stop.clone();
-        let consumed = consumed.clone();
+impl Healthy {
+    fn start(c: &Connectd, topic: &'static str) -> Healthy {
+        let stop = Arc::new(AtomicBool::new(false));
+        let consumed = Arc::new(AtomicUsize::new(0));
         let producer: ThreadedProducer<DefaultProducerContext> = c
             .client()
             .set("acks", "all")
@@ -92,35 +93,59 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
             .unwrap();
         let consumer: BaseConsumer = c
             .client()
-            .set("group.id", "healthy-readers")
+            .set("group.id", format!("{topic}-readers"))
             .set("auto.offset.reset", "earliest")
             .create()
             .unwrap();
-        consumer.subscribe(&["healthy"]).unwrap();
-        std::thread::spawn(move || {
-            let mut i = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let _ = producer
-                    .send(BaseRecord::<(), String>::to("healthy").payload(&format!("m{i}")));
-                i += 1;
-                if let Some(Ok(_)) = consumer.poll(Duration::from_millis(5)) {
-                    consumed.fetch_add(1, Ordering::Relaxed);
+        consumer.subscribe(&[topic]).unwrap();
+        let thread = {
+            let (stop, consumed) = (stop.clone(), consumed.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = producer
+                        .send(BaseRecord::<(), String>::to(topic).payload(&format!("m{i}")));
+                    i += 1;
+                    if let Some(Ok(_)) = consumer.poll(Duration::from_millis(5)) {
+                        consumed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
-            }
-            producer.flush(Duration::from_secs(10)).unwrap();
-        })
-    };
-    let wait_progress = |what: &str| {
-        let before = consumed.load(Ordering::Relaxed);
+                producer.flush(Duration::from_secs(10)).unwrap();
+            })
+        };
+        Healthy {
+            stop,
+            consumed,
+            thread,
+        }
+    }
+
+    /// Waits until the client has consumed 20 more records.
+    fn wait_progress(&self, what: &str) {
+        let before = self.consumed.load(Ordering::Relaxed);
         let start = Instant::now();
-        while consumed.load(Ordering::Relaxed) < before + 20 {
+        while self.consumed.load(Ordering::Relaxed) < before + 20 {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
                 "the healthy client stalled after {what}"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-    };
+    }
+
+    fn finish(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_and_others_keep_being_served() {
+    let c = Connectd::start("max_connections = 40\nsocket_request_max_bytes = 1048576");
+    c.cli(&["topics", "create", "healthy", "--partitions", "2"], None);
+
+    let healthy = Healthy::start(&c, "healthy");
+    let wait_progress = |what: &str| healthy.wait_progress(what);
     wait_progress("start");
 
     // 1. Garbage bytes in a frame of sane size.
@@ -194,17 +219,10 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
         answer.responses[0].partition_responses[0].error_code, 2,
         "CORRUPT_MESSAGE"
     );
-    send_raw(
-        &mut s,
-        &request(
-            ApiKey::ApiVersions,
-            0,
-            &kafka_protocol::messages::ApiVersionsRequest::default(),
-        ),
+    assert!(
+        !ask_api_versions(&mut s).api_keys.is_empty(),
+        "the connection still answers"
     );
-    let mut resp = read_response(&mut s);
-    assert!(resp.remaining() > 4, "the connection still answers");
-    resp.advance(4);
 
     // 8. Admin requests with bad names and counts get their Kafka error codes.
     let admin: AdminClient<DefaultClientContext> = c.client().create().unwrap();
@@ -263,10 +281,99 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     );
     wait_progress("too many connections");
 
-    stop.store(true, Ordering::Relaxed);
-    background.join().unwrap();
+    healthy.finish();
     assert!(
         c.log_text().contains("unsupported API version"),
         "the broker logs why it closed a connection"
+    );
+}
+
+fn api_versions(c: &Connectd) -> ApiVersionsResponse {
+    ask_api_versions(&mut connect(c))
+}
+
+/// Sends ApiVersions v0 on `s` and reads the answer.
+fn ask_api_versions(s: &mut TcpStream) -> ApiVersionsResponse {
+    send_raw(
+        s,
+        &request(
+            ApiKey::ApiVersions,
+            0,
+            &kafka_protocol::messages::ApiVersionsRequest::default(),
+        ),
+    );
+    let mut resp = read_response(s);
+    ResponseHeader::decode(&mut resp, 0).unwrap();
+    ApiVersionsResponse::decode(&mut resp, 0).unwrap()
+}
+
+/// Resident memory of the connectd process, in KiB.
+fn rss_kib(c: &Connectd) -> u64 {
+    let pid = c.child.as_ref().expect("connectd is running").id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// For every API and version the broker advertises: bodies that claim about two billion
+/// entries (as an i32 count and as a compact varint), negative lengths, and truncations.
+/// Each may close its connection or get an answer; the process must survive all of them,
+/// answer ApiVersions, keep serving a real client, and stay within 64 MiB of its RSS.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_frames_for_every_api_and_version_leave_the_broker_serving() {
+    let mut c = Connectd::start("");
+    c.cli(&["topics", "create", "steady", "--partitions", "1"], None);
+    let healthy = Healthy::start(&c, "steady");
+    healthy.wait_progress("start");
+    let rss_before = rss_kib(&c);
+
+    let claims: [&[u8]; 4] = [
+        &[0x7f, 0xff, 0xff, 0xff].repeat(6),
+        &[0xff, 0xff, 0xff, 0xff, 0x0f].repeat(6),
+        &[0xff; 24],
+        &[0x00, 0x01],
+    ];
+    let advertised = api_versions(&c);
+    assert!(advertised.api_keys.len() >= 20, "{advertised:?}");
+    let mut frames = 0;
+    for api in &advertised.api_keys {
+        let key = ApiKey::try_from(api.api_key).unwrap();
+        for version in api.min_version..=api.max_version {
+            let mut header = BytesMut::new();
+            RequestHeader::default()
+                .with_request_api_key(api.api_key)
+                .with_request_api_version(version)
+                .with_correlation_id(frames)
+                .with_client_id(Some(StrBytes::from_static_str("hostile")))
+                .encode(&mut header, key.request_header_version(version))
+                .unwrap();
+            for claim in claims {
+                let mut s = connect(&c);
+                s.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                send_raw(&mut s, &[&header[..], claim].concat());
+                // Closed or answered: either is fine, as long as the process lives on.
+                let _ = closed(s);
+                frames += 1;
+            }
+        }
+    }
+    assert!(frames > 400, "only {frames} hostile frames sent");
+    assert!(
+        c.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "connectd died; log:\n{}",
+        c.log_text()
+    );
+    assert!(api_versions(&c).api_keys.len() == advertised.api_keys.len());
+    healthy.wait_progress("hostile frames");
+    let rss_after = rss_kib(&c);
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+    healthy.finish();
+    assert!(
+        c.log_text().contains("does not fit its layout"),
+        "the shape check refused the claims"
     );
 }

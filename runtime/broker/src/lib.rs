@@ -15,6 +15,7 @@ mod gather;
 pub mod groups;
 mod handlers;
 pub mod server;
+mod shape;
 pub(crate) mod topics;
 
 use std::path::PathBuf;

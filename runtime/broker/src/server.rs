@@ -6,7 +6,8 @@
 //! request appends to the log while it is being started, then waits for its fsync inside its
 //! response future, so one fsync covers every produce in flight (group commit).
 //!
-//! Bad input never takes the broker down: an oversized or undecodable frame closes only
+//! Bad input never takes the broker down: an oversized, ill-shaped ([`crate::shape`]) or
+//! undecodable frame closes only
 //! its own connection; an unsupported version of ApiVersions gets the KIP-511 answer.
 
 use std::net::SocketAddr;
@@ -25,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::Broker;
 use crate::gather::Gather;
-use crate::{Error, Result, handlers};
+use crate::{Error, Result, handlers, shape};
 
 /// Requests one connection may have in flight before the reader stops reading.
 const PIPELINE_DEPTH: usize = 64;
@@ -241,6 +242,13 @@ fn decode_and_start(
             return None;
         }
     };
+    // Counts and lengths are held against the frame before the decoder reserves memory for
+    // them (see `shape`): a few bytes claiming two billion entries close this connection
+    // instead of aborting the process.
+    if let Err(e) = shape::check(key, version, frame) {
+        tracing::warn!(%peer, api = ?key, version, error = %e, "request does not fit its layout; closing connection");
+        return None;
+    }
     let request = match RequestKind::decode(key, frame, version) {
         Ok(r) => r,
         Err(e) => {

@@ -20,7 +20,7 @@ use crate::server::Client;
 
 /// (API, min version, max version) this broker serves. The max is capped where a newer version
 /// changes semantics we do not implement (topic ids in Fetch v13+, KIP-848 consumer protocol).
-const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+pub(crate) const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 9),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
