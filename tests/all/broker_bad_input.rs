@@ -198,25 +198,10 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     let mut batch = connectd_records::record_batch::build_batch(1, &[b"payload"]);
     let last = batch.len() - 1;
     batch[last] ^= 0xff;
-    let produce = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_static_str("healthy")))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(batch.into())),
-                ]),
-        ]);
     let mut s = connect(&c);
-    send_raw(&mut s, &request(ApiKey::Produce, 7, &produce));
-    let mut resp = read_response(&mut s);
-    ResponseHeader::decode(&mut resp, 0).unwrap();
-    let answer = ProduceResponse::decode(&mut resp, 7).unwrap();
     assert_eq!(
-        answer.responses[0].partition_responses[0].error_code, 2,
+        produce_raw(&mut s, "healthy", batch.into()),
+        2,
         "CORRUPT_MESSAGE"
     );
     assert!(
@@ -288,6 +273,27 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     );
 }
 
+/// Produces `batch` (acks=all, v7) to partition 0 of `topic` on `s`; returns the error code.
+fn produce_raw(s: &mut TcpStream, topic: &'static str, batch: bytes::Bytes) -> i16 {
+    let produce = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str(topic)))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(batch)),
+                ]),
+        ]);
+    send_raw(s, &request(ApiKey::Produce, 7, &produce));
+    let mut resp = read_response(s);
+    ResponseHeader::decode(&mut resp, 0).unwrap();
+    let answer = ProduceResponse::decode(&mut resp, 7).unwrap();
+    answer.responses[0].partition_responses[0].error_code
+}
+
 fn api_versions(c: &Connectd) -> ApiVersionsResponse {
     ask_api_versions(&mut connect(c))
 }
@@ -323,6 +329,7 @@ fn rss_kib(c: &Connectd) -> u64 {
 async fn hostile_frames_for_every_api_and_version_leave_the_broker_serving() {
     let mut c = Connectd::start("");
     c.cli(&["topics", "create", "steady", "--partitions", "1"], None);
+    c.cli(&["topics", "create", "bombed", "--partitions", "1"], None);
     let healthy = Healthy::start(&c, "steady");
     healthy.wait_progress("start");
     let rss_before = rss_kib(&c);
@@ -359,6 +366,60 @@ async fn hostile_frames_for_every_api_and_version_leave_the_broker_serving() {
         }
     }
     assert!(frames > 400, "only {frames} hostile frames sent");
+
+    // A zstd batch of 100 MiB of zeros (a few KiB on the wire, valid CRC) is stored as sent;
+    // a ListOffsets by timestamp, which opens the batch, stops at the decompression bound.
+    let bomb_ts = 1_800_000_000_000;
+    let bomb = {
+        let record = kafka_protocol::records::Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: kafka_protocol::records::TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: bomb_ts,
+            key: None,
+            value: Some(vec![0u8; 100 << 20].into()),
+            headers: Default::default(),
+        };
+        let mut buf = BytesMut::new();
+        kafka_protocol::records::RecordBatchEncoder::encode(
+            &mut buf,
+            &[record],
+            &kafka_protocol::records::RecordEncodeOptions {
+                version: 2,
+                compression: kafka_protocol::records::Compression::Zstd,
+            },
+        )
+        .unwrap();
+        buf.freeze()
+    };
+    assert!(bomb.len() < 64 << 10, "the bomb is {} bytes", bomb.len());
+    assert_eq!(
+        produce_raw(&mut connect(&c), "bombed", bomb),
+        0,
+        "the broker stores batches as sent"
+    );
+    let lookup: BaseConsumer = c.client().create().unwrap();
+    let mut wanted = rdkafka::TopicPartitionList::new();
+    wanted
+        .add_partition_offset("bombed", 0, rdkafka::Offset::Offset(bomb_ts))
+        .unwrap();
+    let found = lookup
+        .offsets_for_times(wanted, Duration::from_secs(10))
+        .expect("ListOffsets by timestamp is answered");
+    assert!(
+        matches!(found.elements()[0].offset(), rdkafka::Offset::Offset(_)),
+        "{found:?}"
+    );
+    assert!(
+        c.log_text().contains("expands past"),
+        "the bound stopped the decompression"
+    );
     assert!(
         c.child.as_mut().unwrap().try_wait().unwrap().is_none(),
         "connectd died; log:\n{}",

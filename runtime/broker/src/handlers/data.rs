@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use connectd_log::PartitionLog;
+use connectd_records::record_batch::{BatchHeader, MAX_DECOMPRESSED, RecordReader, uncompressed};
 use futures_util::future::BoxFuture;
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::delete_records_response::{
@@ -284,16 +285,26 @@ fn exact_offset_for_timestamp(
     let Some((base, batch_max)) = log.offset_for_timestamp(ts)? else {
         return Ok(None);
     };
-    let Some(mut batch) = log.read(base, 1)?.records else {
+    let Some(batch) = log.read(base, 1)?.records else {
         return Ok(Some((base, batch_max)));
     };
-    match kafka_protocol::records::RecordBatchDecoder::decode(&mut batch) {
-        Ok(set) => Ok(set
-            .records
-            .iter()
-            .find(|r| r.timestamp >= ts)
-            .map(|r| (r.offset, r.timestamp))
-            .or(Some((base, batch_max)))),
+    let found = (|| {
+        let header = BatchHeader::parse(&batch)?;
+        let records = batch.get(..header.size).ok_or_else(|| {
+            connectd_records::Error::CorruptBatch("batch runs past the read".into())
+        })?;
+        let records = uncompressed(&header, records, MAX_DECOMPRESSED)?;
+        for record in RecordReader::new(&records, 0..records.len(), header.record_count) {
+            let record = record?;
+            let timestamp = header.base_timestamp + record.timestamp_delta;
+            if timestamp >= ts {
+                return Ok(Some((header.base_offset + record.offset_delta, timestamp)));
+            }
+        }
+        Ok::<_, connectd_records::Error>(None)
+    })();
+    match found {
+        Ok(found) => Ok(found.or(Some((base, batch_max)))),
         Err(e) => {
             tracing::warn!(error = %e, "could not decode batch for timestamp lookup; answering with its base offset");
             Ok(Some((base, batch_max)))

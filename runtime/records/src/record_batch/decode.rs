@@ -1,16 +1,16 @@
 //! Stored batches, as the log returns them, decoded into a [`SinkBatch`].
 
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
 
+use super::decompress::{MAX_DECOMPRESSED, uncompressed};
 use super::{BatchHeader, RecordReader};
+use crate::Result;
 use crate::columns::{HeaderSpan, SinkBatch, SinkEntry, Span};
-use crate::{Error, Result};
 
 /// Adds the records at offset `from` and later of stored batches (`bytes`, as the log returns
-/// them) to `into`; returns the offset after the last batch. An uncompressed batch is read in
-/// place, its bytes copied into the batch's data once; a compressed one is decompressed by
-/// kafka-protocol first. Control batches are skipped.
+/// them) to `into`; returns the offset after the last batch. Each batch's records are read in
+/// place and copied into the batch's data once; a compressed batch is decompressed first, to
+/// at most [`MAX_DECOMPRESSED`] bytes. Control batches are skipped.
 pub fn decode_into(
     bytes: &Bytes,
     from: i64,
@@ -18,7 +18,6 @@ pub fn decode_into(
     partition: i32,
     into: &mut SinkBatch,
 ) -> Result<i64> {
-    let topic_name = topic;
     let topic = into.topic_index(topic);
     let mut next = from;
     let mut at = 0;
@@ -33,58 +32,40 @@ pub fn decode_into(
         if header.attributes & 0x20 != 0 {
             continue; // control batch (transaction markers)
         }
-        if header.codec() == 0 {
-            // The reader's ranges index `bytes`; the batch lands at `base` in `into.data`.
-            let (base, origin) = (into.data.len(), range.start);
-            into.data.extend_from_slice(&bytes[range.clone()]);
-            for record in RecordReader::new(bytes, range, header.record_count) {
-                let record = record?;
-                let offset = header.base_offset + record.offset_delta;
-                if offset < from {
-                    continue; // the first batch may start before the requested offset
-                }
-                let span = |r: Option<std::ops::Range<usize>>| match r {
-                    None => Span::NONE,
-                    Some(r) => Span {
-                        start: (base + r.start - origin) as u32,
-                        len: r.len() as i32,
-                    },
-                };
-                let headers_start = into.headers.len() as u32;
-                for (k, v) in record.headers {
-                    into.headers.push(HeaderSpan {
-                        key: span(Some(k)),
-                        value: span(Some(v.unwrap_or(0..0))),
-                    });
-                }
-                into.records.push(SinkEntry {
-                    topic,
-                    partition,
-                    offset,
-                    timestamp_ms: header.base_timestamp + record.timestamp_delta,
-                    key: span(record.key),
-                    value: span(record.value),
-                    headers_start,
-                    headers_len: into.headers.len() as u32 - headers_start,
+        let batch = uncompressed(&header, &bytes[range], MAX_DECOMPRESSED)?;
+        // The reader's ranges index `batch`; the batch lands at `base` in `into.data`.
+        let base = into.data.len();
+        into.data.extend_from_slice(&batch);
+        let span = |r: Option<std::ops::Range<usize>>| match r {
+            None => Span::NONE,
+            Some(r) => Span {
+                start: (base + r.start) as u32,
+                len: r.len() as i32,
+            },
+        };
+        for record in RecordReader::new(&batch, 0..batch.len(), header.record_count) {
+            let record = record?;
+            let offset = header.base_offset + record.offset_delta;
+            if offset < from {
+                continue; // the first batch may start before the requested offset
+            }
+            let headers_start = into.headers.len() as u32;
+            for (k, v) in record.headers {
+                into.headers.push(HeaderSpan {
+                    key: span(Some(k)),
+                    value: span(Some(v.unwrap_or(0..0))),
                 });
             }
-        } else {
-            let mut one = bytes.slice(range);
-            let set = RecordBatchDecoder::decode(&mut one)
-                .map_err(|e| Error::CorruptBatch(format!("{e:#}")))?;
-            for r in set.records.iter().filter(|r| r.offset >= from) {
-                into.push_parts(
-                    topic_name,
-                    partition,
-                    r.offset,
-                    r.timestamp,
-                    r.key.as_deref(),
-                    r.value.as_deref(),
-                    r.headers
-                        .iter()
-                        .map(|(k, v)| (k.as_bytes(), v.as_deref().unwrap_or_default())),
-                );
-            }
+            into.records.push(SinkEntry {
+                topic,
+                partition,
+                offset,
+                timestamp_ms: header.base_timestamp + record.timestamp_delta,
+                key: span(record.key),
+                value: span(record.value),
+                headers_start,
+                headers_len: into.headers.len() as u32 - headers_start,
+            });
         }
     }
     Ok(next)
@@ -92,12 +73,11 @@ pub fn decode_into(
 
 #[cfg(test)]
 mod tests {
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
     use super::*;
     use crate::Header;
+    use crate::record_batch::client::client_batch;
     use crate::record_batch::{ProducerBatch, ProducerRecord, set_base_offset};
 
     fn encode(records: &[ProducerRecord]) -> Vec<u8> {
@@ -143,32 +123,19 @@ mod tests {
         let mut plain = encode(&records[..30]);
         set_base_offset(&mut plain, 100);
         // A gzip batch written by kafka-protocol's encoder, as a client would send it.
-        let gz: Vec<Record> = records[30..]
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: 130 + i as i64,
-                sequence: -1,
-                timestamp: r.timestamp_ms,
-                key: r.key.clone().map(Bytes::from),
-                value: r.value.clone().map(Bytes::from),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = bytes::BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: Compression::Gzip,
-        };
-        RecordBatchEncoder::encode(&mut buf, &gz, &options).unwrap();
-        plain.extend_from_slice(&buf);
+        let gz = client_batch(
+            records[30..].iter().enumerate().map(|(i, r)| {
+                let bytes = |b: &Option<Vec<u8>>| b.clone().map(Bytes::from);
+                (
+                    130 + i as i64,
+                    r.timestamp_ms,
+                    bytes(&r.key),
+                    bytes(&r.value),
+                )
+            }),
+            Compression::Gzip,
+        );
+        plain.extend_from_slice(&gz);
         // And an uncompressed batch after the compressed one: its records lie mid-read.
         let mut last = encode(&records[..5]);
         set_base_offset(&mut last, 150);

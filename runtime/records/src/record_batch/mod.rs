@@ -5,12 +5,16 @@
 //!
 //! The log stores batches exactly as producers sent them and reads only their headers; the
 //! worker writes and reads the records inside. Compressed batches (gzip, snappy, lz4, zstd)
-//! are decompressed through kafka-protocol, behind the `compression` feature, so a
+//! are decompressed with a bound ([`decompress`]), behind the `compression` feature, so a
 //! WebAssembly guest that links this crate (through the SDK) carries no codec.
 
 mod builder;
+#[cfg(all(test, feature = "compression"))]
+mod client;
 #[cfg(feature = "compression")]
 mod decode;
+#[cfg(feature = "compression")]
+mod decompress;
 mod header;
 mod producer;
 mod reader;
@@ -18,6 +22,8 @@ mod reader;
 pub use builder::BatchBuilder;
 #[cfg(feature = "compression")]
 pub use decode::decode_into;
+#[cfg(feature = "compression")]
+pub use decompress::{MAX_DECOMPRESSED, uncompressed};
 pub use header::{
     BatchHeader, HEADER_LEN, LOG_OVERHEAD, build_batch, set_base_offset, split_batches,
 };

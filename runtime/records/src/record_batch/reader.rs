@@ -12,7 +12,8 @@
 //! headerCount varint, then per header: keyLength varint, key, valueLength varint, value
 //! ```
 //!
-//! Compressed batches are not read here: decompress them first (kafka-protocol does).
+//! Compressed batches are not read here: open them first with [`super::uncompressed`], which
+//! decompresses with a bound.
 
 use std::ops::Range;
 
