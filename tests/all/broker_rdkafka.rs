@@ -320,6 +320,41 @@ fn cli_topics_produce_consume() {
         "alter keeps earlier overrides: {described}"
     );
 
+    // Kafka's flag style, `--topic NAME`, works wherever the positional name does.
+    let kafka_style = c.cli(
+        &[
+            "topics",
+            "create",
+            "--topic",
+            "flagged",
+            "--partitions",
+            "3",
+        ],
+        None,
+    );
+    assert!(
+        kafka_style.contains("Created topic flagged"),
+        "{kafka_style}"
+    );
+    c.cli(
+        &["topics", "alter", "--topic", "flagged", "--partitions", "4"],
+        None,
+    );
+    let described = c.cli(&["topics", "describe", "--topic", "flagged"], None);
+    assert!(described.contains("PartitionCount: 4"), "{described}");
+    let (ok, _, err) = crate::support::cli_status(
+        &c.bootstrap(),
+        &["topics", "delete", "flagged", "--topic", "other"],
+        None,
+    );
+    assert!(!ok && err.contains("--topic"), "both forms at once: {err}");
+    c.cli(&["topics", "delete", "--topic", "flagged"], None);
+    assert!(
+        !c.cli(&["topics", "list"], None)
+            .lines()
+            .any(|l| l == "flagged")
+    );
+
     let input: String = (0..50).map(|i| format!("k{i}:line {i}\n")).collect();
     c.cli(
         &["produce", "--topic", "cli-topic", "--key-separator", ":"],

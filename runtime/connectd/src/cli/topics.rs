@@ -21,12 +21,35 @@ pub struct TopicsArgs {
     action: Action,
 }
 
+/// The topic a command acts on: positional, or `--topic NAME` as `kafka-topics` takes it.
+#[derive(Args, Debug)]
+struct Topic {
+    /// Topic name.
+    #[arg(
+        value_name = "NAME",
+        required_unless_present = "topic",
+        conflicts_with = "topic"
+    )]
+    name: Option<String>,
+    /// Topic name, as kafka-topics takes it (the same as the positional NAME).
+    #[arg(long = "topic", value_name = "NAME")]
+    topic: Option<String>,
+}
+
+impl Topic {
+    fn name(self) -> String {
+        self.name
+            .or(self.topic)
+            .expect("clap requires NAME or --topic")
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Action {
     /// Create a topic.
     Create {
-        /// Topic name.
-        name: String,
+        #[command(flatten)]
+        topic: Topic,
         /// Number of partitions (-1: the broker's num.partitions).
         #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
         partitions: i32,
@@ -45,12 +68,16 @@ enum Action {
     /// Describe topics: partitions, offsets and config overrides.
     Describe {
         /// Topic to describe (all if omitted).
+        #[arg(value_name = "NAME", conflicts_with = "topic")]
         name: Option<String>,
+        /// Topic to describe, as kafka-topics takes it (the same as the positional NAME).
+        #[arg(long = "topic", value_name = "NAME")]
+        topic: Option<String>,
     },
     /// Add partitions or change configs.
     Alter {
-        /// Topic name.
-        name: String,
+        #[command(flatten)]
+        topic: Topic,
         /// New, larger partition count.
         #[arg(long)]
         partitions: Option<usize>,
@@ -63,8 +90,8 @@ enum Action {
     },
     /// Delete a topic and its data.
     Delete {
-        /// Topic name.
-        name: String,
+        #[command(flatten)]
+        topic: Topic,
     },
 }
 
@@ -86,12 +113,13 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
         .request_timeout(Some(TIMEOUT));
     match args.action {
         Action::Create {
-            name,
+            topic,
             partitions,
             replication_factor,
             configs,
             if_not_exists,
         } => {
+            let name = topic.name();
             let mut topic = NewTopic::new(
                 &name,
                 partitions,
@@ -124,7 +152,8 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
                 println!("{n}");
             }
         }
-        Action::Describe { name } => {
+        Action::Describe { name, topic } => {
+            let name = name.or(topic);
             let consumer: BaseConsumer = conn
                 .client_config_with(&[("group.id", "connectd-cli-describe")])
                 .create()?;
@@ -163,11 +192,12 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
             }
         }
         Action::Alter {
-            name,
+            topic,
             partitions,
             configs,
             delete_configs,
         } => {
+            let name = topic.name();
             if partitions.is_none() && configs.is_empty() && delete_configs.is_empty() {
                 bail!(
                     "nothing to alter: give --partitions N, --config key=value or --delete-config key"
@@ -211,7 +241,8 @@ async fn run_async(args: TopicsArgs) -> Result<()> {
                 println!("Updated configs of topic {name}.");
             }
         }
-        Action::Delete { name } => {
+        Action::Delete { topic } => {
+            let name = topic.name();
             for r in admin.delete_topics(&[&name], &opts).await? {
                 r.map_err(|(t, code)| anyhow::anyhow!("deleting topic {t}: {code}"))?;
             }
