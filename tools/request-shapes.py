@@ -159,7 +159,7 @@ def samples():
     print("use kafka_protocol::protocol::Encodable;")
     print()
     print("/// The body of a sample `key` request at `version`, encoded by kafka-protocol.")
-    print("pub(super) fn sample(key: ApiKey, version: i16) -> Vec<u8> {")
+    print("pub(crate) fn sample(key: ApiKey, version: i16) -> Vec<u8> {")
     print("    match key {")
     for api, module, root_struct in APIS:
         print(f"        ApiKey::{api} => encode({module}::{snake(root_struct)}(version), version),")

@@ -370,34 +370,10 @@ async fn hostile_frames_for_every_api_and_version_leave_the_broker_serving() {
     // A zstd batch of 100 MiB of zeros (a few KiB on the wire, valid CRC) is stored as sent;
     // a ListOffsets by timestamp, which opens the batch, stops at the decompression bound.
     let bomb_ts = 1_800_000_000_000;
-    let bomb = {
-        let record = kafka_protocol::records::Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: kafka_protocol::records::TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: bomb_ts,
-            key: None,
-            value: Some(vec![0u8; 100 << 20].into()),
-            headers: Default::default(),
-        };
-        let mut buf = BytesMut::new();
-        kafka_protocol::records::RecordBatchEncoder::encode(
-            &mut buf,
-            &[record],
-            &kafka_protocol::records::RecordEncodeOptions {
-                version: 2,
-                compression: kafka_protocol::records::Compression::Zstd,
-            },
-        )
-        .unwrap();
-        buf.freeze()
-    };
+    let bomb = bytes::Bytes::from(connectd_records::record_batch::client_batch(
+        [(0, bomb_ts, None, Some(vec![0u8; 100 << 20].into()))],
+        kafka_protocol::records::Compression::Zstd,
+    ));
     assert!(bomb.len() < 64 << 10, "the bomb is {} bytes", bomb.len());
     assert_eq!(
         produce_raw(&mut connect(&c), "bombed", bomb),

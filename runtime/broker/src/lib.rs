@@ -11,6 +11,9 @@
 
 pub mod config;
 pub mod engine;
+mod frame;
+#[cfg(test)]
+mod fuzz_tests;
 mod gather;
 pub mod groups;
 mod handlers;

@@ -7,26 +7,27 @@
 //! response future, so one fsync covers every produce in flight (group commit).
 //!
 //! Bad input never takes the broker down: an oversized, ill-shaped ([`crate::shape`]) or
-//! undecodable frame closes only
-//! its own connection; an unsupported version of ApiVersions gets the KIP-511 answer.
+//! undecodable frame ([`crate::frame`]) closes only its own connection; an unsupported
+//! version of ApiVersions gets the KIP-511 answer.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::Encodable;
 use kafka_protocol::protocol::buf::ByteBufMut;
-use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::engine::Broker;
+use crate::frame::{self, Frame};
 use crate::gather::Gather;
-use crate::{Error, Result, handlers, shape};
+use crate::{Error, Result, handlers};
 
 /// Requests one connection may have in flight before the reader stops reading.
 const PIPELINE_DEPTH: usize = 64;
@@ -208,57 +209,26 @@ fn decode_and_start(
     client_host: &str,
     peer: SocketAddr,
 ) -> Option<Pending> {
-    if frame.len() < 8 {
-        tracing::warn!(%peer, "frame too short for a request header; closing connection");
-        return None;
-    }
-    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let Ok(key) = ApiKey::try_from(api_key) else {
-        tracing::warn!(%peer, api_key, "unknown API key; closing connection");
-        return None;
-    };
-    let supported = handlers::supported_versions(key);
-    if supported.is_none_or(|(min, max)| version < min || version > max) {
-        if key == ApiKey::ApiVersions {
-            // KIP-511: answer in v0 with UNSUPPORTED_VERSION and our version table, so the
-            // client can retry with a version we speak.
+    let (header, key, version, request) = match frame::decode(frame) {
+        Ok(Frame::Request {
+            header,
+            key,
+            version,
+            request,
+        }) => (header, key, version, *request),
+        Ok(Frame::UnsupportedApiVersions { correlation_id }) => {
             let header = RequestHeader::default()
-                .with_request_api_key(api_key)
+                .with_request_api_key(ApiKey::ApiVersions as i16)
                 .with_request_api_version(0)
                 .with_correlation_id(correlation_id);
             let response = handlers::api_versions_unsupported();
             return Some((header, 0, Box::pin(async move { Some(response) })));
         }
-        tracing::warn!(%peer, api = ?key, version, "unsupported API version; closing connection");
-        return None;
-    }
-    let header_version = key.request_header_version(version);
-    let header = match RequestHeader::decode(frame, header_version) {
-        Ok(h) => h,
         Err(e) => {
-            tracing::warn!(%peer, api = ?key, error = %e, "malformed request header; closing connection");
+            tracing::warn!(%peer, error = %e, "closing connection");
             return None;
         }
     };
-    // Counts and lengths are held against the frame before the decoder reserves memory for
-    // them (see `shape`): a few bytes claiming two billion entries close this connection
-    // instead of aborting the process.
-    if let Err(e) = shape::check(key, version, frame) {
-        tracing::warn!(%peer, api = ?key, version, error = %e, "request does not fit its layout; closing connection");
-        return None;
-    }
-    let request = match RequestKind::decode(key, frame, version) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(%peer, api = ?key, version, error = %e, "malformed request body; closing connection");
-            return None;
-        }
-    };
-    if frame.has_remaining() {
-        tracing::debug!(%peer, api = ?key, trailing = frame.remaining(), "ignoring trailing bytes after request body");
-    }
     let client = Client {
         id: header
             .client_id

@@ -18,7 +18,7 @@
 mod table;
 
 #[cfg(test)]
-mod samples;
+pub(crate) mod samples;
 
 use kafka_protocol::messages::ApiKey;
 

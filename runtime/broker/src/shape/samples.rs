@@ -6,7 +6,7 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
 /// The body of a sample `key` request at `version`, encoded by kafka-protocol.
-pub(super) fn sample(key: ApiKey, version: i16) -> Vec<u8> {
+pub(crate) fn sample(key: ApiKey, version: i16) -> Vec<u8> {
     match key {
         ApiKey::Produce => encode(produce_request::produce_request(version), version),
         ApiKey::Fetch => encode(fetch_request::fetch_request(version), version),

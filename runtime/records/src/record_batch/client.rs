@@ -1,5 +1,6 @@
-//! Batches as a Kafka client would send them, written by kafka-protocol's encoder: tests read
-//! them back with this crate's decoders, so the two sides are not the same code.
+//! Batches as a Kafka client would send them, written by kafka-protocol's encoder, for tests
+//! (feature `testing`): they read them back with this crate's decoders, so the two sides are
+//! not the same code.
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
@@ -8,7 +9,7 @@ use kafka_protocol::records::{
 
 /// One batch (or more, as the encoder splits them) of records given as (offset, timestamp,
 /// key, value), compressed with `compression`.
-pub(crate) fn client_batch(
+pub fn client_batch(
     records: impl IntoIterator<Item = (i64, i64, Option<Bytes>, Option<Bytes>)>,
     compression: Compression,
 ) -> Vec<u8> {

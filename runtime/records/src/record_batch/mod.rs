@@ -9,7 +9,7 @@
 //! WebAssembly guest that links this crate (through the SDK) carries no codec.
 
 mod builder;
-#[cfg(all(test, feature = "compression"))]
+#[cfg(any(test, feature = "testing"))]
 mod client;
 #[cfg(feature = "compression")]
 mod decode;
@@ -20,6 +20,8 @@ mod producer;
 mod reader;
 
 pub use builder::BatchBuilder;
+#[cfg(any(test, feature = "testing"))]
+pub use client::client_batch;
 #[cfg(feature = "compression")]
 pub use decode::decode_into;
 #[cfg(feature = "compression")]
