@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::support::Connectd;
 use bytes::BytesMut;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
-    TopicName,
+    ApiKey, ApiVersionsResponse, FetchRequest, ProduceRequest, ProduceResponse, RequestHeader,
+    ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -313,11 +314,12 @@ fn ask_api_versions(s: &mut TcpStream) -> ApiVersionsResponse {
     ApiVersionsResponse::decode(&mut resp, 0).unwrap()
 }
 
-/// Resident memory of the connectd process, in KiB.
+/// Resident anonymous memory (heap and stacks, not the log's mapped files) of the connectd
+/// process, in KiB.
 fn rss_kib(c: &Connectd) -> u64 {
     let pid = c.child.as_ref().expect("connectd is running").id();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("RssAnon:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
@@ -413,4 +415,144 @@ async fn hostile_frames_for_every_api_and_version_leave_the_broker_serving() {
         c.log_text().contains("does not fit its layout"),
         "the shape check refused the claims"
     );
+}
+
+/// 1,000 connections that never send a byte are closed after `connections_max_idle_ms`,
+/// while a real client (connected before them) is served throughout; then new clients get in.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let c = Connectd::start("connections_max_idle_ms = 3000\nmax_connections = 1100");
+    c.cli(&["topics", "create", "lively", "--partitions", "1"], None);
+    let healthy = Healthy::start(&c, "lively");
+    healthy.wait_progress("start");
+    let opened = Instant::now();
+    let idle: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(c.bootstrap()).unwrap())
+        .collect();
+    healthy.wait_progress("1000 idle connections");
+    // Not before the timeout...
+    std::thread::sleep(Duration::from_millis(1000));
+    let early = idle
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+            matches!((&**s).read(&mut [0u8; 1]), Ok(0))
+        })
+        .count();
+    assert!(
+        opened.elapsed() >= Duration::from_millis(2900) || early == 0,
+        "{early} closed before the idle timeout"
+    );
+    // ...and all of them after it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for s in &idle {
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        assert!(
+            matches!((&*s).read(&mut [0u8; 1]), Ok(0)),
+            "an idle connection is still open {:?} after it was opened",
+            opened.elapsed()
+        );
+    }
+    assert!(opened.elapsed() >= Duration::from_millis(3000));
+    healthy.wait_progress("the idle timeout");
+    assert!(!api_versions(&c).api_keys.is_empty(), "new clients get in");
+    healthy.finish();
+}
+
+/// Clients that send requests and never read a response: once the first (large) fetch
+/// response fills the socket, each connection may hold only its share of
+/// `queued_max_request_bytes`, so its writes stop; the broker's heap stays within the budget,
+/// and a real client is served throughout.
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_that_never_read_stay_within_the_request_budget() {
+    let budget: usize = 64 << 20;
+    let c = Connectd::start(&format!("queued_max_request_bytes = {budget}"));
+    c.cli(&["topics", "create", "fed", "--partitions", "1"], None);
+    c.cli(&["topics", "create", "flooded", "--partitions", "1"], None);
+    let healthy = Healthy::start(&c, "fed");
+    healthy.wait_progress("start");
+
+    // Under the topic's max.message.bytes (1 MiB).
+    let payload = vec![b'x'; 768 << 10];
+    let batch = bytes::Bytes::from(connectd_records::record_batch::build_batch(
+        1,
+        &[&payload[..]],
+    ));
+    let mut s = connect(&c);
+    for _ in 0..24 {
+        assert_eq!(produce_raw(&mut s, "flooded", batch.clone()), 0);
+    }
+    let rss_before = rss_kib(&c);
+    let sized = |frame: Vec<u8>| [&(frame.len() as i32).to_be_bytes()[..], &frame].concat();
+    let produce = sized(request(
+        ApiKey::Produce,
+        7,
+        &ProduceRequest::default()
+            .with_acks(1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("flooded")))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(batch)),
+                    ]),
+            ]),
+    ));
+    // 18 MiB of records in one response: more than the socket buffers take unread.
+    let fetch = sized(request(
+        ApiKey::Fetch,
+        4,
+        &FetchRequest::default()
+            .with_max_wait_ms(100)
+            .with_max_bytes(32 << 20)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(TopicName(StrBytes::from_static_str("flooded")))
+                    .with_partitions(vec![
+                        FetchPartition::default()
+                            .with_fetch_offset(0)
+                            .with_partition_max_bytes(32 << 20),
+                    ]),
+            ]),
+    ));
+    let flooders: Vec<_> = (0..8)
+        .map(|_| {
+            let mut s = connect(&c);
+            s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+            let (produce, fetch) = (produce.clone(), fetch.clone());
+            std::thread::spawn(move || {
+                let mut sent = 0;
+                // A write that blocks for 3 s means the broker stopped reading: backpressure.
+                let mut ok = s.write_all(&fetch).is_ok();
+                while ok && sent < 64 {
+                    ok = s.write_all(&produce).is_ok();
+                    sent += usize::from(ok);
+                }
+                (s, sent)
+            })
+        })
+        .collect();
+    let flooders: Vec<(TcpStream, usize)> =
+        flooders.into_iter().map(|t| t.join().unwrap()).collect();
+    let sent: usize = flooders.iter().map(|(_, n)| n).sum();
+    healthy.wait_progress("clients that never read");
+    let rss_after = rss_kib(&c);
+    println!("never-reading clients: {sent} of 512 requests in; heap {rss_before} -> {rss_after} KiB");
+    assert!(
+        sent < 8 * 64,
+        "all {sent} produce requests went in, though no response was read"
+    );
+    // The budget, plus one fetch response being written per connection.
+    let bound = rss_before + (budget as u64 >> 10) + 8 * 18 * 1024 + 32 * 1024;
+    assert!(
+        rss_after < bound,
+        "heap grew from {rss_before} KiB to {rss_after} KiB (bound {bound}) with {sent} requests in"
+    );
+    drop(flooders);
+    healthy.wait_progress("the flooders left");
+    healthy.finish();
 }

@@ -33,6 +33,17 @@ pub struct BrokerConfig {
     /// Kafka's `max.connections`: connections beyond this are closed at accept. Default 1000.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Kafka's `connections.max.idle.ms`: a connection with no request in flight that sends
+    /// nothing for this long is closed. Default 600000 (10 minutes).
+    #[serde(default = "default_connections_max_idle_ms")]
+    pub connections_max_idle_ms: u64,
+    /// Kafka's `queued.max.request.bytes`: the most bytes of requests, over all connections,
+    /// read but not yet answered. A connection whose next frame does not fit waits (its client
+    /// sees backpressure) until answers go out. One connection may hold a sixteenth of it, so
+    /// a few clients that send and never read stall only themselves. Kafka's default is
+    /// unbounded; ours is 256 MiB. A frame larger than a share takes all of it.
+    #[serde(default = "default_queued_max_request_bytes")]
+    pub queued_max_request_bytes: usize,
     /// Kafka's `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty
     /// group waits for more members. Default 3000.
     #[serde(default = "default_initial_rebalance_delay_ms")]
@@ -61,6 +72,12 @@ fn default_request_max_bytes() -> usize {
 fn default_max_connections() -> usize {
     1000
 }
+fn default_connections_max_idle_ms() -> u64 {
+    600_000
+}
+fn default_queued_max_request_bytes() -> usize {
+    256 * 1024 * 1024
+}
 fn default_initial_rebalance_delay_ms() -> u64 {
     3000
 }
@@ -78,6 +95,8 @@ impl Default for BrokerConfig {
             num_partitions: default_partitions(),
             socket_request_max_bytes: default_request_max_bytes(),
             max_connections: default_max_connections(),
+            connections_max_idle_ms: default_connections_max_idle_ms(),
+            queued_max_request_bytes: default_queued_max_request_bytes(),
             group_initial_rebalance_delay_ms: default_initial_rebalance_delay_ms(),
             log_retention_check_interval_ms: default_retention_check_ms(),
             topic_defaults: BTreeMap::new(),

@@ -13,7 +13,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
@@ -21,8 +22,9 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, ResponseKi
 use kafka_protocol::protocol::Encodable;
 use kafka_protocol::protocol::buf::ByteBufMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::engine::Broker;
 use crate::frame::{self, Frame};
@@ -36,6 +38,53 @@ const PIPELINE_DEPTH: usize = 64;
 pub struct BoundBroker {
     broker: Arc<Broker>,
     listener: TcpListener,
+}
+
+/// Bytes of requests read but not yet answered (`queued.max.request.bytes`): a frame takes
+/// its size in permits before its body is read and gives them back once its response is
+/// written. One connection may hold a sixteenth of the budget, so a few clients that send
+/// and never read cannot stall the others.
+struct Budget {
+    permits: Arc<Semaphore>,
+    total: usize,
+    per_connection: usize,
+}
+
+/// One request's share of the budget, the connection's and the broker's.
+struct Reserved {
+    _connection: OwnedSemaphorePermit,
+    _broker: OwnedSemaphorePermit,
+}
+
+impl Budget {
+    fn new(total: usize) -> Budget {
+        let total = total.clamp(16, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        Budget {
+            permits: Arc::new(Semaphore::new(total)),
+            total,
+            per_connection: total / 16,
+        }
+    }
+
+    /// A new connection's own share.
+    fn connection(&self) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(self.per_connection))
+    }
+
+    /// Waits for room for a frame of `size` bytes, first in the connection's share, then in
+    /// the broker's. A frame larger than a share takes all of it.
+    async fn reserve(&self, connection: &Arc<Semaphore>, size: usize) -> Reserved {
+        let take = |sem: &Arc<Semaphore>, cap: usize| {
+            sem.clone().acquire_many_owned(size.clamp(1, cap) as u32)
+        };
+        let closed = "the budget's semaphores are never closed";
+        let connection = take(connection, self.per_connection).await.expect(closed);
+        let broker = take(&self.permits, self.total).await.expect(closed);
+        Reserved {
+            _connection: connection,
+            _broker: broker,
+        }
+    }
 }
 
 impl BoundBroker {
@@ -73,6 +122,7 @@ impl BoundBroker {
     pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
         let BoundBroker { broker, listener } = self;
         let background = tokio::spawn(broker.clone().maintain());
+        let budget = Arc::new(Budget::new(broker.config.queued_max_request_bytes));
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -87,9 +137,9 @@ impl BoundBroker {
                         drop(stream);
                         continue;
                     }
-                    let broker = broker.clone();
+                    let (broker, budget) = (broker.clone(), budget.clone());
                     tokio::spawn(async move {
-                        if let Err(e) = serve_connection(broker.clone(), stream, peer).await {
+                        if let Err(e) = serve_connection(broker.clone(), budget, stream, peer).await {
                             tracing::debug!(%peer, error = %e, "connection closed");
                         }
                         broker.connections.fetch_sub(1, Ordering::AcqRel);
@@ -113,15 +163,34 @@ pub(crate) struct Client {
     pub host: String,
 }
 
-type Pending = (RequestHeader, i16, BoxFuture<'static, Option<ResponseKind>>);
+/// A started request: its header, response header version, the future of its response, and
+/// its share of the request budget, given back when the response is written.
+type Pending = (
+    RequestHeader,
+    i16,
+    BoxFuture<'static, Option<ResponseKind>>,
+    Reserved,
+);
 
-async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr) -> Result<()> {
+async fn serve_connection(
+    broker: Arc<Broker>,
+    budget: Arc<Budget>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<()> {
     stream.set_nodelay(true).ok();
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Pending>(PIPELINE_DEPTH);
+    // Requests read and not yet answered: a connection is idle only when this is zero.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let answered = in_flight.clone();
     let write_loop = tokio::spawn(async move {
         let mut out = BytesMut::new();
-        while let Some((header, response_header_version, fut)) = rx.recv().await {
+        while let Some((header, response_header_version, fut, permit)) = rx.recv().await {
+            let _done = Answered {
+                in_flight: &answered,
+                _budget: permit,
+            };
             let Some(response) = fut.await else { continue }; // acks=0: no response
             let resp_header = ResponseHeader::default().with_correlation_id(header.correlation_id);
             if let ResponseKind::Fetch(fetch) = &response {
@@ -168,17 +237,19 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
         }
     });
     let client_host = peer.ip().to_string();
+    let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
+    let share = budget.connection();
     let result = async {
         loop {
-            let size = match reader.read_i32().await {
-                Ok(s) => s,
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(Error::io("reading frame size", e)),
+            let Some(size) = read_size(&mut reader, idle, &in_flight).await? else {
+                tracing::debug!(%peer, idle_ms = idle.as_millis() as u64, "idle for connections.max.idle.ms; closing connection");
+                return Ok(());
             };
             if size < 4 || size as usize > broker.config.socket_request_max_bytes {
                 tracing::warn!(%peer, size, limit = broker.config.socket_request_max_bytes, "frame size out of bounds (socket.request.max.bytes); closing connection");
                 return Ok(());
             }
+            let permit = budget.reserve(&share, size as usize).await;
             // Read straight into spare capacity: no zeroing of large produce frames.
             let mut frame = BytesMut::with_capacity(size as usize);
             let mut body = (&mut reader).take(size as u64);
@@ -188,10 +259,13 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
                 }
             }
             let mut frame = frame.freeze();
-            let Some(pending) = decode_and_start(&broker, &mut frame, &client_host, peer) else {
+            let Some((header, version, fut)) =
+                decode_and_start(&broker, &mut frame, &client_host, peer)
+            else {
                 return Ok(());
             };
-            if tx.send(pending).await.is_err() {
+            in_flight.fetch_add(1, Ordering::AcqRel);
+            if tx.send((header, version, fut, permit)).await.is_err() {
                 return Ok(());
             }
         }
@@ -202,13 +276,54 @@ async fn serve_connection(broker: Arc<Broker>, stream: TcpStream, peer: SocketAd
     result
 }
 
+/// Marks one request answered (or dropped) and returns its budget, however the writer leaves
+/// the iteration.
+struct Answered<'a> {
+    in_flight: &'a AtomicUsize,
+    _budget: Reserved,
+}
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads the next frame's size. `None` when the peer closed the connection, or sent nothing
+/// for `idle` while no request of its was in flight. Reads byte by byte into a buffer that
+/// survives the timeout, so a size that arrives slowly is never torn.
+async fn read_size(
+    reader: &mut OwnedReadHalf,
+    idle: Duration,
+    in_flight: &AtomicUsize,
+) -> Result<Option<i32>> {
+    let mut size = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match tokio::time::timeout(idle, reader.read(&mut size[got..])).await {
+            Ok(Ok(0)) if got == 0 => return Ok(None),
+            Ok(Ok(0)) => {
+                return Err(Error::io(
+                    "reading frame size",
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                ));
+            }
+            Ok(Ok(n)) => got += n,
+            Ok(Err(e)) => return Err(Error::io("reading frame size", e)),
+            Err(_) if in_flight.load(Ordering::Acquire) > 0 => {} // a long poll, not idle
+            Err(_) => return Ok(None),
+        }
+    }
+    Ok(Some(i32::from_be_bytes(size)))
+}
+
 /// Decodes one frame and starts its handler. `None` closes the connection.
 fn decode_and_start(
     broker: &Arc<Broker>,
     frame: &mut Bytes,
     client_host: &str,
     peer: SocketAddr,
-) -> Option<Pending> {
+) -> Option<(RequestHeader, i16, BoxFuture<'static, Option<ResponseKind>>)> {
     let (header, key, version, request) = match frame::decode(frame) {
         Ok(Frame::Request {
             header,

@@ -227,6 +227,14 @@ fn describe_broker(broker: &Broker, keys: Option<&[String]>) -> Vec<DescribeConf
         ),
         ("max.connections", c.max_connections.to_string()),
         (
+            "connections.max.idle.ms",
+            c.connections_max_idle_ms.to_string(),
+        ),
+        (
+            "queued.max.request.bytes",
+            c.queued_max_request_bytes.to_string(),
+        ),
+        (
             "group.initial.rebalance.delay.ms",
             c.group_initial_rebalance_delay_ms.to_string(),
         ),
