@@ -541,7 +541,9 @@ async fn clients_that_never_read_stay_within_the_request_budget() {
     let sent: usize = flooders.iter().map(|(_, n)| n).sum();
     healthy.wait_progress("clients that never read");
     let rss_after = rss_kib(&c);
-    println!("never-reading clients: {sent} of 512 requests in; heap {rss_before} -> {rss_after} KiB");
+    println!(
+        "never-reading clients: {sent} of 512 requests in; heap {rss_before} -> {rss_after} KiB"
+    );
     assert!(
         sent < 8 * 64,
         "all {sent} produce requests went in, though no response was read"

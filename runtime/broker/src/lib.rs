@@ -86,9 +86,9 @@ impl Error {
             Error::Log(L::OutOfOrderSequence { .. }) => K::OutOfOrderSequenceNumber.code(),
             Error::Log(L::InvalidProducerEpoch(_)) => K::InvalidProducerEpoch.code(),
             Error::Log(L::InvalidConfig { .. }) => K::InvalidConfig.code(),
-            Error::Log(L::Io(_)) | Error::Io { .. } | Error::Metadata { .. } => {
-                K::KafkaStorageError.code()
-            }
+            Error::Log(L::Io(_) | L::Offline { .. })
+            | Error::Io { .. }
+            | Error::Metadata { .. } => K::KafkaStorageError.code(),
         }
     }
 }

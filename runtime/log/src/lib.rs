@@ -19,6 +19,18 @@ pub enum Error {
     /// Disk I/O failed.
     #[error("log I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// An earlier write or fsync failed, so the partition stopped serving until a restart
+    /// (Kafka takes the log directory offline; KAFKA_STORAGE_ERROR).
+    #[error(
+        "partition {} is offline since {reason}; fix the disk, then restart connectd",
+        dir.display()
+    )]
+    Offline {
+        /// The partition's directory.
+        dir: std::path::PathBuf,
+        /// The operation that failed and its error.
+        reason: String,
+    },
     /// A batch failed framing or CRC-32C checks (Kafka's CORRUPT_MESSAGE).
     #[error("corrupt record batch: {0}")]
     CorruptBatch(String),

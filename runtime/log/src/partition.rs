@@ -18,15 +18,15 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::config::LogConfig;
 use crate::producer::{ProducerStates, SequenceCheck};
-use crate::segment::{Segment, write_file_atomic};
+use crate::segment::{Segment, sync_dir, write_file_atomic};
 use crate::{Error, Result};
 use connectd_records::record_batch::{self as batch, BatchHeader};
 
@@ -109,13 +109,22 @@ pub struct PartitionLog {
     durable_offset: AtomicI64,
     /// Wall-clock time of the last completed fsync, for `flush.ms`.
     last_flush_ms: AtomicI64,
+    /// Set by the first failed write or fsync: after it, what reached the disk is unknown
+    /// (a failed fsync may have dropped dirty pages that a later fsync would not report), so
+    /// the partition refuses reads and writes until a restart recovers it from the files.
+    offline: OnceLock<String>,
 }
 
 impl PartitionLog {
     /// Opens (or creates) the partition in `dir`. `clean` says the previous run shut down
     /// cleanly, so index files can be trusted and no segment is rescanned.
     pub fn open(dir: &Path, config: LogConfig, clean: bool) -> Result<Self> {
-        fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            fs::create_dir_all(dir)?;
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         let recovery_point = read_i64(&dir.join(RECOVERY_POINT)).unwrap_or(0);
         let mut bases = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -179,6 +188,7 @@ impl PartitionLog {
             sync_lock: Mutex::new(()),
             durable_offset: AtomicI64::new(end),
             last_flush_ms: AtomicI64::new(0),
+            offline: OnceLock::new(),
         })
     }
 
@@ -200,6 +210,12 @@ impl PartitionLog {
     /// Appends the batches in `records` (one produce request's payload for this partition),
     /// assigning offsets. Validates every batch (framing, magic, CRC-32C) before writing any.
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo> {
+        self.check_online()?;
+        let appended = self.append_batches(records, now_ms);
+        self.offline_on_io("append", appended)
+    }
+
+    fn append_batches(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo> {
         let config = self.config();
         if records.len() as i64 > config.max_message_bytes {
             return Err(Error::RecordTooLarge {
@@ -313,6 +329,12 @@ impl PartitionLog {
 
     /// Makes every append that returned before this call durable (group commit).
     pub fn sync(&self) -> Result<()> {
+        self.check_online()?;
+        let synced = self.sync_appended();
+        self.offline_on_io("fsync", synced)
+    }
+
+    fn sync_appended(&self) -> Result<()> {
         let target = self.log_end_offset();
         if self.durable_offset.load(Ordering::Acquire) >= target {
             return Ok(());
@@ -364,6 +386,7 @@ impl PartitionLog {
 
     /// Reads whole batches from `offset`, about `max_bytes` of them.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadInfo> {
+        self.check_online()?;
         let mut inner = self.inner.lock();
         let end = inner.next_offset();
         let start = inner.log_start_offset;
@@ -488,15 +511,49 @@ impl PartitionLog {
 
     /// Clean shutdown: fsync and persist the active segment's indexes.
     pub fn close(&self) -> Result<()> {
-        let inner = self.inner.lock();
-        inner.active().seal()
+        self.check_online()?;
+        let sealed = self.inner.lock().active().seal();
+        self.offline_on_io("close", sealed)
     }
 
     /// Deletes the whole partition directory.
     pub fn delete(self) -> Result<()> {
         drop(self.inner);
         fs::remove_dir_all(&self.dir)?;
+        if let Some(parent) = self.dir.parent() {
+            sync_dir(parent)?;
+        }
         Ok(())
+    }
+
+    /// Why the partition is offline, if it is.
+    pub fn offline_reason(&self) -> Option<&str> {
+        self.offline.get().map(String::as_str)
+    }
+
+    fn check_online(&self) -> Result<()> {
+        match self.offline.get() {
+            None => Ok(()),
+            Some(reason) => Err(Error::Offline {
+                dir: self.dir.clone(),
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// Takes the partition offline if `result` is an I/O error (the first one is kept as the
+    /// reason and logged), and returns the offline error in its place.
+    fn offline_on_io<T>(&self, what: &str, result: Result<T>) -> Result<T> {
+        match result {
+            Err(Error::Io(e)) => {
+                let reason = format!("a failed {what}: {e}");
+                if self.offline.set(reason).is_ok() {
+                    tracing::error!(dir = %self.dir.display(), error = %e, operation = what, "partition offline after a failed write or fsync; it refuses reads and writes until connectd restarts");
+                }
+                Err(self.check_online().expect_err("just set offline"))
+            }
+            other => other,
+        }
     }
 }
 

@@ -73,6 +73,8 @@ impl Segment {
             .read(true)
             .append(true)
             .open(&path)?;
+        // The new name must survive a power loss before records in it are acknowledged.
+        sync_dir(dir)?;
         Ok(Self::empty(base_offset, path, file))
     }
 
@@ -415,6 +417,9 @@ impl Segment {
     pub fn delete(self) -> Result<()> {
         self.remove_index_files();
         fs::remove_file(&self.path)?;
+        if let Some(dir) = self.path.parent() {
+            sync_dir(dir)?;
+        }
         Ok(())
     }
 }
@@ -443,6 +448,16 @@ fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
     f.write_all(data)?;
     f.sync_data()?;
     fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// fsyncs a directory, so the names created, renamed or removed in it survive a power loss
+/// (an fsync of a file does not cover its directory entry).
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)?.sync_all()?;
     Ok(())
 }
 

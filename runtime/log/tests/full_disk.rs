@@ -1,12 +1,13 @@
 //! A disk that fills up in the middle of an append: the batch fails, the part of it that
-//! reached the file is cut, and later appends land where the indexes expect them. A test
-//! binary of its own: the file-size limit that stands in for the full disk (RLIMIT_FSIZE)
-//! holds for the whole process.
+//! reached the file is cut, and the partition goes offline (it refuses reads and writes, as
+//! Kafka takes a log directory offline) until a restart, after which appends land where the
+//! indexes expect them. A test binary of its own: the file-size limit that stands in for the
+//! full disk (RLIMIT_FSIZE) holds for the whole process.
 
 mod common;
 
 use common::{config, fill, read_all, segment_files};
-use connectd_log::PartitionLog;
+use connectd_log::{Error, PartitionLog};
 use connectd_records::record_batch::build_batch;
 
 /// Files of this process cannot grow past `bytes` (writes fail with EFBIG); `None` lifts the
@@ -45,7 +46,27 @@ fn an_append_cut_short_by_a_full_disk_leaves_no_partial_batch() {
     assert_eq!(size(), before, "the failed batch's first 100 bytes are cut");
     assert_eq!(log.log_end_offset(), 40, "the failed batch took no offsets");
 
-    // Space again: appends go on right after the last whole batch.
+    // The partition is offline: what reached the disk after a failed write is not trusted
+    // until a restart has recovered the log from its files.
+    let refused = log
+        .append(&build_batch(5_500, &[b"later"]), 5_500)
+        .unwrap_err();
+    assert!(
+        matches!(&refused, Error::Offline { .. }) && refused.to_string().contains("append"),
+        "{refused}"
+    );
+    assert!(matches!(log.read(0, 1 << 20), Err(Error::Offline { .. })));
+    assert!(matches!(log.sync(), Err(Error::Offline { .. })));
+    assert!(
+        log.offline_reason().unwrap().contains("os error 27"),
+        "names the cause (EFBIG): {:?}",
+        log.offline_reason()
+    );
+
+    // Space again, and a restart (unclean): appends go on right after the last whole batch.
+    drop(log);
+    let log = PartitionLog::open(dir.path(), cfg(), false).unwrap();
+    assert_eq!(log.log_end_offset(), 40);
     for i in 0..5 {
         log.append(&build_batch(6_000 + i, &[&value, b"second"]), 6_000 + i)
             .unwrap();
