@@ -46,6 +46,44 @@ def confluent():
         f.result()
     check(len(admin.list_topics(topic, timeout=10).topics[topic].partitions) == 4, "partitions added")
 
+    # Admin edges, as a one-broker Kafka answers them: a manual replica assignment that names
+    # only this broker, and every documented topic config, stored and read back.
+    assigned = "ck-assigned-" + topic
+    for f in admin.create_topics([NewTopic(assigned, num_partitions=3, replica_assignment=[[0], [0], [0]])]).values():
+        f.result()
+    check(len(admin.list_topics(assigned, timeout=10).topics[assigned].partitions) == 3, "manual assignment makes 3 partitions")
+    try:
+        for f in admin.create_topics([NewTopic("ck-elsewhere-" + topic, num_partitions=2, replica_assignment=[[0], [7]])]).values():
+            f.result()
+        check(False, "an assignment to a broker that does not exist is refused")
+    except Exception as e:
+        check("INVALID_REPLICA_ASSIGNMENT" in str(e) and "7" in str(e), f"refused with the broker named: {e}")
+    documented = {
+        "cleanup.policy": "compact,delete", "compression.gzip.level": "5", "compression.lz4.level": "10",
+        "compression.type": "zstd", "compression.zstd.level": "7", "delete.retention.ms": "3600000",
+        "file.delete.delay.ms": "1000", "flush.messages": "1000", "flush.ms": "500",
+        "follower.replication.throttled.replicas": "*", "index.interval.bytes": "8192",
+        "leader.replication.throttled.replicas": "0:0", "local.retention.bytes": "-2", "local.retention.ms": "-2",
+        "max.compaction.lag.ms": "86400000", "max.message.bytes": "2097152", "message.downconversion.enable": "false",
+        "message.timestamp.after.max.ms": "3600000", "message.timestamp.before.max.ms": "86400000",
+        "message.timestamp.difference.max.ms": "86400000", "message.timestamp.type": "LogAppendTime",
+        "min.cleanable.dirty.ratio": "0.25", "min.compaction.lag.ms": "1000", "min.insync.replicas": "1",
+        "preallocate": "true", "remote.storage.enable": "false", "retention.bytes": "1073741824",
+        "retention.ms": "86400000", "segment.bytes": "16777216", "segment.index.bytes": "1048576",
+        "segment.jitter.ms": "100", "segment.ms": "3600000", "unclean.leader.election.enable": "false",
+    }
+    configured = "ck-configured-" + topic
+    for f in admin.create_topics([NewTopic(configured, num_partitions=1, replication_factor=1, config=documented)]).values():
+        f.result()
+    res = ConfigResource("topic", configured)
+    shown = admin.describe_configs([res])[res].result()
+    for key, value in documented.items():
+        check(key in shown and shown[key].value == value, f"{key}={value} is stored and shown (got {shown.get(key)})")
+    res = ConfigResource("topic", configured, incremental_configs=[ConfigEntry("min.compaction.lag.ms", "2000", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([res])[res].result()
+    shown = admin.describe_configs([ConfigResource("topic", configured)])[ConfigResource("topic", configured)].result()
+    check(shown["min.compaction.lag.ms"].value == "2000", "altered at alter time too")
+
     # Consume from the beginning with a cooperative-sticky group of two members.
     def member():
         c = Consumer({

@@ -40,73 +40,253 @@ pub struct LogConfig {
     pub cleanup_delete: bool,
 }
 
-/// One config key the log understands: its name, default and validator.
+/// One topic config key: its name, default, description, and the values it takes.
 struct Key {
     name: &'static str,
     default: &'static str,
     doc: &'static str,
+    kind: Kind,
 }
+
+/// The values a key takes, for the keys that are stored and shown but do not change how a
+/// single broker's log behaves (checked here; the keys the log uses are checked where they are
+/// resolved, below).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Resolved into [`LogConfig`] with its own checks.
+    Typed,
+    /// An integer of at least `min`.
+    Long { min: i64 },
+    /// `true` or `false`.
+    Bool,
+    /// A number from 0 to 1.
+    Ratio,
+    /// A comma-separated list (replica lists such as `0:0,1:0`, or `*`).
+    List,
+    /// Free text (a message format version, say).
+    Text,
+}
+
+/// Stored, shown by DescribeConfigs, and without effect on one broker (no followers, no
+/// remote tier) or until compaction reads them.
+const NO_EFFECT: &str = "stored and shown; no effect on a single broker";
 
 const KEYS: &[Key] = &[
     Key {
         name: "segment.bytes",
         default: "1073741824",
         doc: "segment size that triggers a roll (bytes, >= 1024)",
+        kind: Kind::Typed,
     },
     Key {
         name: "segment.ms",
         default: "604800000",
         doc: "segment age that triggers a roll (ms, >= 1)",
+        kind: Kind::Typed,
     },
     Key {
         name: "retention.ms",
         default: "604800000",
         doc: "time retention (ms, -1 = forever)",
+        kind: Kind::Typed,
     },
     Key {
         name: "retention.bytes",
         default: "-1",
         doc: "size retention per partition (bytes, -1 = off)",
+        kind: Kind::Typed,
     },
     Key {
         name: "flush.messages",
         default: "1",
         doc: "1 = fsync before acknowledging; larger = page-cache mode, fsync once this many offsets are pending",
+        kind: Kind::Typed,
     },
     Key {
         name: "flush.ms",
         default: "1000",
         doc: "page-cache mode: fsync at least this often (ms)",
+        kind: Kind::Typed,
     },
     Key {
         name: "index.interval.bytes",
         default: "4096",
         doc: "bytes between sparse index entries",
+        kind: Kind::Typed,
     },
     Key {
         name: "max.message.bytes",
         default: "1048588",
         doc: "largest record batch accepted (bytes)",
+        kind: Kind::Typed,
     },
     Key {
         name: "message.timestamp.type",
         default: "CreateTime",
         doc: "CreateTime or LogAppendTime",
+        kind: Kind::Typed,
     },
     Key {
         name: "cleanup.policy",
         default: "delete",
         doc: "delete, compact, or compact,delete",
+        kind: Kind::Typed,
     },
     Key {
         name: "compression.type",
         default: "producer",
         doc: "stored batches keep the producer's codec",
+        kind: Kind::Typed,
     },
     Key {
         name: "min.insync.replicas",
         default: "1",
         doc: "single-node broker: only 1 is meaningful",
+        kind: Kind::Typed,
+    },
+    Key {
+        name: "compression.gzip.level",
+        default: "-1",
+        doc: NO_EFFECT,
+        kind: Kind::Long { min: -1 },
+    },
+    Key {
+        name: "compression.lz4.level",
+        default: "9",
+        doc: NO_EFFECT,
+        kind: Kind::Long { min: 1 },
+    },
+    Key {
+        name: "compression.zstd.level",
+        default: "3",
+        doc: NO_EFFECT,
+        kind: Kind::Long { min: -131072 },
+    },
+    Key {
+        name: "delete.retention.ms",
+        default: "86400000",
+        doc: "compaction: how long tombstones are kept (stored; compaction is not yet built)",
+        kind: Kind::Long { min: 0 },
+    },
+    Key {
+        name: "file.delete.delay.ms",
+        default: "60000",
+        doc: NO_EFFECT,
+        kind: Kind::Long { min: 0 },
+    },
+    Key {
+        name: "follower.replication.throttled.replicas",
+        default: "",
+        doc: NO_EFFECT,
+        kind: Kind::List,
+    },
+    Key {
+        name: "leader.replication.throttled.replicas",
+        default: "",
+        doc: NO_EFFECT,
+        kind: Kind::List,
+    },
+    Key {
+        name: "local.retention.bytes",
+        default: "-2",
+        doc: NO_EFFECT,
+        kind: Kind::Long { min: -2 },
+    },
+    Key {
+        name: "local.retention.ms",
+        default: "-2",
+        doc: NO_EFFECT,
+        kind: Kind::Long { min: -2 },
+    },
+    Key {
+        name: "max.compaction.lag.ms",
+        default: "9223372036854775807",
+        doc: "compaction: longest a record stays uncompacted (stored; compaction is not yet built)",
+        kind: Kind::Long { min: 1 },
+    },
+    Key {
+        name: "message.downconversion.enable",
+        default: "true",
+        doc: NO_EFFECT,
+        kind: Kind::Bool,
+    },
+    Key {
+        name: "message.format.version",
+        default: "3.0-IV1",
+        doc: "stored and shown; batches are always RecordBatch v2",
+        kind: Kind::Text,
+    },
+    Key {
+        name: "message.timestamp.after.max.ms",
+        default: "9223372036854775807",
+        doc: "stored and shown; timestamps are not checked against the broker's clock",
+        kind: Kind::Long { min: 0 },
+    },
+    Key {
+        name: "message.timestamp.before.max.ms",
+        default: "9223372036854775807",
+        doc: "stored and shown; timestamps are not checked against the broker's clock",
+        kind: Kind::Long { min: 0 },
+    },
+    Key {
+        name: "message.timestamp.difference.max.ms",
+        default: "9223372036854775807",
+        doc: "stored and shown; timestamps are not checked against the broker's clock",
+        kind: Kind::Long { min: 0 },
+    },
+    Key {
+        name: "min.cleanable.dirty.ratio",
+        default: "0.5",
+        doc: "compaction: dirty share that triggers cleaning (stored; compaction is not yet built)",
+        kind: Kind::Ratio,
+    },
+    Key {
+        name: "min.compaction.lag.ms",
+        default: "0",
+        doc: "compaction: youngest a record may be compacted (stored; compaction is not yet built)",
+        kind: Kind::Long { min: 0 },
+    },
+    Key {
+        name: "preallocate",
+        default: "false",
+        doc: NO_EFFECT,
+        kind: Kind::Bool,
+    },
+    Key {
+        name: "remote.log.copy.disable",
+        default: "false",
+        doc: NO_EFFECT,
+        kind: Kind::Bool,
+    },
+    Key {
+        name: "remote.log.delete.on.disable",
+        default: "false",
+        doc: NO_EFFECT,
+        kind: Kind::Bool,
+    },
+    Key {
+        name: "remote.storage.enable",
+        default: "false",
+        doc: NO_EFFECT,
+        kind: Kind::Bool,
+    },
+    Key {
+        name: "segment.index.bytes",
+        default: "10485760",
+        doc: "stored and shown; the sparse index lives in memory",
+        kind: Kind::Long { min: 4 },
+    },
+    Key {
+        name: "segment.jitter.ms",
+        default: "0",
+        doc: NO_EFFECT,
+        kind: Kind::Long { min: 0 },
+    },
+    Key {
+        name: "unclean.leader.election.enable",
+        default: "false",
+        doc: NO_EFFECT,
+        kind: Kind::Bool,
     },
 ];
 
@@ -134,14 +314,15 @@ impl LogConfig {
         defaults: &BTreeMap<String, String>,
         overrides: &BTreeMap<String, String>,
     ) -> Result<Self> {
-        for name in defaults.keys().chain(overrides.keys()) {
-            if !KEYS.iter().any(|k| k.name == name) {
+        for (name, value) in defaults.iter().chain(overrides.iter()) {
+            let Some(key) = KEYS.iter().find(|k| k.name == name) else {
                 let known: Vec<_> = KEYS.iter().map(|k| k.name).collect();
                 return Err(Error::InvalidConfig {
                     key: name.clone(),
                     reason: format!("unknown topic config; known keys: {}", known.join(", ")),
                 });
-            }
+            };
+            check_kind(key, value)?;
         }
         let get = |name: &str| -> &str {
             overrides
@@ -220,6 +401,29 @@ impl LogConfig {
     }
 }
 
+/// Checks a value of a key that is stored but not resolved into [`LogConfig`].
+fn check_kind(key: &Key, value: &str) -> Result<()> {
+    let bad = |expected: &str| Error::InvalidConfig {
+        key: key.name.to_string(),
+        reason: format!("expected {expected}, got {value:?}"),
+    };
+    match key.kind {
+        Kind::Typed | Kind::List | Kind::Text => Ok(()),
+        Kind::Long { min } => match value.trim().parse::<i64>() {
+            Ok(v) if v >= min => Ok(()),
+            _ => Err(bad(&format!("an integer of at least {min}"))),
+        },
+        Kind::Bool => match value.trim() {
+            "true" | "false" => Ok(()),
+            _ => Err(bad("true or false")),
+        },
+        Kind::Ratio => match value.trim().parse::<f64>() {
+            Ok(v) if (0.0..=1.0).contains(&v) => Ok(()),
+            _ => Err(bad("a number from 0 to 1")),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +442,66 @@ mod tests {
         assert!(err.to_string().contains("retention.ms"), "{err}");
         let err = LogConfig::validate_entry("no.such.key", "1").unwrap_err();
         assert!(err.to_string().contains("no.such.key"), "{err}");
+    }
+
+    /// Every topic config Kafka documents (4.x, and the ones 3.x had) is accepted with its
+    /// default, so admin tools that copy a topic's configs work.
+    #[test]
+    fn every_documented_kafka_topic_config_is_accepted() {
+        let documented = [
+            "cleanup.policy",
+            "compression.gzip.level",
+            "compression.lz4.level",
+            "compression.type",
+            "compression.zstd.level",
+            "delete.retention.ms",
+            "file.delete.delay.ms",
+            "flush.messages",
+            "flush.ms",
+            "follower.replication.throttled.replicas",
+            "index.interval.bytes",
+            "leader.replication.throttled.replicas",
+            "local.retention.bytes",
+            "local.retention.ms",
+            "max.compaction.lag.ms",
+            "max.message.bytes",
+            "message.downconversion.enable",
+            "message.format.version",
+            "message.timestamp.after.max.ms",
+            "message.timestamp.before.max.ms",
+            "message.timestamp.difference.max.ms",
+            "message.timestamp.type",
+            "min.cleanable.dirty.ratio",
+            "min.compaction.lag.ms",
+            "min.insync.replicas",
+            "preallocate",
+            "remote.log.copy.disable",
+            "remote.log.delete.on.disable",
+            "remote.storage.enable",
+            "retention.bytes",
+            "retention.ms",
+            "segment.bytes",
+            "segment.index.bytes",
+            "segment.jitter.ms",
+            "segment.ms",
+            "unclean.leader.election.enable",
+        ];
+        for name in documented {
+            let (_, default, _) = LogConfig::known_keys()
+                .find(|(n, _, _)| *n == name)
+                .unwrap_or_else(|| panic!("{name} is not known"));
+            LogConfig::validate_entry(name, default).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        for (name, bad) in [
+            ("preallocate", "yes"),
+            ("min.cleanable.dirty.ratio", "1.5"),
+            ("delete.retention.ms", "-4"),
+            ("segment.jitter.ms", "soon"),
+        ] {
+            let err = LogConfig::validate_entry(name, bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name) && err.contains(bad), "{err}");
+        }
     }
 }

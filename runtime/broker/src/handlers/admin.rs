@@ -52,10 +52,20 @@ pub(super) async fn create_topics(
             .with_name(t.name.clone())
             .with_num_partitions(-1)
             .with_replication_factor(-1);
-        let partitions = if t.num_partitions == -1 {
-            broker.config.num_partitions
-        } else {
-            t.num_partitions
+        let node = broker.config.node_id;
+        let assigned = (!t.assignments.is_empty()).then(|| {
+            manual_assignment(
+                node,
+                t.assignments.iter().map(|a| {
+                    let brokers: Vec<i32> = a.broker_ids.iter().map(|b| b.0).collect();
+                    (a.partition_index, brokers)
+                }),
+            )
+        });
+        let partitions = match &assigned {
+            Some(Ok(n)) => *n,
+            _ if t.num_partitions == -1 => broker.config.num_partitions,
+            _ => t.num_partitions,
         };
         let configs: BTreeMap<String, String> = t
             .configs
@@ -74,11 +84,13 @@ pub(super) async fn create_topics(
                     t.replication_factor
                 ),
             ))
-        } else if !t.assignments.is_empty() {
+        } else if assigned.is_some() && (t.num_partitions != -1 || t.replication_factor != -1) {
             Err(Error::kafka(
                 E::InvalidRequest,
-                "manual replica assignment is not supported on a single broker",
+                "a replica assignment comes with num_partitions and replication_factor -1",
             ))
+        } else if let Some(Err(e)) = assigned {
+            Err(e)
         } else {
             let b = broker.clone();
             let validate_only = req.validate_only;
@@ -157,6 +169,32 @@ pub(super) async fn delete_topics(
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
+/// A manual replica assignment (partition index, replica broker ids), as a one-broker Kafka
+/// takes it: partitions 0..n in order, each on exactly this broker. Returns n.
+fn manual_assignment(node: i32, assignments: impl Iterator<Item = (i32, Vec<i32>)>) -> Result<i32> {
+    let mut n = 0;
+    for (index, brokers) in assignments {
+        if index != n {
+            return Err(Error::kafka(
+                E::InvalidReplicaAssignment,
+                format!(
+                    "partitions must be assigned in order from 0; got {index} where {n} was expected"
+                ),
+            ));
+        }
+        if brokers != [node] {
+            return Err(Error::kafka(
+                E::InvalidReplicaAssignment,
+                format!(
+                    "partition {index} is assigned to brokers {brokers:?}; this cluster has one broker, {node}"
+                ),
+            ));
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 pub(super) async fn create_partitions(
     broker: Arc<Broker>,
     req: CreatePartitionsRequest,
@@ -168,9 +206,21 @@ pub(super) async fn create_partitions(
         let validate_only = req.validate_only;
         let count = t.count;
         let mut r = CreatePartitionsTopicResult::default().with_name(t.name);
-        if let Err(e) =
-            blocking(move || b.topics.create_partitions(&name, count, validate_only)).await
-        {
+        let node = broker.config.node_id;
+        let misplaced = t.assignments.iter().flatten().find_map(|a| {
+            let brokers: Vec<i32> = a.broker_ids.iter().map(|b| b.0).collect();
+            (brokers != [node]).then(|| {
+                Error::kafka(
+                    E::InvalidReplicaAssignment,
+                    format!("new partitions assigned to brokers {brokers:?}; this cluster has one broker, {node}"),
+                )
+            })
+        });
+        let outcome = match misplaced {
+            Some(e) => Err(e),
+            None => blocking(move || b.topics.create_partitions(&name, count, validate_only)).await,
+        };
+        if let Err(e) = outcome {
             r.error_code = e.code();
             r.error_message = Some(str(e.to_string()));
         }
