@@ -10,12 +10,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::Connectd;
+use crate::wire::{
+    api_versions, ask_api_versions, connect, produce_raw, read_response, request, send_raw,
+};
 use bytes::BytesMut;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, FetchRequest, ProduceRequest, ProduceResponse, RequestHeader,
-    ResponseHeader, TopicName,
+    ApiKey, ApiVersionsResponse, FetchRequest, ProduceRequest, RequestHeader, ResponseHeader,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -23,12 +26,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-
-fn connect(c: &Connectd) -> TcpStream {
-    let s = TcpStream::connect(c.bootstrap()).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s
-}
 
 /// True when the broker closed the connection (EOF or reset) instead of answering.
 fn closed(mut s: TcpStream) -> bool {
@@ -44,34 +41,6 @@ fn closed(mut s: TcpStream) -> bool {
                 | std::io::ErrorKind::BrokenPipe
         ),
     }
-}
-
-fn send_raw(s: &mut TcpStream, body: &[u8]) {
-    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-    frame.extend_from_slice(body);
-    let _ = s.write_all(&frame);
-}
-
-fn request(key: ApiKey, version: i16, body: &impl Encodable) -> Vec<u8> {
-    let mut buf = BytesMut::new();
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(7)
-        .with_client_id(Some(StrBytes::from_static_str("bad-input-test")));
-    header
-        .encode(&mut buf, key.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
-    buf.to_vec()
-}
-
-fn read_response(s: &mut TcpStream) -> bytes::Bytes {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).unwrap();
-    bytes::Bytes::from(body)
 }
 
 /// A real client that produces to and consumes from `topic` the whole time, to show the
@@ -201,7 +170,7 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     batch[last] ^= 0xff;
     let mut s = connect(&c);
     assert_eq!(
-        produce_raw(&mut s, "healthy", batch.into()),
+        produce_raw(&mut s, "healthy", batch.into()).error_code,
         2,
         "CORRUPT_MESSAGE"
     );
@@ -274,46 +243,6 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     );
 }
 
-/// Produces `batch` (acks=all, v7) to partition 0 of `topic` on `s`; returns the error code.
-fn produce_raw(s: &mut TcpStream, topic: &'static str, batch: bytes::Bytes) -> i16 {
-    let produce = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![
-            TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_static_str(topic)))
-                .with_partition_data(vec![
-                    PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(batch)),
-                ]),
-        ]);
-    send_raw(s, &request(ApiKey::Produce, 7, &produce));
-    let mut resp = read_response(s);
-    ResponseHeader::decode(&mut resp, 0).unwrap();
-    let answer = ProduceResponse::decode(&mut resp, 7).unwrap();
-    answer.responses[0].partition_responses[0].error_code
-}
-
-fn api_versions(c: &Connectd) -> ApiVersionsResponse {
-    ask_api_versions(&mut connect(c))
-}
-
-/// Sends ApiVersions v0 on `s` and reads the answer.
-fn ask_api_versions(s: &mut TcpStream) -> ApiVersionsResponse {
-    send_raw(
-        s,
-        &request(
-            ApiKey::ApiVersions,
-            0,
-            &kafka_protocol::messages::ApiVersionsRequest::default(),
-        ),
-    );
-    let mut resp = read_response(s);
-    ResponseHeader::decode(&mut resp, 0).unwrap();
-    ApiVersionsResponse::decode(&mut resp, 0).unwrap()
-}
-
 /// Resident anonymous memory (heap and stacks, not the log's mapped files) of the connectd
 /// process, in KiB.
 fn rss_kib(c: &Connectd) -> u64 {
@@ -378,7 +307,7 @@ async fn hostile_frames_for_every_api_and_version_leave_the_broker_serving() {
     ));
     assert!(bomb.len() < 64 << 10, "the bomb is {} bytes", bomb.len());
     assert_eq!(
-        produce_raw(&mut connect(&c), "bombed", bomb),
+        produce_raw(&mut connect(&c), "bombed", bomb).error_code,
         0,
         "the broker stores batches as sent"
     );
@@ -482,7 +411,7 @@ async fn clients_that_never_read_stay_within_the_request_budget() {
     ));
     let mut s = connect(&c);
     for _ in 0..24 {
-        assert_eq!(produce_raw(&mut s, "flooded", batch.clone()), 0);
+        assert_eq!(produce_raw(&mut s, "flooded", batch.clone()).error_code, 0);
     }
     let rss_before = rss_kib(&c);
     let sized = |frame: Vec<u8>| [&(frame.len() as i32).to_be_bytes()[..], &frame].concat();

@@ -197,3 +197,79 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
         "restarts after kill -9 went through recovery"
     );
 }
+
+/// An idempotent producer's retry after the broker was killed with kill -9 and restarted: the
+/// same batch (same producer id, epoch and sequence) is acknowledged as a duplicate with its
+/// original offset, and not appended again. The restarted broker hands out a new producer id.
+#[test]
+fn an_idempotent_retry_after_kill9_is_a_duplicate() {
+    use connectd_records::record_batch::{build_batch, set_producer};
+    use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse};
+    use kafka_protocol::protocol::Decodable;
+
+    use crate::wire::{connect, produce_raw, read_response, request, send_raw};
+
+    let mut c = Connectd::start("");
+    c.cli(&["topics", "create", "retried", "--partitions", "1"], None);
+    let init_producer_id = |c: &Connectd| {
+        let mut s = connect(c);
+        send_raw(
+            &mut s,
+            &request(
+                ApiKey::InitProducerId,
+                0,
+                &InitProducerIdRequest::default().with_transactional_id(None),
+            ),
+        );
+        let mut resp = read_response(&mut s);
+        kafka_protocol::messages::ResponseHeader::decode(&mut resp, 0).unwrap();
+        let answer = InitProducerIdResponse::decode(&mut resp, 0).unwrap();
+        assert_eq!(answer.error_code, 0);
+        (answer.producer_id.0, answer.producer_epoch)
+    };
+    let (id, epoch) = init_producer_id(&c);
+    let batch = |seq: i32, value: &[u8]| {
+        let mut b = build_batch(0, &[value, value]);
+        set_producer(&mut b, id, epoch, seq);
+        bytes::Bytes::from(b)
+    };
+    let mut s = connect(&c);
+    for (seq, value) in [(0, &b"first"[..]), (2, b"second")] {
+        let answer = produce_raw(&mut s, "retried", batch(seq, value));
+        assert_eq!((answer.error_code, answer.base_offset), (0, i64::from(seq)));
+    }
+
+    c.kill9();
+    c.restart();
+    let mut s = connect(&c);
+    let retry = produce_raw(&mut s, "retried", batch(2, b"second"));
+    assert_eq!(
+        (retry.error_code, retry.base_offset),
+        (0, 2),
+        "the retry is answered with the original offset"
+    );
+    let next = produce_raw(&mut s, "retried", batch(4, b"third"));
+    assert_eq!(
+        (next.error_code, next.base_offset),
+        (0, 4),
+        "and not appended"
+    );
+    let gap = produce_raw(&mut s, "retried", batch(9, b"gap"));
+    assert_eq!(
+        gap.error_code, 45,
+        "OUT_OF_ORDER_SEQUENCE_NUMBER after the restart too"
+    );
+    let stored = read_everything(&c, "retried", 1);
+    let mut values: Vec<_> = stored.into_iter().collect();
+    values.sort();
+    let values: Vec<&str> = values.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(
+        values,
+        ["first", "first", "second", "second", "third", "third"]
+    );
+    assert_ne!(
+        init_producer_id(&c).0,
+        id,
+        "producer ids are not reused after a restart"
+    );
+}

@@ -6,6 +6,7 @@
 
 mod connectors;
 mod support;
+mod wire;
 
 mod broker_bad_input;
 mod broker_codecs_groups;

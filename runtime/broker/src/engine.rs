@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
 use crate::groups::{Coordinator, OffsetStore};
+use crate::producer_ids::ProducerIds;
 use crate::server::BoundBroker;
 use crate::topics::Topics;
 use crate::{Error, Result};
@@ -33,7 +34,7 @@ pub struct Broker {
     /// The address clients are told to connect to, once a listener is bound.
     pub(crate) advertised: std::sync::OnceLock<(String, i32)>,
     pub(crate) cluster_id: String,
-    pub(crate) next_producer_id: std::sync::atomic::AtomicI64,
+    pub(crate) producer_ids: ProducerIds,
     data_dir: PathBuf,
     pub(crate) connections: AtomicUsize,
 }
@@ -86,7 +87,7 @@ impl Broker {
             recovery_ms = started.elapsed().as_millis() as u64,
             "broker engine open"
         );
-        let producer_id_base = crate::now_ms() << 12; // unique across restarts without a file
+        let producer_ids = ProducerIds::open(&meta)?;
         Ok(Arc::new(Broker {
             groups: Coordinator::new(
                 offsets,
@@ -97,7 +98,7 @@ impl Broker {
             appended: Appends::default(),
             advertised: std::sync::OnceLock::new(),
             cluster_id,
-            next_producer_id: std::sync::atomic::AtomicI64::new(producer_id_base),
+            producer_ids,
             data_dir: data_dir.to_path_buf(),
             connections: AtomicUsize::new(0),
         }))

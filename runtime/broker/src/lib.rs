@@ -17,6 +17,7 @@ mod fuzz_tests;
 mod gather;
 pub mod groups;
 mod handlers;
+mod producer_ids;
 pub mod server;
 mod shape;
 pub(crate) mod topics;

@@ -381,17 +381,12 @@ impl Topics {
     }
 }
 
-/// Writes `data` to `path` through a temporary file, fsync and rename.
+/// Writes `data` to `path` durably (temporary file, fsync, rename, fsync of the directory).
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    connectd_log::write_file_atomic(path, data).map_err(|e| match e {
+        connectd_log::Error::Io(e) => Error::io(format!("writing {}", path.display()), e),
+        other => Error::Log(other),
+    })
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {

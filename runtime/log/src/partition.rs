@@ -32,6 +32,8 @@ use connectd_records::record_batch::{self as batch, BatchHeader};
 
 const RECOVERY_POINT: &str = "recovery-point";
 const LOG_START_OFFSET: &str = "log-start-offset";
+/// Idempotent-producer state as of the last roll or clean shutdown (see `producer`).
+const PRODUCER_SNAPSHOT: &str = "producer.snapshot";
 /// Timestamp-type bit in the batch attributes.
 const LOG_APPEND_TIME_FLAG: i16 = 0x08;
 
@@ -173,10 +175,11 @@ impl PartitionLog {
             segments.insert(stored_start, Segment::create(dir, stored_start)?);
         }
         let first_base = *segments.keys().next().expect("non-empty");
+        let producers = recover_producers(dir, &segments)?;
         let mut inner = Inner {
             segments,
             log_start_offset: 0,
-            producers: ProducerStates::default(),
+            producers,
             mapped: None,
         };
         inner.log_start_offset = first_base.max(stored_start).min(inner.next_offset());
@@ -322,6 +325,10 @@ impl PartitionLog {
         let base = active.next_offset;
         let segment = Segment::create(&self.dir, base)?;
         inner.segments.insert(base, segment);
+        write_file_atomic(
+            &self.dir.join(PRODUCER_SNAPSHOT),
+            &inner.producers.snapshot(base),
+        )?;
         write_file_atomic(&self.dir.join(RECOVERY_POINT), base.to_string().as_bytes())?;
         tracing::debug!(dir = %self.dir.display(), base, "rolled segment");
         Ok(())
@@ -512,7 +519,12 @@ impl PartitionLog {
     /// Clean shutdown: fsync and persist the active segment's indexes.
     pub fn close(&self) -> Result<()> {
         self.check_online()?;
-        let sealed = self.inner.lock().active().seal();
+        let inner = self.inner.lock();
+        let snapshot = inner.producers.snapshot(inner.next_offset());
+        let sealed = inner
+            .active()
+            .seal()
+            .and_then(|()| write_file_atomic(&self.dir.join(PRODUCER_SNAPSHOT), &snapshot));
         self.offline_on_io("close", sealed)
     }
 
@@ -555,6 +567,28 @@ impl PartitionLog {
             other => other,
         }
     }
+}
+
+/// Producer state at open: the snapshot written at the last roll or clean shutdown, then the
+/// batch headers after it. Without a usable snapshot (none yet, unreadable, or past a
+/// truncated end), every segment's headers are replayed.
+fn recover_producers(dir: &Path, segments: &BTreeMap<i64, Segment>) -> Result<ProducerStates> {
+    let first = *segments.keys().next().expect("non-empty");
+    let end = segments
+        .values()
+        .next_back()
+        .expect("non-empty")
+        .next_offset;
+    let (from, mut states) = fs::read(dir.join(PRODUCER_SNAPSHOT))
+        .ok()
+        .and_then(|b| ProducerStates::from_snapshot(&b))
+        .filter(|(offset, _)| *offset <= end)
+        .unwrap_or_default();
+    let from = from.max(first);
+    for segment in segments.values().filter(|s| s.next_offset > from) {
+        segment.for_each_header_from(from, |h| states.record(h))?;
+    }
+    Ok(states)
 }
 
 fn stamp_log_append_time(buf: &mut [u8], now_ms: i64) {

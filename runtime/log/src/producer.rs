@@ -1,6 +1,11 @@
 //! Idempotent-producer state for one partition: the last batches each producer id wrote, so a
 //! retried batch is answered with its original offset instead of being written twice, and a gap
 //! in sequence numbers is refused.
+//!
+//! The state survives restarts as Kafka's does: a snapshot written at every segment roll and
+//! at clean shutdown ([`ProducerStates::snapshot`]), and the batch headers after it replayed
+//! at open. A retry sent to a broker that was killed after writing the batch is still
+//! answered as a duplicate.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -40,6 +45,12 @@ pub enum SequenceCheck {
 pub(crate) struct ProducerStates {
     producers: HashMap<i64, Producer>,
 }
+
+/// Snapshot file format: this magic, the offset the state is complete up to (i64), the
+/// number of producers (u32), then per producer its id (i64), epoch (i16), number of recent
+/// batches (u8) and each batch's first and last sequence (i32) and base offset (i64), all
+/// big-endian.
+const SNAPSHOT_MAGIC: &[u8; 4] = b"CPS1";
 
 impl ProducerStates {
     pub fn check(&self, h: &BatchHeader) -> SequenceCheck {
@@ -98,6 +109,65 @@ impl ProducerStates {
             last_seq: h.last_sequence(),
             base_offset: h.base_offset,
         });
+    }
+}
+
+impl ProducerStates {
+    /// The state as a snapshot file's bytes, complete up to (not including) `offset`.
+    pub fn snapshot(&self, offset: i64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.producers.len() * 80);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&offset.to_be_bytes());
+        out.extend_from_slice(&(self.producers.len() as u32).to_be_bytes());
+        for (id, p) in &self.producers {
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&p.epoch.to_be_bytes());
+            out.push(p.recent.len() as u8);
+            for w in &p.recent {
+                out.extend_from_slice(&w.first_seq.to_be_bytes());
+                out.extend_from_slice(&w.last_seq.to_be_bytes());
+                out.extend_from_slice(&w.base_offset.to_be_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads a snapshot: the state and the offset it is complete up to. `None` when the bytes
+    /// are not a whole snapshot (the caller then rebuilds from the log).
+    pub fn from_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStates)> {
+        let mut r = Reader(bytes);
+        if r.take::<4>()? != *SNAPSHOT_MAGIC {
+            return None;
+        }
+        let offset = i64::from_be_bytes(r.take()?);
+        let count = u32::from_be_bytes(r.take()?);
+        let mut producers = HashMap::new();
+        for _ in 0..count {
+            let id = i64::from_be_bytes(r.take()?);
+            let epoch = i16::from_be_bytes(r.take()?);
+            let [n] = r.take::<1>()?;
+            let mut recent = VecDeque::with_capacity(RECENT_BATCHES);
+            for _ in 0..n.min(RECENT_BATCHES as u8) {
+                recent.push_back(Written {
+                    first_seq: i32::from_be_bytes(r.take()?),
+                    last_seq: i32::from_be_bytes(r.take()?),
+                    base_offset: i64::from_be_bytes(r.take()?),
+                });
+            }
+            producers.insert(id, Producer { epoch, recent });
+        }
+        r.0.is_empty()
+            .then_some((offset, ProducerStates { producers }))
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, rest) = self.0.split_first_chunk::<N>()?;
+        self.0 = rest;
+        Some(*head)
     }
 }
 

@@ -281,6 +281,21 @@ impl Segment {
         self.scan_from(start, |h| h.last_offset() >= offset)
     }
 
+    /// Calls `f` with the header of every batch holding `offset` or later, in order.
+    pub fn for_each_header_from(&self, offset: i64, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
+        let Some((mut position, _)) = self.locate(offset)? else {
+            return Ok(());
+        };
+        let mut buf = [0u8; HEADER_LEN];
+        while position + HEADER_LEN as u64 <= self.size {
+            self.file.read_exact_at(&mut buf, position)?;
+            let header = BatchHeader::parse(&buf)?;
+            f(&header);
+            position += header.size as u64;
+        }
+        Ok(())
+    }
+
     /// Walks batch headers from `position` until `stop` holds.
     fn scan_from(
         &self,
@@ -461,6 +476,8 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn write_file_atomic(path: &Path, data: &[u8]) -> Result<()> {
+/// Writes `data` to `path` durably: a temporary file, fsync, rename, then an fsync of the
+/// directory so the new name survives a power loss too.
+pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<()> {
     write_synced(path, data)
 }

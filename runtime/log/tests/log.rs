@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 use common::{config, fill, offset_after, read_all, segment_files};
 use connectd_log::{Error, LogConfig, PartitionLog};
 use connectd_records::record_batch::BatchHeader;
-use connectd_records::record_batch::build_batch;
+use connectd_records::record_batch::{build_batch, set_producer};
 use rand::Rng;
 
 #[test]
@@ -186,15 +186,7 @@ fn delete_records_moves_log_start_and_survives_restart() {
 fn idempotent_retry_is_not_written_twice_and_gaps_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let log = PartitionLog::open(dir.path(), LogConfig::default(), false).unwrap();
-    let with_seq = |seq: i32| {
-        let mut b = build_batch(1, &[b"a", b"b"]);
-        b[43..51].copy_from_slice(&7i64.to_be_bytes());
-        b[51..53].copy_from_slice(&0i16.to_be_bytes());
-        b[53..57].copy_from_slice(&seq.to_be_bytes());
-        let crc = crc32c::crc32c(&b[21..]);
-        b[17..21].copy_from_slice(&crc.to_be_bytes());
-        b
-    };
+    let with_seq = |seq: i32| idempotent_batch(7, seq);
     let first = log.append(&with_seq(0), 1).unwrap();
     let retry = log.append(&with_seq(0), 1).unwrap();
     assert!(retry.duplicate && retry.base_offset == first.base_offset);
@@ -204,6 +196,49 @@ fn idempotent_retry_is_not_written_twice_and_gaps_are_refused() {
         Err(Error::OutOfOrderSequence { expected: 2, .. })
     ));
     assert_eq!(log.append(&with_seq(2), 1).unwrap().base_offset, 2);
+}
+
+/// A two-record batch from producer `id` (epoch 0) with base sequence `seq`.
+fn idempotent_batch(id: i64, seq: i32) -> Vec<u8> {
+    let mut b = build_batch(1, &[b"a", b"b"]);
+    set_producer(&mut b, id, 0, seq);
+    b
+}
+
+/// Producer state outlives restarts: a retry after an unclean restart (no close, as after
+/// kill -9) is still a duplicate, whether its batch is in the active segment (replayed from
+/// headers), in a rolled one (in the snapshot), or the log closed cleanly.
+#[test]
+fn idempotent_retries_are_duplicates_after_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || config(&[("segment.bytes", "1024")]);
+    let log = PartitionLog::open(dir.path(), cfg(), false).unwrap();
+    for seq in (0..200).step_by(2) {
+        log.append(&idempotent_batch(9, seq), 1).unwrap();
+    }
+    assert!(
+        segment_files(dir.path()).len() > 2,
+        "the batches span rolls"
+    );
+    let end = log.log_end_offset();
+    drop(log); // no close: what kill -9 leaves
+    let log = PartitionLog::open(dir.path(), cfg(), false).unwrap();
+    for seq in [198, 196, 190] {
+        let retry = log.append(&idempotent_batch(9, seq), 1).unwrap();
+        assert!(retry.duplicate, "seq {seq} after an unclean restart");
+        assert_eq!(retry.base_offset, i64::from(seq));
+    }
+    assert!(matches!(
+        log.append(&idempotent_batch(9, 204), 1),
+        Err(Error::OutOfOrderSequence { expected: 200, .. })
+    ));
+    assert_eq!(log.log_end_offset(), end);
+    log.append(&idempotent_batch(9, 200), 1).unwrap();
+    log.close().unwrap();
+    drop(log);
+    let log = PartitionLog::open(dir.path(), cfg(), true).unwrap();
+    assert!(log.append(&idempotent_batch(9, 200), 1).unwrap().duplicate);
+    assert_eq!(log.log_end_offset(), end + 2);
 }
 
 /// `len` bytes of whole batches from `offset`, read in small (copied, not mapped) reads.

@@ -1,7 +1,6 @@
 //! Data-plane APIs: Produce, Fetch, ListOffsets, Metadata, InitProducerId, DeleteRecords.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use connectd_log::PartitionLog;
@@ -418,7 +417,21 @@ pub(super) async fn init_producer_id(
     let (id, epoch) = if req.producer_id.0 >= 0 && req.producer_epoch >= 0 {
         (req.producer_id.0, req.producer_epoch.saturating_add(1))
     } else {
-        (broker.next_producer_id.fetch_add(1, Ordering::AcqRel), 0)
+        let b = broker.clone();
+        let reserved = tokio::task::spawn_blocking(move || b.producer_ids.next())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match reserved {
+            Ok(id) => (id, 0),
+            Err(reason) => {
+                tracing::error!(error = %reason, "could not reserve producer ids");
+                return InitProducerIdResponse::default()
+                    .with_error_code(E::KafkaStorageError.code())
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1);
+            }
+        }
     };
     InitProducerIdResponse::default()
         .with_producer_id(ProducerId(id))

@@ -157,6 +157,16 @@ pub fn set_base_offset(buf: &mut [u8], base_offset: i64) {
     buf[..8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
+/// Makes the batch at the start of `buf` an idempotent producer's: its producer id, epoch
+/// and base sequence, with the CRC recomputed (it covers them).
+pub fn set_producer(buf: &mut [u8], producer_id: i64, epoch: i16, base_sequence: i32) {
+    buf[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    buf[51..53].copy_from_slice(&epoch.to_be_bytes());
+    buf[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crc32c::crc32c(&buf[21..]);
+    buf[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
 fn be_i16(buf: &[u8], at: usize) -> i16 {
     i16::from_be_bytes(buf[at..at + 2].try_into().expect("2 bytes"))
 }

@@ -27,7 +27,8 @@ pub use decode::decode_into;
 #[cfg(feature = "compression")]
 pub use decompress::{MAX_DECOMPRESSED, uncompressed};
 pub use header::{
-    BatchHeader, HEADER_LEN, LOG_OVERHEAD, build_batch, set_base_offset, split_batches,
+    BatchHeader, HEADER_LEN, LOG_OVERHEAD, build_batch, set_base_offset, set_producer,
+    split_batches,
 };
 pub use producer::{ProducerBatch, ProducerRecord, ProducerRecordRef};
 pub use reader::{RecordReader, RecordView};
