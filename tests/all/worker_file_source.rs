@@ -417,3 +417,118 @@ fn plugins_and_connectors_apply_live() {
     std::fs::remove_file(dir.join("connectors.d/live.toml")).unwrap();
     wait_log("stopped connector");
 }
+
+/// The sandbox's edges and secrets: a plugin that writes connectd's offsets topic, or sets
+/// connectd's own position header, fails with a clear status and writes nothing; a secret read
+/// through `${file:}` appears in no log line, status record or `connectors status` output
+/// even when the plugin puts it in its error; a `${file:}` outside
+/// `config_providers_file_allowed_paths` is refused, naming the key. A good connector runs on.
+#[test]
+fn plugins_cannot_reach_internal_topics_and_secrets_stay_hidden() {
+    let good = crate::connectors::build_connector("connectd-file-source");
+    let bad = crate::connectors::build_connector("connectd-test-misbehave");
+    let secret = "Sup3r-S3cret-Value-8812";
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("pw"), "not-allowed-value-5531").unwrap();
+    let outside_pw = outside.path().join("pw");
+    let c = Connectd::start_with(
+        "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"\nconfig_providers_file_allowed_paths = [\"secrets\"]",
+        "",
+        |dir| {
+            std::fs::create_dir_all(dir.join("plugins")).unwrap();
+            std::fs::copy(&good, dir.join("plugins/file-source.wasm")).unwrap();
+            std::fs::copy(&bad, dir.join("plugins/misbehave.wasm")).unwrap();
+            std::fs::create_dir_all(dir.join("secrets")).unwrap();
+            std::fs::write(dir.join("secrets/db-password"), format!("{secret}\n")).unwrap();
+            std::fs::create_dir_all(dir.join("input")).unwrap();
+            std::fs::write(dir.join("input/lines.txt"), "one\ntwo\nthree\n").unwrap();
+            let connectors = dir.join("connectors.d");
+            std::fs::create_dir_all(&connectors).unwrap();
+            let write = |name: &str, text: String| {
+                std::fs::write(connectors.join(format!("{name}.toml")), text).unwrap()
+            };
+            write(
+                "good",
+                "plugin = \"file-source\"\ntopic = \"good\"\nfile = \"../input/lines.txt\"\n"
+                    .into(),
+            );
+            for mode in ["internal", "forge"] {
+                write(
+                    &format!("bad-{mode}"),
+                    format!("plugin = \"misbehave\"\ntopic = \"bad\"\nmode = \"{mode}\"\n"),
+                );
+            }
+            write(
+                "leak",
+                format!(
+                    "plugin = \"misbehave\"\ntopic = \"bad\"\nmode = \"leak\"\npassword = \"${{file:{}}}\"\n",
+                    dir.join("secrets/db-password").display()
+                ),
+            );
+            write(
+                "outside",
+                format!(
+                    "plugin = \"misbehave\"\ntopic = \"bad\"\nmode = \"ok\"\npassword = \"${{file:{}}}\"\n",
+                    outside_pw.display()
+                ),
+            );
+        },
+    );
+    assert_eq!(
+        read_topic(&c, "good", 3, Duration::from_secs(30)),
+        ["one", "two", "three"]
+    );
+    let start = Instant::now();
+    let status = loop {
+        let status = c.cli(&["connectors", "status"], None);
+        // The connector's row and its task's, together.
+        let row = |name: &str| {
+            status
+                .lines()
+                .filter(|l| l.starts_with(&format!("{name}\t")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let done = row("bad-internal").contains("FAILED")
+            && row("bad-internal").contains("internal topics")
+            && row("bad-forge").contains("FAILED")
+            && row("bad-forge").contains("connectd.source")
+            && row("leak").contains("FAILED")
+            && row("leak").contains("[hidden]")
+            && row("outside").contains("FAILED")
+            && row("outside").contains("`password`")
+            && row("outside").contains("config_providers_file_allowed_paths");
+        if done {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "missing statuses:\n{status}\nlog:\n{}",
+            c.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.contains("good\t0\tRUNNING"), "{status}");
+    let status_topic = read_topic(&c, "connectd-status", 1, Duration::from_secs(5)).join("\n");
+    let offsets_topic = read_topic(&c, "connectd-offsets", 0, Duration::from_secs(3)).join("\n");
+    let log = c.log_text();
+    for (what, text) in [
+        ("the log", &log),
+        ("connectors status", &status),
+        ("the status topic", &status_topic),
+    ] {
+        assert!(!text.contains(secret), "the secret is in {what}:\n{text}");
+        assert!(
+            !text.contains("not-allowed-value-5531"),
+            "a refused file's contents are in {what}"
+        );
+    }
+    assert!(
+        status_topic.contains("[hidden]"),
+        "the leak's status is in the topic, redacted:\n{status_topic}"
+    );
+    assert!(
+        !offsets_topic.contains("forged") && !offsets_topic.contains("someone-else"),
+        "nothing forged reached connectd-offsets:\n{offsets_topic}"
+    );
+}

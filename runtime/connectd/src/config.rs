@@ -62,6 +62,11 @@ pub struct WorkerSection {
     /// CPU time one call into a connector may take before it is stopped, in ms. Default 10000.
     #[serde(default = "default_task_call_timeout_ms")]
     pub task_call_timeout_ms: u64,
+    /// Directories a connector's `${file:/path}` may read below (Kafka's
+    /// `config.providers.file.param.allowed.paths`, KIP-993); relative to this file. Default:
+    /// the directory holding worker.toml.
+    #[serde(default)]
+    pub config_providers_file_allowed_paths: Option<Vec<PathBuf>>,
 }
 
 fn default_task_memory_bytes() -> usize {
@@ -99,6 +104,15 @@ impl WorkerFile {
         .into_iter()
         .flatten()
         {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        let allowed = file
+            .worker
+            .config_providers_file_allowed_paths
+            .get_or_insert_with(|| vec![PathBuf::from(".")]);
+        for dir in allowed.iter_mut() {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
             }

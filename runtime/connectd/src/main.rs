@@ -109,6 +109,7 @@ fn run_worker(path: PathBuf) -> Result<()> {
                         memory_bytes: file.worker.task_memory_bytes,
                         call_timeout: std::time::Duration::from_millis(file.worker.task_call_timeout_ms),
                     },
+                    secret_dirs: file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
                 };
                 let backend = std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker));
                 let started = tokio::task::spawn_blocking(move || connectd_worker::Worker::start(settings, backend)).await?;

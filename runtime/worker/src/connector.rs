@@ -24,7 +24,10 @@
 //!
 //! `name` defaults to the file stem. Values may be strings, integers, floats or booleans.
 //! `${env:NAME}` and `${file:/path}` in a string are replaced by an environment variable or a
-//! file's contents (trailing newline trimmed), so secrets stay out of the file.
+//! file's contents (trailing newline trimmed), so secrets stay out of the file. A `${file:}`
+//! must lie below one of the worker's allowed directories ([`SecretFiles`], Kafka's
+//! `allowed.paths` from KIP-993), and every value resolved this way is a secret: the worker
+//! writes it nowhere but to the connector ([`ConnectorConfig::redact`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +35,45 @@ use std::path::{Path, PathBuf};
 use connectd_records::ConnectorName;
 
 use crate::{Error, Result};
+
+/// Directories `${file:}` may read below (Kafka's `config.providers.file.param.allowed.paths`,
+/// KIP-993). Paths are compared after resolving symlinks and `..`.
+#[derive(Debug, Clone, Default)]
+pub struct SecretFiles {
+    allowed: Vec<PathBuf>,
+}
+
+impl SecretFiles {
+    /// Allows files below `dirs` (those that do not exist allow nothing).
+    pub fn new(dirs: &[PathBuf]) -> SecretFiles {
+        SecretFiles {
+            allowed: dirs
+                .iter()
+                .filter_map(|d| std::fs::canonicalize(d).ok())
+                .collect(),
+        }
+    }
+
+    /// The contents of `file`, if it lies below an allowed directory.
+    fn read(&self, file: &str) -> std::result::Result<String, String> {
+        let real = std::fs::canonicalize(file)
+            .map_err(|e| format!("cannot read secret file {file}: {e}"))?;
+        if !self.allowed.iter().any(|d| real.starts_with(d)) {
+            let allowed: Vec<String> = self
+                .allowed
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
+            return Err(format!(
+                "${{file:{file}}} is outside the directories secrets may be read from ([{}]); add its directory to config_providers_file_allowed_paths in worker.toml",
+                allowed.join(", ")
+            ));
+        }
+        std::fs::read_to_string(&real)
+            .map(|text| text.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|e| format!("cannot read secret file {file}: {e}"))
+    }
+}
 
 /// Keys the worker reads itself; every other key is passed to the connector, except the
 /// `transforms.*` and `errors.*` families, which the worker reads too.
@@ -113,11 +155,14 @@ pub struct ConnectorConfig {
     pub file: PathBuf,
     /// Every key, secrets resolved (the connector sees this).
     pub values: BTreeMap<String, String>,
+    /// The values `${env:}` and `${file:}` resolved to, hidden wherever the worker writes
+    /// text (logs, status, dead-letter headers).
+    secrets: Vec<String>,
 }
 
 impl ConnectorConfig {
-    /// Reads and validates a connector file.
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Reads and validates a connector file; `${file:}` reads only what `secret_files` allows.
+    pub fn load(path: &Path, secret_files: &SecretFiles) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(path, "", format!("cannot read: {e}")))?;
         let table: toml::Table = toml::from_str(&text).map_err(|e| {
@@ -128,6 +173,7 @@ impl ConnectorConfig {
             )
         })?;
         let mut values = BTreeMap::new();
+        let mut secrets = Vec::new();
         for (key, value) in table {
             let raw = match value {
                 toml::Value::String(s) => s,
@@ -145,10 +191,9 @@ impl ConnectorConfig {
                     ));
                 }
             };
-            values.insert(
-                key.clone(),
-                resolve_secrets(&raw).map_err(|reason| Error::config(path, &key, reason))?,
-            );
+            let resolved = resolve_secrets(&raw, secret_files, &mut secrets)
+                .map_err(|reason| Error::config(path, &key, reason))?;
+            values.insert(key.clone(), resolved);
         }
         let stem = path
             .file_stem()
@@ -183,7 +228,18 @@ impl ConnectorConfig {
             errors,
             file: path.to_path_buf(),
             values,
+            secrets,
         })
+    }
+
+    /// `text` with every resolved secret replaced by `[hidden]`. Secrets shorter than four
+    /// characters are left alone: hiding them would garble any text while hiding little.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in self.secrets.iter().filter(|s| s.chars().count() >= 4) {
+            out = out.replace(secret.as_str(), "[hidden]");
+        }
+        out
     }
 
     /// The pairs handed to the connector (worker keys removed).
@@ -317,6 +373,17 @@ fn error_policy(path: &Path, values: &BTreeMap<String, String>) -> Result<ErrorP
             }
         }
     }
+    if let Some(topic) = policy
+        .dlq_topic
+        .as_deref()
+        .filter(|t| crate::INTERNAL_TOPICS.contains(t))
+    {
+        return Err(Error::config(
+            path,
+            "errors.deadletterqueue.topic.name",
+            format!("{topic} is one of connectd's internal topics; choose another topic"),
+        ));
+    }
     if policy.dlq_topic.is_some() && !policy.tolerate_all {
         return Err(Error::config(
             path,
@@ -327,8 +394,12 @@ fn error_policy(path: &Path, values: &BTreeMap<String, String>) -> Result<ErrorP
     Ok(policy)
 }
 
-/// Replaces `${env:NAME}` and `${file:/path}` references.
-fn resolve_secrets(raw: &str) -> Result<String, String> {
+/// Replaces `${env:NAME}` and `${file:/path}` references, adding each value to `secrets`.
+fn resolve_secrets(
+    raw: &str,
+    files: &SecretFiles,
+    secrets: &mut Vec<String>,
+) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut rest = raw;
     while let Some(start) = rest.find("${") {
@@ -341,16 +412,14 @@ fn resolve_secrets(raw: &str) -> Result<String, String> {
         let value = if let Some(name) = reference.strip_prefix("env:") {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?
         } else if let Some(file) = reference.strip_prefix("file:") {
-            std::fs::read_to_string(file)
-                .map_err(|e| format!("cannot read secret file {file}: {e}"))?
-                .trim_end_matches(['\n', '\r'])
-                .to_string()
+            files.read(file)?
         } else {
             return Err(format!(
                 "unknown reference ${{{reference}}}: use ${{env:NAME}} or ${{file:/path}}"
             ));
         };
         out.push_str(&value);
+        secrets.push(value);
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
@@ -365,7 +434,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lines.toml");
         std::fs::write(&path, text).unwrap();
-        ConnectorConfig::load(&path)
+        ConnectorConfig::load(&path, &SecretFiles::new(&[dir.path().to_path_buf()]))
     }
 
     #[test]
@@ -381,6 +450,55 @@ mod tests {
             c.connector_pairs()
                 .iter()
                 .all(|(k, _)| k != "plugin" && k != "tasks.max")
+        );
+    }
+
+    /// `${file:}` reads only below the allowed directories (symlinks and `..` resolved
+    /// first), and the error names the key and the setting to change, not the contents.
+    #[test]
+    fn secret_files_only_from_allowed_directories() {
+        let allowed = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(allowed.path().join("pw"), "hunter22\n").unwrap();
+        std::fs::write(outside.path().join("pw"), "elsewhere").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("pw"), allowed.path().join("link")).unwrap();
+        let files = SecretFiles::new(&[allowed.path().to_path_buf()]);
+        let load = |value: String| {
+            let path = allowed.path().join("c.toml");
+            std::fs::write(&path, format!("plugin = \"p\"\npassword = \"{value}\"\n")).unwrap();
+            ConnectorConfig::load(&path, &files)
+        };
+        let c = load(format!("${{file:{}}}", allowed.path().join("pw").display())).unwrap();
+        assert_eq!(c.values["password"], "hunter22");
+        for escape in [
+            outside.path().join("pw"),
+            allowed.path().join("link"),
+            allowed
+                .path()
+                .join("..")
+                .join(outside.path().file_name().unwrap())
+                .join("pw"),
+        ] {
+            let e = load(format!("${{file:{}}}", escape.display()))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("`password`")
+                    && e.contains("config_providers_file_allowed_paths")
+                    && !e.contains("elsewhere"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn resolved_secrets_are_redacted() {
+        unsafe { std::env::set_var("CONNECTD_TEST_REDACT", "pa55word") };
+        let c = load("plugin = \"p\"\nurl = \"db://me:${env:CONNECTD_TEST_REDACT}@h\"\n").unwrap();
+        assert_eq!(c.values["url"], "db://me:pa55word@h");
+        assert_eq!(
+            c.redact("login failed for db://me:pa55word@h"),
+            "login failed for db://me:[hidden]@h"
         );
     }
 
@@ -411,6 +529,10 @@ mod tests {
                 "errors.deadletterqueue.topic.name",
             ),
             ("\"errors.retry.timout\" = 5\n", "errors.retry.timout"),
+            (
+                "\"errors.tolerance\" = \"all\"\n\"errors.deadletterqueue.topic.name\" = \"connectd-offsets\"\n",
+                "errors.deadletterqueue.topic.name",
+            ),
         ] {
             let e = load(&format!("plugin = \"p\"\n{text}"))
                 .unwrap_err()

@@ -122,9 +122,9 @@ impl ErrorHandler {
                         return Err(TaskError::Retryable(m));
                     }
                     if wait == FIRST_RETRY {
-                        tracing::warn!(connector = %self.connector.name, task = self.task_id, reason = %m, "{what} failed; retrying with backoff");
+                        tracing::warn!(connector = %self.connector.name, task = self.task_id, reason = %self.connector.redact(&m), "{what} failed; retrying with backoff");
                     } else {
-                        tracing::debug!(connector = %self.connector.name, task = self.task_id, reason = %m, "retrying {what}");
+                        tracing::debug!(connector = %self.connector.name, task = self.task_id, reason = %self.connector.redact(&m), "retrying {what}");
                     }
                     sleep_unless_stopped(stop, wait);
                     wait = (wait * 2).min(Duration::from_millis(policy.retry_delay_max_ms));
@@ -161,7 +161,7 @@ impl ErrorHandler {
                 });
             }
             if policy.log_enable {
-                tracing::warn!(connector = %self.connector.name, task = self.task_id, stage = f.stage.as_str(), class = %f.class, topic = %f.origin.0, partition = f.origin.1, offset = f.origin.2, error = %f.error, "skipping a bad record");
+                tracing::warn!(connector = %self.connector.name, task = self.task_id, stage = f.stage.as_str(), class = %f.class, topic = %f.origin.0, partition = f.origin.1, offset = f.origin.2, error = %self.connector.redact(&f.error.to_string()), "skipping a bad record");
             }
             if policy.dlq_topic.is_some() {
                 dead.push(self.dead_letter(f));
@@ -194,10 +194,10 @@ impl ErrorHandler {
         let mut record = f.record;
         if self.connector.errors.dlq_context_headers {
             let (topic, partition, offset) = f.origin;
-            let message = match &f.error {
+            let message = self.connector.redact(&match &f.error {
                 TaskError::BadRecord(m) => m.clone(),
                 other => other.to_string(),
-            };
+            });
             let headers = [
                 ("__connect.errors.topic", topic),
                 ("__connect.errors.partition", partition.to_string()),

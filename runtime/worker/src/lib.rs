@@ -21,6 +21,14 @@ mod task;
 mod transforms;
 pub mod validate;
 
+/// connectd's own topics: source offsets, status, and (with scale-out) connector configs.
+/// Connectors may not write them.
+pub const INTERNAL_TOPICS: &[&str] = &[
+    offsets::OFFSETS_TOPIC,
+    status::STATUS_TOPIC,
+    "connectd-configs",
+];
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -97,6 +105,9 @@ pub struct WorkerSettings {
     pub cache_dir: PathBuf,
     /// Limits every task runs under.
     pub limits: Limits,
+    /// Directories `${file:}` references may read below (Kafka's
+    /// `config.providers.file.param.allowed.paths`).
+    pub secret_dirs: Vec<PathBuf>,
 }
 
 /// A running worker: a supervisor that keeps the running tasks in line with `plugin_dir` and

@@ -25,11 +25,11 @@ use connectd_records::{
 use crate::backend::{Producer, TopicBackend};
 use crate::connector::ConnectorConfig;
 use crate::errors::ErrorHandler;
-use crate::now_ms;
-use crate::offsets::SourceOffsets;
+use crate::offsets::{SOURCE_HEADER, SourceOffsets};
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
 use crate::transforms::{Chain, TransformSpec, failures};
+use crate::{INTERNAL_TOPICS, now_ms};
 
 /// Everything one source task needs.
 pub(crate) struct SourceTaskContext {
@@ -322,6 +322,7 @@ fn prepare(
     let mut routes: Vec<((i32, i32), Vec<usize>)> = Vec::new();
     for (i, e) in batch.records.iter().enumerate() {
         let topic = batch.topic_of(e).unwrap_or(default_topic);
+        refuse_reserved(&batch, e, topic)?;
         let count = match partitions.get(topic) {
             Some(n) => *n,
             None => {
@@ -371,6 +372,28 @@ fn prepare(
         }
     }
     Ok(Delivery { batches, latest })
+}
+
+/// A source may not write connectd's internal topics, nor carry the header connectd uses to
+/// record source positions: either would let a plugin rewrite another connector's offsets
+/// or status.
+fn refuse_reserved(batch: &SourceBatch, e: &SourceEntry, topic: &str) -> Result<(), TaskError> {
+    if INTERNAL_TOPICS.contains(&topic) {
+        return Err(TaskError::Fatal(format!(
+            "the connector wrote a record to {topic}, one of connectd's internal topics ({}); sources may not write them",
+            INTERNAL_TOPICS.join(", ")
+        )));
+    }
+    let forged = batch
+        .headers_of(e)
+        .iter()
+        .any(|h| batch.bytes(h.key) == Some(SOURCE_HEADER.as_bytes()));
+    if forged {
+        return Err(TaskError::Fatal(format!(
+            "the connector set the header {SOURCE_HEADER}, which connectd keeps for source positions; use another header name"
+        )));
+    }
+    Ok(())
 }
 
 /// Sends a delivery's batches in order, then waits for them to be durable, retrying as

@@ -18,7 +18,7 @@ use connectd_records::Kind;
 use notify::Watcher;
 
 use crate::backend::TopicBackend;
-use crate::connector::ConnectorConfig;
+use crate::connector::{ConnectorConfig, SecretFiles};
 use crate::offsets::SourceOffsets;
 use crate::status::{Status, TaskStatus};
 use crate::transforms::TransformSpec;
@@ -195,7 +195,8 @@ impl Supervisor {
             );
         }
         for file in files {
-            let config = match ConnectorConfig::load(&file) {
+            let secret_files = SecretFiles::new(&self.settings.secret_dirs);
+            let config = match ConnectorConfig::load(&file, &secret_files) {
                 Ok(c) => c,
                 Err(e) => {
                     let name = file

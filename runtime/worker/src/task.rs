@@ -40,7 +40,7 @@ pub(crate) fn restart_loop(
             Some(task_id),
             TaskStatus {
                 state: "FAILED".into(),
-                trace: Some(error.to_string()),
+                trace: Some(connector.redact(&error.to_string())),
                 plugin: connector.plugin.clone(),
             },
         );

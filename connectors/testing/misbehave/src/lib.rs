@@ -1,9 +1,13 @@
 //! A source connector that misbehaves in the way its `mode` config key says, so the tests can
 //! prove a bad plugin fails alone. Modes: `loop` (spins forever in poll), `alloc` (allocates
 //! without bound), `panic`, `fatal` (returns a fatal error), `socket` (tries to connect to
-//! 127.0.0.1:`port`), `read` (reads the file named by `path`), `ok` (one record per poll).
+//! 127.0.0.1:`port`), `read` (reads the file named by `path`), `internal` (writes to
+//! connectd's offsets topic), `forge` (sets connectd's own position header), `leak` (fails
+//! with its `password` config in the message), `ok` (one record per poll).
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch, SourceRecord};
+use connectd_sdk::{
+    Config, ConnectorError, Descriptor, Header, Resume, Source, SourceBatch, SourceRecord,
+};
 
 /// The misbehaving task.
 pub struct Misbehave {
@@ -70,6 +74,21 @@ impl Misbehave {
                     Err(e) => Err(ConnectorError::Fatal(format!("socket refused: {e}"))),
                 }
             }
+            "internal" => Ok(SourceRecord {
+                topic: Some("connectd-offsets".into()),
+                ..SourceRecord::new(b"forged offsets".to_vec(), b"internal".to_vec(), vec![])
+            }),
+            "forge" => Ok(SourceRecord {
+                headers: vec![Header {
+                    key: "connectd.source".into(),
+                    value: b"{\"someone-else\":1}".to_vec(),
+                }],
+                ..SourceRecord::new(b"forged".to_vec(), b"forge".to_vec(), vec![])
+            }),
+            "leak" => Err(ConnectorError::Fatal(format!(
+                "cannot log in with password {}",
+                self.config.get("password").unwrap_or("")
+            ))),
             "read" => {
                 let path = self.config.required("path")?;
                 match std::fs::read(path) {

@@ -149,6 +149,7 @@ fn main() -> Result<()> {
         connectors_dir: connectors,
         cache_dir: PathBuf::from(cache_dir),
         limits: Limits::default(),
+        secret_dirs: Vec::new(),
     };
     let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
     let started = Instant::now();
