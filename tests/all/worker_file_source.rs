@@ -300,6 +300,10 @@ fn a_misbehaving_plugin_fails_alone_and_restarts_with_backoff() {
         "{status}"
     );
     assert!(
+        row("bad-panic").contains("FAILED") && row("bad-panic").contains("panicking on purpose"),
+        "the panic's message reaches the status: {status}"
+    );
+    assert!(
         status
             .lines()
             .any(|l| l.starts_with("unknown\t-\tFAILED") && l.contains("no-such-plugin")),

@@ -90,6 +90,17 @@ pub(crate) fn connect_record_in(r: wit::ConnectRecord) -> ConnectRecord {
     }
 }
 
+/// [`trap`], with the panic message the guest printed (if it panicked) added to the reason.
+pub(crate) fn trap_in(
+    store: &wasmtime::Store<crate::store::TaskState>,
+) -> impl FnOnce(wasmtime::Error) -> TaskError + use<> {
+    let stderr = store.data().stderr.clone();
+    move |e| match (trap(e), stderr.panic_message()) {
+        (TaskError::Trap(reason), Some(panic)) => TaskError::Trap(format!("{reason}: {panic}")),
+        (other, _) => other,
+    }
+}
+
 /// Turns a wasmtime error into a short reason: what limit was hit, or the trap itself (the
 /// wasm backtrace goes to the debug log).
 pub(crate) fn trap(e: wasmtime::Error) -> TaskError {
@@ -99,9 +110,12 @@ pub(crate) fn trap(e: wasmtime::Error) -> TaskError {
         Some(wasmtime::Trap::Interrupt) => {
             TaskError::Trap("CPU deadline exceeded (limits: call timeout)".into())
         }
-        _ if chain.contains("forcing trap when growing memory") => {
-            TaskError::Trap("memory limit exceeded (limits: memory)".into())
-        }
+        _ if chain.contains("memory limit exceeded") => TaskError::Trap(
+            e.chain()
+                .map(|c| c.to_string())
+                .find(|m| m.contains("memory limit exceeded"))
+                .unwrap_or_else(|| "memory limit exceeded (limits: memory)".into()),
+        ),
         Some(t) => TaskError::Trap(t.to_string()),
         None => TaskError::Trap(e.root_cause().to_string()),
     }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use connectd_records::Descriptor;
 pub use sink::SinkTask;
 pub use source::SourceTask;
-pub use store::{Grants, Limits};
+pub use store::{Grants, Limits, TABLE_ELEMENT_BYTES};
 pub use transform::Transformer;
 
 /// How often the shared epoch advances; CPU deadlines are counted in these ticks.

@@ -6,7 +6,7 @@ use wasmtime::component::ResourceAny;
 use connectd_records::SinkBatch;
 
 use crate::TaskError;
-use crate::bindings::{sink as bindings, task_error, trap, wit};
+use crate::bindings::{sink as bindings, task_error, trap_in, wit};
 use crate::native::DynSink;
 use crate::store::TaskState;
 
@@ -67,13 +67,13 @@ impl WasmSinkTask {
         ticks: u64,
         config: Vec<(String, String)>,
     ) -> Result<Self, TaskError> {
-        let instance = pre.instantiate(&mut store).map_err(trap)?;
+        let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
         store.set_epoch_deadline(ticks);
         let task = instance
             .connectd_connector_sink()
             .sink_task()
             .call_open(&mut store, &config)
-            .map_err(trap)?
+            .map_err(trap_in(&store))?
             .map_err(task_error)?;
         Ok(WasmSinkTask {
             store,
@@ -104,7 +104,7 @@ impl WasmSinkTask {
             .sink_task()
             .call_put(&mut self.store, self.task, &columns);
         batch.data = columns.data;
-        result.map_err(trap)?.map_err(task_error)
+        result.map_err(trap_in(&self.store))?.map_err(task_error)
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {
@@ -113,7 +113,7 @@ impl WasmSinkTask {
             .connectd_connector_sink()
             .sink_task()
             .call_flush(&mut self.store, self.task)
-            .map_err(trap)?
+            .map_err(trap_in(&self.store))?
             .map_err(task_error)
     }
 }

@@ -6,7 +6,7 @@ use wasmtime::component::ResourceAny;
 use connectd_records::{SourceBatch, SourceColumns};
 
 use crate::TaskError;
-use crate::bindings::{source as bindings, task_error, trap};
+use crate::bindings::{source as bindings, task_error, trap_in};
 use crate::native::DynSource;
 use crate::store::TaskState;
 
@@ -67,13 +67,13 @@ impl WasmSourceTask {
         config: Vec<(String, String)>,
         resume: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> Result<Self, TaskError> {
-        let instance = pre.instantiate(&mut store).map_err(trap)?;
+        let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
         store.set_epoch_deadline(ticks);
         let task = instance
             .connectd_connector_source()
             .source_task()
             .call_open(&mut store, &config, &resume)
-            .map_err(trap)?
+            .map_err(trap_in(&store))?
             .map_err(task_error)?;
         Ok(WasmSourceTask {
             store,
@@ -90,7 +90,7 @@ impl WasmSourceTask {
             .connectd_connector_source()
             .source_task()
             .call_poll(&mut self.store, self.task, max)
-            .map_err(trap)?
+            .map_err(trap_in(&self.store))?
             .map_err(task_error)?;
         SourceBatch::from_columns(SourceColumns {
             data: batch.data,
@@ -114,7 +114,7 @@ impl WasmSourceTask {
             .connectd_connector_source()
             .source_task()
             .call_commit(&mut self.store, self.task, &positions)
-            .map_err(trap)?
+            .map_err(trap_in(&self.store))?
             .map_err(task_error)
     }
 }

@@ -7,7 +7,7 @@ use connectd_records::ConnectRecord;
 
 use crate::TaskError;
 use crate::bindings::{
-    connect_record_in, connect_record_out, task_error, transform as bindings, trap,
+    connect_record_in, connect_record_out, task_error, transform as bindings, trap_in,
 };
 use crate::store::TaskState;
 
@@ -28,13 +28,13 @@ impl Transformer {
         ticks: u64,
         config: Vec<(String, String)>,
     ) -> Result<Self, TaskError> {
-        let instance = pre.instantiate(&mut store).map_err(trap)?;
+        let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
         store.set_epoch_deadline(ticks);
         let transformer = instance
             .connectd_connector_transform()
             .transformer()
             .call_open(&mut store, &config)
-            .map_err(trap)?
+            .map_err(trap_in(&store))?
             .map_err(task_error)?;
         Ok(Transformer {
             store,
@@ -58,7 +58,7 @@ impl Transformer {
             .connectd_connector_transform()
             .transformer()
             .call_apply(&mut self.store, self.transformer, &batch)
-            .map_err(trap)?;
+            .map_err(trap_in(&self.store))?;
         Ok(out
             .into_iter()
             .map(|r| r.map(|r| r.map(connect_record_in)).map_err(task_error))
