@@ -48,6 +48,10 @@ pub struct BrokerConfig {
     /// group waits for more members. Default 3000.
     #[serde(default = "default_initial_rebalance_delay_ms")]
     pub group_initial_rebalance_delay_ms: u64,
+    /// Kafka's `log.cleaner.backoff.ms`: how often compacted topics are checked for a
+    /// compaction pass. Default 15000.
+    #[serde(default = "default_log_cleaner_backoff_ms")]
+    pub log_cleaner_backoff_ms: u64,
     /// Kafka's `log.retention.check.interval.ms`. Default 300000 (5 minutes).
     #[serde(default = "default_retention_check_ms")]
     pub log_retention_check_interval_ms: u64,
@@ -81,6 +85,9 @@ fn default_queued_max_request_bytes() -> usize {
 fn default_initial_rebalance_delay_ms() -> u64 {
     3000
 }
+fn default_log_cleaner_backoff_ms() -> u64 {
+    15_000
+}
 fn default_retention_check_ms() -> u64 {
     300_000
 }
@@ -99,6 +106,7 @@ impl Default for BrokerConfig {
             queued_max_request_bytes: default_queued_max_request_bytes(),
             group_initial_rebalance_delay_ms: default_initial_rebalance_delay_ms(),
             log_retention_check_interval_ms: default_retention_check_ms(),
+            log_cleaner_backoff_ms: default_log_cleaner_backoff_ms(),
             topic_defaults: BTreeMap::new(),
         }
     }

@@ -295,8 +295,15 @@ async fn background_tasks(broker: Arc<Broker>) {
         broker.config.log_retention_check_interval_ms.max(10),
     ));
     let mut flush = tokio::time::interval(Duration::from_millis(100));
+    let mut cleaner = tokio::time::interval(Duration::from_millis(
+        broker.config.log_cleaner_backoff_ms.max(10),
+    ));
     loop {
         tokio::select! {
+            _ = cleaner.tick() => {
+                let b = broker.clone();
+                let _ = tokio::task::spawn_blocking(move || b.topics.compact(crate::now_ms())).await;
+            }
             _ = retention.tick() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.topics.enforce_retention(crate::now_ms())).await;

@@ -345,6 +345,18 @@ impl Topics {
         }
     }
 
+    /// A compaction pass over every partition of a compacted topic (each decides whether its
+    /// dirty ratio calls for one).
+    pub fn compact(&self, now_ms: i64) {
+        for topic in self.all() {
+            for (i, p) in topic.partitions().iter().enumerate() {
+                if let Err(e) = p.compact(now_ms) {
+                    tracing::warn!(topic = %topic.name, partition = i, error = %e, "compaction failed");
+                }
+            }
+        }
+    }
+
     /// Page-cache mode's background flush: fsyncs partitions whose `flush.ms` or
     /// `flush.messages` is due.
     pub fn flush_due(&self, now_ms: i64) {

@@ -14,7 +14,7 @@ pub const DEFAULT_SEGMENT_BYTES: i64 = 1 << 30;
 pub const SEVEN_DAYS_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 /// Typed log settings for one partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll to a new segment when the active one would grow past this.
     pub segment_bytes: i64,
@@ -38,6 +38,15 @@ pub struct LogConfig {
     pub log_append_time: bool,
     /// `cleanup.policy` contains `delete`: time and size retention apply.
     pub cleanup_delete: bool,
+    /// `cleanup.policy` contains `compact`: closed segments keep the latest record per key.
+    pub cleanup_compact: bool,
+    /// `delete.retention.ms`: how long compaction keeps a key's tombstone (null value).
+    pub delete_retention_ms: i64,
+    /// `min.compaction.lag.ms`: records younger than this are not compacted.
+    pub min_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`: the share of closed-segment bytes not yet cleaned that
+    /// starts a compaction pass.
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 /// One topic config key: its name, default, description, and the values it takes.
@@ -59,8 +68,6 @@ enum Kind {
     Long { min: i64 },
     /// `true` or `false`.
     Bool,
-    /// A number from 0 to 1.
-    Ratio,
     /// A comma-separated list (replica lists such as `0:0,1:0`, or `*`).
     List,
     /// Free text (a message format version, say).
@@ -165,8 +172,8 @@ const KEYS: &[Key] = &[
     Key {
         name: "delete.retention.ms",
         default: "86400000",
-        doc: "compaction: how long tombstones are kept (stored; compaction is not yet built)",
-        kind: Kind::Long { min: 0 },
+        doc: "compaction: how long a tombstone (null value) is kept (ms)",
+        kind: Kind::Typed,
     },
     Key {
         name: "file.delete.delay.ms",
@@ -201,7 +208,7 @@ const KEYS: &[Key] = &[
     Key {
         name: "max.compaction.lag.ms",
         default: "9223372036854775807",
-        doc: "compaction: longest a record stays uncompacted (stored; compaction is not yet built)",
+        doc: "stored and shown; compaction runs on the dirty ratio, not on this lag",
         kind: Kind::Long { min: 1 },
     },
     Key {
@@ -237,14 +244,14 @@ const KEYS: &[Key] = &[
     Key {
         name: "min.cleanable.dirty.ratio",
         default: "0.5",
-        doc: "compaction: dirty share that triggers cleaning (stored; compaction is not yet built)",
-        kind: Kind::Ratio,
+        doc: "compaction: share of closed-segment bytes not yet cleaned that starts a pass",
+        kind: Kind::Typed,
     },
     Key {
         name: "min.compaction.lag.ms",
         default: "0",
-        doc: "compaction: youngest a record may be compacted (stored; compaction is not yet built)",
-        kind: Kind::Long { min: 0 },
+        doc: "compaction: records younger than this (ms) are not compacted",
+        kind: Kind::Typed,
     },
     Key {
         name: "preallocate",
@@ -381,7 +388,21 @@ impl LogConfig {
             });
         }
         int("min.insync.replicas", 1)?;
+        let ratio_raw = get("min.cleanable.dirty.ratio");
+        let min_cleanable_dirty_ratio = ratio_raw
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| (0.0..=1.0).contains(r))
+            .ok_or_else(|| Error::InvalidConfig {
+                key: "min.cleanable.dirty.ratio".into(),
+                reason: format!("expected a number from 0 to 1, got {ratio_raw:?}"),
+            })?;
         Ok(LogConfig {
+            cleanup_compact: parts.contains(&"compact"),
+            delete_retention_ms: int("delete.retention.ms", 0)?,
+            min_compaction_lag_ms: int("min.compaction.lag.ms", 0)?,
+            min_cleanable_dirty_ratio,
             segment_bytes: int("segment.bytes", 1024)?,
             segment_ms: int("segment.ms", 1)?,
             retention_ms: if retention_ms < 0 { -1 } else { retention_ms },
@@ -416,10 +437,6 @@ fn check_kind(key: &Key, value: &str) -> Result<()> {
         Kind::Bool => match value.trim() {
             "true" | "false" => Ok(()),
             _ => Err(bad("true or false")),
-        },
-        Kind::Ratio => match value.trim().parse::<f64>() {
-            Ok(v) if (0.0..=1.0).contains(&v) => Ok(()),
-            _ => Err(bad("a number from 0 to 1")),
         },
     }
 }

@@ -11,7 +11,7 @@ mod producer;
 mod segment;
 
 pub use config::LogConfig;
-pub use partition::{AppendInfo, PartitionLog, ReadInfo, now_ms};
+pub use partition::{AppendInfo, CompactionStats, PartitionLog, ReadInfo, now_ms};
 pub use segment::write_file_atomic;
 
 /// Errors from the log layer. Each maps to one Kafka error code in the broker.

@@ -24,6 +24,10 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
+mod cleaner;
+
+pub use cleaner::CompactionStats;
+
 use crate::config::LogConfig;
 use crate::producer::{ProducerStates, SequenceCheck};
 use crate::segment::{Segment, sync_dir, write_file_atomic};
@@ -141,7 +145,9 @@ impl PartitionLog {
                         bases.push((base, path));
                     }
                 }
-                Some("tmp") => {
+                // A temporary file, or a compacted copy whose swap never happened (the `.log` it
+                // was to replace is whole).
+                Some("tmp" | "cleaned") => {
                     let _ = fs::remove_file(&path);
                 }
                 _ => {}
@@ -159,7 +165,8 @@ impl PartitionLog {
                 let _ = fs::remove_file(path.with_extension("timeindex"));
                 continue;
             }
-            let segment = Segment::open(path, base, clean || base < recovery_point, interval)?;
+            let closed = base < recovery_point;
+            let segment = Segment::open(path, base, clean || closed, closed, interval)?;
             if let Some(prev) = segments.values().next_back()
                 && segment.base_offset != prev.next_offset
             {

@@ -1,8 +1,9 @@
 //! One segment of a partition: `<base>.log` plus its sparse `<base>.index` and `<base>.timeindex`.
 //!
 //! Invariants:
-//! - the `.log` file is a sequence of whole RecordBatch v2 frames with strictly increasing,
-//!   contiguous offsets starting at `base_offset` (after recovery truncated any torn tail);
+//! - the `.log` file is a sequence of whole RecordBatch v2 frames with strictly increasing
+//!   offsets from `base_offset` (after recovery truncated any torn tail), contiguous unless
+//!   compaction removed records;
 //! - the in-memory indexes always describe the `.log` file; their files are written only when
 //!   the segment is closed (roll or clean shutdown) and are rebuilt from the `.log` otherwise;
 //! - `.index` holds `(relative offset u32, position u32)` big-endian pairs, one per
@@ -96,11 +97,15 @@ impl Segment {
 
     /// Opens an existing segment. With `trust_indexes`, index files written at close are loaded
     /// and only the last indexed stretch is rescanned; otherwise the whole file is scanned,
-    /// and a torn or corrupt tail is truncated at the first bad batch.
+    /// and a torn or corrupt tail is truncated at the first bad batch. `closed` says the
+    /// segment was sealed (fsynced at its roll) and may since have been compacted, so a
+    /// forward jump in offsets is a compacted gap; in the active segment it means a damaged
+    /// base offset (the CRC does not cover it), and the tail is cut there.
     pub fn open(
         path: PathBuf,
         base_offset: i64,
         trust_indexes: bool,
+        closed: bool,
         index_interval: u64,
     ) -> Result<Self> {
         let file = OpenOptions::new().read(true).append(true).open(&path)?;
@@ -108,7 +113,7 @@ impl Segment {
         if trust_indexes && segment.load_indexes()? {
             return Ok(segment);
         }
-        segment.recover(index_interval)?;
+        segment.recover(index_interval, closed)?;
         Ok(segment)
     }
 
@@ -187,7 +192,7 @@ impl Segment {
 
     /// Scans the whole file, validating every batch (CRC included), rebuilding the indexes and
     /// truncating at the first torn or corrupt batch.
-    fn recover(&mut self, index_interval: u64) -> Result<()> {
+    fn recover(&mut self, index_interval: u64, allow_gaps: bool) -> Result<()> {
         self.remove_index_files();
         let len = self.file.metadata()?.len();
         let mut data = Vec::with_capacity(len as usize);
@@ -215,7 +220,9 @@ impl Segment {
                     break;
                 }
             };
-            if header.base_offset != expected {
+            // Offsets only grow; a compacted segment has gaps (see `partition::cleaner`).
+            let gap_ok = allow_gaps && header.base_offset > expected;
+            if header.base_offset != expected && !gap_ok {
                 tracing::warn!(segment = %self.path.display(), position = pos, expected, found = header.base_offset, "offset gap; truncating");
                 break;
             }

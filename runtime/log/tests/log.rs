@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
@@ -320,4 +321,175 @@ fn large_reads_match_small_reads_and_outlive_their_segment() {
     let first = BatchHeader::parse(&big).unwrap();
     BatchHeader::parse_checked(&big[..first.size]).unwrap();
     assert_eq!(big[..], small[..]);
+}
+
+/// One record read back: (offset, key, value).
+type Stored = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Every record of the log from offset 0.
+fn records_of(log: &PartitionLog) -> Vec<Stored> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while let Some(bytes) = log.read(offset, 64 * 1024).unwrap().records {
+        let mut batch = connectd_records::SinkBatch::default();
+        offset = connectd_records::record_batch::decode_into(&bytes, offset, "t", 0, &mut batch)
+            .unwrap();
+        out.extend(
+            batch
+                .to_records()
+                .into_iter()
+                .map(|r| (r.offset, r.key, r.value)),
+        );
+    }
+    out
+}
+
+/// Compaction (`cleanup.policy=compact`): 30 rounds of updates to 20 keys, some batches
+/// compressed and some holding several keys, end with at most one record per key in the
+/// closed segments, each at the offset it was written at; the active segment is untouched;
+/// the latest value of every key is what a reader replaying the log ends with; a tombstone
+/// stays until `delete.retention.ms` has passed; and an unclean restart reads the same log.
+#[test]
+fn compaction_keeps_the_latest_record_of_each_key() {
+    use bytes::Bytes;
+    use connectd_records::record_batch::client_batch;
+    use kafka_protocol::records::Compression;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || {
+        config(&[
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "4096"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+            ("delete.retention.ms", "60000"),
+        ])
+    };
+    let log = PartitionLog::open(dir.path(), cfg(), false).unwrap();
+    let t0 = 1_800_000_000_000i64;
+    let mut latest: BTreeMap<Vec<u8>, (i64, Option<Vec<u8>>)> = BTreeMap::new();
+    let mut written = 0;
+    let mut append = |log: &PartitionLog, round: i64, keys: &[u32], tombstone: bool| {
+        let records: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                let key = format!("key-{k:02}").into_bytes();
+                let value = (!tombstone).then(|| format!("key-{k:02} round {round}").into_bytes());
+                (key, value)
+            })
+            .collect();
+        let compression = if round % 3 == 0 {
+            Compression::Gzip
+        } else {
+            Compression::None
+        };
+        let batch = client_batch(
+            records.iter().enumerate().map(|(i, (k, v))| {
+                let (key, value) = (Some(Bytes::from(k.clone())), v.clone().map(Bytes::from));
+                (i as i64, t0 + round, key, value)
+            }),
+            compression,
+        );
+        let info = log.append(&batch, t0 + round).unwrap();
+        for (i, (k, v)) in records.into_iter().enumerate() {
+            latest.insert(k, (info.base_offset + i as i64, v));
+        }
+        written += keys.len();
+    };
+    for round in 0..30 {
+        append(&log, round, &[0, 1, 2, 3, 4], false);
+        for k in 5..20 {
+            append(&log, round, &[k], false);
+        }
+    }
+    append(&log, 30, &[19], true);
+    for round in 31..60 {
+        append(&log, round, &[0], false);
+    }
+    let segments = segment_files(dir.path()).len();
+    assert!(segments > 5, "{segments} segments");
+    let before = records_of(&log);
+    assert_eq!(before.len(), written);
+    let active_base = segment_files(dir.path())
+        .last()
+        .and_then(|p| p.file_stem()?.to_str()?.parse::<i64>().ok())
+        .unwrap();
+
+    let stats = log.compact(t0 + 100).unwrap();
+    assert!(
+        stats.segments_rewritten > 0 && stats.records_removed > 400,
+        "{stats:?}"
+    );
+    let check = |log: &PartitionLog,
+                 expected: &BTreeMap<Vec<u8>, (i64, Option<Vec<u8>>)>,
+                 active_base: Option<i64>| {
+        let after = records_of(log);
+        let closed_end = active_base.unwrap_or(i64::MAX);
+        let mut seen = BTreeMap::new();
+        for (offset, key, _) in after.iter().filter(|(o, _, _)| *o < closed_end) {
+            let key = key.clone().unwrap();
+            assert!(
+                seen.insert(key.clone(), *offset).is_none() || active_base.is_none(),
+                "{key:?} twice below the active segment"
+            );
+        }
+        // The active segment is untouched.
+        if let Some(base) = active_base {
+            let active = |records: &[Stored]| {
+                records
+                    .iter()
+                    .filter(|(o, _, _)| *o >= base)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(active(&after), active(&before));
+        }
+        // Replaying the log gives every key its latest value, at the offset it was written at.
+        let mut replayed: BTreeMap<Vec<u8>, (i64, Option<Vec<u8>>)> = BTreeMap::new();
+        for (offset, key, value) in &after {
+            replayed.insert(key.clone().unwrap(), (*offset, value.clone()));
+        }
+        assert_eq!(&replayed, expected);
+        after
+    };
+    let after = check(&log, &latest, Some(active_base));
+    assert!(
+        after.len() < before.len() / 4,
+        "{} of {} records left",
+        after.len(),
+        before.len()
+    );
+
+    // An unclean restart (no close) reads the same compacted log.
+    drop(log);
+    let log = PartitionLog::open(dir.path(), cfg(), false).unwrap();
+    assert_eq!(records_of(&log), after);
+
+    // Past delete.retention.ms, the tombstone goes too (it is in a closed segment by now).
+    log.append(
+        &client_batch(
+            [(
+                0,
+                t0,
+                Some(Bytes::from("key-00")),
+                Some(Bytes::from("x".repeat(5000))),
+            )],
+            Compression::None,
+        ),
+        t0,
+    )
+    .unwrap();
+    latest.insert(
+        b"key-00".to_vec(),
+        (
+            log.log_end_offset() - 1,
+            Some("x".repeat(5000).into_bytes()),
+        ),
+    );
+    log.compact(t0 + 10 * 60_000).unwrap();
+    latest.remove(&b"key-19"[..]);
+    let last = check(&log, &latest, None);
+    assert!(
+        last.iter().all(|(_, _, v)| v.is_some()),
+        "no tombstone is left"
+    );
 }

@@ -29,6 +29,12 @@ pub const INTERNAL_TOPICS: &[&str] = &[
     "connectd-configs",
 ];
 
+/// Topic configs of the internal topics: compacted (the latest record per key is what
+/// counts), in 16 MiB segments so closed segments exist for compaction to clean, and a
+/// worker's start replays a bounded amount however long it has run.
+pub(crate) const INTERNAL_TOPIC_CONFIGS: &[(&str, &str)] =
+    &[("cleanup.policy", "compact"), ("segment.bytes", "16777216")];
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

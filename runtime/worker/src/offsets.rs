@@ -75,9 +75,12 @@ impl SourceOffsets {
     pub fn load(backend: Arc<dyn TopicBackend>) -> Result<Self> {
         backend
             .admin()
-            .ensure_topic(OFFSETS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
+            .ensure_topic(OFFSETS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
+        let started = std::time::Instant::now();
         let mut state = State::default();
-        for record in backend::read_to_end(backend.as_ref(), &offsets_partition(), Offset::ZERO)? {
+        let records = backend::read_to_end(backend.as_ref(), &offsets_partition(), Offset::ZERO)?;
+        let replayed = records.len();
+        for record in records {
             let (Some(key), Some(value)) = (record.key.as_deref(), record.value) else {
                 continue;
             };
@@ -94,6 +97,12 @@ impl SourceOffsets {
                 state.ends.insert((connector, topic, partition), end);
             }
         }
+        tracing::info!(
+            records = replayed,
+            positions = state.positions.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "loaded source offsets"
+        );
         Ok(SourceOffsets {
             producer: Mutex::new(backend.producer()?),
             backend,

@@ -51,7 +51,7 @@ impl Status {
     pub fn new(backend: Arc<dyn TopicBackend>) -> crate::Result<Self> {
         backend
             .admin()
-            .ensure_topic(STATUS_TOPIC, 1, &[("cleanup.policy", "compact")])?;
+            .ensure_topic(STATUS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
         Ok(Status {
             producer: Mutex::new(backend.producer()?),
             current: Mutex::new(BTreeMap::new()),

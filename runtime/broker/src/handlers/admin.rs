@@ -289,6 +289,10 @@ fn describe_broker(broker: &Broker, keys: Option<&[String]>) -> Vec<DescribeConf
             c.group_initial_rebalance_delay_ms.to_string(),
         ),
         (
+            "log.cleaner.backoff.ms",
+            c.log_cleaner_backoff_ms.to_string(),
+        ),
+        (
             "log.retention.check.interval.ms",
             c.log_retention_check_interval_ms.to_string(),
         ),

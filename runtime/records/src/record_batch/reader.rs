@@ -33,6 +33,8 @@ pub struct RecordView {
     pub value: Option<Range<usize>>,
     /// Headers: key and value (`None` when null).
     pub headers: Vec<(Range<usize>, Option<Range<usize>>)>,
+    /// The whole record, its length prefix included (a compacting log copies records whole).
+    pub range: Range<usize>,
 }
 
 /// Reads the records of an uncompressed batch in place.
@@ -85,6 +87,7 @@ impl<'a> RecordReader<'a> {
     }
 
     fn record(&mut self) -> Result<RecordView> {
+        let start = self.at;
         let length = self.varint()?;
         let end = usize::try_from(length)
             .ok()
@@ -111,6 +114,7 @@ impl<'a> RecordReader<'a> {
             key,
             value,
             headers,
+            range: start..end,
         })
     }
 }
