@@ -295,9 +295,10 @@ async fn background_tasks(broker: Arc<Broker>) {
         broker.config.log_retention_check_interval_ms.max(10),
     ));
     let mut flush = tokio::time::interval(Duration::from_millis(100));
-    let mut cleaner = tokio::time::interval(Duration::from_millis(
-        broker.config.log_cleaner_backoff_ms.max(10),
-    ));
+    // The first compaction pass waits one backoff, as Kafka's cleaner does: a worker
+    // starting up replays its compacted topics first.
+    let backoff = Duration::from_millis(broker.config.log_cleaner_backoff_ms.max(10));
+    let mut cleaner = tokio::time::interval_at(tokio::time::Instant::now() + backoff, backoff);
     loop {
         tokio::select! {
             _ = cleaner.tick() => {
