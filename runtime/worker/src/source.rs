@@ -136,10 +136,14 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             }
         });
         let mut in_flight = false;
+        // Why the producer thread ended: the error it sent last, if any.
+        let producer_gone =
+            |results: &std::sync::mpsc::Receiver<Result<_, TaskError>>| match results.try_recv() {
+                Ok(Err(e)) => e,
+                _ => TaskError::Fatal("the task's producer stopped".into()),
+            };
         let mut settle = |task: &mut SourceTask| -> Result<(), TaskError> {
-            let (latest, ends) = results
-                .recv()
-                .map_err(|_| TaskError::Fatal("the task's producer stopped".into()))??;
+            let (latest, ends) = results.recv().map_err(|_| producer_gone(&results))??;
             checkpoint.add(&latest, ends);
             match task.commit(latest) {
                 Ok(()) | Err(TaskError::Retryable(_)) => {}
@@ -183,7 +187,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                 break Some(e);
             }
             if to_producer.send(records).is_err() {
-                break Some(TaskError::Fatal("the task's producer stopped".into()));
+                break Some(producer_gone(&results));
             }
             in_flight = true;
         };
