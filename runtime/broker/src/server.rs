@@ -290,8 +290,9 @@ impl Drop for Answered<'_> {
 }
 
 /// Reads the next frame's size. `None` when the peer closed the connection, or sent nothing
-/// for `idle` while no request of its was in flight. Reads byte by byte into a buffer that
-/// survives the timeout, so a size that arrives slowly is never torn.
+/// for `idle` while no request of its was in flight. The bytes read so far survive a timeout,
+/// so a size that arrives slowly is never torn; the timer is armed only when nothing is
+/// waiting to be read.
 async fn read_size(
     reader: &mut OwnedReadHalf,
     idle: Duration,
@@ -300,18 +301,26 @@ async fn read_size(
     let mut size = [0u8; 4];
     let mut got = 0;
     while got < 4 {
-        match tokio::time::timeout(idle, reader.read(&mut size[got..])).await {
-            Ok(Ok(0)) if got == 0 => return Ok(None),
-            Ok(Ok(0)) => {
+        // Bytes already waiting are taken without arming a timer: a busy pipelined
+        // connection reads its next size straight away.
+        match reader.try_read(&mut size[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => {
                 return Err(Error::io(
                     "reading frame size",
                     std::io::ErrorKind::UnexpectedEof.into(),
                 ));
             }
-            Ok(Ok(n)) => got += n,
-            Ok(Err(e)) => return Err(Error::io("reading frame size", e)),
-            Err(_) if in_flight.load(Ordering::Acquire) > 0 => {} // a long poll, not idle
-            Err(_) => return Ok(None),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match tokio::time::timeout(idle, reader.readable()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(Error::io("reading frame size", e)),
+                    Err(_) if in_flight.load(Ordering::Acquire) > 0 => {} // a long poll, not idle
+                    Err(_) => return Ok(None),
+                }
+            }
+            Err(e) => return Err(Error::io("reading frame size", e)),
         }
     }
     Ok(Some(i32::from_be_bytes(size)))
