@@ -55,6 +55,8 @@ struct Closed {
     file: Arc<File>,
     size: u64,
     max_timestamp: i64,
+    /// The offset after its last batch.
+    next_offset: i64,
 }
 
 impl PartitionLog {
@@ -79,6 +81,7 @@ impl PartitionLog {
                     file: s.file.clone(),
                     size: s.size,
                     max_timestamp: s.max_timestamp,
+                    next_offset: s.next_offset,
                 })
                 .collect()
         };
@@ -127,7 +130,7 @@ impl PartitionLog {
             })?;
         }
         let interval = config.index_interval_bytes as u64;
-        let end_of_cleaned = segment_end(last)?;
+        let end_of_cleaned = last.next_offset;
         for segment in &cleanable {
             // A counting pass first: most segments of a settled log lose nothing.
             let removed = filter(segment, &latest, now_ms, config.delete_retention_ms, |_| {
@@ -212,16 +215,6 @@ fn for_each_batch(
         position += header.size as u64;
     }
     Ok(())
-}
-
-/// The offset after the segment's last batch.
-fn segment_end(segment: &Closed) -> Result<i64> {
-    let mut end = segment.base;
-    for_each_batch(segment, |header, _| {
-        end = header.last_offset() + 1;
-        Ok(())
-    })?;
-    Ok(end)
 }
 
 /// Passes the segment's bytes, less superseded records and expired tombstones, to `emit`
