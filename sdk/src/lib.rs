@@ -74,7 +74,8 @@ pub trait Source: Sized + 'static {
     /// [`SourceBatch::push_value`] and its friends, with no allocation per record.
     fn poll(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError>;
 
-    /// Records up to these positions are durable in their topics. Default: nothing to do.
+    /// Records up to these positions are durable in their topics and the positions are
+    /// stored: a restart resumes after them. Default: nothing to do.
     fn commit(&mut self, _positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), ConnectorError> {
         Ok(())
     }

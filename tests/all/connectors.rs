@@ -37,3 +37,17 @@ pub fn build_connector(package: &str) -> PathBuf {
         .join("wasm32-wasip2/release")
         .join(format!("{}.wasm", package.replace('-', "_")))
 }
+
+/// Builds each `(package, name)` and drops it into `dir/plugins` as `name.wasm`; makes the
+/// `connectors.d`, `input` and `output` folders the tests' worker configs name.
+#[allow(dead_code)] // runtime/host's tests include this file for build_connector alone
+pub fn install(dir: &Path, plugins: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir.join("plugins")).unwrap();
+    for (package, name) in plugins {
+        let wasm = build_connector(package);
+        std::fs::copy(&wasm, dir.join(format!("plugins/{name}.wasm"))).unwrap();
+    }
+    for sub in ["connectors.d", "input", "output"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+}

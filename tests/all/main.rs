@@ -14,5 +14,6 @@ mod broker_crash;
 mod broker_kcat;
 mod broker_python;
 mod broker_rdkafka;
+mod worker_exactly_once;
 mod worker_file_source;
 mod worker_transforms;

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::connectors::install;
 use crate::support::Connectd;
 use connectd_sdk::{Config, PollRecords as _, Resume, Source as _};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -48,17 +49,6 @@ fn read_topic(c: &Connectd, topic: &str, expect: usize, timeout: Duration) -> Ve
         }
     }
     out
-}
-
-fn install(dir: &Path, plugins: &[(&str, &str)]) {
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    for (package, name) in plugins {
-        let wasm = crate::connectors::build_connector(package);
-        std::fs::copy(&wasm, dir.join(format!("plugins/{name}.wasm"))).unwrap();
-    }
-    for sub in ["connectors.d", "input", "output"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
 }
 
 fn wait_for_lines(path: &Path, n: usize, timeout: Duration) -> Vec<String> {

@@ -2,8 +2,8 @@
 //! Datagen connector.
 //!
 //! Each record is a JSON object such as
-//! `{"id":41,"user":"user_7","level":"info","amount":803.27,"pad":"xxxx"}` keyed by its `user`.
-//! Record `n` of task `t` is always the same, so a restart that resumes at `n` regenerates
+//! `{"id":41,"task":0,"user":"user_7","level":"info","amount":803.27,"pad":"xxxx"}` keyed by
+//! its `user`. Record `n` of task `t` is always the same, so a restart that resumes at `n` regenerates
 //! exactly what a crash lost.
 //!
 //! Config keys:
@@ -25,6 +25,8 @@ const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
 
 /// The datagen task.
 pub struct Datagen {
+    /// This task's number (`task.id`), in every value.
+    task: u32,
     partition: Vec<u8>,
     next: u64,
     rate: f64,
@@ -74,6 +76,8 @@ impl Datagen {
         buf.clear();
         buf.extend_from_slice(b"{\"id\":");
         push_u64(buf, n);
+        buf.extend_from_slice(b",\"task\":");
+        push_u64(buf, u64::from(self.task));
         buf.extend_from_slice(b",\"user\":\"");
         let start = buf.len();
         buf.extend_from_slice(b"user_");
@@ -128,6 +132,7 @@ impl Source for Datagen {
             .and_then(|pos| std::str::from_utf8(pos).ok()?.parse().ok())
             .unwrap_or(0);
         Ok(Datagen {
+            task: config.task_id(),
             partition,
             next,
             rate,
@@ -196,7 +201,7 @@ mod tests {
                 let r = mix(n);
                 let user = format!("user_{}", r % 100);
                 let mut want = format!(
-                    "{{\"id\":{n},\"user\":\"{user}\",\"level\":\"{}\",\"amount\":{}.{:02}",
+                    "{{\"id\":{n},\"task\":0,\"user\":\"{user}\",\"level\":\"{}\",\"amount\":{}.{:02}",
                     LEVELS[(r >> 8) as usize % LEVELS.len()],
                     (r >> 16) % 1000,
                     (r >> 32) % 100

@@ -394,7 +394,9 @@ fn error_policy(path: &Path, values: &BTreeMap<String, String>) -> Result<ErrorP
     Ok(policy)
 }
 
-/// Replaces `${env:NAME}` and `${file:/path}` references, adding each value to `secrets`.
+/// Replaces `${env:NAME}` and `${file:/path}` references, adding each value to `secrets`. As
+/// in Kafka, only `${provider:...}` is a reference: a `${name}` without a colon stays as it
+/// is, for connectors' own placeholders (the route transform's `${field}`).
 fn resolve_secrets(
     raw: &str,
     files: &SecretFiles,
@@ -409,6 +411,11 @@ fn resolve_secrets(
             .ok_or_else(|| format!("unterminated ${{...}} in {raw:?}"))?
             + start;
         let reference = &rest[start + 2..end];
+        if !reference.contains(':') {
+            out.push_str(&rest[start..=end]);
+            rest = &rest[end + 1..];
+            continue;
+        }
         let value = if let Some(name) = reference.strip_prefix("env:") {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?
         } else if let Some(file) = reference.strip_prefix("file:") {
@@ -440,12 +447,18 @@ mod tests {
     #[test]
     fn flat_keys_defaults_and_secrets() {
         unsafe { std::env::set_var("CONNECTD_TEST_SECRET", "s3cret") };
-        let c = load("plugin = \"file-source\"\ntopic = \"lines\"\n\"tasks.max\" = 2\npassword = \"${env:CONNECTD_TEST_SECRET}\"\n").unwrap();
+        let c = load("plugin = \"file-source\"\ntopic = \"lines\"\n\"tasks.max\" = 2\npassword = \"${env:CONNECTD_TEST_SECRET}\"\nformat = \"t-${field}\"\n").unwrap();
         assert_eq!(
             (c.name.as_str(), c.plugin.as_str(), c.tasks_max),
             ("lines", "file-source", 2)
         );
         assert_eq!(c.values["password"], "s3cret");
+        assert_eq!(c.values["format"], "t-${field}", "not a provider reference");
+        let unknown = load("plugin = \"p\"\ntopic = \"t\"\nx = \"${vault:k}\"\n").unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown reference ${vault:k}"),
+            "{unknown}"
+        );
         assert!(
             c.connector_pairs()
                 .iter()

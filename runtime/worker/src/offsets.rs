@@ -1,37 +1,79 @@
-//! Source offsets in the internal compacted topic `connectd-offsets`.
+//! Source offsets in the internal compacted topic `connectd-offsets`, and how a restart
+//! resumes with every record in its topics exactly once, whatever topics and partitions a
+//! delivery spans.
 //!
-//! Two kinds of record, both keyed by JSON arrays:
+//! Three kinds of record, keyed by JSON arrays:
 //! - `["<connector>", "<hex source partition>"]` → the position bytes: where to resume;
-//! - `["<connector>", "<topic>", <partition>]` → the end offset of that topic partition right
-//!   after the connector's last checkpointed write.
+//! - `["<connector>", "<hex source partition>", "<topic>", <partition>]` → how many records
+//!   of that source partition, up to that position, the topic partition holds (decimal,
+//!   counted from the connector's first record);
+//! - `["<connector>", "<topic>", <partition>, <task>]` → the end offset of that topic
+//!   partition after the task's last stored write (or, before its first write there, the end
+//!   it found): where a restart starts reading the partition.
 //!
-//! Records reach their topics before their offsets are stored, so a crash in between leaves
-//! written but unrecorded records. Each delivered batch therefore carries, on the last record
-//! of each source partition, a [`SOURCE_HEADER`] with (connector, source partition, position).
-//! At start, [`SourceOffsets::recover`] reads each topic partition past its recorded end and
-//! adopts the positions found there, so a restart resumes exactly after the last record that
-//! reached a topic: nothing lost, nothing written twice.
+//! Why counts: one delivery (one poll) may go to many topic partitions, keyed records to all
+//! of a topic's partitions, routed records to several topics. A crash keeps a prefix of what
+//! was sent to each partition (a batch lands whole or not at all), but cuts each partition
+//! at its own place, so no single position says what reached the topics. The last record of
+//! each produced batch therefore carries the [`SOURCE_HEADER`]: for each source partition in
+//! the batch, the running count of its records in this topic partition. Positions and counts
+//! are stored together, after the records they cover are durable.
+//!
+//! At start, [`SourceOffsets::recover`] reads every topic partition the connector wrote from
+//! its stored end and finds, per (source partition, topic partition), the highest count
+//! there: how many records past the stored position each partition already holds. The task
+//! polls again from the stored positions, and drops, partition by partition, the records
+//! already there ([`Counts`]). This needs what Kafka Connect's exactly-once sources need: a
+//! source returns the same records from the same position (the file and datagen sources do),
+//! and a topic's partition count does not change in between (keys would route elsewhere).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use connectd_records::record_batch::ProducerRecord;
-use connectd_records::{ConnectorName, Header, Offset, TopicPartition};
+use connectd_records::{ConnectorName, Header, Offset, TaskId, TopicPartition};
+use serde::Deserialize;
 
 use crate::backend::{self, Producer, TopicBackend};
 use crate::{Result, now_ms};
 
 /// The internal topic holding source offsets.
 pub const OFFSETS_TOPIC: &str = "connectd-offsets";
-/// Header carrying `["<connector>", "<hex source partition>", "<hex position>"]`.
+/// Header carrying `["<connector>", [["<hex source partition>", <count>], ...]]`.
 pub const SOURCE_HEADER: &str = "connectd.source";
+
+/// (source partition, topic partition) → a count of that source partition's records in that
+/// topic partition.
+pub type CountMap = HashMap<(Vec<u8>, TopicPartition), u64>;
+
+/// A key of `connectd-offsets`, by its shape.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Key {
+    Position(String, String),
+    Count(String, String, String, i32),
+    End(String, String, i32, u32),
+}
 
 #[derive(Default)]
 struct State {
     /// (connector, source partition) → position.
     positions: HashMap<(String, Vec<u8>), Vec<u8>>,
-    /// (connector, topic, partition) → end offset after the last checkpointed write.
-    ends: HashMap<(String, String, i32), i64>,
+    /// connector → the stored counts.
+    counts: HashMap<String, CountMap>,
+    /// (connector, topic partition) → (task → end offset after its last stored write).
+    ends: HashMap<(String, TopicPartition), HashMap<u32, i64>>,
+}
+
+/// Where a source task resumes its counts: what was stored, and what the topics hold.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// The counts stored with the positions the task resumes from.
+    pub stored: CountMap,
+    /// Where a topic partition holds more records of a source partition than `stored` says:
+    /// the count it holds. The first `present - stored` records that source partition sends
+    /// there again are already in the topic.
+    pub present: CountMap,
 }
 
 /// Stored source positions of every connector.
@@ -53,21 +95,85 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The header value for one source position.
-pub(crate) fn source_header(
+/// The header a produced batch's last record carries: per source partition in the batch,
+/// its running count in the batch's topic partition.
+pub(crate) fn source_header<'a>(
     connector: &ConnectorName,
-    partition: &[u8],
-    position: &[u8],
+    counts: impl Iterator<Item = (&'a [u8], u64)>,
 ) -> Header {
-    let connector = connector.as_str();
+    let counts: Vec<(String, u64)> = counts.map(|(p, n)| (hex(p), n)).collect();
     Header {
         key: SOURCE_HEADER.to_string(),
-        value: serde_json::to_vec(&(connector, hex(partition), hex(position))).expect("serialises"),
+        value: serde_json::to_vec(&(connector.as_str(), counts)).expect("serialises"),
     }
+}
+
+/// The counts of `connector` in a [`SOURCE_HEADER`] value, if it is one of its.
+fn parse_header<'a>(
+    connector: &str,
+    value: &'a [u8],
+) -> Option<impl Iterator<Item = (Vec<u8>, u64)> + 'a> {
+    let (c, counts) = serde_json::from_slice::<(String, Vec<(String, u64)>)>(value).ok()?;
+    (c == connector).then(|| {
+        counts
+            .into_iter()
+            .filter_map(|(p, n)| Some((unhex(&p)?, n)))
+    })
 }
 
 fn offsets_partition() -> TopicPartition {
     TopicPartition::new(OFFSETS_TOPIC, 0)
+}
+
+fn decimal<T: std::str::FromStr>(value: &[u8]) -> Option<T> {
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+fn record(key: Vec<u8>, value: Vec<u8>) -> ProducerRecord {
+    ProducerRecord {
+        key: Some(key),
+        value: Some(value),
+        headers: Vec::new(),
+        timestamp_ms: now_ms(),
+    }
+}
+
+fn end_record(task: &TaskId, tp: &TopicPartition, end: i64) -> ProducerRecord {
+    let key = (task.connector.as_str(), &tp.topic, tp.partition, task.task);
+    record(
+        serde_json::to_vec(&key).expect("serialises"),
+        end.to_string().into_bytes(),
+    )
+}
+
+impl State {
+    fn apply(&mut self, key: &[u8], value: Vec<u8>) {
+        match serde_json::from_slice::<Key>(key) {
+            Ok(Key::Position(connector, partition)) => {
+                if let Some(partition) = unhex(&partition) {
+                    self.positions.insert((connector, partition), value);
+                }
+            }
+            Ok(Key::Count(connector, partition, topic, p)) => {
+                if let (Some(partition), Some(n)) = (unhex(&partition), decimal(&value)) {
+                    self.counts
+                        .entry(connector)
+                        .or_default()
+                        .insert((partition, TopicPartition::new(topic, p)), n);
+                }
+            }
+            Ok(Key::End(connector, topic, p, task)) => {
+                if let Some(end) = decimal(&value) {
+                    self.ends
+                        .entry((connector, TopicPartition::new(topic, p)))
+                        .or_default()
+                        .insert(task, end);
+                }
+            }
+            // Another shape (an earlier release's per-connector ends): nothing to resume from.
+            Err(_) => {}
+        }
+    }
 }
 
 impl SourceOffsets {
@@ -81,20 +187,8 @@ impl SourceOffsets {
         let records = backend::read_to_end(backend.as_ref(), &offsets_partition(), Offset::ZERO)?;
         let replayed = records.len();
         for record in records {
-            let (Some(key), Some(value)) = (record.key.as_deref(), record.value) else {
-                continue;
-            };
-            if let Ok((connector, partition)) = serde_json::from_slice::<(String, String)>(key) {
-                if let Some(partition) = unhex(&partition) {
-                    state.positions.insert((connector, partition), value);
-                }
-            } else if let Ok((connector, topic, partition)) =
-                serde_json::from_slice::<(String, String, i32)>(key)
-                && let Some(end) = std::str::from_utf8(&value)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-            {
-                state.ends.insert((connector, topic, partition), end);
+            if let (Some(key), Some(value)) = (record.key.as_deref(), record.value) {
+                state.apply(key, value);
             }
         }
         tracing::info!(
@@ -114,52 +208,52 @@ impl SourceOffsets {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adopts the positions of records `connector` wrote to `topics` after its last checkpoint
-    /// (see the module docs). Partitions it never checkpointed are read from the start.
-    pub fn recover(&self, connector: &ConnectorName, topics: &[(String, i32)]) -> Result<usize> {
+    /// What `connector`'s topics hold past its stored positions (see the module docs): reads
+    /// each topic partition it wrote from the lowest end any of its tasks stored.
+    pub fn recover(&self, connector: &ConnectorName) -> Result<Counts> {
         let connector = connector.as_str();
-        let mut adopted = 0;
+        let (stored, starts) = {
+            let state = self.state();
+            let starts: Vec<(TopicPartition, i64)> = state
+                .ends
+                .iter()
+                .filter(|((c, _), _)| c == connector)
+                .filter_map(|((_, tp), by_task)| Some((tp.clone(), *by_task.values().min()?)))
+                .collect();
+            (
+                state.counts.get(connector).cloned().unwrap_or_default(),
+                starts,
+            )
+        };
+        let mut present = CountMap::new();
         let mut scanned = Vec::new();
-        for (topic, partitions) in topics {
-            for partition in 0..*partitions {
-                let from = self
-                    .state()
-                    .ends
-                    .get(&(connector.to_string(), topic.clone(), partition))
-                    .copied()
-                    .unwrap_or(0);
-                let tp = TopicPartition::new(topic.clone(), partition);
-                let records = backend::read_to_end(self.backend.as_ref(), &tp, Offset(from))?;
-                scanned.push(format!(
-                    "{topic}/{partition}@{from}..{}",
-                    records.last().map_or(from, |r| r.offset + 1)
-                ));
-                for record in records {
-                    for header in &record.headers {
-                        if header.key != SOURCE_HEADER {
-                            continue;
-                        }
-                        let Ok((c, p, pos)) =
-                            serde_json::from_slice::<(String, String, String)>(&header.value)
-                        else {
-                            continue;
-                        };
-                        if let (true, Some(p), Some(pos)) = (c == connector, unhex(&p), unhex(&pos))
-                        {
-                            self.state().positions.insert((c, p), pos);
-                            adopted += 1;
-                        }
+        for (tp, from) in starts {
+            let records = backend::read_to_end(self.backend.as_ref(), &tp, Offset(from))?;
+            scanned.push(format!(
+                "{tp}@{from}..{}",
+                records.last().map_or(from, |r| r.offset + 1)
+            ));
+            let headers = records
+                .iter()
+                .flat_map(|r| &r.headers)
+                .filter(|h| h.key == SOURCE_HEADER);
+            for header in headers {
+                for (partition, n) in parse_header(connector, &header.value).into_iter().flatten() {
+                    let key = (partition, tp.clone());
+                    if n > stored.get(&key).copied().unwrap_or(0) {
+                        let seen = present.entry(key).or_insert(0);
+                        *seen = (*seen).max(n);
                     }
                 }
             }
         }
         tracing::info!(
             connector,
-            records = adopted,
+            ahead = present.len(),
             scanned = %scanned.join(","),
-            "adopted the source positions written after the last stored offsets"
+            "read what reached the topics after the stored source offsets"
         );
-        Ok(adopted)
+        Ok(Counts { stored, present })
     }
 
     /// The stored positions of one connector.
@@ -173,21 +267,45 @@ impl SourceOffsets {
             .collect()
     }
 
-    /// Durably stores the latest positions of a connector and where its writes ended.
+    /// Before `task` first writes to `topic`: stores the current end of each of its
+    /// partitions that no task of the connector has an end for, so a restart reads them from
+    /// there even if the task crashes before it stores anything.
+    pub fn register(&self, task: &TaskId, topic: &str, partitions: i32) -> Result<()> {
+        let connector = task.connector.as_str();
+        let missing: Vec<TopicPartition> = {
+            let state = self.state();
+            (0..partitions)
+                .map(|p| TopicPartition::new(topic, p))
+                .filter(|tp| {
+                    !state
+                        .ends
+                        .contains_key(&(connector.to_string(), tp.clone()))
+                })
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut consumer = self.backend.consumer(None)?;
+        let mut ends = Vec::new();
+        for tp in missing {
+            let end = consumer.end_offset(&tp)?.0;
+            ends.push((tp, end));
+        }
+        self.store(task, &[], &[], &ends)
+    }
+
+    /// Durably stores, for `task`, the latest positions of its source partitions, their
+    /// counts in each topic partition, and where its writes ended.
     pub fn store(
         &self,
-        connector: &ConnectorName,
-        latest: &[(Vec<u8>, Vec<u8>)],
-        ends: &[(String, i32, i64)],
+        task: &TaskId,
+        positions: &[(Vec<u8>, Vec<u8>)],
+        counts: &[(Vec<u8>, TopicPartition, u64)],
+        ends: &[(TopicPartition, i64)],
     ) -> Result<()> {
-        let connector = connector.as_str();
-        let record = |key: Vec<u8>, value: Vec<u8>| ProducerRecord {
-            key: Some(key),
-            value: Some(value),
-            headers: Vec::new(),
-            timestamp_ms: now_ms(),
-        };
-        let mut records: Vec<ProducerRecord> = latest
+        let connector = task.connector.as_str();
+        let mut records: Vec<ProducerRecord> = positions
             .iter()
             .map(|(p, pos)| {
                 record(
@@ -196,25 +314,57 @@ impl SourceOffsets {
                 )
             })
             .collect();
-        records.extend(ends.iter().map(|(t, p, end)| {
+        records.extend(counts.iter().map(|(p, tp, n)| {
+            let key = (connector, hex(p), &tp.topic, tp.partition);
             record(
-                serde_json::to_vec(&(connector, t, p)).expect("serialises"),
-                end.to_string().into_bytes(),
+                serde_json::to_vec(&key).expect("serialises"),
+                n.to_string().into_bytes(),
             )
         }));
+        records.extend(ends.iter().map(|(tp, end)| end_record(task, tp, *end)));
         let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
         backend::append(producer.as_mut(), &offsets_partition(), &records)?;
         let mut state = self.state();
-        for (partition, position) in latest {
-            state
-                .positions
-                .insert((connector.to_string(), partition.clone()), position.clone());
-        }
-        for (t, p, end) in ends {
-            state
-                .ends
-                .insert((connector.to_string(), t.clone(), *p), *end);
+        for r in records {
+            if let (Some(key), Some(value)) = (r.key, r.value) {
+                state.apply(&key, value);
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_each_shape_land_in_their_place() {
+        let mut state = State::default();
+        let c = "c";
+        let key = |v: serde_json::Value| serde_json::to_vec(&v).unwrap();
+        state.apply(&key(serde_json::json!([c, "0a"])), b"pos".to_vec());
+        state.apply(&key(serde_json::json!([c, "0a", "t", 3])), b"17".to_vec());
+        state.apply(&key(serde_json::json!([c, "t", 3, 1])), b"42".to_vec());
+        state.apply(&key(serde_json::json!([c, "t", 3])), b"99".to_vec());
+        assert_eq!(state.positions[&(c.into(), vec![10])], b"pos");
+        assert_eq!(
+            state.counts[c][&(vec![10], TopicPartition::new("t", 3))],
+            17
+        );
+        assert_eq!(
+            state.ends[&(c.into(), TopicPartition::new("t", 3))],
+            HashMap::from([(1, 42)])
+        );
+    }
+
+    #[test]
+    fn headers_name_their_connector() {
+        let name = ConnectorName::new("gen").unwrap();
+        let header = source_header(&name, [(&b"\x01"[..], 5), (&b"ab"[..], 9)].into_iter());
+        let counts: Vec<_> = parse_header("gen", &header.value).unwrap().collect();
+        assert_eq!(counts, [(vec![1], 5), (b"ab".to_vec(), 9)]);
+        assert!(parse_header("other", &header.value).is_none());
+        assert!(parse_header("gen", b"[\"gen\",\"0a\",\"01\"]").is_none());
     }
 }

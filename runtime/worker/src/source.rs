@@ -7,9 +7,11 @@
 //! Two threads per task: the task thread polls the plugin; its producer thread transforms,
 //! encodes and appends the previous poll meanwhile (one poll in flight).
 //!
-//! Order of writes: the records first (fsynced), then their offsets (fsynced). A crash between
-//! the two is repaired at the next start from the positions the records carry (see
-//! [`crate::offsets`]), so a restart resumes exactly.
+//! Order of writes: the records first (fsynced), then their offsets (fsynced), then the
+//! plugin's `commit`. A crash between the two writes is repaired at the next start from the
+//! counts the records carry (see [`crate::offsets`]): the task polls again from the stored
+//! positions and drops what each topic partition already holds, so every record is in its
+//! topics once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,13 +21,13 @@ use std::time::{Duration, Instant};
 use connectd_host::{Grants, Limits, Plugin, SourceTask, TaskError};
 use connectd_records::record_batch::{BatchBuilder, ProducerBatch};
 use connectd_records::{
-    ConnectRecord, SourceBatch, SourceEntry, SourceRecord, Span, TopicPartition,
+    ConnectRecord, SourceBatch, SourceEntry, SourceRecord, Span, TaskId, TopicPartition,
 };
 
 use crate::backend::{Producer, TopicBackend};
 use crate::connector::ConnectorConfig;
 use crate::errors::ErrorHandler;
-use crate::offsets::{SOURCE_HEADER, SourceOffsets};
+use crate::offsets::{CountMap, Counts, SOURCE_HEADER, SourceOffsets};
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
 use crate::transforms::{Chain, TransformSpec, failures};
@@ -69,18 +71,12 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             ctx.connector.file.display()
         )));
     };
-    // Adopt what the topic says was produced after the last stored offsets (by a crash, or by
-    // this task before it failed), then resume from there.
-    let partitions = match ctx.backend.admin().partitions(&default_topic) {
-        Ok(p) => p.unwrap_or(1),
+    // What the topics hold past the stored positions (by a crash, or by this task before it
+    // failed): polled again, and dropped where it is already there.
+    let counts = match ctx.offsets.recover(name) {
+        Ok(c) => c,
         Err(e) => return Some(TaskError::Retryable(e.to_string())),
     };
-    if let Err(e) = ctx
-        .offsets
-        .recover(name, &[(default_topic.clone(), partitions)])
-    {
-        return Some(TaskError::Retryable(e.to_string()));
-    }
     let mut config = ctx.connector.connector_pairs();
     config.push(("task.id".into(), ctx.task_id.to_string()));
     let resume = ctx.offsets.resume(name);
@@ -111,7 +107,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         let default_topic = default_topic.as_str();
         let producer = scope.spawn(move || {
             let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
-            let mut partitions: HashMap<String, i32> = HashMap::new();
+            let mut routing = Routing::new(ctx, counts);
             let mut producer = match ctx.backend.producer() {
                 Ok(p) => p,
                 Err(e) => {
@@ -124,7 +120,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                     ctx,
                     default_topic,
                     polled,
-                    &mut partitions,
+                    &mut routing,
                     &mut chain,
                     &mut errors,
                 )
@@ -143,13 +139,9 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                 _ => TaskError::Fatal("the task's producer stopped".into()),
             };
         let mut settle = |task: &mut SourceTask| -> Result<(), TaskError> {
-            let (latest, ends) = results.recv().map_err(|_| producer_gone(&results))??;
-            checkpoint.add(&latest, ends);
-            match task.commit(latest) {
-                Ok(()) | Err(TaskError::Retryable(_)) => {}
-                Err(e) => return Err(e),
-            }
-            checkpoint.store(ctx, false)
+            let delivered = results.recv().map_err(|_| producer_gone(&results))??;
+            checkpoint.add(delivered);
+            commit(task, checkpoint.store(ctx, false)?)
         };
         let failure = loop {
             if ctx.stop.load(Ordering::Relaxed) {
@@ -197,7 +189,10 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         match (failure, settled) {
             (Some(e), _) => Some(e),
             (None, Err(e)) => Some(e),
-            (None, Ok(())) => checkpoint.store(ctx, true).err(),
+            (None, Ok(())) => checkpoint
+                .store(ctx, true)
+                .and_then(|stored| commit(&mut task, stored))
+                .err(),
         }
     })
 }
@@ -258,8 +253,11 @@ fn transform(
 /// (source partition, position) pairs.
 type Positions = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// (topic, partition, end offset) after what a delivery appended.
-type Ends = Vec<(String, i32, i64)>;
+/// (source partition, topic partition, count of its records there): see [`crate::offsets`].
+type Tally = Vec<(Vec<u8>, TopicPartition, u64)>;
+
+/// A topic partition within one poll: (index in the batch's topics, partition).
+type Route = (i32, i32);
 
 /// Most bytes of records in one produced batch.
 const BATCH_BYTES: usize = 512 << 10;
@@ -274,26 +272,100 @@ fn record_size(batch: &SourceBatch, e: &SourceEntry) -> usize {
     len(e.key) + len(e.value) + headers + 24
 }
 
-/// One poll's records, encoded and ready to append, and the latest position of each source
-/// partition polled.
+/// Tells the plugin which positions were stored, if any were. A retryable refusal is
+/// ignored: the next store tells it again.
+fn commit(task: &mut SourceTask, stored: Option<Positions>) -> Result<(), TaskError> {
+    match stored.map(|positions| task.commit(positions)) {
+        None | Some(Ok(())) | Some(Err(TaskError::Retryable(_))) => Ok(()),
+        Some(Err(e)) => Err(e),
+    }
+}
+
+/// Where a task's records go, and how many of each source partition went to each topic
+/// partition.
+struct Routing<'a> {
+    ctx: &'a SourceTaskContext,
+    task: TaskId,
+    /// Partition count of each topic seen.
+    partitions: HashMap<String, i32>,
+    /// Records of each source partition sent to each topic partition, those found already
+    /// there at start included.
+    sent: CountMap,
+    /// Where a topic partition held more records of a source partition at start than the
+    /// stored count: how many.
+    present: CountMap,
+}
+
+impl<'a> Routing<'a> {
+    fn new(ctx: &'a SourceTaskContext, counts: Counts) -> Self {
+        Routing {
+            ctx,
+            task: TaskId {
+                connector: ctx.connector.name.clone(),
+                task: ctx.task_id,
+            },
+            partitions: HashMap::new(),
+            sent: counts.stored,
+            present: counts.present,
+        }
+    }
+
+    /// The partition count of `topic`. On first sight the topic is created if missing, and
+    /// registered with the offsets so that a restart reads it (see
+    /// [`SourceOffsets::register`]) before anything is sent to it.
+    fn partitions(&mut self, topic: &str) -> Result<i32, TaskError> {
+        if let Some(n) = self.partitions.get(topic) {
+            return Ok(*n);
+        }
+        let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+        let admin = self.ctx.backend.admin();
+        let n = admin.ensure_topic(topic, 1, &[]).map_err(retryable)?;
+        self.ctx
+            .offsets
+            .register(&self.task, topic, n)
+            .map_err(retryable)?;
+        self.partitions.insert(topic.to_string(), n);
+        Ok(n)
+    }
+
+    /// (sent, present) for one source partition in one topic partition.
+    fn tally(&self, source: &[u8], tp: TopicPartition) -> (u64, u64) {
+        let key = (source.to_vec(), tp);
+        let sent = self.sent.get(&key).copied().unwrap_or(0);
+        (sent, self.present.get(&key).copied().unwrap_or(0))
+    }
+}
+
+/// One poll's records, encoded and ready to append, the latest position of each source
+/// partition polled, and the counts they reach.
 struct Delivery {
     /// Batches and their partitions, in send order.
     batches: Vec<(TopicPartition, ProducerBatch)>,
-    latest: Positions,
+    positions: Positions,
+    counts: Tally,
 }
 
-/// Prepares a poll's records for the producer: transforms, then grouping per topic partition
-/// (order kept), then encoding in batches of at most [`BATCH_BYTES`].
+/// What a delivery adds to the next checkpoint once it is durable.
+struct Delivered {
+    positions: Positions,
+    counts: Tally,
+    /// End offset of each topic partition written.
+    ends: Vec<(TopicPartition, i64)>,
+}
+
+/// Prepares a poll's records for the producer: transforms, then routing per topic partition
+/// (order kept, records the partition already holds dropped), then encoding in batches of at
+/// most [`BATCH_BYTES`].
 ///
-/// Each batch describes itself: the last record of each source partition in it carries that
-/// record's position (the `connectd.source` header), so a restart can tell how far the topic
-/// got even if the offsets were never stored, and a crash between two batches loses nothing
-/// and doubles nothing.
+/// Each batch describes itself: its last record carries, per source partition in it, the
+/// running count of that source partition's records in the batch's topic partition (the
+/// `connectd.source` header), so a restart can tell how far each partition got even if the
+/// offsets were never stored.
 fn prepare(
     ctx: &SourceTaskContext,
     default_topic: &str,
     batch: SourceBatch,
-    partitions: &mut HashMap<String, i32>,
+    routing: &mut Routing,
     chain: &mut Chain,
     errors: &mut ErrorHandler,
 ) -> Result<Delivery, TaskError> {
@@ -306,7 +378,7 @@ fn prepare(
             *slot = Some(i);
         }
     }
-    let latest: Positions = last_of
+    let positions: Positions = last_of
         .iter()
         .flatten()
         .map(|&i| {
@@ -322,46 +394,73 @@ fn prepare(
     } else {
         transform(batch, default_topic, now, chain, errors)?
     };
-    // Record indexes per topic partition, in order.
-    let mut routes: Vec<((i32, i32), Vec<usize>)> = Vec::new();
+    let topic_name = |t: i32| {
+        usize::try_from(t)
+            .ok()
+            .and_then(|t| batch.topics.get(t))
+            .map_or(default_topic, String::as_str)
+    };
+    // (sent, present) per (source partition, topic, partition) this poll touches.
+    let mut tallies: HashMap<(u32, i32, i32), (u64, u64)> = HashMap::new();
+    // Record indexes per topic partition, in order, each with its source partition's count
+    // there.
+    let mut routes: Vec<(Route, Vec<(usize, u64)>)> = Vec::new();
+    let mut dropped = 0;
     for (i, e) in batch.records.iter().enumerate() {
-        let topic = batch.topic_of(e).unwrap_or(default_topic);
+        let topic = topic_name(e.topic);
         refuse_reserved(&batch, e, topic)?;
-        let count = match partitions.get(topic) {
-            Some(n) => *n,
-            None => {
-                let n = ctx
-                    .backend
-                    .admin()
-                    .ensure_topic(topic, 1, &[])
-                    .map_err(|e| TaskError::Retryable(e.to_string()))?;
-                partitions.insert(topic.to_string(), n);
-                n
-            }
-        };
+        let count = routing.partitions(topic)?;
         // Keyed records go by key; others by source partition, so one stream stays in order.
         let by = batch
             .bytes(e.key)
             .unwrap_or_else(|| batch.source_partition_of(e));
         let partition = (fnv(by) % count.max(1) as u32) as i32;
+        let (sent, present) = tallies
+            .entry((e.source_partition, e.topic, partition))
+            .or_insert_with(|| {
+                let tp = TopicPartition::new(topic, partition);
+                routing.tally(batch.source_partition_of(e), tp)
+            });
+        *sent += 1;
+        if *sent <= *present {
+            // Sent before a crash or a failure, and already in the partition.
+            dropped += 1;
+            continue;
+        }
         let route = (e.topic, partition);
         match routes.iter_mut().find(|(r, _)| *r == route) {
-            Some((_, v)) => v.push(i),
-            None => routes.push((route, vec![i])),
+            Some((_, v)) => v.push((i, *sent)),
+            None => routes.push((route, vec![(i, *sent)])),
         }
+    }
+    if dropped > 0 {
+        tracing::info!(
+            connector = %ctx.connector.name,
+            task = ctx.task_id,
+            records = dropped,
+            "polled again records already in their topics; not sent twice"
+        );
+    }
+    let mut counts = Tally::new();
+    for ((source, topic, partition), (sent, _)) in tallies {
+        let source = batch
+            .source_partitions
+            .get(source as usize)
+            .cloned()
+            .unwrap_or_default();
+        let tp = TopicPartition::new(topic_name(topic), partition);
+        routing.sent.insert((source.clone(), tp.clone()), sent);
+        counts.push((source, tp, sent));
     }
     let mut batches = Vec::new();
     for ((topic, partition), indexes) in routes {
-        let topic = usize::try_from(topic)
-            .ok()
-            .and_then(|t| batch.topics.get(t))
-            .map_or(default_topic, String::as_str);
+        let tp = TopicPartition::new(topic_name(topic), partition);
         // Batches of at most BATCH_BYTES (below the broker's max.message.bytes).
         let mut rest = indexes.as_slice();
         while !rest.is_empty() {
             // At least one record, then as many as fit.
             let (mut take, mut bytes) = (0, 0);
-            for &i in rest {
+            for &(i, _) in rest {
                 let size = record_size(&batch, &batch.records[i]);
                 if take > 0 && bytes + size > BATCH_BYTES {
                     break;
@@ -372,10 +471,14 @@ fn prepare(
             let (chunk, after) = rest.split_at(take);
             rest = after;
             let encoded = encode_chunk(ctx, &batch, chunk, bytes, now);
-            batches.push((TopicPartition::new(topic, partition), encoded));
+            batches.push((tp.clone(), encoded));
         }
     }
-    Ok(Delivery { batches, latest })
+    Ok(Delivery {
+        batches,
+        positions,
+        counts,
+    })
 }
 
 /// A source may not write connectd's internal topics, nor carry the header connectd uses to
@@ -401,14 +504,13 @@ fn refuse_reserved(batch: &SourceBatch, e: &SourceEntry, topic: &str) -> Result<
 }
 
 /// Sends a delivery's batches in order, then waits for them to be durable, retrying as
-/// `errors.retry.timeout` says. Returns its positions and the end offset of each topic
-/// partition it wrote.
+/// `errors.retry.timeout` says.
 fn produce(
     ctx: &SourceTaskContext,
     producer: &mut dyn Producer,
     delivery: Delivery,
     errors: &mut ErrorHandler,
-) -> Result<(Positions, Ends), TaskError> {
+) -> Result<Delivered, TaskError> {
     let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
     for (tp, batch) in &delivery.batches {
         errors.retry(&ctx.stop, "produce", || {
@@ -417,43 +519,41 @@ fn produce(
     }
     // One durability point for the whole poll, not one per batch.
     let ends = errors.retry(&ctx.stop, "produce", || producer.flush().map_err(retryable))?;
-    let ends = ends
-        .into_iter()
-        .map(|(tp, end)| (tp.topic, tp.partition, end.0))
-        .collect();
-    Ok((delivery.latest, ends))
+    Ok(Delivered {
+        positions: delivery.positions,
+        counts: delivery.counts,
+        ends: ends.into_iter().map(|(tp, end)| (tp, end.0)).collect(),
+    })
 }
 
-/// One produced batch: the records `chunk` indexes (about `bytes` of them), the last one of
-/// each source partition marked with its position.
+/// One produced batch: the records `chunk` indexes (about `bytes` of them), the last one
+/// carrying the count each source partition in the batch reaches.
 fn encode_chunk(
     ctx: &SourceTaskContext,
     batch: &SourceBatch,
-    chunk: &[usize],
+    chunk: &[(usize, u64)],
     bytes: usize,
     now: i64,
 ) -> ProducerBatch {
-    let mut marked: Vec<(usize, connectd_records::Header)> = Vec::new();
-    let mut seen: Vec<u32> = Vec::new();
-    for &i in chunk.iter().rev() {
-        let e = &batch.records[i];
-        if !seen.contains(&e.source_partition) {
-            seen.push(e.source_partition);
-            let header = crate::offsets::source_header(
-                &ctx.connector.name,
-                batch.source_partition_of(e),
-                batch.bytes(e.source_position).unwrap_or_default(),
-            );
-            marked.push((i, header));
+    let mut reached: Vec<(u32, u64)> = Vec::new();
+    for &(i, n) in chunk {
+        let source = batch.records[i].source_partition;
+        match reached.iter_mut().find(|(s, _)| *s == source) {
+            Some(entry) => entry.1 = n,
+            None => reached.push((source, n)),
         }
     }
+    let header = crate::offsets::source_header(
+        &ctx.connector.name,
+        reached.iter().map(|&(s, n)| {
+            let source = batch.source_partitions.get(s as usize);
+            (source.map_or(&[][..], Vec::as_slice), n)
+        }),
+    );
     let mut builder = BatchBuilder::with_capacity(bytes + 256);
-    for &i in chunk {
+    for (at, &(i, _)) in chunk.iter().enumerate() {
         let e = &batch.records[i];
-        let marker = marked
-            .iter()
-            .find(|(j, _)| *j == i)
-            .map(|(_, h)| (h.key.as_bytes(), h.value.as_slice()));
+        let marker = (at + 1 == chunk.len()).then(|| (header.key.as_bytes(), &header.value[..]));
         let headers = batch
             .headers_of(e)
             .iter()
@@ -476,50 +576,71 @@ fn encode_chunk(
 
 /// How often a source task stores its offsets in `connectd-offsets` (Kafka Connect's
 /// `offset.flush.interval.ms`). Between two stores, the `connectd.source` header of each
-/// produced batch already says how far the task got, and a (re)start adopts those
-/// ([`SourceOffsets::recover`]), so the interval only bounds how much a restart rescans.
+/// produced batch already says how far each partition got, and a (re)start drops what is
+/// there ([`SourceOffsets::recover`]), so the interval only bounds how much a restart polls
+/// again.
 const OFFSET_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Positions and topic ends produced since the last store.
+/// Positions, counts and topic ends produced since the last store.
 struct Checkpoint {
-    latest: Positions,
-    ends: Vec<(String, i32, i64)>,
+    positions: Positions,
+    counts: Tally,
+    ends: Vec<(TopicPartition, i64)>,
     since: Instant,
+}
+
+/// Sets `key`'s value in a small list of pairs.
+fn upsert<K: PartialEq, V>(list: &mut Vec<(K, V)>, key: K, value: V) {
+    match list.iter_mut().find(|(k, _)| *k == key) {
+        Some(entry) => entry.1 = value,
+        None => list.push((key, value)),
+    }
 }
 
 impl Checkpoint {
     fn new() -> Self {
         Checkpoint {
-            latest: Vec::new(),
+            positions: Vec::new(),
+            counts: Vec::new(),
             ends: Vec::new(),
             since: Instant::now(),
         }
     }
 
-    fn add(&mut self, latest: &[(Vec<u8>, Vec<u8>)], ends: Vec<(String, i32, i64)>) {
-        for (p, pos) in latest {
-            match self.latest.iter_mut().find(|(q, _)| q == p) {
-                Some(entry) => entry.1 = pos.clone(),
-                None => self.latest.push((p.clone(), pos.clone())),
+    fn add(&mut self, delivered: Delivered) {
+        for (p, pos) in delivered.positions {
+            upsert(&mut self.positions, p, pos);
+        }
+        for (p, tp, n) in delivered.counts {
+            match self.counts.iter_mut().find(|(q, u, _)| *q == p && *u == tp) {
+                Some(entry) => entry.2 = n,
+                None => self.counts.push((p, tp, n)),
             }
         }
-        for (t, p, end) in ends {
-            match self.ends.iter_mut().find(|(u, q, _)| *u == t && *q == p) {
-                Some(entry) => entry.2 = end,
-                None => self.ends.push((t, p, end)),
-            }
+        for (tp, end) in delivered.ends {
+            upsert(&mut self.ends, tp, end);
         }
     }
 
-    /// Stores what is pending if the interval has passed (or `now` is set).
-    fn store(&mut self, ctx: &SourceTaskContext, now: bool) -> Result<(), TaskError> {
-        if self.latest.is_empty() || (!now && self.since.elapsed() < OFFSET_FLUSH_INTERVAL) {
-            return Ok(());
+    /// Stores what is pending if the interval has passed (or `now` is set); returns the
+    /// positions stored.
+    fn store(
+        &mut self,
+        ctx: &SourceTaskContext,
+        now: bool,
+    ) -> Result<Option<Positions>, TaskError> {
+        if self.positions.is_empty() || (!now && self.since.elapsed() < OFFSET_FLUSH_INTERVAL) {
+            return Ok(None);
         }
+        let task = TaskId {
+            connector: ctx.connector.name.clone(),
+            task: ctx.task_id,
+        };
         ctx.offsets
-            .store(&ctx.connector.name, &self.latest, &self.ends)
+            .store(&task, &self.positions, &self.counts, &self.ends)
             .map_err(|e| TaskError::Retryable(e.to_string()))?;
+        let stored = std::mem::take(&mut self.positions);
         *self = Checkpoint::new();
-        Ok(())
+        Ok(Some(stored))
     }
 }

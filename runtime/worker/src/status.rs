@@ -58,13 +58,11 @@ impl Status {
         })
     }
 
-    /// Records a state change (logged, kept, and written to the status topic).
+    /// Records a state change (logged, kept, and written to the status topic). A task that
+    /// fails again the same way is logged again; the topic gets changes only.
     pub fn set(&self, connector: impl AsRef<str>, task: Option<u32>, status: TaskStatus) {
         let connector = connector.as_ref();
-        let key = match task {
-            Some(t) => format!("{connector}/{t}"),
-            None => connector.to_string(),
-        };
+        let key = Self::key(connector, task);
         match &status.trace {
             Some(trace) => {
                 tracing::warn!(connector, task, state = %status.state, reason = %trace, "status")
@@ -88,6 +86,24 @@ impl Status {
         let tp = TopicPartition::new(STATUS_TOPIC, 0);
         if let Err(e) = backend::append(producer.as_mut(), &tp, &[record]) {
             tracing::warn!(error = %e, "could not write status");
+        }
+    }
+
+    /// As [`Status::set`], but a status equal to the current one is not logged again (for
+    /// a connector's config error, found again at every look at its folder).
+    pub fn set_changed(&self, connector: impl AsRef<str>, task: Option<u32>, status: TaskStatus) {
+        let connector = connector.as_ref();
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.get(&Self::key(connector, task)) != Some(&status) {
+            drop(current);
+            self.set(connector, task, status);
+        }
+    }
+
+    fn key(connector: &str, task: Option<u32>) -> String {
+        match task {
+            Some(t) => format!("{connector}/{t}"),
+            None => connector.to_string(),
         }
     }
 

@@ -102,7 +102,7 @@ impl Supervisor {
     }
 
     fn failed(&self, name: impl AsRef<str>, plugin: &str, reason: String) {
-        self.status.set(
+        self.status.set_changed(
             name,
             None,
             TaskStatus {
