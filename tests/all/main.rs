@@ -16,4 +16,5 @@ mod broker_python;
 mod broker_rdkafka;
 mod worker_exactly_once;
 mod worker_file_source;
+mod worker_rest;
 mod worker_transforms;

@@ -15,6 +15,8 @@ use rdkafka::ClientConfig;
 pub struct Connectd {
     pub child: Option<Child>,
     pub port: u16,
+    /// The REST API's port (`[api] listen`).
+    pub api_port: u16,
     pub dir: tempfile::TempDir,
     pub extra: String,
     /// Extra lines for the `[worker]` section.
@@ -45,6 +47,7 @@ impl Connectd {
         let mut c = Connectd {
             child: None,
             port: free_port(),
+            api_port: free_port(),
             log: dir.path().join("connectd.log"),
             dir,
             extra: extra.to_string(),
@@ -52,6 +55,11 @@ impl Connectd {
         };
         c.spawn();
         c
+    }
+
+    /// The REST API's base URL.
+    pub fn api(&self) -> String {
+        format!("http://127.0.0.1:{}", self.api_port)
     }
 
     pub fn bootstrap(&self) -> String {
@@ -67,8 +75,8 @@ impl Connectd {
         std::fs::write(
             &config,
             format!(
-                "[worker]\ndata_dir = \"data\"\n{}\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
-                self.worker_extra, self.port, self.extra
+                "[worker]\ndata_dir = \"data\"\n{}\n\n[api]\nlisten = \"127.0.0.1:{}\"\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
+                self.worker_extra, self.api_port, self.port, self.extra
             ),
         )
         .unwrap();

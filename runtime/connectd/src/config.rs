@@ -16,6 +16,8 @@ struct RawWorkerFile {
     worker: WorkerSection,
     #[serde(default)]
     broker: toml::Table,
+    #[serde(default)]
+    api: ApiSection,
 }
 
 /// The whole worker.toml.
@@ -28,6 +30,36 @@ pub struct WorkerFile {
     /// The rest of `[broker]`: the embedded broker engine's settings (every key has a
     /// default).
     pub broker: BrokerConfig,
+    /// `[api]`: the REST API, served while the worker runs connectors.
+    pub api: ApiSection,
+}
+
+/// The `[api]` section: Kafka Connect's REST API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Address the REST API listens on (Kafka Connect's `listeners`). Default
+    /// `127.0.0.1:8083`.
+    #[serde(default = "default_api_listen")]
+    pub listen: String,
+    /// A bearer token that requests changing anything must carry (`Authorization: Bearer
+    /// <token>`); `${env:NAME}` reads it from the environment. Unset: no token, and a
+    /// listener off loopback logs a warning.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: default_api_listen(),
+            token: None,
+        }
+    }
+}
+
+fn default_api_listen() -> String {
+    "127.0.0.1:8083".into()
 }
 
 /// Which topic store the worker uses: `[broker] mode`. The choice is the binary's: the
@@ -90,10 +122,24 @@ impl WorkerFile {
         let broker: BrokerConfig = broker.try_into().map_err(|e: toml::de::Error| {
             anyhow::anyhow!("{}: [broker]: {}", path.display(), e.to_string().trim_end())
         })?;
+        let mut api = raw.api;
+        if let Some(token) = &api.token
+            && let Some(name) = token
+                .strip_prefix("${env:")
+                .and_then(|t| t.strip_suffix('}'))
+        {
+            api.token = Some(std::env::var(name).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: [api] token: environment variable {name} is not set",
+                    path.display()
+                )
+            })?);
+        }
         let mut file = WorkerFile {
             worker: raw.worker,
             mode,
             broker,
+            api,
         };
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [

@@ -99,6 +99,7 @@ fn run_worker(path: PathBuf) -> Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let broker = bound.broker();
         let serving = tokio::spawn(bound.serve(stop_rx));
+        let mut api = None;
         let worker = match (&file.worker.plugin_dir, &file.worker.connectors_dir) {
             (Some(plugin_dir), Some(connectors_dir)) => {
                 let settings = connectd_worker::WorkerSettings {
@@ -110,10 +111,13 @@ fn run_worker(path: PathBuf) -> Result<()> {
                         call_timeout: std::time::Duration::from_millis(file.worker.task_call_timeout_ms),
                     },
                     secret_dirs: file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
+                    worker_id: file.api.listen.clone(),
                 };
                 let backend = std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker));
                 let started = tokio::task::spawn_blocking(move || connectd_worker::Worker::start(settings, backend)).await?;
-                Some(started.context("starting the connector worker")?)
+                let worker = started.context("starting the connector worker")?;
+                api = Some(start_api(&file.api, worker.control(), stop_tx.subscribe()).await?);
+                Some(worker)
             }
             _ => None,
         };
@@ -123,9 +127,41 @@ fn run_worker(path: PathBuf) -> Result<()> {
             tokio::task::spawn_blocking(move || w.stop()).await?;
         }
         let _ = stop_tx.send(true);
+        if let Some(api) = api {
+            api.await??;
+        }
         serving.await??;
         Ok(())
     })
+}
+
+/// Binds the REST API (`[api]`) and serves it until `stop` turns true.
+async fn start_api(
+    section: &config::ApiSection,
+    control: connectd_worker::control::Control,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let listener = tokio::net::TcpListener::bind(&section.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the REST API; set [api] listen in worker.toml to a free address",
+                section.listen
+            )
+        })?;
+    let local = listener.local_addr()?;
+    if section.token.is_none() && !local.ip().is_loopback() {
+        tracing::warn!(listen = %local, "the REST API listens off loopback with no token: anyone who reaches it can change connectors; set [api] token");
+    }
+    tracing::info!(listen = %local, "REST API ready");
+    let router = connectd_api::router(control, section.token.clone());
+    Ok(tokio::spawn(connectd_api::serve(
+        listener,
+        router,
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    )))
 }
 
 async fn wait_for_signal() {

@@ -155,6 +155,9 @@ pub struct ConnectorConfig {
     pub file: PathBuf,
     /// Every key, secrets resolved (the connector sees this).
     pub values: BTreeMap<String, String>,
+    /// Every key as written, `${env:}` and `${file:}` references unresolved (what the REST
+    /// API shows).
+    pub raw: BTreeMap<String, String>,
     /// The values `${env:}` and `${file:}` resolved to, hidden wherever the worker writes
     /// text (logs, status, dead-letter headers).
     secrets: Vec<String>,
@@ -172,10 +175,9 @@ impl ConnectorConfig {
                 format!("not valid TOML: {}", e.to_string().trim()),
             )
         })?;
-        let mut values = BTreeMap::new();
-        let mut secrets = Vec::new();
+        let mut raw = BTreeMap::new();
         for (key, value) in table {
-            let raw = match value {
+            let value = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Float(f) => f.to_string(),
@@ -191,15 +193,34 @@ impl ConnectorConfig {
                     ));
                 }
             };
-            let resolved = resolve_secrets(&raw, secret_files, &mut secrets)
-                .map_err(|reason| Error::config(path, &key, reason))?;
-            values.insert(key.clone(), resolved);
+            raw.insert(key, value);
         }
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
+        Self::from_values(path, &stem, raw, secret_files)
+    }
+
+    /// Validates a connector config given as a flat map of strings (as Kafka Connect's REST
+    /// API takes one). `origin` names where it came from in errors, and its folder is where
+    /// relative paths resolve; `name` is used unless the map has a `name`.
+    pub fn from_values(
+        origin: &Path,
+        name: &str,
+        raw: BTreeMap<String, String>,
+        secret_files: &SecretFiles,
+    ) -> Result<Self> {
+        let path = origin;
+        let mut values = BTreeMap::new();
+        let mut secrets = Vec::new();
+        for (key, raw) in &raw {
+            let resolved = resolve_secrets(raw, secret_files, &mut secrets)
+                .map_err(|reason| Error::config(path, key, reason))?;
+            values.insert(key.clone(), resolved);
+        }
+        let stem = name.to_string();
         let name = ConnectorName::new(values.get("name").cloned().unwrap_or(stem))
             .map_err(|e| Error::config(path, "name", e.to_string()))?;
         let plugin = values
@@ -228,6 +249,7 @@ impl ConnectorConfig {
             errors,
             file: path.to_path_buf(),
             values,
+            raw,
             secrets,
         })
     }

@@ -10,7 +10,9 @@
 //!   path in that key (`"write-parent"`: read-write), at the same path, and nothing else.
 
 pub mod backend;
+pub mod configs;
 pub mod connector;
+pub mod control;
 mod errors;
 pub mod offsets;
 mod sink;
@@ -26,7 +28,7 @@ pub mod validate;
 pub const INTERNAL_TOPICS: &[&str] = &[
     offsets::OFFSETS_TOPIC,
     status::STATUS_TOPIC,
-    "connectd-configs",
+    configs::CONFIGS_TOPIC,
 ];
 
 /// Topic configs of the internal topics: compacted (the latest record per key is what
@@ -114,12 +116,15 @@ pub struct WorkerSettings {
     /// Directories `${file:}` references may read below (Kafka's
     /// `config.providers.file.param.allowed.paths`).
     pub secret_dirs: Vec<PathBuf>,
+    /// How status names this worker (Kafka Connect's `worker_id`, its REST `host:port`).
+    pub worker_id: String,
 }
 
 /// A running worker: a supervisor that keeps the running tasks in line with `plugin_dir` and
 /// `connectors_dir`, re-checked whenever either folder changes.
 pub struct Worker {
     supervisor: Arc<Mutex<supervisor::Supervisor>>,
+    control: control::Control,
     shutdown: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
 }
@@ -143,7 +148,15 @@ impl Worker {
         let host = Host::new(&settings.cache_dir)?;
         let offsets = Arc::new(SourceOffsets::load(backend.clone())?);
         let status = Arc::new(Status::new(backend.clone())?);
-        let mut sup = supervisor::Supervisor::new(settings.clone(), host, backend, offsets, status);
+        let configs = Arc::new(configs::ConfigStore::load(backend.clone())?);
+        let mut sup = supervisor::Supervisor::new(
+            settings.clone(),
+            host,
+            backend,
+            offsets.clone(),
+            status,
+            configs.clone(),
+        );
         for (name, plugin) in builtins {
             sup.add_builtin(&name, plugin);
         }
@@ -152,10 +165,21 @@ impl Worker {
         let shutdown = Arc::new(AtomicBool::new(false));
         let watcher = supervisor::watch(&settings, supervisor.clone(), shutdown.clone())?;
         Ok(Worker {
+            control: control::Control {
+                supervisor: supervisor.clone(),
+                configs,
+                offsets,
+                settings,
+            },
             supervisor,
             shutdown,
             watcher: Some(watcher),
         })
+    }
+
+    /// A handle to manage connectors while the worker runs (the REST API's).
+    pub fn control(&self) -> control::Control {
+        self.control.clone()
     }
 
     /// Current status of every connector and task.

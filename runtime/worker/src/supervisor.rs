@@ -1,10 +1,11 @@
-//! Keeps the running tasks in line with the two watched folders.
+//! Keeps the running tasks in line with the two watched folders and the config store.
 //!
 //! [`Supervisor::reconcile`] is the one place that decides: it rescans `plugin_dir` (a new or
-//! changed `.wasm` is loaded; a removed one unloads) and `connectors_dir` (each valid file is
-//! a connector that should run on its plugin's current version), then starts, restarts or
-//! stops connectors so that what runs matches. The watcher thread calls it after every change,
-//! once the folder has been quiet for a moment.
+//! changed `.wasm` is loaded; a removed one unloads), `connectors_dir` (each valid file is a
+//! connector that should run on its plugin's current version) and the REST-created connectors
+//! and target states in `connectd-configs` ([`ConfigStore`]), then starts, restarts or stops
+//! connectors so that what runs matches. The watcher thread calls it after every change, once
+//! the folder has been quiet for a moment; the REST API calls it after every write.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use connectd_records::Kind;
 use notify::Watcher;
 
 use crate::backend::TopicBackend;
+use crate::configs::{ConfigStore, TargetState};
 use crate::connector::{ConnectorConfig, SecretFiles};
 use crate::offsets::SourceOffsets;
 use crate::status::{Status, TaskStatus};
@@ -37,11 +39,48 @@ struct LoadedPlugin {
 }
 
 struct RunningConnector {
+    /// Its config as loaded (compared at each reconcile).
     config: ConnectorConfig,
+    /// Its config as its tasks get it (granted paths made absolute).
+    resolved: ConnectorConfig,
     /// The generation of its plugin, then of each transform's plugin.
     generations: Vec<u64>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    /// What it runs with, to start a task again.
+    plugin: Arc<Plugin>,
+    grants: connectd_host::Grants,
+    transforms: Vec<TransformSpec>,
+    /// Each task's stop flag and thread (none if it could not start), by task id.
+    tasks: Vec<(Arc<AtomicBool>, Option<JoinHandle<()>>)>,
+}
+
+/// A connector the worker knows of, running or not.
+#[derive(Debug, Clone)]
+pub struct KnownConnector {
+    /// The file it comes from; `None` for a connector created through the REST API.
+    pub file: Option<PathBuf>,
+    /// Its config as written (`${...}` references unresolved); empty if it could not be read.
+    pub config: BTreeMap<String, String>,
+    /// Its plugin's kind, once the plugin is found.
+    pub kind: Option<Kind>,
+    /// Its `tasks.max`.
+    pub tasks_max: u32,
+    /// What it should be doing.
+    pub target: TargetState,
+}
+
+/// A connector that should exist: (key, its file, its config as written, the validated
+/// config or why it is not valid).
+type Desired = (
+    PathBuf,
+    Option<PathBuf>,
+    BTreeMap<String, String>,
+    Result<ConnectorConfig>,
+);
+
+/// Where a REST-created connector's tasks are keyed and its errors are attributed (no file
+/// exists there); relative paths in its config resolve against `connectors_dir`.
+pub(crate) fn rest_origin(connectors_dir: &Path, name: &str) -> PathBuf {
+    connectors_dir.join(format!("{name} (REST)"))
 }
 
 pub(crate) struct Supervisor {
@@ -50,10 +89,13 @@ pub(crate) struct Supervisor {
     backend: Arc<dyn TopicBackend>,
     offsets: Arc<SourceOffsets>,
     status: Arc<Status>,
+    configs: Arc<ConfigStore>,
     plugins: HashMap<PathBuf, LoadedPlugin>,
     /// Plugins given in code (native connectors for measurements), found after plugin_dir's.
     builtins: HashMap<PathBuf, LoadedPlugin>,
     running: HashMap<PathBuf, RunningConnector>,
+    /// Every connector found at the last reconcile, by name.
+    known: BTreeMap<String, KnownConnector>,
     next_generation: u64,
 }
 
@@ -70,6 +112,7 @@ impl Supervisor {
         backend: Arc<dyn TopicBackend>,
         offsets: Arc<SourceOffsets>,
         status: Arc<Status>,
+        configs: Arc<ConfigStore>,
     ) -> Self {
         Supervisor {
             settings,
@@ -77,11 +120,28 @@ impl Supervisor {
             backend,
             offsets,
             status,
+            configs,
             plugins: HashMap::new(),
             builtins: HashMap::new(),
             running: HashMap::new(),
+            known: BTreeMap::new(),
             next_generation: 1,
         }
+    }
+
+    /// Every connector found at the last reconcile, by name.
+    pub(crate) fn known(&self) -> &BTreeMap<String, KnownConnector> {
+        &self.known
+    }
+
+    /// Every loaded plugin (plugin_dir's, then the built-in ones).
+    pub(crate) fn plugins(&self) -> Vec<Arc<Plugin>> {
+        let mut all: Vec<(&PathBuf, &LoadedPlugin)> = self.plugins.iter().collect();
+        all.sort_by_key(|(path, _)| *path);
+        all.into_iter()
+            .chain(self.builtins.iter())
+            .map(|(_, p)| p.plugin.clone())
+            .collect()
     }
 
     /// Adds a plugin given in code under `name` (looked up like a `plugin_dir/<name>.wasm`).
@@ -174,11 +234,31 @@ impl Supervisor {
                 tracing::error!(error = %e, "cannot list connectors_dir");
                 Vec::new()
             });
-        // Removed files: stop their connectors.
+        let secret_files = SecretFiles::new(&self.settings.secret_dirs);
+        let mut desired: Vec<Desired> = Vec::new();
+        for file in files {
+            let config = ConnectorConfig::load(&file, &secret_files);
+            let raw = config.as_ref().map(|c| c.raw.clone()).unwrap_or_default();
+            desired.push((file.clone(), Some(file), raw, config));
+        }
+        let file_names: Vec<String> = desired
+            .iter()
+            .filter_map(|(_, _, _, c)| c.as_ref().ok().map(|c| c.name.to_string()))
+            .collect();
+        for (name, raw) in self.configs.connectors() {
+            if file_names.contains(&name) {
+                tracing::warn!(connector = %name, "a connector file has the name of a REST-created connector; the file's runs");
+                continue;
+            }
+            let origin = rest_origin(&self.settings.connectors_dir, &name);
+            let config = ConnectorConfig::from_values(&origin, &name, raw.clone(), &secret_files);
+            desired.push((origin, None, raw, config));
+        }
+        // Gone (file removed, connector deleted): stop their connectors.
         let gone: Vec<PathBuf> = self
             .running
             .keys()
-            .filter(|p| !files.contains(p))
+            .filter(|p| !desired.iter().any(|(key, ..)| key == *p))
             .cloned()
             .collect();
         for path in gone {
@@ -194,67 +274,138 @@ impl Supervisor {
                 },
             );
         }
-        for file in files {
-            let secret_files = SecretFiles::new(&self.settings.secret_dirs);
-            let config = match ConnectorConfig::load(&file, &secret_files) {
+        let mut known = BTreeMap::new();
+        for (key, file, raw, config) in desired {
+            let config = match config {
                 Ok(c) => c,
                 Err(e) => {
-                    let name = file
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .unwrap_or("?")
-                        .to_string();
-                    self.stop_connector(&file);
+                    let name = match &file {
+                        Some(f) => f.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
+                        None => key.file_name().and_then(|s| s.to_str()).unwrap_or("?"),
+                    }
+                    .trim_end_matches(" (REST)")
+                    .to_string();
+                    self.stop_connector(&key);
                     self.failed(&name, "", e.to_string());
+                    known.insert(
+                        name.clone(),
+                        KnownConnector {
+                            file,
+                            config: raw,
+                            kind: None,
+                            tasks_max: 0,
+                            target: self.configs.target(&name),
+                        },
+                    );
                     continue;
                 }
             };
-            let Some((_, loaded)) = self.find_plugin(&config.plugin) else {
-                let known: Vec<String> = self
-                    .plugins
-                    .values()
-                    .map(|p| p.plugin.descriptor().name.clone())
-                    .collect();
-                let reason = format!(
-                    "{}: key `plugin`: no plugin {:?} in {} (available: {})",
-                    file.display(),
-                    config.plugin,
-                    self.settings.plugin_dir.display(),
-                    known.join(", ")
-                );
-                self.stop_connector(&file);
-                self.failed(&config.name, &config.plugin, reason);
-                continue;
-            };
-            let mut generations = vec![loaded.generation];
-            let plugin = loaded.plugin.clone();
-            let transforms = match self.transform_specs(&file, &config) {
-                Ok((specs, gens)) => {
-                    generations.extend(gens);
-                    specs
-                }
-                Err(reason) => {
-                    self.stop_connector(&file);
-                    self.failed(&config.name, &config.plugin, reason);
-                    continue;
-                }
-            };
-            if let Some(r) = self.running.get(&file)
-                && r.config == config
-                && r.generations == generations
-            {
-                continue; // unchanged
-            }
-            if self.running.contains_key(&file) {
-                tracing::info!(connector = %config.name, "connector or a plugin it uses changed; restarting its tasks");
-                self.stop_connector(&file);
-            }
-            if let Err(reason) =
-                self.start_connector(&file, config.clone(), generations, plugin, transforms)
-            {
-                self.failed(&config.name, &config.plugin, reason);
-            }
+            let target = self.configs.target(config.name.as_str());
+            let kind = self
+                .find_plugin(&config.plugin)
+                .map(|(_, p)| p.plugin.descriptor().kind);
+            known.insert(
+                config.name.to_string(),
+                KnownConnector {
+                    file,
+                    config: raw,
+                    kind,
+                    tasks_max: config.tasks_max,
+                    target,
+                },
+            );
+            self.reconcile_one(&key, config, target);
         }
+        self.known = known;
+    }
+
+    /// Starts, restarts or stops one valid connector so it runs as its config, its plugins
+    /// and its target state say.
+    fn reconcile_one(&mut self, key: &Path, config: ConnectorConfig, target: TargetState) {
+        if target != TargetState::Started {
+            self.stop_connector(key);
+            let state = match target {
+                TargetState::Paused => "PAUSED",
+                _ => "STOPPED",
+            };
+            let status = TaskStatus {
+                state: state.into(),
+                trace: None,
+                plugin: config.plugin.clone(),
+            };
+            self.status.set_changed(&config.name, None, status.clone());
+            for task in 0..config.tasks_max {
+                self.status
+                    .set_changed(&config.name, Some(task), status.clone());
+            }
+            return;
+        }
+        let Some((_, loaded)) = self.find_plugin(&config.plugin) else {
+            let known: Vec<String> = self
+                .plugins
+                .values()
+                .map(|p| p.plugin.descriptor().name.clone())
+                .collect();
+            let reason = format!(
+                "{}: key `plugin`: no plugin {:?} in {} (available: {})",
+                key.display(),
+                config.plugin,
+                self.settings.plugin_dir.display(),
+                known.join(", ")
+            );
+            self.stop_connector(key);
+            self.failed(&config.name, &config.plugin, reason);
+            return;
+        };
+        let mut generations = vec![loaded.generation];
+        let plugin = loaded.plugin.clone();
+        let transforms = match self.transform_specs(key, &config) {
+            Ok((specs, gens)) => {
+                generations.extend(gens);
+                specs
+            }
+            Err(reason) => {
+                self.stop_connector(key);
+                self.failed(&config.name, &config.plugin, reason);
+                return;
+            }
+        };
+        if let Some(r) = self.running.get(key)
+            && r.config == config
+            && r.generations == generations
+        {
+            return; // unchanged
+        }
+        if self.running.contains_key(key) {
+            tracing::info!(connector = %config.name, "connector or a plugin it uses changed; restarting its tasks");
+            self.stop_connector(key);
+        }
+        if let Err(reason) =
+            self.start_connector(key, config.clone(), generations, plugin, transforms)
+        {
+            self.failed(&config.name, &config.plugin, reason);
+        }
+    }
+
+    /// Checks a connector config as starting it would: its plugin exists and is a source or
+    /// a sink, its transforms exist, and every key fits the schemas.
+    pub(crate) fn check(&self, origin: &Path, config: &ConnectorConfig) -> Result<(), String> {
+        let Some((_, loaded)) = self.find_plugin(&config.plugin) else {
+            return Err(format!(
+                "{}: key `plugin`: no plugin {:?} (GET /connector-plugins lists them)",
+                origin.display(),
+                config.plugin
+            ));
+        };
+        if loaded.plugin.descriptor().kind == Kind::Transform {
+            return Err(format!(
+                "{}: key `plugin`: {:?} is a transform; name it in `transforms`",
+                origin.display(),
+                config.plugin
+            ));
+        }
+        let (transforms, _) = self.transform_specs(origin, config)?;
+        check_config(origin, config, &loaded.plugin, &transforms)
     }
 
     /// The loaded plugins of a connector's transform chain, and their generations.
@@ -313,7 +464,7 @@ impl Supervisor {
         if kind == Kind::Source
             && let Some(topic) = connector.values.get("topic")
         {
-            // Each task adopts the positions its records carry when it starts.
+            // The topic exists from the start, even before the first record.
             self.backend
                 .admin()
                 .ensure_topic(topic, 1, &[])
@@ -324,61 +475,123 @@ impl Supervisor {
             None,
             TaskStatus::running(&connector.plugin),
         );
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        for task_id in 0..connector.tasks_max {
-            let run: Box<dyn FnOnce() + Send> = if kind == Kind::Source {
-                let ctx = source::SourceTaskContext {
-                    connector: connector.clone(),
-                    task_id,
-                    plugin: plugin.clone(),
-                    backend: self.backend.clone(),
-                    offsets: self.offsets.clone(),
-                    status: self.status.clone(),
-                    grants: grants.clone(),
-                    limits: self.settings.limits.clone(),
-                    transforms: transforms.clone(),
-                    stop: stop.clone(),
-                };
-                Box::new(move || source::run(ctx))
-            } else {
-                let ctx = sink::SinkTaskContext {
-                    connector: connector.clone(),
-                    task_id,
-                    plugin: plugin.clone(),
-                    backend: self.backend.clone(),
-                    status: self.status.clone(),
-                    grants: grants.clone(),
-                    limits: self.settings.limits.clone(),
-                    transforms: transforms.clone(),
-                    stop: stop.clone(),
-                };
-                Box::new(move || sink::run(ctx))
-            };
-            let handle = std::thread::Builder::new()
-                .name(format!("{}-{task_id}", connector.name))
-                .spawn(run)
-                .map_err(|e| format!("starting a task thread: {e}"))?;
-            threads.push(handle);
+        let mut running = RunningConnector {
+            config,
+            resolved: connector,
+            generations,
+            plugin,
+            grants,
+            transforms,
+            tasks: Vec::new(),
+        };
+        for task_id in 0..running.config.tasks_max {
+            let task = self.spawn_task(&running, task_id)?;
+            running.tasks.push((task.0, Some(task.1)));
         }
-        self.running.insert(
-            file.to_path_buf(),
-            RunningConnector {
-                config,
-                generations,
-                stop,
-                threads,
-            },
-        );
+        self.running.insert(file.to_path_buf(), running);
         Ok(())
+    }
+
+    /// Starts task `task_id` of a connector on a thread of its own.
+    fn spawn_task(
+        &self,
+        running: &RunningConnector,
+        task_id: u32,
+    ) -> Result<(Arc<AtomicBool>, JoinHandle<()>), String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let connector = &running.resolved;
+        let run: Box<dyn FnOnce() + Send> = if running.plugin.descriptor().kind == Kind::Source {
+            let ctx = source::SourceTaskContext {
+                connector: connector.clone(),
+                task_id,
+                plugin: running.plugin.clone(),
+                backend: self.backend.clone(),
+                offsets: self.offsets.clone(),
+                status: self.status.clone(),
+                grants: running.grants.clone(),
+                limits: self.settings.limits.clone(),
+                transforms: running.transforms.clone(),
+                stop: stop.clone(),
+            };
+            Box::new(move || source::run(ctx))
+        } else {
+            let ctx = sink::SinkTaskContext {
+                connector: connector.clone(),
+                task_id,
+                plugin: running.plugin.clone(),
+                backend: self.backend.clone(),
+                status: self.status.clone(),
+                grants: running.grants.clone(),
+                limits: self.settings.limits.clone(),
+                transforms: running.transforms.clone(),
+                stop: stop.clone(),
+            };
+            Box::new(move || sink::run(ctx))
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-{task_id}", connector.name))
+            .spawn(run)
+            .map_err(|e| format!("starting a task thread: {e}"))?;
+        Ok((stop, handle))
+    }
+
+    /// Restarts the tasks of connector `name` (all, or only `task`; with `only_failed`, only
+    /// those whose status is FAILED). Returns false if it is not running.
+    pub(crate) fn restart(&mut self, name: &str, task: Option<u32>, only_failed: bool) -> bool {
+        let Some(key) = self
+            .running
+            .iter()
+            .find(|(_, r)| r.config.name.as_str() == name)
+            .map(|(k, _)| k.clone())
+        else {
+            return false;
+        };
+        let status = self.status.snapshot();
+        let mut running = self.running.remove(&key).expect("found above");
+        let plugin = running.config.plugin.clone();
+        let tasks = std::mem::take(&mut running.tasks);
+        for (id, (stop, thread)) in tasks.into_iter().enumerate() {
+            let id = id as u32;
+            let failed = status
+                .get(&format!("{name}/{id}"))
+                .is_some_and(|s| s.state == "FAILED");
+            if task.is_some_and(|t| t != id) || (only_failed && !failed) {
+                running.tasks.push((stop, thread));
+                continue;
+            }
+            stop.store(true, Ordering::Relaxed);
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+            let restarting = TaskStatus {
+                state: "RESTARTING".into(),
+                trace: None,
+                plugin: plugin.clone(),
+            };
+            self.status.set(name, Some(id), restarting);
+            match self.spawn_task(&running, id) {
+                Ok((stop, thread)) => running.tasks.push((stop, Some(thread))),
+                Err(reason) => {
+                    self.failed(name, &plugin, reason);
+                    running.tasks.push((stop, None));
+                }
+            }
+            tracing::info!(connector = name, task = id, "restarted task");
+        }
+        self.running.insert(key, running);
+        true
     }
 
     /// Stops a connector's tasks and waits for them (each finishes its current call).
     fn stop_connector(&mut self, file: &Path) {
         if let Some(r) = self.running.remove(file) {
-            r.stop.store(true, Ordering::Relaxed);
-            for t in r.threads {
-                let _ = t.join();
+            for (stop, _) in &r.tasks {
+                stop.store(true, Ordering::Relaxed);
+            }
+            for (_, t) in r.tasks {
+                if let Some(t) = t {
+                    let _ = t.join();
+                }
             }
             tracing::info!(connector = %r.config.name, "stopped connector");
         }

@@ -150,6 +150,7 @@ fn main() -> Result<()> {
         cache_dir: PathBuf::from(cache_dir),
         limits: Limits::default(),
         secret_dirs: Vec::new(),
+        worker_id: "bench".into(),
     };
     let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
     let started = Instant::now();

@@ -1,0 +1,187 @@
+//! Connectors created through the REST API, and every connector's target state, in the
+//! internal compacted topic `connectd-configs`, with Kafka Connect's keys:
+//!
+//! - `connector-<name>` → `{"properties": {...}}`, the config as submitted (`${env:}` and
+//!   `${file:}` references unresolved); a tombstone when the connector is deleted;
+//! - `target-state-<name>` → `{"state": "STARTED" | "PAUSED" | "STOPPED"}`; a tombstone
+//!   (or nothing) means STARTED.
+//!
+//! Connectors from `connectors_dir` files are not stored here (the file is their store), but
+//! their target state is, so a paused file connector stays paused across restarts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use connectd_records::record_batch::ProducerRecord;
+use connectd_records::{Offset, TopicPartition};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{self, Producer, TopicBackend};
+use crate::{Result, now_ms};
+
+/// The internal topic holding REST-created connectors and target states.
+pub const CONFIGS_TOPIC: &str = "connectd-configs";
+
+/// What a connector should be doing (Kafka Connect's target state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TargetState {
+    /// Its tasks run.
+    #[default]
+    Started,
+    /// Its tasks are stopped and its status is PAUSED; resuming continues from its offsets.
+    Paused,
+    /// Its tasks are stopped and its status is STOPPED (KIP-875): its offsets may be read,
+    /// altered or reset.
+    Stopped,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConnectorValue {
+    properties: BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TargetValue {
+    state: TargetState,
+}
+
+#[derive(Default)]
+struct Stored {
+    connectors: BTreeMap<String, BTreeMap<String, String>>,
+    targets: HashMap<String, TargetState>,
+}
+
+impl Stored {
+    fn apply(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let Ok(key) = std::str::from_utf8(key) else {
+            return;
+        };
+        if let Some(name) = key.strip_prefix("connector-") {
+            match value.map(serde_json::from_slice::<ConnectorValue>) {
+                Some(Ok(v)) => {
+                    self.connectors.insert(name.to_string(), v.properties);
+                }
+                None => {
+                    self.connectors.remove(name);
+                }
+                Some(Err(e)) => tracing::warn!(key, error = %e, "unreadable connector config"),
+            }
+        } else if let Some(name) = key.strip_prefix("target-state-") {
+            match value.map(serde_json::from_slice::<TargetValue>) {
+                Some(Ok(v)) => {
+                    self.targets.insert(name.to_string(), v.state);
+                }
+                None => {
+                    self.targets.remove(name);
+                }
+                Some(Err(e)) => tracing::warn!(key, error = %e, "unreadable target state"),
+            }
+        }
+    }
+}
+
+/// REST-created connectors and target states, as `connectd-configs` holds them.
+pub struct ConfigStore {
+    /// Writes `connectd-configs`; one write at a time.
+    producer: Mutex<Box<dyn Producer>>,
+    stored: Mutex<Stored>,
+}
+
+fn configs_partition() -> TopicPartition {
+    TopicPartition::new(CONFIGS_TOPIC, 0)
+}
+
+impl ConfigStore {
+    /// Creates the topic if needed and replays it.
+    pub fn load(backend: Arc<dyn TopicBackend>) -> Result<Self> {
+        backend
+            .admin()
+            .ensure_topic(CONFIGS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
+        let mut stored = Stored::default();
+        for record in backend::read_to_end(backend.as_ref(), &configs_partition(), Offset::ZERO)? {
+            if let Some(key) = &record.key {
+                stored.apply(key, record.value.as_deref());
+            }
+        }
+        Ok(ConfigStore {
+            producer: Mutex::new(backend.producer()?),
+            stored: Mutex::new(stored),
+        })
+    }
+
+    fn stored(&self) -> std::sync::MutexGuard<'_, Stored> {
+        self.stored.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every REST-created connector: name → its config as submitted.
+    pub fn connectors(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.stored().connectors.clone()
+    }
+
+    /// The target state of a connector.
+    pub fn target(&self, name: &str) -> TargetState {
+        self.stored().targets.get(name).copied().unwrap_or_default()
+    }
+
+    /// Durably writes `records` (key, value or tombstone), then applies them.
+    fn write(&self, records: Vec<(String, Option<Vec<u8>>)>) -> Result<()> {
+        let batch: Vec<ProducerRecord> = records
+            .iter()
+            .map(|(key, value)| ProducerRecord {
+                key: Some(key.clone().into_bytes()),
+                value: value.clone(),
+                headers: Vec::new(),
+                timestamp_ms: now_ms(),
+            })
+            .collect();
+        let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
+        backend::append(producer.as_mut(), &configs_partition(), &batch)?;
+        let mut stored = self.stored();
+        for (key, value) in records {
+            stored.apply(key.as_bytes(), value.as_deref());
+        }
+        Ok(())
+    }
+
+    /// Stores a REST-created connector's config (created or replaced).
+    pub fn put_connector(&self, name: &str, properties: BTreeMap<String, String>) -> Result<()> {
+        let value = serde_json::to_vec(&ConnectorValue { properties }).expect("serialises");
+        self.write(vec![(format!("connector-{name}"), Some(value))])
+    }
+
+    /// Forgets a connector: its config (if REST-created) and its target state.
+    pub fn delete_connector(&self, name: &str) -> Result<()> {
+        self.write(vec![
+            (format!("connector-{name}"), None),
+            (format!("target-state-{name}"), None),
+        ])
+    }
+
+    /// Stores a connector's target state.
+    pub fn set_target(&self, name: &str, state: TargetState) -> Result<()> {
+        let value = serde_json::to_vec(&TargetValue { state }).expect("serialises");
+        self.write(vec![(format!("target-state-{name}"), Some(value))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_tombstones_apply_in_order() {
+        let mut s = Stored::default();
+        s.apply(
+            b"connector-a",
+            Some(br#"{"properties":{"plugin":"datagen-source"}}"#),
+        );
+        s.apply(b"target-state-a", Some(br#"{"state":"PAUSED"}"#));
+        assert_eq!(s.connectors["a"]["plugin"], "datagen-source");
+        assert_eq!(s.targets["a"], TargetState::Paused);
+        s.apply(b"connector-a", None);
+        s.apply(b"target-state-a", None);
+        s.apply(b"commit-a", Some(b"ignored"));
+        assert!(s.connectors.is_empty() && s.targets.is_empty());
+    }
+}

@@ -1,0 +1,154 @@
+"""Kafka Connect's REST API on a running worker, driven by kafka-connect-api (a client no one
+here wrote) and by requests for the error cases:
+
+    python3 rest.py phase API_URL BOOTSTRAP
+
+`phase` is `first` (create, pause, resume, restart, offsets, errors; leaves the connector
+`gen` paused and `keep` running) or `after-restart` (both survived a kill -9 as they were;
+delete them). Exits non-zero on the first failed check.
+"""
+
+import sys
+import time
+
+import requests
+from confluent_kafka import Consumer, TopicPartition
+from kafka_connect_api.errors import ConnectApiException, GenericNotFound
+from kafka_connect_api.kafka_connect_api import Api, Cluster, Connector
+
+PHASE, URL, BOOTSTRAP = sys.argv[1], sys.argv[2], sys.argv[3]
+cluster = Cluster(Api(url=URL))
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print("ok:", what)
+
+
+def wait_for(what, probe, timeout=30):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        last = probe()
+        if last:
+            print("ok:", what)
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {what} (last: {last})")
+
+
+def end_offsets(topic, partitions=1):
+    c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "rest-probe"})
+    try:
+        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions))
+    finally:
+        c.close()
+
+
+def exists(connector):
+    """kafka-connect-api's exists() raises on the 404 it asks for."""
+    try:
+        return connector.exists()
+    except GenericNotFound:
+        return False
+
+
+def states(connector):
+    s = connector.status
+    return s["connector"]["state"], [t["state"] for t in s["tasks"]]
+
+
+def error(response, code, needle):
+    body = response.json()
+    check(response.status_code == code and body.get("error_code") == code and needle in body.get("message", ""),
+          f"{response.request.method} {response.request.path_url} -> {code} naming {needle!r}: {response.status_code} {body}")
+
+
+def first():
+    check(cluster.version and cluster.kafka_cluster, "GET / answers version and cluster id")
+    check(list(cluster.connectors) == ["lines"], "the file connector is listed")
+
+    gen = Connector(cluster, "gen")
+    check(not exists(gen), "gen does not exist yet")
+    gen.config = {"connector.class": "datagen-source", "topic": "rest-gen", "tasks.max": "2", "rate": "200"}
+    check(exists(gen), "PUT config created gen")
+    wait_for("gen and both tasks RUNNING", lambda: states(gen) == ("RUNNING", ["RUNNING", "RUNNING"]))
+    check(gen.config["topic"] == "rest-gen" and len(gen.tasks) == 2, "config and tasks read back")
+    wait_for("records flow", lambda: end_offsets("rest-gen") > 100)
+
+    gen.pause()
+    wait_for("gen and its tasks PAUSED", lambda: states(gen) == ("PAUSED", ["PAUSED", "PAUSED"]))
+    before = end_offsets("rest-gen")
+    time.sleep(1.5)
+    check(end_offsets("rest-gen") == before, "nothing is produced while paused")
+    gen.resume()
+    wait_for("RUNNING again", lambda: states(gen) == ("RUNNING", ["RUNNING", "RUNNING"]))
+    wait_for("records flow again", lambda: end_offsets("rest-gen") > before + 100)
+
+    gen.tasks[1].restart()
+    wait_for("task 1 RUNNING after its restart", lambda: gen.tasks[1].is_running())
+    r = requests.post(f"{URL}/connectors/gen/restart?includeTasks=true&onlyFailed=false")
+    check(r.status_code == 202 and r.json()["name"] == "gen", f"restart with tasks -> 202 and status: {r.status_code}")
+    wait_for("RUNNING after restarting all", lambda: states(gen) == ("RUNNING", ["RUNNING", "RUNNING"]))
+
+    # Offsets, as KIP-875 shows them.
+    offsets = wait_for("offsets for both tasks", lambda: (lambda o: o if len(o) == 2 else None)(requests.get(f"{URL}/connectors/gen/offsets").json()["offsets"]))
+    check(sorted(o["partition"] for o in offsets) == ["datagen-0", "datagen-1"] and all(o["offset"] > 0 for o in offsets), f"offsets: {offsets}")
+
+    # PATCH one key, POST another connector, expand.
+    r = requests.patch(f"{URL}/connectors/gen/config", json={"rate": "300"})
+    check(r.status_code == 200 and r.json()["config"]["rate"] == "300", f"PATCH config: {r.text}")
+    r = requests.post(f"{URL}/connectors", json={"name": "keep", "config": {"connector.class": "datagen-source", "topic": "rest-keep", "rate": 50}})
+    check(r.status_code == 201 and r.json()["type"] == "source", f"POST /connectors -> 201: {r.text}")
+    expanded = requests.get(f"{URL}/connectors?expand=status&expand=info").json()
+    check(set(expanded) == {"gen", "keep", "lines"} and expanded["gen"]["info"]["config"]["rate"] == "300" and "state" in expanded["keep"]["status"]["connector"], f"expand: {expanded}")
+
+    # Errors, in Kafka Connect's shape.
+    error(requests.get(f"{URL}/connectors/nope"), 404, "nope")
+    error(requests.get(f"{URL}/connectors/nope/status"), 404, "nope")
+    error(requests.post(f"{URL}/connectors", json={"name": "gen", "config": {"connector.class": "datagen-source", "topic": "x"}}), 409, "already exists")
+    error(requests.post(f"{URL}/connectors", json={"name": "bad", "config": {"connector.class": "datagen-source", "topic": "x", "rate": "-4"}}), 400, "rate")
+    error(requests.post(f"{URL}/connectors", json={"name": "bad", "config": {"connector.class": "no-such-plugin", "topic": "x"}}), 400, "no-such-plugin")
+    error(requests.post(f"{URL}/connectors", data="{\"name\": ", headers={"Content-Type": "application/json"}), 400, "JSON")
+    error(requests.post(f"{URL}/connectors", json={"name": "bad", "config": {}, "surprise": 1}), 400, "surprise")
+    error(requests.post(f"{URL}/connectors", json={"name": "../../etc", "config": {"connector.class": "datagen-source", "topic": "x"}}), 400, "name")
+    error(requests.put(f"{URL}/connectors/gen/config", data="x" * (2 << 20), headers={"Content-Type": "application/json"}), 413, "")
+    error(requests.delete(f"{URL}/connectors/lines"), 409, "lines.toml")
+    error(requests.post(f"{URL}/connectors/gen/tasks/7/restart"), 404, "gen-7")
+    error(requests.get(f"{URL}/no/such/path"), 404, "no such path")
+    check(sorted(requests.get(f"{URL}/connectors").json()) == ["gen", "keep", "lines"], "no partial state from the refused requests")
+
+    # Plugins, and validation with per-field errors from the plugin's own schema.
+    plugins = requests.get(f"{URL}/connector-plugins").json()
+    check({"class": "datagen-source", "type": "source", "version": "0.1.0"} in plugins, f"plugins: {plugins}")
+    keys = requests.get(f"{URL}/connector-plugins/datagen-source/config").json()
+    check(any(k["name"] == "topic" and k["required"] for k in keys), f"plugin config keys: {keys}")
+    v = requests.put(f"{URL}/connector-plugins/datagen-source/config/validate", json={"connector.class": "datagen-source", "rate": "fast"}).json()
+    errors = {c["value"]["name"]: c["value"]["errors"] for c in v["configs"]}
+    check(v["error_count"] == 2 and errors["rate"] and errors["topic"] and not errors["iterations"], f"validate: {v}")
+
+    gen.pause()
+    wait_for("gen PAUSED before the kill", lambda: states(gen)[0] == "PAUSED")
+    print("first: ok")
+
+
+def after_restart():
+    gen, keep = Connector(cluster, "gen"), Connector(cluster, "keep")
+    check(sorted(cluster.connectors) == ["gen", "keep", "lines"], "REST and file connectors survive a restart")
+    check(gen.config["rate"] == "300", "with their latest config")
+    wait_for("gen still PAUSED", lambda: states(gen) == ("PAUSED", ["PAUSED", "PAUSED"]))
+    wait_for("keep RUNNING", lambda: states(keep) == ("RUNNING", ["RUNNING"]))
+    gen.delete()
+    keep.delete()
+    check(not exists(gen) and not exists(keep), "deleted")
+    try:
+        gen.pause()
+        check(False, "pausing a deleted connector fails")
+    except (ConnectApiException, GenericNotFound) as e:
+        check("404" in str(e), f"404 for a deleted connector: {e}")
+    check(list(cluster.connectors) == ["lines"], "only the file connector is left")
+    print("after-restart: ok")
+
+
+{"first": first, "after-restart": after_restart}[PHASE]()
