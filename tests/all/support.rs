@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 
+/// `[worker]` lines that run connectors from `plugins/` and `connectors.d/`.
+pub const WORKER: &str = "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"";
+
 /// A running `connectd --config worker.toml`.
 pub struct Connectd {
     pub child: Option<Child>,
@@ -55,6 +58,17 @@ impl Connectd {
         };
         c.spawn();
         c
+    }
+
+    /// Starts connectd running connectors: each `(package, name)` plugin built and installed,
+    /// each `(file, contents)` written to connectors.d.
+    pub fn with_connectors(plugins: &[(&str, &str)], connectors: &[(&str, &str)]) -> Self {
+        Self::start_with(WORKER, "", |dir| {
+            crate::connectors::install(dir, plugins);
+            for (file, contents) in connectors {
+                std::fs::write(dir.join("connectors.d").join(file), contents).unwrap();
+            }
+        })
     }
 
     /// The REST API's base URL.

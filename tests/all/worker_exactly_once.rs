@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::connectors::install;
 use crate::support::Connectd;
 use rand::{Rng, SeedableRng};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -105,18 +104,12 @@ fn assert_exactly_once(what: &str, records: &[Read]) {
 
 #[test]
 fn keyed_and_routed_sources_are_exactly_once_across_kill9() {
-    let mut c = Connectd::start_with(
-        "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"",
-        "",
-        |dir| {
-            install(
-                dir,
-                &[
-                    ("connectd-datagen-source", "datagen-source"),
-                    ("connectd-route", "route"),
-                ],
-            );
-        },
+    let mut c = Connectd::with_connectors(
+        &[
+            ("connectd-datagen-source", "datagen-source"),
+            ("connectd-route", "route"),
+        ],
+        &[],
     );
     // The topics first, so the sources find them with their partitions.
     let mut topics = vec![("keyed".to_string(), 4)];

@@ -3,7 +3,6 @@
 //! cases; then kill -9 and a restart, after which REST-created connectors and their target
 //! states are still there.
 
-use crate::connectors::install;
 use crate::support::{Connectd, repo_root, run_tool};
 
 fn rest(c: &Connectd, phase: &str) {
@@ -22,20 +21,52 @@ fn rest(c: &Connectd, phase: &str) {
 
 #[test]
 fn kafka_connect_rest_api() {
-    let mut c = Connectd::start_with(
-        "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"",
-        "",
-        |dir| {
-            install(dir, &[("connectd-datagen-source", "datagen-source")]);
-            std::fs::write(
-                dir.join("connectors.d/lines.toml"),
-                "plugin = \"datagen-source\"\ntopic = \"file-made\"\nrate = 5\n",
-            )
-            .unwrap();
-        },
+    let mut c = Connectd::with_connectors(
+        &[("connectd-datagen-source", "datagen-source")],
+        &[(
+            "lines.toml",
+            "plugin = \"datagen-source\"\ntopic = \"file-made\"\nrate = 5\n",
+        )],
     );
     rest(&c, "first");
     c.kill9();
     c.restart();
     rest(&c, "after-restart");
+}
+
+#[test]
+fn prometheus_metrics_count_what_moved() {
+    let records = 5000;
+    let source = format!(
+        "plugin = \"datagen-source\"\ntopic = \"metered\"\nrate = 0\niterations = {records}\n\"poll.batch.size\" = 700\n"
+    );
+    let c = Connectd::with_connectors(
+        &[
+            ("connectd-datagen-source", "datagen-source"),
+            ("connectd-file-sink", "file-sink"),
+        ],
+        &[
+            ("gen.toml", &source),
+            (
+                "sink.toml",
+                "plugin = \"file-sink\"\ntopics = \"metered\"\nfile = \"../output/metered.txt\"\n",
+            ),
+        ],
+    );
+    let script = repo_root().join("tests/python/metrics.py");
+    let (ok, out, err) = run_tool(
+        "python3",
+        &[
+            script.to_str().unwrap(),
+            &c.api(),
+            &c.bootstrap(),
+            &records.to_string(),
+        ],
+        None,
+    );
+    assert!(
+        ok && out.contains("metrics: ok"),
+        "tests/python/metrics.py failed\nstdout:\n{out}\nstderr:\n{err}\nlog:\n{}",
+        c.log_text()
+    );
 }

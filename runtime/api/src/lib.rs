@@ -17,6 +17,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use connectd_worker::configs::TargetState;
 use connectd_worker::control::{Control, ControlError};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -65,6 +66,7 @@ type Answer = Result<Response, ApiError>;
 struct Api {
     control: Control,
     token: Option<String>,
+    metrics: Option<PrometheusHandle>,
 }
 
 /// Runs `f` with the control handle on a blocking thread.
@@ -84,10 +86,20 @@ fn ok(status: StatusCode, body: impl serde::Serialize) -> Answer {
 }
 
 /// The API over `control`; with `token`, changes need `Authorization: Bearer <token>`.
-pub fn router(control: Control, token: Option<String>) -> Router {
-    let api = Api { control, token };
+/// `GET /metrics` renders `metrics` (404 without: metrics are off).
+pub fn router(
+    control: Control,
+    token: Option<String>,
+    metrics: Option<PrometheusHandle>,
+) -> Router {
+    let api = Api {
+        control,
+        token,
+        metrics,
+    };
     Router::new()
         .route("/", get(root))
+        .route("/metrics", get(prometheus))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
         .route(
@@ -191,6 +203,40 @@ async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Resp
         return ApiError(status, message).into_response();
     }
     response
+}
+
+/// Installs the process's metrics recorder: Prometheus text, with histogram buckets for
+/// durations from 100 µs to 10 s. Call once, before anything records.
+pub fn install_metrics() -> Result<PrometheusHandle, String> {
+    const SECONDS: &[f64] = &[
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        5.0, 10.0,
+    ];
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(SECONDS)
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())?;
+    connectd_worker::metrics::describe();
+    Ok(handle)
+}
+
+async fn prometheus(State(api): State<Api>) -> Answer {
+    let Some(handle) = &api.metrics else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "metrics are off ([api] metrics = false in worker.toml)".into(),
+        ));
+    };
+    let text = handle.render();
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 async fn root() -> Answer {

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::future::BoxFuture;
@@ -170,7 +170,48 @@ type Pending = (
     i16,
     BoxFuture<'static, Option<ResponseKind>>,
     Reserved,
+    Instant,
 );
+
+/// Clients connected now.
+const CONNECTIONS: &str = "connectd_broker_connections";
+/// From a request's last byte read to its response ready, by API.
+const REQUEST_SECONDS: &str = "connectd_broker_request_duration_seconds";
+
+/// Describes the broker's metrics to the installed recorder (see `connectd_worker::metrics`
+/// for how they are served).
+pub fn describe_metrics() {
+    metrics::describe_gauge!(CONNECTIONS, "Client connections open now.");
+    metrics::describe_histogram!(
+        REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from a request read to its response ready, by API."
+    );
+    crate::handlers::describe_metrics();
+}
+
+/// The API's name as Kafka's request metrics spell it (`Produce`, `Fetch`, ...).
+fn api_name(key: i16) -> String {
+    kafka_protocol::messages::ApiKey::try_from(key)
+        .map(|k| format!("{k:?}").trim_end_matches("Key").to_string())
+        .unwrap_or_else(|_| key.to_string())
+}
+
+/// Counts a connection in [`CONNECTIONS`] while it lives.
+struct Connected;
+
+impl Connected {
+    fn new() -> Self {
+        metrics::gauge!(CONNECTIONS).increment(1.0);
+        Connected
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        metrics::gauge!(CONNECTIONS).decrement(1.0);
+    }
+}
 
 async fn serve_connection(
     broker: Arc<Broker>,
@@ -179,6 +220,7 @@ async fn serve_connection(
     peer: SocketAddr,
 ) -> Result<()> {
     stream.set_nodelay(true).ok();
+    let _connected = Connected::new();
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Pending>(PIPELINE_DEPTH);
     // Requests read and not yet answered: a connection is idle only when this is zero.
@@ -186,12 +228,15 @@ async fn serve_connection(
     let answered = in_flight.clone();
     let write_loop = tokio::spawn(async move {
         let mut out = BytesMut::new();
-        while let Some((header, response_header_version, fut, permit)) = rx.recv().await {
+        while let Some((header, response_header_version, fut, permit, read_at)) = rx.recv().await {
             let _done = Answered {
                 in_flight: &answered,
                 _budget: permit,
             };
-            let Some(response) = fut.await else { continue }; // acks=0: no response
+            let response = fut.await;
+            metrics::histogram!(REQUEST_SECONDS, "api" => api_name(header.request_api_key))
+                .record(read_at.elapsed());
+            let Some(response) = response else { continue }; // acks=0: no response
             let resp_header = ResponseHeader::default().with_correlation_id(header.correlation_id);
             if let ResponseKind::Fetch(fetch) = &response {
                 // Record batches go out by reference, not copied into the response.
@@ -258,6 +303,7 @@ async fn serve_connection(
                     return Err(Error::io("reading frame", std::io::ErrorKind::UnexpectedEof.into()));
                 }
             }
+            let read_at = Instant::now();
             let mut frame = frame.freeze();
             let Some((header, version, fut)) =
                 decode_and_start(&broker, &mut frame, &client_host, peer)
@@ -265,7 +311,7 @@ async fn serve_connection(
                 return Ok(());
             };
             in_flight.fetch_add(1, Ordering::AcqRel);
-            if tx.send((header, version, fut, permit)).await.is_err() {
+            if tx.send((header, version, fut, permit, read_at)).await.is_err() {
                 return Ok(());
             }
         }

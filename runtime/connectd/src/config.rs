@@ -47,6 +47,9 @@ pub struct ApiSection {
     /// listener off loopback logs a warning.
     #[serde(default)]
     pub token: Option<String>,
+    /// Serve Prometheus metrics at `GET /metrics`. Default `true`; `false` records nothing.
+    #[serde(default = "default_true")]
+    pub metrics: bool,
 }
 
 impl Default for ApiSection {
@@ -54,8 +57,13 @@ impl Default for ApiSection {
         ApiSection {
             listen: default_api_listen(),
             token: None,
+            metrics: true,
         }
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_api_listen() -> String {

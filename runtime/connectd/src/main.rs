@@ -89,6 +89,16 @@ fn stop_quietly_on_closed_stdout() {
 
 fn run_worker(path: PathBuf) -> Result<()> {
     let file = config::WorkerFile::load(&path)?;
+    // Before anything records: handles made earlier would go to no recorder.
+    let metrics = if file.api.metrics {
+        connectd_broker::server::describe_metrics();
+        Some(
+            connectd_api::install_metrics()
+                .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?,
+        )
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -116,7 +126,7 @@ fn run_worker(path: PathBuf) -> Result<()> {
                 let backend = std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker));
                 let started = tokio::task::spawn_blocking(move || connectd_worker::Worker::start(settings, backend)).await?;
                 let worker = started.context("starting the connector worker")?;
-                api = Some(start_api(&file.api, worker.control(), stop_tx.subscribe()).await?);
+                api = Some(start_api(&file.api, worker.control(), metrics.clone(), stop_tx.subscribe()).await?);
                 Some(worker)
             }
             _ => None,
@@ -139,6 +149,7 @@ fn run_worker(path: PathBuf) -> Result<()> {
 async fn start_api(
     section: &config::ApiSection,
     control: connectd_worker::control::Control,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(&section.listen)
@@ -154,7 +165,7 @@ async fn start_api(
         tracing::warn!(listen = %local, "the REST API listens off loopback with no token: anyone who reaches it can change connectors; set [api] token");
     }
     tracing::info!(listen = %local, "REST API ready");
-    let router = connectd_api::router(control, section.token.clone());
+    let router = connectd_api::router(control, section.token.clone(), metrics);
     Ok(tokio::spawn(connectd_api::serve(
         listener,
         router,

@@ -12,6 +12,7 @@ use connectd_records::{ConnectRecord, Header, TopicPartition};
 
 use crate::backend::{self, Producer, TopicBackend};
 use crate::connector::ConnectorConfig;
+use crate::metrics::TaskMetrics;
 use crate::task::sleep_unless_stopped;
 
 /// The first wait before a retry.
@@ -79,6 +80,8 @@ pub(crate) struct ErrorHandler {
     dlq_ready: bool,
     /// Writes the dead letter queue, made at the first dead letter.
     dlq_producer: Option<Box<dyn Producer>>,
+    /// The task's metrics (retries, bad records and dead letters are counted here).
+    pub(crate) metrics: TaskMetrics,
 }
 
 impl ErrorHandler {
@@ -93,6 +96,7 @@ impl ErrorHandler {
             backend,
             dlq_ready: false,
             dlq_producer: None,
+            metrics: TaskMetrics::new(connector.name.as_str(), task_id),
         }
     }
 
@@ -126,6 +130,7 @@ impl ErrorHandler {
                     } else {
                         tracing::debug!(connector = %self.connector.name, task = self.task_id, reason = %self.connector.redact(&m), "retrying {what}");
                     }
+                    self.metrics.retries.increment(1);
                     sleep_unless_stopped(stop, wait);
                     wait = (wait * 2).min(Duration::from_millis(policy.retry_delay_max_ms));
                 }
@@ -160,6 +165,7 @@ impl ErrorHandler {
                     other => other,
                 });
             }
+            self.metrics.record_errors.increment(1);
             if policy.log_enable {
                 tracing::warn!(connector = %self.connector.name, task = self.task_id, stage = f.stage.as_str(), class = %f.class, topic = %f.origin.0, partition = f.origin.1, offset = f.origin.2, error = %self.connector.redact(&f.error.to_string()), "skipping a bad record");
             }
@@ -186,6 +192,7 @@ impl ErrorHandler {
             };
             let tp = TopicPartition::new(topic.clone(), 0);
             backend::append(producer.as_mut(), &tp, &dead).map_err(to_retryable)?;
+            self.metrics.dead_letters.increment(dead.len() as u64);
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ pub mod configs;
 pub mod connector;
 pub mod control;
 mod errors;
+pub mod metrics;
 pub mod offsets;
 mod sink;
 mod source;

@@ -95,11 +95,18 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             if let Err(e) = assign(ctx, &topics, consumer.as_mut(), &mut owned) {
                 return Some(retryable(e));
             }
+            for tp in &owned {
+                if let (Ok(end), Some(at)) = (consumer.end_offset(tp), consumer.position(tp)) {
+                    let lag = (end.0 - at.0).max(0);
+                    errors.metrics.sink_lag(tp).set(lag as f64);
+                }
+            }
         }
         let mut batch = SinkBatch::default();
         if let Err(e) = consumer.poll(READ_BYTES, IDLE_WAIT, &mut batch) {
             return Some(retryable(e));
         }
+        errors.metrics.records_in.increment(batch.len() as u64);
         idle = batch.is_empty();
         if idle {
             continue;
@@ -199,6 +206,8 @@ fn deliver(
         }
         kept_batch
     };
+    let started = Instant::now();
+    let (records, bytes) = (batch.len() as u64, batch.data.len() as u64);
     if !batch.is_empty() {
         match errors.retry(&ctx.stop, "put", || task.put(&mut batch)) {
             Err(TaskError::BadRecord(_)) if ctx.connector.errors.tolerate_all => {
@@ -223,5 +232,9 @@ fn deliver(
             other => other?,
         }
     }
-    errors.retry(&ctx.stop, "flush", || task.flush())
+    errors.retry(&ctx.stop, "flush", || task.flush())?;
+    errors.metrics.records_out.increment(records);
+    errors.metrics.bytes_out.increment(bytes);
+    errors.metrics.batch_seconds.record(started.elapsed());
+    Ok(())
 }

@@ -155,6 +155,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                 Err(_) if ctx.stop.load(Ordering::Relaxed) => break None,
                 Err(e) => break Some(e),
             };
+            errors.metrics.records_in.increment(records.len() as u64);
             if !running {
                 running = true;
                 ctx.status.set(
@@ -512,13 +513,21 @@ fn produce(
     errors: &mut ErrorHandler,
 ) -> Result<Delivered, TaskError> {
     let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+    let started = Instant::now();
+    let (mut records, mut bytes) = (0, 0);
     for (tp, batch) in &delivery.batches {
         errors.retry(&ctx.stop, "produce", || {
             producer.send(tp, batch).map_err(retryable)
         })?;
+        records += batch.len() as u64;
+        bytes += batch.as_bytes().len() as u64;
     }
     // One durability point for the whole poll, not one per batch.
     let ends = errors.retry(&ctx.stop, "produce", || producer.flush().map_err(retryable))?;
+    let metrics = &errors.metrics;
+    metrics.records_out.increment(records);
+    metrics.bytes_out.increment(bytes);
+    metrics.batch_seconds.record(started.elapsed());
     Ok(Delivered {
         positions: delivery.positions,
         counts: delivery.counts,

@@ -33,8 +33,10 @@ pub(crate) fn restart_loop(
     mut once: impl FnMut() -> Option<TaskError>,
 ) {
     let mut backoff = RESTART_BACKOFF.0;
+    let failures = crate::metrics::TaskMetrics::new(connector.name.as_str(), task_id).failures;
     while !stop.load(Ordering::Relaxed) {
         let Some(error) = once() else { break };
+        failures.increment(1);
         status.set(
             &connector.name,
             Some(task_id),

@@ -77,6 +77,10 @@ pub(super) fn produce(
             };
             match outcome {
                 Ok((log, info)) => {
+                    if let Some(records) = pd.records.as_deref() {
+                        bytes_counter(BYTES_IN, topic_data.name.as_str(), pd.index)
+                            .increment(records.len() as u64);
+                    }
                     resp.base_offset = info.base_offset;
                     resp.log_append_time_ms = info.log_append_time_ms;
                     resp.log_start_offset = log.log_start_offset();
@@ -136,6 +140,28 @@ pub(super) fn produce(
     })
 }
 
+/// Record batch bytes appended by produce requests, by topic and partition.
+const BYTES_IN: &str = "connectd_broker_bytes_in_total";
+/// Record batch bytes sent in fetch responses, by topic and partition.
+const BYTES_OUT: &str = "connectd_broker_bytes_out_total";
+
+pub(crate) fn describe_metrics() {
+    metrics::describe_counter!(
+        BYTES_IN,
+        metrics::Unit::Bytes,
+        "Record batch bytes appended by produce requests."
+    );
+    metrics::describe_counter!(
+        BYTES_OUT,
+        metrics::Unit::Bytes,
+        "Record batch bytes sent in fetch responses."
+    );
+}
+
+fn bytes_counter(name: &'static str, topic: &str, partition: i32) -> metrics::Counter {
+    metrics::counter!(name, "topic" => topic.to_string(), "partition" => partition.to_string())
+}
+
 /// Long-polls until `min_bytes` are available or `max_wait_ms` passes.
 pub(super) async fn fetch(broker: Arc<Broker>, req: FetchRequest) -> FetchResponse {
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
@@ -146,6 +172,14 @@ pub(super) async fn fetch(broker: Arc<Broker>, req: FetchRequest) -> FetchRespon
         let (response, bytes, errors) = read_fetch(&broker, &req);
         let now = Instant::now();
         if bytes >= req.min_bytes.max(1) as usize || errors || now >= deadline {
+            for topic in &response.responses {
+                for p in &topic.partitions {
+                    if let Some(records) = p.records.as_ref().filter(|r| !r.is_empty()) {
+                        bytes_counter(BYTES_OUT, topic.topic.as_str(), p.partition_index)
+                            .increment(records.len() as u64);
+                    }
+                }
+            }
             return response;
         }
         let _ = tokio::time::timeout(deadline - now, notified).await;

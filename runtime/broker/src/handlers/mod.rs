@@ -4,6 +4,7 @@
 
 mod admin;
 mod data;
+pub(crate) use data::describe_metrics;
 mod group;
 
 use std::sync::Arc;
