@@ -70,3 +70,37 @@ fn prometheus_metrics_count_what_moved() {
         c.log_text()
     );
 }
+
+/// The status page in headless Chromium (selenium); keeps screenshots in target/.
+#[test]
+fn status_page_in_a_real_browser() {
+    let c = Connectd::with_connectors(
+        &[
+            ("connectd-datagen-source", "datagen-source"),
+            ("connectd-file-sink", "file-sink"),
+        ],
+        &[
+            (
+                "gen.toml",
+                "plugin = \"datagen-source\"\ntopic = \"ui-gen\"\nrate = 500\n",
+            ),
+            (
+                "sink.toml",
+                "plugin = \"file-sink\"\ntopics = \"ui-gen\"\nfile = \"../output/ui.txt\"\n",
+            ),
+        ],
+    );
+    let shot = repo_root().join("target/ui-status-page.png");
+    let script = repo_root().join("tests/python/ui.py");
+    let (ok, out, err) = run_tool(
+        "python3",
+        &[script.to_str().unwrap(), &c.api(), shot.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        ok && out.contains("ui: ok"),
+        "tests/python/ui.py failed\nstdout:\n{out}\nstderr:\n{err}\nlog:\n{}",
+        c.log_text()
+    );
+    assert!(shot.exists(), "screenshot kept at {}", shot.display());
+}

@@ -7,6 +7,7 @@
 //! that change anything need `Authorization: Bearer <token>`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
@@ -15,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use connectd_broker::Broker;
 use connectd_worker::configs::TargetState;
 use connectd_worker::control::{Control, ControlError};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -62,12 +64,20 @@ impl From<JsonRejection> for ApiError {
 
 type Answer = Result<Response, ApiError>;
 
+/// What the API serves.
 #[derive(Clone)]
-struct Api {
-    control: Control,
-    token: Option<String>,
-    metrics: Option<PrometheusHandle>,
+pub struct Services {
+    /// The worker's connectors.
+    pub control: Control,
+    /// A bearer token that changes need, if set.
+    pub token: Option<String>,
+    /// The metrics recorder `GET /metrics` renders (none: metrics are off).
+    pub metrics: Option<PrometheusHandle>,
+    /// The broker engine, for the status page's topics and groups.
+    pub broker: Arc<Broker>,
 }
+
+type Api = Services;
 
 /// Runs `f` with the control handle on a blocking thread.
 async fn blocking<T: Send + 'static>(
@@ -85,20 +95,14 @@ fn ok(status: StatusCode, body: impl serde::Serialize) -> Answer {
     Ok((status, Json(body)).into_response())
 }
 
-/// The API over `control`; with `token`, changes need `Authorization: Bearer <token>`.
-/// `GET /metrics` renders `metrics` (404 without: metrics are off).
-pub fn router(
-    control: Control,
-    token: Option<String>,
-    metrics: Option<PrometheusHandle>,
-) -> Router {
-    let api = Api {
-        control,
-        token,
-        metrics,
-    };
+/// The API over `services`; with a token, changes need `Authorization: Bearer <token>`.
+/// `GET /metrics` renders the metrics (404 when they are off); `GET /ui` is the status page.
+pub fn router(services: Services) -> Router {
+    let api = services;
     Router::new()
         .route("/", get(root))
+        .route("/ui", get(ui))
+        .route("/ui/cluster", get(cluster))
         .route("/metrics", get(prometheus))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
@@ -237,6 +241,25 @@ async fn prometheus(State(api): State<Api>) -> Answer {
         text,
     )
         .into_response())
+}
+
+/// The status page: one self-contained HTML file (no external assets) that polls this API.
+async fn ui() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("ui.html"),
+    )
+        .into_response()
+}
+
+/// Topics and consumer groups, for the status page.
+async fn cluster(State(api): State<Api>) -> Answer {
+    let broker = api.broker.clone();
+    let (topics, groups) =
+        tokio::task::spawn_blocking(move || (broker.topics_overview(), broker.groups_overview()))
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    ok(StatusCode::OK, json!({"topics": topics, "groups": groups}))
 }
 
 async fn root() -> Answer {

@@ -60,6 +60,54 @@ impl Appends {
     }
 }
 
+/// A topic, as the status page shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TopicOverview {
+    /// Its name.
+    pub name: String,
+    /// Its partitions, in order.
+    pub partitions: Vec<PartitionOverview>,
+}
+
+/// One partition's bounds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PartitionOverview {
+    /// The partition number.
+    pub partition: i32,
+    /// The first offset still stored.
+    pub log_start_offset: i64,
+    /// The offset the next record gets.
+    pub end_offset: i64,
+}
+
+/// A consumer group, as the status page shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GroupOverview {
+    /// The group id.
+    pub group: String,
+    /// Kafka's state name (Stable, Empty, ...).
+    pub state: String,
+    /// Members now.
+    pub members: usize,
+    /// Records not yet consumed, over all its partitions.
+    pub lag: i64,
+    /// Each partition it committed.
+    pub partitions: Vec<GroupPartition>,
+}
+
+/// One partition a group committed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GroupPartition {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The committed offset (next to read).
+    pub committed: i64,
+    /// End offset minus committed.
+    pub lag: i64,
+}
+
 impl Broker {
     /// Opens the data directory (recovering partitions) and returns the engine, with no
     /// listener: topics, logs, groups and producer state behind an in-process API. Call it
@@ -229,6 +277,65 @@ impl Broker {
                 None => Err(e),
             },
         }
+    }
+
+    /// Every topic with each partition's log start and end offsets, by name.
+    pub fn topics_overview(&self) -> Vec<TopicOverview> {
+        let mut topics: Vec<TopicOverview> = self
+            .topics
+            .all()
+            .iter()
+            .map(|t| TopicOverview {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, log)| PartitionOverview {
+                        partition: i as i32,
+                        log_start_offset: log.log_start_offset(),
+                        end_offset: log.log_end_offset(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        topics.sort_by(|a, b| a.name.cmp(&b.name));
+        topics
+    }
+
+    /// Every consumer group (active, or with committed offsets), with its state, members
+    /// and lag per partition it committed.
+    pub fn groups_overview(&self) -> Vec<GroupOverview> {
+        self.groups
+            .list()
+            .into_iter()
+            .map(|g| {
+                let partitions: Vec<GroupPartition> = self
+                    .groups
+                    .offsets()
+                    .group(&g.group)
+                    .into_iter()
+                    .map(|(topic, partition, committed)| {
+                        let end = self
+                            .end_offset(&TopicPartition::new(topic.clone(), partition))
+                            .map_or(committed.offset, |e| e.0);
+                        GroupPartition {
+                            topic,
+                            partition,
+                            committed: committed.offset,
+                            lag: (end - committed.offset).max(0),
+                        }
+                    })
+                    .collect();
+                GroupOverview {
+                    lag: partitions.iter().map(|p| p.lag).sum(),
+                    group: g.group,
+                    state: g.state.to_string(),
+                    members: g.members.len(),
+                    partitions,
+                }
+            })
+            .collect()
     }
 
     /// How many partitions `topic` has, if it exists.

@@ -123,10 +123,16 @@ fn run_worker(path: PathBuf) -> Result<()> {
                     secret_dirs: file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
                     worker_id: file.api.listen.clone(),
                 };
-                let backend = std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker));
+                let backend = std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
                 let started = tokio::task::spawn_blocking(move || connectd_worker::Worker::start(settings, backend)).await?;
                 let worker = started.context("starting the connector worker")?;
-                api = Some(start_api(&file.api, worker.control(), metrics.clone(), stop_tx.subscribe()).await?);
+                let services = connectd_api::Services {
+                    control: worker.control(),
+                    token: file.api.token.clone(),
+                    metrics: metrics.clone(),
+                    broker,
+                };
+                api = Some(start_api(&file.api, services, stop_tx.subscribe()).await?);
                 Some(worker)
             }
             _ => None,
@@ -148,8 +154,7 @@ fn run_worker(path: PathBuf) -> Result<()> {
 /// Binds the REST API (`[api]`) and serves it until `stop` turns true.
 async fn start_api(
     section: &config::ApiSection,
-    control: connectd_worker::control::Control,
-    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    services: connectd_api::Services,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(&section.listen)
@@ -165,7 +170,7 @@ async fn start_api(
         tracing::warn!(listen = %local, "the REST API listens off loopback with no token: anyone who reaches it can change connectors; set [api] token");
     }
     tracing::info!(listen = %local, "REST API ready");
-    let router = connectd_api::router(control, section.token.clone(), metrics);
+    let router = connectd_api::router(services);
     Ok(tokio::spawn(connectd_api::serve(
         listener,
         router,

@@ -1,0 +1,70 @@
+"""The status page in a real browser: headless Chromium driven by selenium.
+
+    python3 ui.py API_URL SCREENSHOT_PATH
+
+Against a worker running `gen` (datagen into `ui-gen`) and `sink` (file-sink reading it): the
+page shows both connectors RUNNING with a rising records/s figure, the topic and the sink's
+consumer group; clicking gen's pause button pauses it (seen on the page and through the API).
+Keeps a screenshot. Exits non-zero on the first failed check.
+"""
+
+import sys
+import time
+
+import requests
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL, SHOT = sys.argv[1], sys.argv[2]
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print("ok:", what)
+
+
+options = Options()
+options.binary_location = "/usr/bin/chromium"
+for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"]:
+    options.add_argument(arg)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(driver, 30, poll_frequency=0.2)
+
+
+def cell(row, field):
+    return driver.find_element(By.CSS_SELECTOR, f'tr[{row}] td[data-field="{field}"]').text
+
+
+try:
+    driver.get(f"{URL}/ui")
+    check(driver.title == "connectd", "the page loads")
+    for name in ["gen", "sink"]:
+        wait.until(lambda d: cell(f'data-connector="{name}"', "state") == "RUNNING")
+        print("ok:", name, "shows RUNNING")
+
+    # A rising records/s figure: nonzero, and the topic's record count grows between polls.
+    rate = wait.until(lambda d: (lambda r: r if r not in ("", "–") and float(r) > 0 else None)(cell('data-connector="gen"', "rate")))
+    check(float(rate) > 0, f"gen shows {rate} records/s")
+    first = int(wait.until(lambda d: cell('data-topic="ui-gen"', "records")))
+    wait.until(lambda d: int(cell('data-topic="ui-gen"', "records")) > first)
+    print("ok: the topic's record count rises on the page")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-group="connect-sink"]'))
+    print("ok: the sink's consumer group is listed")
+    driver.save_screenshot(SHOT.replace(".png", "-running.png"))
+
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-connector="gen"] button[data-action="pause"]').click()
+    wait.until(lambda d: cell('data-connector="gen"', "state") == "PAUSED")
+    print("ok: clicking pause shows PAUSED")
+    status = requests.get(f"{URL}/connectors/gen/status").json()
+    check(status["connector"]["state"] == "PAUSED" and all(t["state"] == "PAUSED" for t in status["tasks"]), f"the API agrees: {status}")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-connector="gen"] button[data-action="resume"]'))
+    print("ok: a resume button replaces pause")
+    check(cell('data-connector="sink"', "state") == "RUNNING", "the sink runs on")
+    driver.save_screenshot(SHOT)
+    print("ui: ok")
+finally:
+    driver.quit()
