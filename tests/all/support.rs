@@ -109,6 +109,10 @@ impl Connectd {
             .expect("spawning connectd");
         self.child = Some(child);
         wait_for_port(self.port, Duration::from_secs(20));
+        // The REST API comes up once the worker has started its connectors.
+        if self.worker_extra.contains("plugin_dir") {
+            wait_for_port(self.api_port, Duration::from_secs(60));
+        }
     }
 
     /// kill -9, no clean shutdown.
@@ -147,8 +151,17 @@ impl Connectd {
         c
     }
 
-    /// Runs a `connectd` CLI command against this broker; returns stdout, panics on failure.
+    /// Runs a `connectd` CLI command against this broker (the `connectors` and `plugins`
+    /// commands: against its REST API); returns stdout, panics on failure.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
+        if matches!(args.first(), Some(&"connectors" | &"plugins")) {
+            let api = self.api();
+            let mut with_api = args.to_vec();
+            with_api.extend(["--api", &api]);
+            let (ok, out, err) = run_tool(env!("CARGO_BIN_EXE_connectd"), &with_api, None);
+            assert!(ok, "connectd {with_api:?} failed:\n{err}");
+            return out;
+        }
         cli(&self.bootstrap(), args, stdin)
     }
 }

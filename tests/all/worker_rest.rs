@@ -104,3 +104,91 @@ fn status_page_in_a_real_browser() {
     );
     assert!(shot.exists(), "screenshot kept at {}", shot.display());
 }
+
+/// `connectd connectors ...` and `connectd plugins ...` drive the same API.
+#[test]
+fn connectors_cli_through_the_api() {
+    let c = Connectd::with_connectors(&[("connectd-datagen-source", "datagen-source")], &[]);
+    let file = c.dir.path().join("cli-gen.toml");
+    std::fs::write(
+        &file,
+        "plugin = \"datagen-source\"\ntopic = \"cli-gen\"\nrate = 100\n\"tasks.max\" = 2\n",
+    )
+    .unwrap();
+    let created = c.cli(&["connectors", "create", file.to_str().unwrap()], None);
+    assert!(created.contains("created cli-gen (source)"), "{created}");
+    assert_eq!(c.cli(&["connectors", "list"], None).trim(), "cli-gen");
+    let running = |c: &Connectd| {
+        let status = c.cli(&["connectors", "status", "cli-gen", "-o", "json"], None);
+        let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+        v[0]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["state"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while running(&c) != ["RUNNING", "RUNNING"] {
+        assert!(std::time::Instant::now() < deadline, "tasks never ran");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let table = c.cli(&["connectors", "status"], None);
+    assert!(
+        table.starts_with("CONNECTOR\tTASK\tSTATE\tWORKER\tTRACE")
+            && table.contains("cli-gen\t1\tRUNNING\t127.0.0.1:"),
+        "{table}"
+    );
+    let config = c.cli(
+        &["connectors", "config", "cli-gen", "--set", "rate=7"],
+        None,
+    );
+    assert!(config.lines().any(|l| l == "rate\t7"), "{config}");
+    c.cli(&["connectors", "pause", "cli-gen"], None);
+    assert!(
+        c.cli(&["connectors", "status"], None)
+            .contains("cli-gen\t-\tPAUSED")
+    );
+    c.cli(&["connectors", "resume", "cli-gen"], None);
+    c.cli(&["connectors", "restart", "cli-gen", "--task", "1"], None);
+    let offsets = c.cli(&["connectors", "offsets", "cli-gen"], None);
+    assert!(offsets.starts_with("PARTITION\tOFFSET"), "{offsets}");
+    let plugins = c.cli(&["plugins", "list"], None);
+    assert!(
+        plugins.contains("datagen-source\tsource\t0.1.0"),
+        "{plugins}"
+    );
+    let wasm = crate::connectors::build_connector("connectd-datagen-source");
+    let valid = c.cli(&["plugins", "validate", wasm.to_str().unwrap()], None);
+    assert!(
+        valid.contains("a valid source plugin: datagen-source")
+            && valid.contains("topic (required)"),
+        "{valid}"
+    );
+    // Errors name what is wrong and what to do.
+    let (ok, _, err) = run_tool(
+        env!("CARGO_BIN_EXE_connectd"),
+        &["connectors", "delete", "nope", "--api", &c.api()],
+        None,
+    );
+    assert!(!ok && err.contains("404") && err.contains("nope"), "{err}");
+    let not_wasm = c.dir.path().join("not.wasm");
+    std::fs::write(&not_wasm, b"nope").unwrap();
+    let (ok, _, err) = run_tool(
+        env!("CARGO_BIN_EXE_connectd"),
+        &["plugins", "validate", not_wasm.to_str().unwrap()],
+        None,
+    );
+    assert!(!ok && err.contains("not.wasm"), "{err}");
+    let (ok, _, err) = run_tool(
+        env!("CARGO_BIN_EXE_connectd"),
+        &["connectors", "list", "--api", "http://127.0.0.1:9"],
+        None,
+    );
+    assert!(
+        !ok && err.contains("cannot reach the worker's REST API"),
+        "{err}"
+    );
+    c.cli(&["connectors", "delete", "cli-gen"], None);
+    assert_eq!(c.cli(&["connectors", "list"], None).trim(), "");
+}

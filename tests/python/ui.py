@@ -13,6 +13,7 @@ import time
 
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -36,7 +37,22 @@ wait = WebDriverWait(driver, 30, poll_frequency=0.2)
 
 
 def cell(row, field):
-    return driver.find_element(By.CSS_SELECTOR, f'tr[{row}] td[data-field="{field}"]').text
+    """A cell's text, read in one step: the page redraws its tables every second."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''",
+        f'tr[{row}] td[data-field="{field}"]',
+    )
+
+
+def click(selector):
+    """Clicks like a user, again if the page redrew the button in between."""
+    for _ in range(20):
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except (StaleElementReferenceException, NoSuchElementException):
+            time.sleep(0.1)
+    raise AssertionError(f"could not click {selector}")
 
 
 try:
@@ -49,14 +65,14 @@ try:
     # A rising records/s figure: nonzero, and the topic's record count grows between polls.
     rate = wait.until(lambda d: (lambda r: r if r not in ("", "–") and float(r) > 0 else None)(cell('data-connector="gen"', "rate")))
     check(float(rate) > 0, f"gen shows {rate} records/s")
-    first = int(wait.until(lambda d: cell('data-topic="ui-gen"', "records")))
+    first = int(wait.until(lambda d: cell('data-topic="ui-gen"', "records") or None))
     wait.until(lambda d: int(cell('data-topic="ui-gen"', "records")) > first)
     print("ok: the topic's record count rises on the page")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-group="connect-sink"]'))
     print("ok: the sink's consumer group is listed")
     driver.save_screenshot(SHOT.replace(".png", "-running.png"))
 
-    driver.find_element(By.CSS_SELECTOR, 'tr[data-connector="gen"] button[data-action="pause"]').click()
+    click('tr[data-connector="gen"] button[data-action="pause"]')
     wait.until(lambda d: cell('data-connector="gen"', "state") == "PAUSED")
     print("ok: clicking pause shows PAUSED")
     status = requests.get(f"{URL}/connectors/gen/status").json()

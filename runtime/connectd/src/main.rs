@@ -35,8 +35,10 @@ enum Command {
     Groups(cli::groups::GroupsArgs),
     /// Measure produce and consume throughput.
     Perf(cli::perf::PerfArgs),
-    /// Connector and task status.
+    /// Manage a running worker's connectors through its REST API.
     Connectors(cli::connectors::ConnectorsArgs),
+    /// List a worker's plugins, or check a plugin file.
+    Plugins(cli::connectors::PluginsArgs),
 }
 
 fn main() -> Result<()> {
@@ -68,6 +70,7 @@ fn main() -> Result<()> {
         (Some(Command::Groups(a)), _) => cli::groups::run(a),
         (Some(Command::Perf(a)), _) => cli::perf::run(a),
         (Some(Command::Connectors(a)), _) => cli::connectors::run(a),
+        (Some(Command::Plugins(a)), _) => cli::connectors::run_plugins(a),
         (None, Some(path)) => run_worker(path),
         (None, None) => anyhow::bail!(
             "nothing to do: pass --config worker.toml to run the worker, or a command (see --help)"

@@ -75,6 +75,41 @@ impl SecretFiles {
     }
 }
 
+/// A connector file's flat table as strings (numbers and booleans as their text), as
+/// written: `${...}` references are not resolved.
+pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(path, "", format!("cannot read: {e}")))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        Error::config(
+            path,
+            "",
+            format!("not valid TOML: {}", e.to_string().trim()),
+        )
+    })?;
+    let mut raw = BTreeMap::new();
+    for (key, value) in table {
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(Error::config(
+                    path,
+                    &key,
+                    format!(
+                        "expected a string, number or boolean, got a {}",
+                        other.type_str()
+                    ),
+                ));
+            }
+        };
+        raw.insert(key, value);
+    }
+    Ok(raw)
+}
+
 /// Keys the worker reads itself; every other key is passed to the connector, except the
 /// `transforms.*` and `errors.*` families, which the worker reads too.
 pub const WORKER_KEYS: &[&str] = &[
@@ -166,35 +201,7 @@ pub struct ConnectorConfig {
 impl ConnectorConfig {
     /// Reads and validates a connector file; `${file:}` reads only what `secret_files` allows.
     pub fn load(path: &Path, secret_files: &SecretFiles) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::config(path, "", format!("cannot read: {e}")))?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| {
-            Error::config(
-                path,
-                "",
-                format!("not valid TOML: {}", e.to_string().trim()),
-            )
-        })?;
-        let mut raw = BTreeMap::new();
-        for (key, value) in table {
-            let value = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => {
-                    return Err(Error::config(
-                        path,
-                        &key,
-                        format!(
-                            "expected a string, number or boolean, got a {}",
-                            other.type_str()
-                        ),
-                    ));
-                }
-            };
-            raw.insert(key, value);
-        }
+        let raw = read_file(path)?;
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
