@@ -128,6 +128,52 @@ def first():
     errors = {c["value"]["name"]: c["value"]["errors"] for c in v["configs"]}
     check(v["error_count"] == 2 and errors["rate"] and errors["topic"] and not errors["iterations"], f"validate: {v}")
 
+    # Active topics (KIP-558).
+    topics = requests.get(f"{URL}/connectors/gen/topics").json()
+    check(topics == {"gen": {"topics": ["rest-gen"]}}, f"active topics: {topics}")
+    check(requests.put(f"{URL}/connectors/gen/topics/reset").status_code == 202, "topics reset -> 202")
+    check(requests.get(f"{URL}/connectors/gen/topics").json() == {"gen": {"topics": []}}, "no active topics after the reset")
+
+    # Log levels, as /admin/loggers changes log4j's.
+    check(cluster.loggers["root"]["level"] == "INFO", f"root logger: {cluster.loggers}")
+    r = requests.put(f"{URL}/admin/loggers/connectd_worker.supervisor", json={"level": "DEBUG"})
+    check(r.status_code == 200 and r.json() == ["connectd_worker::supervisor"], f"set a level: {r.text}")
+    check(requests.get(f"{URL}/admin/loggers/connectd_worker.supervisor").json() == {"level": "DEBUG"}, "level read back")
+    error(requests.put(f"{URL}/admin/loggers/root", json={"level": "LOUD"}), 400, "LOUD")
+
+    # A connector created STOPPED stays stopped.
+    r = requests.post(f"{URL}/connectors", json={"name": "idle", "config": {"connector.class": "datagen-source", "topic": "rest-idle"}, "initial_state": "STOPPED"})
+    check(r.status_code == 201, f"created STOPPED: {r.text}")
+    wait_for("idle STOPPED", lambda: states(Connector(cluster, "idle"))[0] == "STOPPED")
+    check(requests.delete(f"{URL}/connectors/idle").status_code == 204, "idle deleted")
+
+    # Offsets of a STOPPED connector can be altered and reset (KIP-875).
+    moved = {"offsets": [{"partition": "datagen-0", "offset": 10}, {"partition": "datagen-1", "offset": 20}]}
+    error(requests.patch(f"{URL}/connectors/gen/offsets", json=moved), 400, "STOPPED")
+    check(requests.put(f"{URL}/connectors/gen/stop").status_code == 204, "stop -> 204")
+    wait_for("gen STOPPED", lambda: states(gen)[0] == "STOPPED")
+    r = requests.patch(f"{URL}/connectors/gen/offsets", json=moved)
+    check(r.status_code == 200 and "altered" in r.json()["message"], f"offsets altered: {r.text}")
+    got = sorted((o["partition"], o["offset"]) for o in requests.get(f"{URL}/connectors/gen/offsets").json()["offsets"])
+    check(got == [("datagen-0", 10), ("datagen-1", 20)], f"altered offsets read back: {got}")
+    r = requests.delete(f"{URL}/connectors/gen/offsets")
+    check(r.status_code == 200 and "reset" in r.json()["message"], f"offsets reset: {r.text}")
+    check(requests.get(f"{URL}/connectors/gen/offsets").json() == {"offsets": []}, "no offsets after the reset")
+    r = requests.patch(f"{URL}/connectors/gen/offsets", json=moved)
+    check(r.status_code == 200, "altered again")
+    gen.resume()
+    wait_for("RUNNING after the stop", lambda: states(gen) == ("RUNNING", ["RUNNING", "RUNNING"]))
+    # Task 0 resumes at record 10 (the position is the next record), which it wrote before.
+    c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "rest-replay", "auto.offset.reset": "earliest"})
+    c.assign([TopicPartition("rest-gen", 0, 0)])
+    seen, deadline = 0, time.time() + 30
+    while seen < 2 and time.time() < deadline:
+        m = c.poll(1)
+        if m is not None and m.error() is None and b'"id":10,"task":0,' in m.value():
+            seen += 1
+    c.close()
+    check(seen == 2, "task 0 wrote record 10 again after its offset was moved back")
+
     gen.pause()
     wait_for("gen PAUSED before the kill", lambda: states(gen)[0] == "PAUSED")
     print("first: ok")

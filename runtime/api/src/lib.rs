@@ -6,6 +6,8 @@
 //! malformed JSON, unknown paths and oversized bodies included. With a token set, requests
 //! that change anything need `Authorization: Bearer <token>`.
 
+pub mod loggers;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -75,6 +77,8 @@ pub struct Services {
     pub metrics: Option<PrometheusHandle>,
     /// The broker engine, for the status page's topics and groups.
     pub broker: Arc<Broker>,
+    /// The live log levels (`/admin/loggers`).
+    pub loggers: Arc<loggers::Loggers>,
 }
 
 type Api = Services;
@@ -121,7 +125,14 @@ pub fn router(services: Services) -> Router {
         .route("/connectors/{name}/pause", put(pause))
         .route("/connectors/{name}/resume", put(resume))
         .route("/connectors/{name}/stop", put(stop))
-        .route("/connectors/{name}/offsets", get(offsets))
+        .route(
+            "/connectors/{name}/offsets",
+            get(offsets).patch(alter_offsets).delete(reset_offsets),
+        )
+        .route("/connectors/{name}/topics", get(topics))
+        .route("/connectors/{name}/topics/reset", put(reset_topics))
+        .route("/admin/loggers", get(loggers_all))
+        .route("/admin/loggers/{logger}", get(logger).put(set_logger))
         .route("/connector-plugins", get(plugins))
         .route("/connector-plugins/{plugin}/config", get(plugin_config))
         .route("/connector-plugins/{plugin}/config/validate", put(validate))
@@ -260,6 +271,47 @@ async fn cluster(State(api): State<Api>) -> Answer {
             .await
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     ok(StatusCode::OK, json!({"topics": topics, "groups": groups}))
+}
+
+async fn loggers_all(State(api): State<Api>) -> Answer {
+    let levels: BTreeMap<String, Value> = api
+        .loggers
+        .levels()
+        .into_iter()
+        .map(|(logger, level)| (logger, json!({"level": level})))
+        .collect();
+    ok(StatusCode::OK, levels)
+}
+
+async fn logger(State(api): State<Api>, Path(name): Path<String>) -> Answer {
+    let levels = api.loggers.levels();
+    let target = name.replace('.', "::");
+    let level = levels
+        .get(&target)
+        .or_else(|| levels.get(loggers::ROOT))
+        .cloned()
+        .unwrap_or_default();
+    ok(StatusCode::OK, json!({"level": level}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LevelRequest {
+    level: String,
+}
+
+async fn set_logger(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    body: Result<Json<LevelRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    let changed = api
+        .loggers
+        .set(&name, &request.level)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
+    tracing::info!(logger = %name, level = %request.level, "log level changed");
+    ok(StatusCode::OK, changed)
 }
 
 async fn root() -> Answer {
@@ -520,13 +572,64 @@ async fn stop(State(api): State<Api>, Path(name): Path<String>) -> Answer {
 }
 
 async fn offsets(State(api): State<Api>, Path(name): Path<String>) -> Answer {
-    let positions = blocking(&api, move |c| c.source_offsets(&name)).await?;
-    let as_json = |s: &str| serde_json::from_str::<Value>(s).unwrap_or_else(|_| json!(s));
-    let offsets: Vec<Value> = positions
-        .iter()
-        .map(|(p, pos)| json!({"partition": as_json(p), "offset": as_json(pos)}))
+    let all = blocking(&api, move |c| c.offsets(&name)).await?;
+    let offsets: Vec<Value> = all
+        .into_iter()
+        .map(|(partition, offset)| json!({"partition": partition, "offset": offset}))
         .collect();
-    ok(StatusCode::OK, json!({"offsets": offsets}))
+    ok(StatusCode::OK, json!({ "offsets": offsets }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetsRequest {
+    offsets: Vec<OffsetEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetEntry {
+    partition: Value,
+    offset: Value,
+}
+
+async fn alter_offsets(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    body: Result<Json<OffsetsRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    let changes = request
+        .offsets
+        .into_iter()
+        .map(|e| (e.partition, (!e.offset.is_null()).then_some(e.offset)))
+        .collect();
+    blocking(&api, move |c| c.alter_offsets(&name, changes)).await?;
+    ok(
+        StatusCode::OK,
+        json!({"message": "The offsets for this connector have been altered successfully"}),
+    )
+}
+
+async fn reset_offsets(State(api): State<Api>, Path(name): Path<String>) -> Answer {
+    blocking(&api, move |c| c.reset_offsets(&name)).await?;
+    ok(
+        StatusCode::OK,
+        json!({"message": "The offsets for this connector have been reset successfully"}),
+    )
+}
+
+async fn topics(State(api): State<Api>, Path(name): Path<String>) -> Answer {
+    let key = name.clone();
+    let topics = blocking(&api, move |c| c.topics(&key)).await?;
+    let mut body = serde_json::Map::new();
+    body.insert(name, json!({ "topics": topics }));
+    ok(StatusCode::OK, body)
+}
+
+async fn reset_topics(State(api): State<Api>, Path(name): Path<String>) -> Answer {
+    blocking(&api, move |c| c.reset_topics(&name)).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn plugins(State(api): State<Api>, RawQuery(query): RawQuery) -> Answer {

@@ -50,13 +50,27 @@ fn main() -> Result<()> {
     } else {
         "info"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CONNECTD_LOG")
-        .unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let directives = std::env::var("CONNECTD_LOG").unwrap_or_else(|_| default.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The filter can be swapped while the worker runs (`PUT /admin/loggers/...`).
+    let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
+    {
+        use tracing_subscriber::prelude::*;
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
+            .init();
+    }
+    let loggers = std::sync::Arc::new(connectd_api::loggers::Loggers::new(
+        move |f| reload.reload(f).map_err(|e| e.to_string()),
+        // A plain level is root's; anything more detailed starts root at INFO.
+        &directives,
+    ));
     if matches!(
         args.command,
         Some(Command::Topics(_) | Command::Produce(_) | Command::Consume(_) | Command::Groups(_))
@@ -71,7 +85,7 @@ fn main() -> Result<()> {
         (Some(Command::Perf(a)), _) => cli::perf::run(a),
         (Some(Command::Connectors(a)), _) => cli::connectors::run(a),
         (Some(Command::Plugins(a)), _) => cli::connectors::run_plugins(a),
-        (None, Some(path)) => run_worker(path),
+        (None, Some(path)) => run_worker(path, loggers),
         (None, None) => anyhow::bail!(
             "nothing to do: pass --config worker.toml to run the worker, or a command (see --help)"
         ),
@@ -90,7 +104,10 @@ fn stop_quietly_on_closed_stdout() {
     }
 }
 
-fn run_worker(path: PathBuf) -> Result<()> {
+fn run_worker(
+    path: PathBuf,
+    loggers: std::sync::Arc<connectd_api::loggers::Loggers>,
+) -> Result<()> {
     let file = config::WorkerFile::load(&path)?;
     // Before anything records: handles made earlier would go to no recorder.
     let metrics = if file.api.metrics {
@@ -134,6 +151,7 @@ fn run_worker(path: PathBuf) -> Result<()> {
                     token: file.api.token.clone(),
                     metrics: metrics.clone(),
                     broker,
+                    loggers,
                 };
                 api = Some(start_api(&file.api, services, stop_tx.subscribe()).await?);
                 Some(worker)

@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use connectd_records::{ConnectorName, Kind};
+use connectd_records::{ConnectorName, Kind, Offset, TopicPartition};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::configs::{ConfigStore, TargetState};
 use crate::connector::{ConnectorConfig, SecretFiles};
@@ -113,7 +114,9 @@ pub struct PluginInfo {
 /// A handle to manage the worker's connectors.
 #[derive(Clone)]
 pub struct Control {
+    pub(crate) backend: Arc<dyn crate::backend::TopicBackend>,
     pub(crate) supervisor: Arc<Mutex<Supervisor>>,
+    pub(crate) status: Arc<crate::status::Status>,
     pub(crate) configs: Arc<ConfigStore>,
     pub(crate) offsets: Arc<SourceOffsets>,
     pub(crate) settings: WorkerSettings,
@@ -127,6 +130,20 @@ fn kind_name(kind: Option<Kind>) -> String {
         None => "unknown",
     }
     .to_string()
+}
+
+/// Offset bytes as JSON: the JSON they hold, or a string.
+fn bytes_to_json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// The reverse of [`bytes_to_json`]: a string's own bytes, any other value's JSON text.
+fn json_to_bytes(value: &Value) -> Vec<u8> {
+    match value {
+        Value::String(s) if serde_json::from_str::<Value>(s).is_err() => s.clone().into_bytes(),
+        other => serde_json::to_vec(other).expect("JSON"),
+    }
 }
 
 fn internal(e: crate::Error) -> ControlError {
@@ -329,23 +346,120 @@ impl Control {
         Ok(())
     }
 
-    /// The stored source positions of a source connector, as Kafka Connect's
-    /// `GET /connectors/{name}/offsets` gives them: each source partition and its position,
-    /// as JSON where they are JSON and as strings otherwise.
-    pub fn source_offsets(&self, name: &str) -> Result<Vec<(String, String)>> {
-        let name = ConnectorName::new(name).map_err(|e| ControlError::NotFound(e.to_string()))?;
-        self.known(name.as_str())?;
+    /// A connector's offsets as Kafka Connect's `GET /connectors/{name}/offsets` shows
+    /// them: for a source, each source partition and its stored position (as JSON where the
+    /// bytes are JSON, as a string otherwise); for a sink, each topic partition
+    /// (`kafka_topic`, `kafka_partition`) and its committed `kafka_offset`.
+    pub fn offsets(&self, name: &str) -> Result<Vec<(Value, Value)>> {
+        let known = self.known(name)?;
+        let connector =
+            ConnectorName::new(name).map_err(|e| ControlError::NotFound(e.to_string()))?;
+        if known.kind == Some(Kind::Sink) {
+            let tps = self.sink_partitions(&known)?;
+            let mut consumer = self
+                .backend
+                .consumer(Some(&format!("connect-{name}")))
+                .map_err(internal)?;
+            let committed = consumer.committed(&tps).map_err(internal)?;
+            return Ok(tps
+                .into_iter()
+                .zip(committed)
+                .filter_map(|(tp, c)| {
+                    let c = c?;
+                    Some((
+                        json!({"kafka_topic": tp.topic, "kafka_partition": tp.partition}),
+                        json!({"kafka_offset": c.0}),
+                    ))
+                })
+                .collect());
+        }
         Ok(self
             .offsets
-            .resume(&name)
+            .resume(&connector)
             .into_iter()
-            .map(|(p, pos)| {
-                (
-                    String::from_utf8_lossy(&p).into_owned(),
-                    String::from_utf8_lossy(&pos).into_owned(),
-                )
-            })
+            .map(|(p, pos)| (bytes_to_json(&p), bytes_to_json(&pos)))
             .collect())
+    }
+
+    /// Every partition of a sink's `topics`.
+    fn sink_partitions(&self, known: &KnownConnector) -> Result<Vec<TopicPartition>> {
+        let mut tps = Vec::new();
+        let topics = known.config.get("topics").cloned().unwrap_or_default();
+        for topic in topics.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let partitions = self
+                .backend
+                .admin()
+                .partitions(topic)
+                .map_err(internal)?
+                .unwrap_or(0);
+            tps.extend((0..partitions).map(|p| TopicPartition::new(topic, p)));
+        }
+        Ok(tps)
+    }
+
+    /// Alters (`Some`) or removes (`None`) a stopped connector's offsets, given as
+    /// `offsets` shows them (KIP-875). With `None` for every partition: a reset.
+    pub fn alter_offsets(&self, name: &str, changes: Vec<(Value, Option<Value>)>) -> Result<()> {
+        let known = self.known(name)?;
+        if known.target != TargetState::Stopped {
+            return Err(ControlError::BadRequest(format!(
+                "Connectors must be in the STOPPED state before their offsets can be modified; `PUT /connectors/{name}/stop` first"
+            )));
+        }
+        let connector =
+            ConnectorName::new(name).map_err(|e| ControlError::NotFound(e.to_string()))?;
+        if known.kind == Some(Kind::Sink) {
+            let mut commits = Vec::new();
+            for (partition, offset) in changes {
+                let topic = partition["kafka_topic"].as_str();
+                let p = partition["kafka_partition"].as_i64();
+                let (Some(topic), Some(p)) = (topic, p) else {
+                    return Err(ControlError::BadRequest(format!(
+                        "sink partition {partition}: expected {{\"kafka_topic\": ..., \"kafka_partition\": ...}}"
+                    )));
+                };
+                // A removed offset reads the partition from its start again.
+                let at = match offset {
+                    None => 0,
+                    Some(o) => o["kafka_offset"].as_i64().ok_or_else(|| {
+                        ControlError::BadRequest(format!(
+                            "sink offset {o}: expected {{\"kafka_offset\": <number>}}"
+                        ))
+                    })?,
+                };
+                commits.push((TopicPartition::new(topic, p as i32), Offset(at)));
+            }
+            let mut consumer = self
+                .backend
+                .consumer(Some(&format!("connect-{name}")))
+                .map_err(internal)?;
+            return consumer.commit(&commits).map_err(internal);
+        }
+        let changes: Vec<(Vec<u8>, Option<Vec<u8>>)> = changes
+            .into_iter()
+            .map(|(p, o)| (json_to_bytes(&p), o.as_ref().map(json_to_bytes)))
+            .collect();
+        self.offsets.alter(&connector, &changes).map_err(internal)
+    }
+
+    /// Removes every offset of a stopped connector: it starts from the beginning.
+    pub fn reset_offsets(&self, name: &str) -> Result<()> {
+        let all = self.offsets(name)?;
+        let changes = all.into_iter().map(|(p, _)| (p, None)).collect();
+        self.alter_offsets(name, changes)
+    }
+
+    /// The topics a connector used since it started or since the last reset (KIP-558).
+    pub fn topics(&self, name: &str) -> Result<Vec<String>> {
+        self.known(name)?;
+        Ok(self.status.active_topics(name))
+    }
+
+    /// Forgets the topics a connector used.
+    pub fn reset_topics(&self, name: &str) -> Result<()> {
+        self.known(name)?;
+        self.status.reset_topics(name);
+        Ok(())
     }
 
     /// Every loaded plugin.

@@ -153,9 +153,9 @@ impl Worker {
         let mut sup = supervisor::Supervisor::new(
             settings.clone(),
             host,
-            backend,
+            backend.clone(),
             offsets.clone(),
-            status,
+            status.clone(),
             configs.clone(),
         );
         for (name, plugin) in builtins {
@@ -167,7 +167,9 @@ impl Worker {
         let watcher = supervisor::watch(&settings, supervisor.clone(), shutdown.clone())?;
         Ok(Worker {
             control: control::Control {
+                backend,
                 supervisor: supervisor.clone(),
+                status,
                 configs,
                 offsets,
                 settings,

@@ -138,6 +138,14 @@ fn record(key: Vec<u8>, value: Vec<u8>) -> ProducerRecord {
     }
 }
 
+fn count_record(connector: &str, partition: &[u8], tp: &TopicPartition, n: u64) -> ProducerRecord {
+    let key = (connector, hex(partition), &tp.topic, tp.partition);
+    record(
+        serde_json::to_vec(&key).expect("serialises"),
+        n.to_string().into_bytes(),
+    )
+}
+
 fn end_record(task: &TaskId, tp: &TopicPartition, end: i64) -> ProducerRecord {
     let key = (task.connector.as_str(), &tp.topic, tp.partition, task.task);
     record(
@@ -147,15 +155,20 @@ fn end_record(task: &TaskId, tp: &TopicPartition, end: i64) -> ProducerRecord {
 }
 
 impl State {
-    fn apply(&mut self, key: &[u8], value: Vec<u8>) {
+    /// Applies one record of the topic; a `None` value (a tombstone) removes a position.
+    fn apply(&mut self, key: &[u8], value: Option<Vec<u8>>) {
         match serde_json::from_slice::<Key>(key) {
             Ok(Key::Position(connector, partition)) => {
                 if let Some(partition) = unhex(&partition) {
-                    self.positions.insert((connector, partition), value);
+                    match value {
+                        Some(v) => self.positions.insert((connector, partition), v),
+                        None => self.positions.remove(&(connector, partition)),
+                    };
                 }
             }
             Ok(Key::Count(connector, partition, topic, p)) => {
-                if let (Some(partition), Some(n)) = (unhex(&partition), decimal(&value)) {
+                let n = value.as_deref().and_then(decimal);
+                if let (Some(partition), Some(n)) = (unhex(&partition), n) {
                     self.counts
                         .entry(connector)
                         .or_default()
@@ -163,7 +176,7 @@ impl State {
                 }
             }
             Ok(Key::End(connector, topic, p, task)) => {
-                if let Some(end) = decimal(&value) {
+                if let Some(end) = value.as_deref().and_then(decimal) {
                     self.ends
                         .entry((connector, TopicPartition::new(topic, p)))
                         .or_default()
@@ -187,8 +200,8 @@ impl SourceOffsets {
         let records = backend::read_to_end(backend.as_ref(), &offsets_partition(), Offset::ZERO)?;
         let replayed = records.len();
         for record in records {
-            if let (Some(key), Some(value)) = (record.key.as_deref(), record.value) {
-                state.apply(key, value);
+            if let Some(key) = record.key.as_deref() {
+                state.apply(key, record.value);
             }
         }
         tracing::info!(
@@ -295,6 +308,19 @@ impl SourceOffsets {
         self.store(task, &[], &[], &ends)
     }
 
+    /// Durably appends `records` to the topic, then applies them.
+    fn write(&self, records: Vec<ProducerRecord>) -> Result<()> {
+        let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
+        backend::append(producer.as_mut(), &offsets_partition(), &records)?;
+        let mut state = self.state();
+        for r in records {
+            if let Some(key) = r.key {
+                state.apply(&key, r.value);
+            }
+        }
+        Ok(())
+    }
+
     /// Durably stores, for `task`, the latest positions of its source partitions, their
     /// counts in each topic partition, and where its writes ended.
     pub fn store(
@@ -314,23 +340,58 @@ impl SourceOffsets {
                 )
             })
             .collect();
-        records.extend(counts.iter().map(|(p, tp, n)| {
-            let key = (connector, hex(p), &tp.topic, tp.partition);
-            record(
-                serde_json::to_vec(&key).expect("serialises"),
-                n.to_string().into_bytes(),
-            )
-        }));
+        records.extend(
+            counts
+                .iter()
+                .map(|(p, tp, n)| count_record(connector, p, tp, *n)),
+        );
         records.extend(ends.iter().map(|(tp, end)| end_record(task, tp, *end)));
-        let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
-        backend::append(producer.as_mut(), &offsets_partition(), &records)?;
-        let mut state = self.state();
-        for r in records {
-            if let (Some(key), Some(value)) = (r.key, r.value) {
-                state.apply(&key, value);
+        self.write(records)
+    }
+
+    /// Sets (or, with `None`, removes) stored positions of a stopped connector (Kafka
+    /// Connect's KIP-875). Everything its topics hold now is accounted for first: counts
+    /// raised to what the records say and every read start moved to the current end, so the
+    /// next start resumes at exactly these positions and drops nothing.
+    pub fn alter(
+        &self,
+        connector: &ConnectorName,
+        positions: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<()> {
+        let counts = self.recover(connector)?;
+        let name = connector.as_str();
+        let mut records: Vec<ProducerRecord> = Vec::new();
+        for (p, pos) in positions {
+            let key = serde_json::to_vec(&(name, hex(p))).expect("serialises");
+            records.push(ProducerRecord {
+                key: Some(key),
+                value: pos.clone(),
+                headers: Vec::new(),
+                timestamp_ms: now_ms(),
+            });
+        }
+        for ((p, tp), n) in counts.present {
+            records.push(count_record(name, &p, &tp, n));
+        }
+        let ends: Vec<(TopicPartition, Vec<u32>)> = self
+            .state()
+            .ends
+            .iter()
+            .filter(|((c, _), _)| c == name)
+            .map(|((_, tp), by_task)| (tp.clone(), by_task.keys().copied().collect()))
+            .collect();
+        let mut consumer = self.backend.consumer(None)?;
+        for (tp, tasks) in ends {
+            let end = consumer.end_offset(&tp)?.0;
+            for task in tasks {
+                let task = TaskId {
+                    connector: connector.clone(),
+                    task,
+                };
+                records.push(end_record(&task, &tp, end));
             }
         }
-        Ok(())
+        self.write(records)
     }
 }
 
@@ -343,10 +404,19 @@ mod tests {
         let mut state = State::default();
         let c = "c";
         let key = |v: serde_json::Value| serde_json::to_vec(&v).unwrap();
-        state.apply(&key(serde_json::json!([c, "0a"])), b"pos".to_vec());
-        state.apply(&key(serde_json::json!([c, "0a", "t", 3])), b"17".to_vec());
-        state.apply(&key(serde_json::json!([c, "t", 3, 1])), b"42".to_vec());
-        state.apply(&key(serde_json::json!([c, "t", 3])), b"99".to_vec());
+        state.apply(&key(serde_json::json!([c, "0a"])), Some(b"pos".to_vec()));
+        state.apply(&key(serde_json::json!([c, "0b"])), Some(b"gone".to_vec()));
+        state.apply(&key(serde_json::json!([c, "0b"])), None);
+        state.apply(
+            &key(serde_json::json!([c, "0a", "t", 3])),
+            Some(b"17".to_vec()),
+        );
+        state.apply(
+            &key(serde_json::json!([c, "t", 3, 1])),
+            Some(b"42".to_vec()),
+        );
+        state.apply(&key(serde_json::json!([c, "t", 3])), Some(b"99".to_vec()));
+        assert_eq!(state.positions.len(), 1, "the tombstone removed 0b");
         assert_eq!(state.positions[&(c.into(), vec![10])], b"pos");
         assert_eq!(
             state.counts[c][&(vec![10], TopicPartition::new("t", 3))],

@@ -148,6 +148,7 @@ fn assign(
         let Some(partitions) = ctx.backend.admin().partitions(topic)? else {
             continue;
         };
+        ctx.status.topic_active(ctx.connector.name.as_str(), topic);
         new.extend(
             (0..partitions)
                 .filter(|p| p % tasks == ctx.task_id as i32)

@@ -326,6 +326,9 @@ impl<'a> Routing<'a> {
             .register(&self.task, topic, n)
             .map_err(retryable)?;
         self.partitions.insert(topic.to_string(), n);
+        self.ctx
+            .status
+            .topic_active(self.ctx.connector.name.as_str(), topic);
         Ok(n)
     }
 

@@ -2,7 +2,7 @@
 //! `connectd-status` (key `<connector>/<task>`, value JSON), which `connectd connectors
 //! status` reads. States follow Kafka Connect: RUNNING, FAILED, UNASSIGNED.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -44,6 +44,10 @@ pub struct Status {
     /// Writes `connectd-status`.
     producer: Mutex<Box<dyn Producer>>,
     current: Mutex<BTreeMap<String, TaskStatus>>,
+    /// Each connector's active topics (Kafka Connect's KIP-558): those its tasks wrote or
+    /// read since it started or since the last reset. Kept in memory: after a restart the
+    /// tasks find them again with their first write or read.
+    topics: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Status {
@@ -55,6 +59,7 @@ impl Status {
         Ok(Status {
             producer: Mutex::new(backend.producer()?),
             current: Mutex::new(BTreeMap::new()),
+            topics: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -105,6 +110,33 @@ impl Status {
             Some(t) => format!("{connector}/{t}"),
             None => connector.to_string(),
         }
+    }
+
+    /// Notes that `connector` uses `topic`.
+    pub fn topic_active(&self, connector: &str, topic: &str) {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if topics
+            .entry(connector.to_string())
+            .or_default()
+            .insert(topic.to_string())
+        {
+            tracing::debug!(connector, topic, "active topic");
+        }
+    }
+
+    /// The topics `connector` used since it started or since the last reset.
+    pub fn active_topics(&self, connector: &str) -> Vec<String> {
+        let topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        topics
+            .get(connector)
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Forgets `connector`'s active topics.
+    pub fn reset_topics(&self, connector: &str) {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        topics.remove(connector);
     }
 
     /// The current status of every connector and task.
