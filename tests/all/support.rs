@@ -24,6 +24,8 @@ pub struct Connectd {
     pub extra: String,
     /// Extra lines for the `[worker]` section.
     pub worker_extra: String,
+    /// Extra lines for the `[api]` section.
+    pub api_extra: String,
     log: PathBuf,
 }
 
@@ -45,6 +47,16 @@ impl Connectd {
     /// Starts connectd with `worker_extra` in `[worker]` and `extra` in `[broker]`, after
     /// `prepare` has laid out files in its directory.
     pub fn start_with(worker_extra: &str, extra: &str, prepare: impl FnOnce(&Path)) -> Self {
+        Self::start_with_api(worker_extra, "", extra, prepare)
+    }
+
+    /// [`Connectd::start_with`], with `api_extra` in `[api]`.
+    pub fn start_with_api(
+        worker_extra: &str,
+        api_extra: &str,
+        extra: &str,
+        prepare: impl FnOnce(&Path),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         let mut c = Connectd {
@@ -55,6 +67,7 @@ impl Connectd {
             dir,
             extra: extra.to_string(),
             worker_extra: worker_extra.to_string(),
+            api_extra: api_extra.to_string(),
         };
         c.spawn();
         c
@@ -89,8 +102,8 @@ impl Connectd {
         std::fs::write(
             &config,
             format!(
-                "[worker]\ndata_dir = \"data\"\n{}\n\n[api]\nlisten = \"127.0.0.1:{}\"\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
-                self.worker_extra, self.api_port, self.port, self.extra
+                "[worker]\ndata_dir = \"data\"\n{}\n\n[api]\nlisten = \"127.0.0.1:{}\"\n{}\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
+                self.worker_extra, self.api_port, self.api_extra, self.port, self.extra
             ),
         )
         .unwrap();

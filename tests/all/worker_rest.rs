@@ -192,3 +192,58 @@ fn connectors_cli_through_the_api() {
     c.cli(&["connectors", "delete", "cli-gen"], None);
     assert_eq!(c.cli(&["connectors", "list"], None).trim(), "");
 }
+
+/// With `[api] token`, changes need the bearer token; reads do not.
+#[test]
+fn api_token_guards_changes() {
+    let c = Connectd::start_with_api(
+        crate::support::WORKER,
+        "token = \"t0ken-for-tests\"",
+        "",
+        |dir| crate::connectors::install(dir, &[("connectd-datagen-source", "datagen-source")]),
+    );
+    let body = serde_json::json!({"name": "g", "config": {"connector.class": "datagen-source", "topic": "tok"}});
+    let url = format!("{}/connectors", c.api());
+    let refused = ureq::post(&url).send_json(body.clone());
+    let Err(ureq::Error::Status(401, r)) = refused else {
+        panic!("no token: expected 401, got {refused:?}");
+    };
+    let error: serde_json::Value = r.into_json().unwrap();
+    assert!(
+        error["error_code"] == 401 && error["message"].as_str().unwrap().contains("Bearer"),
+        "{error}"
+    );
+    let wrong = ureq::post(&url)
+        .set("Authorization", "Bearer nope")
+        .send_json(body.clone());
+    assert!(matches!(wrong, Err(ureq::Error::Status(401, _))));
+    let created = ureq::post(&url)
+        .set("Authorization", "Bearer t0ken-for-tests")
+        .send_json(body)
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let list: serde_json::Value = ureq::get(&url).call().unwrap().into_json().unwrap();
+    assert_eq!(list, serde_json::json!(["g"]), "reads need no token");
+    let cli = c.cli(&["connectors", "list"], None);
+    assert_eq!(cli.trim(), "g");
+    let (ok, _, err) = run_tool(
+        env!("CARGO_BIN_EXE_connectd"),
+        &["connectors", "delete", "g", "--api", &c.api()],
+        None,
+    );
+    assert!(!ok && err.contains("401"), "{err}");
+    let (ok, _, err) = run_tool(
+        env!("CARGO_BIN_EXE_connectd"),
+        &[
+            "connectors",
+            "delete",
+            "g",
+            "--api",
+            &c.api(),
+            "--token",
+            "t0ken-for-tests",
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+}

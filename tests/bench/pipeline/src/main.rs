@@ -64,6 +64,12 @@ fn main() -> Result<()> {
         );
     };
     let records: u64 = records.parse().context("records: expected a number")?;
+    // `CONNECTD_BENCH_METRICS=1` installs the Prometheus recorder connectd's binary installs
+    // (`[api] metrics = true`, the default), to measure what recording metrics costs.
+    let metrics = match std::env::var("CONNECTD_BENCH_METRICS").as_deref() {
+        Ok("1") => Some(connectd_api::install_metrics().map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
     let dir = tempfile::tempdir()?;
     let root = dir.path();
     let connectors = root.join("connectors.d");
@@ -168,11 +174,17 @@ fn main() -> Result<()> {
         std::thread::sleep(Duration::from_millis(2));
     }
     let seconds = started.elapsed().as_secs_f64();
+    // What a scrape would see: the counters must have counted every record.
+    let scraped = metrics.map(|m| m.render()).unwrap_or_default();
+    if !scraped.is_empty() && !scraped.contains("connectd_task_records_out_total") {
+        bail!("metrics on, but no task counters recorded:\n{scraped}");
+    }
     worker.stop();
     maintenance.abort();
     broker.shutdown()?;
     println!(
-        "{{\"mode\":\"{mode}\",\"pipeline\":\"{pipeline}\",\"records\":{records},\"seconds\":{seconds:.3},\"records_per_s\":{:.0},\"peak_rss_mb\":{:.1}}}",
+        "{{\"mode\":\"{mode}\",\"pipeline\":\"{pipeline}\",\"metrics\":{},\"records\":{records},\"seconds\":{seconds:.3},\"records_per_s\":{:.0},\"peak_rss_mb\":{:.1}}}",
+        !scraped.is_empty(),
         records as f64 / seconds,
         peak_rss_mb()
     );
