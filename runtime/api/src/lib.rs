@@ -349,18 +349,18 @@ async fn list(State(api): State<Api>, RawQuery(query): RawQuery) -> Answer {
         ));
     }
     let body = blocking(&api, move |control| {
-        let names = control.list();
         if expand.is_empty() {
-            return Ok(json!(names));
+            return Ok(json!(control.list()));
         }
         let mut out = serde_json::Map::new();
-        for name in names {
+        for (status, info) in control.all() {
             let mut entry = serde_json::Map::new();
+            let name = info.name.clone();
             if expand.iter().any(|e| e == "status") {
-                entry.insert("status".into(), json!(control.status(&name)?));
+                entry.insert("status".into(), json!(status));
             }
             if expand.iter().any(|e| e == "info") {
-                entry.insert("info".into(), json!(control.info(&name)?));
+                entry.insert("info".into(), json!(info));
             }
             out.insert(name, Value::Object(entry));
         }

@@ -146,6 +146,20 @@ fn json_to_bytes(value: &Value) -> Vec<u8> {
     }
 }
 
+fn info_of(name: &str, known: &KnownConnector) -> ConnectorInfo {
+    ConnectorInfo {
+        name: name.to_string(),
+        tasks: (0..known.tasks_max)
+            .map(|task| TaskRef {
+                connector: name.to_string(),
+                task,
+            })
+            .collect(),
+        kind: kind_name(known.kind),
+        config: known.config.clone(),
+    }
+}
+
 fn internal(e: crate::Error) -> ControlError {
     ControlError::Internal(e.to_string())
 }
@@ -187,30 +201,37 @@ impl Control {
 
     /// A connector's config, tasks and type.
     pub fn info(&self, name: &str) -> Result<ConnectorInfo> {
-        let known = self.known(name)?;
-        Ok(ConnectorInfo {
-            name: name.to_string(),
-            tasks: (0..known.tasks_max)
-                .map(|task| TaskRef {
-                    connector: name.to_string(),
-                    task,
-                })
-                .collect(),
-            kind: kind_name(known.kind),
-            config: known.config,
-        })
+        Ok(info_of(name, &self.known(name)?))
     }
 
     /// A connector's state and each task's.
     pub fn status(&self, name: &str) -> Result<ConnectorStatus> {
         let known = self.known(name)?;
-        let all = self.supervisor().status();
+        Ok(self.status_of(name, &known, &self.status.snapshot()))
+    }
+
+    /// Every connector's status and info, read at once (`GET /connectors?expand=...`).
+    pub fn all(&self) -> Vec<(ConnectorStatus, ConnectorInfo)> {
+        let known = self.supervisor().known().clone();
+        let statuses = self.status.snapshot();
+        known
+            .iter()
+            .map(|(name, k)| (self.status_of(name, k, &statuses), info_of(name, k)))
+            .collect()
+    }
+
+    fn status_of(
+        &self,
+        name: &str,
+        known: &KnownConnector,
+        all: &BTreeMap<String, TaskStatus>,
+    ) -> ConnectorStatus {
         let state = |s: Option<&TaskStatus>| StateInfo {
             state: s.map_or("UNASSIGNED".to_string(), |s| s.state.clone()),
             worker_id: self.settings.worker_id.clone(),
             trace: s.and_then(|s| s.trace.clone()),
         };
-        Ok(ConnectorStatus {
+        ConnectorStatus {
             name: name.to_string(),
             connector: state(all.get(name)),
             tasks: (0..known.tasks_max)
@@ -220,7 +241,7 @@ impl Control {
                 })
                 .collect(),
             kind: kind_name(known.kind),
-        })
+        }
     }
 
     /// Checks a config as the worker would run it: the worker's keys, then the plugin's
