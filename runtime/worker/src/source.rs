@@ -260,6 +260,18 @@ type Tally = Vec<(Vec<u8>, TopicPartition, u64)>;
 /// A topic partition within one poll: (index in the batch's topics, partition).
 type Route = (i32, i32);
 
+/// One source partition's records in one topic partition, within one poll.
+struct PollTally {
+    /// (source partition, topic, partition), as indexes into the poll's tables.
+    key: (u32, i32, i32),
+    /// Its records sent there so far, those found already there included.
+    sent: u64,
+    /// How many the partition held at start (records up to this count are not sent again).
+    present: u64,
+    /// Its entry in the poll's routes.
+    route: usize,
+}
+
 /// Most bytes of records in one produced batch.
 const BATCH_BYTES: usize = 512 << 10;
 
@@ -404,38 +416,65 @@ fn prepare(
             .and_then(|t| batch.topics.get(t))
             .map_or(default_topic, String::as_str)
     };
-    // (sent, present) per (source partition, topic, partition) this poll touches.
-    let mut tallies: HashMap<(u32, i32, i32), (u64, u64)> = HashMap::new();
+    // Per (source partition, topic, partition) this poll touches: its counts, and its route.
+    // A poll usually touches a few; the last one used is tried first.
+    let mut tallies: Vec<PollTally> = Vec::new();
+    let mut last = 0;
     // Record indexes per topic partition, in order, each with its source partition's count
     // there.
     let mut routes: Vec<(Route, Vec<(usize, u64)>)> = Vec::new();
     let mut dropped = 0;
+    // The partition count of the last record's topic.
+    let mut counted: Option<(i32, i32)> = None;
     for (i, e) in batch.records.iter().enumerate() {
         let topic = topic_name(e.topic);
         refuse_reserved(&batch, e, topic)?;
-        let count = routing.partitions(topic)?;
+        let count = match counted {
+            Some((t, n)) if t == e.topic => n,
+            _ => {
+                let n = routing.partitions(topic)?;
+                counted = Some((e.topic, n));
+                n
+            }
+        };
         // Keyed records go by key; others by source partition, so one stream stays in order.
         let by = batch
             .bytes(e.key)
             .unwrap_or_else(|| batch.source_partition_of(e));
         let partition = (fnv(by) % count.max(1) as u32) as i32;
-        let (sent, present) = tallies
-            .entry((e.source_partition, e.topic, partition))
-            .or_insert_with(|| {
-                let tp = TopicPartition::new(topic, partition);
-                routing.tally(batch.source_partition_of(e), tp)
-            });
-        *sent += 1;
-        if *sent <= *present {
+        let key = (e.source_partition, e.topic, partition);
+        if tallies.get(last).is_none_or(|t| t.key != key) {
+            last = match tallies.iter().position(|t| t.key == key) {
+                Some(at) => at,
+                None => {
+                    let tp = TopicPartition::new(topic, partition);
+                    let (sent, present) = routing.tally(batch.source_partition_of(e), tp);
+                    let route = (e.topic, partition);
+                    let route = match routes.iter().position(|(r, _)| *r == route) {
+                        Some(at) => at,
+                        None => {
+                            routes.push((route, Vec::new()));
+                            routes.len() - 1
+                        }
+                    };
+                    tallies.push(PollTally {
+                        key,
+                        sent,
+                        present,
+                        route,
+                    });
+                    tallies.len() - 1
+                }
+            };
+        }
+        let tally = &mut tallies[last];
+        tally.sent += 1;
+        if tally.sent <= tally.present {
             // Sent before a crash or a failure, and already in the partition.
             dropped += 1;
             continue;
         }
-        let route = (e.topic, partition);
-        match routes.iter_mut().find(|(r, _)| *r == route) {
-            Some((_, v)) => v.push((i, *sent)),
-            None => routes.push((route, vec![(i, *sent)])),
-        }
+        routes[tally.route].1.push((i, tally.sent));
     }
     if dropped > 0 {
         tracing::info!(
@@ -446,7 +485,12 @@ fn prepare(
         );
     }
     let mut counts = Tally::new();
-    for ((source, topic, partition), (sent, _)) in tallies {
+    for PollTally {
+        key: (source, topic, partition),
+        sent,
+        ..
+    } in tallies
+    {
         let source = batch
             .source_partitions
             .get(source as usize)
