@@ -121,7 +121,10 @@ impl Connectd {
             .spawn()
             .expect("spawning connectd");
         self.child = Some(child);
-        wait_for_port(self.port, Duration::from_secs(20));
+        // With `mode = "kafka"` there is no embedded broker to wait for.
+        if !self.extra.contains("mode = \"kafka\"") {
+            wait_for_port(self.port, Duration::from_secs(20));
+        }
         // The REST API comes up once the worker has started its connectors.
         if self.worker_extra.contains("plugin_dir") {
             wait_for_port(self.api_port, Duration::from_secs(60));

@@ -62,9 +62,9 @@ fn read_all(c: &Connectd, topics: &[(&str, i32)], expect: usize, timeout: Durati
     out
 }
 
-/// Asserts every (task, id) of two tasks is there once, each key stays in one partition of a
-/// topic, and each task's records of a key in a topic come in id order.
-fn assert_exactly_once(what: &str, records: &[Read]) {
+/// Asserts every (task, id) of two tasks, `per_task` each, is there once, each key stays in
+/// one partition of a topic, and each task's records of a key in a topic come in id order.
+fn assert_exactly_once(what: &str, records: &[Read], per_task: u64) {
     let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
     let mut key_partition: HashMap<(&str, &str), i32> = HashMap::new();
     let mut last_id: HashMap<(u64, &str, &str), u64> = HashMap::new();
@@ -90,16 +90,31 @@ fn assert_exactly_once(what: &str, records: &[Read]) {
     }
     let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
     let missing: Vec<_> = (0..2)
-        .flat_map(|t| (0..PER_TASK).map(move |id| (t, id)))
+        .flat_map(|t| (0..per_task).map(move |id| (t, id)))
         .filter(|k| !seen.contains_key(k))
         .take(5)
         .collect();
     assert!(
-        doubled.is_empty() && missing.is_empty() && seen.len() as u64 == 2 * PER_TASK,
+        doubled.is_empty() && missing.is_empty() && seen.len() as u64 == 2 * per_task,
         "{what}: {} records, {} distinct; doubled (task, id) e.g. {doubled:?}; missing e.g. {missing:?}",
         records.len(),
         seen.len()
     );
+}
+
+/// kill -9 and restart `c` `times`, each 1 to 4 s after the last (the seed is printed).
+fn kill_at_random_moments(c: &mut Connectd, times: usize) {
+    let seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("kill moments from seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    for _ in 0..times {
+        std::thread::sleep(Duration::from_millis(rng.random_range(1000..4000)));
+        c.kill9();
+        c.restart();
+    }
 }
 
 #[test]
@@ -139,17 +154,7 @@ fn keyed_and_routed_sources_are_exactly_once_across_kill9() {
     std::fs::write(connectors.join("routed.toml"), routed).unwrap();
 
     // kill -9 at random moments while the 20 s run goes on.
-    let seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("kill moments from seed {seed}");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    for _ in 0..4 {
-        std::thread::sleep(Duration::from_millis(rng.random_range(1000..4000)));
-        c.kill9();
-        c.restart();
-    }
+    kill_at_random_moments(&mut c, 4);
 
     let keyed = read_all(
         &c,
@@ -179,12 +184,87 @@ fn keyed_and_routed_sources_are_exactly_once_across_kill9() {
         log.contains("not sent twice"),
         "no restart found records past the stored offsets; the kills tested nothing new"
     );
-    assert_exactly_once("keyed", &keyed);
-    assert_exactly_once("routed", &routed);
+    assert_exactly_once("keyed", &keyed, PER_TASK);
+    assert_exactly_once("routed", &routed, PER_TASK);
     for r in &routed {
         let level = r.value["level"].as_str().unwrap();
         assert_eq!(r.topic, format!("level.{level}"));
     }
     let partitions: std::collections::BTreeSet<i32> = keyed.iter().map(|r| r.partition).collect();
     assert_eq!(partitions.len(), 4, "keys spread over all 4 partitions");
+}
+
+/// The same guarantee through the Kafka backend (`[broker] mode = "kafka"`, librdkafka): a
+/// worker with no broker of its own runs a keyed datagen source and a file sink against
+/// another connectd reached over the wire, and is killed with kill -9 at random moments.
+#[test]
+fn kafka_backend_over_the_wire_is_exactly_once() {
+    const PER: u64 = 50_000;
+    let cluster = Connectd::start("");
+    cluster.cli(
+        &[
+            "topics",
+            "create",
+            "--topic",
+            "wire-keyed",
+            "--partitions",
+            "4",
+        ],
+        None,
+    );
+    let source = format!(
+        "plugin = \"datagen-source\"\ntopic = \"wire-keyed\"\n\"tasks.max\" = 2\nrate = 5000\niterations = {PER}\n\"poll.batch.size\" = 500\n"
+    );
+    let sink = "plugin = \"file-sink\"\ntopics = \"wire-keyed\"\nfile = \"../output/wire.txt\"\n";
+    let mut worker = Connectd::start_with(
+        crate::support::WORKER,
+        &format!(
+            "mode = \"kafka\"\nbootstrap_servers = \"{}\"",
+            cluster.bootstrap()
+        ),
+        |dir| {
+            crate::connectors::install(
+                dir,
+                &[
+                    ("connectd-datagen-source", "datagen-source"),
+                    ("connectd-file-sink", "file-sink"),
+                ],
+            );
+            std::fs::write(dir.join("connectors.d/gen.toml"), &source).unwrap();
+            std::fs::write(dir.join("connectors.d/sink.toml"), sink).unwrap();
+        },
+    );
+    kill_at_random_moments(&mut worker, 3);
+    let records = read_all(
+        &cluster,
+        &[("wire-keyed", 4)],
+        2 * PER as usize,
+        Duration::from_secs(120),
+    );
+    assert!(
+        worker.log_text().contains("not sent twice"),
+        "no restart found records past the stored offsets; the kills tested nothing new"
+    );
+    assert_exactly_once("kafka backend", &records, PER);
+    // The sink (at least once) lost nothing.
+    let output = worker.dir.path().join("output/wire.txt");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let lines = loop {
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        let ids: std::collections::HashSet<(u64, u64)> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| (v["task"].as_u64().unwrap(), v["id"].as_u64().unwrap()))
+            .collect();
+        if ids.len() as u64 == 2 * PER || Instant::now() > deadline {
+            break ids;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(lines.len() as u64, 2 * PER, "the sink wrote every record");
+    let groups = cluster.cli(&["groups", "describe", "connect-sink"], None);
+    assert!(
+        groups.contains("wire-keyed"),
+        "the sink committed through the cluster: {groups}"
+    );
 }

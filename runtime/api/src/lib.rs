@@ -75,8 +75,9 @@ pub struct Services {
     pub token: Option<String>,
     /// The metrics recorder `GET /metrics` renders (none: metrics are off).
     pub metrics: Option<PrometheusHandle>,
-    /// The broker engine, for the status page's topics and groups.
-    pub broker: Arc<Broker>,
+    /// The embedded broker engine, for the status page's topics and groups (none when the
+    /// worker runs against a Kafka cluster: the page shows connectors only).
+    pub broker: Option<Arc<Broker>>,
     /// The live log levels (`/admin/loggers`).
     pub loggers: Arc<loggers::Loggers>,
 }
@@ -265,7 +266,9 @@ async fn ui() -> Response {
 
 /// Topics and consumer groups, for the status page.
 async fn cluster(State(api): State<Api>) -> Answer {
-    let broker = api.broker.clone();
+    let Some(broker) = api.broker.clone() else {
+        return ok(StatusCode::OK, json!({"topics": [], "groups": []}));
+    };
     let (topics, groups) =
         tokio::task::spawn_blocking(move || (broker.topics_overview(), broker.groups_overview()))
             .await

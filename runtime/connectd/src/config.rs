@@ -18,6 +18,8 @@ struct RawWorkerFile {
     broker: toml::Table,
     #[serde(default)]
     api: ApiSection,
+    #[serde(default)]
+    kafka: toml::Table,
 }
 
 /// The whole worker.toml.
@@ -32,6 +34,9 @@ pub struct WorkerFile {
     pub broker: BrokerConfig,
     /// `[api]`: the REST API, served while the worker runs connectors.
     pub api: ApiSection,
+    /// `[kafka]`: librdkafka properties for every client of `mode = "kafka"` (security,
+    /// SASL, TLS, compression), as strings.
+    pub kafka: Vec<(String, String)>,
 }
 
 /// The `[api]` section: Kafka Connect's REST API.
@@ -143,11 +148,31 @@ impl WorkerFile {
                 )
             })?);
         }
+        let mut kafka = Vec::new();
+        for (key, value) in raw.kafka {
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => anyhow::bail!(
+                    "{}: [kafka] {key}: expected a string, number or boolean, got {other}",
+                    path.display()
+                ),
+            };
+            kafka.push((key, value));
+        }
+        if !kafka.is_empty() && mode == BrokerMode::Embedded {
+            anyhow::bail!(
+                "{}: [kafka] properties are for [broker] mode = \"kafka\"; remove them, or set the mode",
+                path.display()
+            );
+        }
         let mut file = WorkerFile {
             worker: raw.worker,
             mode,
             broker,
             api,
+            kafka,
         };
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [
@@ -174,12 +199,6 @@ impl WorkerFile {
         if file.worker.plugin_dir.is_some() != file.worker.connectors_dir.is_some() {
             anyhow::bail!(
                 "{}: [worker] needs both plugin_dir and connectors_dir to run connectors (or neither)",
-                path.display()
-            );
-        }
-        if let BrokerMode::Kafka { .. } = file.mode {
-            anyhow::bail!(
-                "{}: [broker] mode = \"kafka\" is not available in this version; use mode = \"embedded\" (the default)",
                 path.display()
             );
         }

@@ -124,11 +124,20 @@ fn run_worker(
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async move {
-        let bound = connectd_broker::Broker::bind(file.broker, &file.worker.data_dir).await?;
-        tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let broker = bound.broker();
-        let serving = tokio::spawn(bound.serve(stop_rx));
+        // The embedded broker, unless the worker runs against a Kafka cluster.
+        let (broker, serving) = match &file.mode {
+            config::BrokerMode::Embedded => {
+                let bound = connectd_broker::Broker::bind(file.broker, &file.worker.data_dir).await?;
+                tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
+                let broker = bound.broker();
+                (Some(broker), Some(tokio::spawn(bound.serve(stop_rx))))
+            }
+            config::BrokerMode::Kafka { bootstrap_servers } => {
+                tracing::info!(kafka = %bootstrap_servers, "connectd running against a Kafka cluster, no embedded broker; Ctrl-C or SIGTERM stops it cleanly");
+                (None, None)
+            }
+        };
         let mut api = None;
         let worker = match (&file.worker.plugin_dir, &file.worker.connectors_dir) {
             (Some(plugin_dir), Some(connectors_dir)) => {
@@ -143,19 +152,31 @@ fn run_worker(
                     secret_dirs: file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
                     worker_id: file.api.listen.clone(),
                 };
-                let backend = std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
+                let backend: std::sync::Arc<dyn connectd_worker::backend::TopicBackend> = match (&file.mode, &broker) {
+                    (config::BrokerMode::Kafka { bootstrap_servers }, _) => {
+                        let (servers, properties) = (bootstrap_servers.clone(), file.kafka.clone());
+                        let kafka = tokio::task::spawn_blocking(move || connectd_worker::backend::Kafka::connect(&servers, properties)).await?;
+                        std::sync::Arc::new(kafka.context("connecting to the Kafka cluster")?)
+                    }
+                    (config::BrokerMode::Embedded, Some(broker)) => std::sync::Arc::new(connectd_worker::backend::Embedded::new(broker.clone())),
+                    (config::BrokerMode::Embedded, None) => unreachable!("the embedded mode binds a broker"),
+                };
                 let started = tokio::task::spawn_blocking(move || connectd_worker::Worker::start(settings, backend)).await?;
                 let worker = started.context("starting the connector worker")?;
                 let services = connectd_api::Services {
                     control: worker.control(),
                     token: file.api.token.clone(),
                     metrics: metrics.clone(),
-                    broker,
+                    broker: broker.clone(),
                     loggers,
                 };
                 api = Some(start_api(&file.api, services, stop_tx.subscribe()).await?);
                 Some(worker)
             }
+            _ if broker.is_none() => anyhow::bail!(
+                "{}: [broker] mode = \"kafka\" runs no broker, so [worker] needs plugin_dir and connectors_dir: there is nothing else to do",
+                path.display()
+            ),
             _ => None,
         };
         wait_for_signal().await;
@@ -167,7 +188,9 @@ fn run_worker(
         if let Some(api) = api {
             api.await??;
         }
-        serving.await??;
+        if let Some(serving) = serving {
+            serving.await??;
+        }
         Ok(())
     })
 }

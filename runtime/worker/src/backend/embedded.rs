@@ -141,10 +141,7 @@ impl Consumer for EmbeddedConsumer {
     }
 
     fn position(&self, tp: &TopicPartition) -> Option<Offset> {
-        self.positions
-            .iter()
-            .find(|(p, _)| p == tp)
-            .map(|(_, at)| *at)
+        super::position_in(&self.positions, tp)
     }
 
     fn end_offset(&mut self, tp: &TopicPartition) -> Result<Offset> {

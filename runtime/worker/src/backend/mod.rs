@@ -1,7 +1,7 @@
 //! How the worker reaches topics, in the three roles it needs from any Kafka-compatible store.
 //! Each role is documented against both implementations: the embedded broker engine
-//! ([`Embedded`], in this process) and a Kafka cluster through librdkafka (the scale-out
-//! backend, which implements the same traits).
+//! ([`Embedded`], in this process) and a Kafka cluster through librdkafka ([`Kafka`],
+//! `[broker] mode = "kafka"`).
 //!
 //! - [`Admin`]: create the topics the worker needs (internal topics, a source's target, a
 //!   dead letter queue) and learn how many partitions a topic has.
@@ -16,6 +16,7 @@
 //! does.
 
 mod embedded;
+mod kafka;
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use connectd_records::record_batch::{ProducerBatch, ProducerRecord};
 use connectd_records::{Offset, SinkBatch, SinkRecord, TopicPartition};
 
 pub use embedded::Embedded;
+pub use kafka::Kafka;
 
 use crate::Result;
 
@@ -96,6 +98,11 @@ pub trait Consumer: Send {
     /// Durably commits the group's offsets (next to read, per partition). Embedded: the
     /// engine's offset store, fsynced. Kafka: `OffsetCommit`.
     fn commit(&mut self, offsets: &[(TopicPartition, Offset)]) -> Result<()>;
+}
+
+/// The position of `tp` among a consumer's assigned `positions`.
+fn position_in(positions: &[(TopicPartition, Offset)], tp: &TopicPartition) -> Option<Offset> {
+    positions.iter().find(|(p, _)| p == tp).map(|(_, at)| *at)
 }
 
 /// Sends `records` to `tp` as one batch and waits until they are durable; returns the

@@ -1,0 +1,400 @@
+//! The Kafka backend: the worker's roles over any Kafka cluster through librdkafka (the
+//! `rdkafka` crate), connectd's own broker over the wire included. `[broker] mode = "kafka"`.
+//!
+//! - Admin: `CreateTopics` (TOPIC_ALREADY_EXISTS is success) and `Metadata`.
+//! - Producer: librdkafka's idempotent producer (`acks=all`), record by record in order; the
+//!   durability point waits for every delivery report and returns each partition's end.
+//! - Consumer: assigned partitions (no group membership: the worker assigns), reading from
+//!   given offsets, committing with `OffsetCommit` for the sink's group.
+//!
+//! Any librdkafka property from worker.toml's `[kafka]` table is set on every client (security,
+//! SASL, TLS, compression), after connectd's own defaults.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use connectd_records::record_batch::ProducerBatch;
+use connectd_records::{Offset, SinkBatch, TopicPartition};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
+use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
+
+use super::{Admin, Consumer, Producer, TopicBackend};
+use crate::{Error, Result};
+
+/// How long a metadata, admin or offsets call waits for the cluster.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the durability point waits for delivery reports.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn failed(what: String) -> impl FnOnce(KafkaError) -> Error {
+    move |e| Error::Backend(format!("{what}: {e}"))
+}
+
+/// A Kafka cluster reached through librdkafka.
+pub struct Kafka {
+    bootstrap: String,
+    properties: Vec<(String, String)>,
+    admin: AdminClient<DefaultClientContext>,
+    /// Runs the admin client's futures.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Kafka {
+    /// Connects to `bootstrap` (`host:port,...`) with extra librdkafka `properties`, and
+    /// checks that the cluster answers, so a wrong address fails at start with its name.
+    pub fn connect(bootstrap: &str, properties: Vec<(String, String)>) -> Result<Self> {
+        let kafka = Kafka {
+            bootstrap: bootstrap.to_string(),
+            admin: Self::config_for(bootstrap, &properties, &[])
+                .create()
+                .map_err(failed(format!("creating an admin client for {bootstrap}")))?,
+            properties,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::Backend(format!("starting a runtime for admin calls: {e}")))?,
+        };
+        kafka
+            .admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map_err(failed(format!(
+                "reaching the Kafka cluster at {bootstrap} ([broker] bootstrap_servers); is it running and reachable?"
+            )))?;
+        Ok(kafka)
+    }
+
+    fn config_for(
+        bootstrap: &str,
+        properties: &[(String, String)],
+        defaults: &[(&str, &str)],
+    ) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", bootstrap);
+        c.set("client.id", "connectd-worker");
+        for (k, v) in defaults {
+            c.set(*k, *v);
+        }
+        for (k, v) in properties {
+            c.set(k, v);
+        }
+        c
+    }
+
+    fn config(&self, defaults: &[(&str, &str)]) -> ClientConfig {
+        Self::config_for(&self.bootstrap, &self.properties, defaults)
+    }
+}
+
+impl TopicBackend for Kafka {
+    fn admin(&self) -> &dyn Admin {
+        self
+    }
+
+    fn producer(&self) -> Result<Box<dyn Producer>> {
+        let deliveries = Deliveries::default();
+        let producer: BaseProducer<Deliveries> = self
+            .config(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+            ])
+            .create_with_context(deliveries.clone())
+            .map_err(failed("creating a producer".into()))?;
+        Ok(Box::new(KafkaProducer {
+            producer,
+            deliveries,
+        }))
+    }
+
+    fn consumer(&self, group: Option<&str>) -> Result<Box<dyn Consumer>> {
+        // A reader that never commits still needs a group id for librdkafka.
+        let group_id = group
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("connectd-reader-{}", uuid::Uuid::new_v4()));
+        let consumer: BaseConsumer = self
+            .config(&[
+                ("group.id", group_id.as_str()),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.partition.eof", "false"),
+            ])
+            .create()
+            .map_err(failed("creating a consumer".into()))?;
+        Ok(Box::new(KafkaConsumer {
+            consumer,
+            positions: Vec::new(),
+            can_commit: group.is_some(),
+        }))
+    }
+}
+
+impl Admin for Kafka {
+    fn ensure_topic(&self, topic: &str, partitions: i32, configs: &[(&str, &str)]) -> Result<i32> {
+        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+        for (k, v) in configs {
+            new = new.set(k, v);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
+        let results = self
+            .runtime
+            .block_on(self.admin.create_topics([&new], &options))
+            .map_err(failed(format!("creating topic {topic}")))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => {
+                    return Err(Error::Backend(format!(
+                        "creating topic {name}: {code}; create it yourself, or allow the worker to"
+                    )));
+                }
+            }
+        }
+        // A topic just created may take a moment to show in metadata.
+        for _ in 0..50 {
+            if let Some(n) = self.partitions(topic)? {
+                return Ok(n);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(Error::Backend(format!(
+            "topic {topic} was created but does not show in metadata"
+        )))
+    }
+
+    fn partitions(&self, topic: &str) -> Result<Option<i32>> {
+        let metadata = self
+            .admin
+            .inner()
+            .fetch_metadata(Some(topic), TIMEOUT)
+            .map_err(failed(format!("reading metadata of {topic}")))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| t.partitions().len() as i32))
+    }
+}
+
+/// Delivery reports of one producer: the end offset of each partition written since the last
+/// flush, and the errors.
+#[derive(Clone, Default)]
+struct Deliveries {
+    ends: Arc<Mutex<HashMap<TopicPartition, i64>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(m) => {
+                let tp = TopicPartition::new(m.topic(), m.partition());
+                let mut ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
+                let end = ends.entry(tp).or_insert(0);
+                *end = (*end).max(m.offset() + 1);
+            }
+            Err((e, m)) => {
+                let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+                errors.push(format!("{}/{}: {e}", m.topic(), m.partition()));
+            }
+        }
+    }
+}
+
+struct KafkaProducer {
+    producer: BaseProducer<Deliveries>,
+    deliveries: Deliveries,
+}
+
+impl Producer for KafkaProducer {
+    fn send(&mut self, tp: &TopicPartition, batch: &ProducerBatch) -> Result<()> {
+        let records = batch
+            .records()
+            .map_err(|e| Error::Backend(format!("reading a batch for {tp}: {e}")))?;
+        for r in records {
+            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+            for (k, v) in &r.headers {
+                headers = headers.insert(Header {
+                    key: &String::from_utf8_lossy(k),
+                    value: Some(*v),
+                });
+            }
+            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&tp.topic)
+                .partition(tp.partition)
+                .timestamp(r.timestamp_ms)
+                .headers(headers);
+            if let Some(k) = r.key {
+                record = record.key(k);
+            }
+            if let Some(v) = r.value {
+                record = record.payload(v);
+            }
+            // librdkafka's queue is full: serve delivery reports until there is room.
+            loop {
+                match self.producer.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        self.producer.poll(Duration::from_millis(50));
+                    }
+                    Err((e, _)) => return Err(failed(format!("producing to {tp}"))(e)),
+                }
+            }
+        }
+        self.producer.poll(Duration::ZERO);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<Vec<(TopicPartition, Offset)>> {
+        self.producer
+            .flush(FLUSH_TIMEOUT)
+            .map_err(failed("waiting for delivery reports".into()))?;
+        let errors: Vec<String> = std::mem::take(
+            &mut self
+                .deliveries
+                .errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if !errors.is_empty() {
+            return Err(Error::Backend(format!(
+                "{} records not delivered, e.g. {}",
+                errors.len(),
+                errors[0]
+            )));
+        }
+        let ends = std::mem::take(
+            &mut *self
+                .deliveries
+                .ends
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        Ok(ends
+            .into_iter()
+            .map(|(tp, end)| (tp, Offset(end)))
+            .collect())
+    }
+}
+
+struct KafkaConsumer {
+    consumer: BaseConsumer,
+    positions: Vec<(TopicPartition, Offset)>,
+    can_commit: bool,
+}
+
+fn list(offsets: &[(TopicPartition, Offset)]) -> Result<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::new();
+    for (tp, at) in offsets {
+        tpl.add_partition_offset(&tp.topic, tp.partition, rdkafka::Offset::Offset(at.0))
+            .map_err(failed(format!("listing {tp}")))?;
+    }
+    Ok(tpl)
+}
+
+impl Consumer for KafkaConsumer {
+    fn assign(&mut self, positions: &[(TopicPartition, Offset)]) -> Result<()> {
+        self.consumer
+            .assign(&list(positions)?)
+            .map_err(failed("assigning partitions".into()))?;
+        self.positions = positions.to_vec();
+        Ok(())
+    }
+
+    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<()> {
+        let budget = max_bytes.saturating_mul(self.positions.len().max(1));
+        let mut bytes = 0;
+        let mut timeout = wait;
+        while bytes < budget {
+            let Some(message) = self.consumer.poll(timeout) else {
+                break;
+            };
+            let m = message.map_err(failed("reading".into()))?;
+            let headers: Vec<(&[u8], &[u8])> = m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.as_bytes(), h.value.unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            into.push_parts(
+                m.topic(),
+                m.partition(),
+                m.offset(),
+                m.timestamp().to_millis().unwrap_or(0),
+                m.key(),
+                m.payload(),
+                headers.into_iter(),
+            );
+            bytes += m.payload_len() + m.key().map_or(0, <[u8]>::len);
+            if let Some(at) = self
+                .positions
+                .iter_mut()
+                .find(|(tp, _)| tp.topic == m.topic() && tp.partition == m.partition())
+            {
+                at.1 = Offset(m.offset() + 1);
+            }
+            // Take what has already arrived, without waiting again.
+            timeout = Duration::ZERO;
+        }
+        Ok(())
+    }
+
+    fn position(&self, tp: &TopicPartition) -> Option<Offset> {
+        super::position_in(&self.positions, tp)
+    }
+
+    fn end_offset(&mut self, tp: &TopicPartition) -> Result<Offset> {
+        let (_, high) = self
+            .consumer
+            .fetch_watermarks(&tp.topic, tp.partition, TIMEOUT)
+            .map_err(failed(format!("reading the end of {tp}")))?;
+        Ok(Offset(high))
+    }
+
+    fn committed(&mut self, tps: &[TopicPartition]) -> Result<Vec<Option<Offset>>> {
+        let mut tpl = TopicPartitionList::new();
+        for tp in tps {
+            tpl.add_partition(&tp.topic, tp.partition);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, TIMEOUT)
+            .map_err(failed("reading committed offsets".into()))?;
+        Ok(tps
+            .iter()
+            .map(|tp| {
+                match committed
+                    .find_partition(&tp.topic, tp.partition)
+                    .map(|e| e.offset())
+                {
+                    Some(rdkafka::Offset::Offset(o)) if o >= 0 => Some(Offset(o)),
+                    _ => None,
+                }
+            })
+            .collect())
+    }
+
+    fn commit(&mut self, offsets: &[(TopicPartition, Offset)]) -> Result<()> {
+        if !self.can_commit {
+            return Err(Error::Backend(
+                "this consumer has no group to commit as".into(),
+            ));
+        }
+        self.consumer
+            .commit(&list(offsets)?, CommitMode::Sync)
+            .map_err(failed("committing offsets".into()))
+    }
+}
