@@ -268,3 +268,29 @@ fn kafka_backend_over_the_wire_is_exactly_once() {
         "the sink committed through the cluster: {groups}"
     );
 }
+
+/// A cluster that does not answer fails the start, saying which setting to check.
+#[test]
+fn kafka_backend_names_an_unreachable_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::connectors::install(dir.path(), &[]);
+    let config = dir.path().join("worker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[worker]\ndata_dir = \"data\"\n{}\n[api]\nlisten = \"127.0.0.1:{}\"\n[broker]\nmode = \"kafka\"\nbootstrap_servers = \"127.0.0.1:9\"\n",
+            crate::support::WORKER,
+            crate::support::free_port()
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = crate::support::run_tool(
+        env!("CARGO_BIN_EXE_connectd"),
+        &["--config", config.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        !ok && err.contains("127.0.0.1:9") && err.contains("bootstrap_servers"),
+        "{err}"
+    );
+}
