@@ -111,6 +111,7 @@ def first():
     error(requests.post(f"{URL}/connectors", json={"name": "bad", "config": {"connector.class": "datagen-source", "topic": "x", "rate": "-4"}}), 400, "rate")
     error(requests.post(f"{URL}/connectors", json={"name": "bad", "config": {"connector.class": "no-such-plugin", "topic": "x"}}), 400, "no-such-plugin")
     error(requests.post(f"{URL}/connectors", data="{\"name\": ", headers={"Content-Type": "application/json"}), 400, "JSON")
+    error(requests.post(f"{URL}/connectors", json={"name": "one", "config": {"name": "two", "connector.class": "datagen-source", "topic": "x"}}), 400, "differs")
     error(requests.post(f"{URL}/connectors", json={"name": "bad", "config": {}, "surprise": 1}), 400, "surprise")
     error(requests.post(f"{URL}/connectors", json={"name": "../../etc", "config": {"connector.class": "datagen-source", "topic": "x"}}), 400, "name")
     error(requests.put(f"{URL}/connectors/gen/config", data="x" * (2 << 20), headers={"Content-Type": "application/json"}), 413, "")

@@ -251,31 +251,36 @@ impl Control {
         let secret_files = SecretFiles::new(&self.settings.secret_dirs);
         let parsed = ConnectorConfig::from_values(&origin, name, config.clone(), &secret_files)
             .map_err(|e| ControlError::BadRequest(e.to_string()))?;
-        if parsed.name.as_str() != name {
-            return Err(ControlError::BadRequest(format!(
-                "the config's `name` ({}) differs from the connector's name ({name})",
-                parsed.name
-            )));
-        }
         self.supervisor()
             .check(&origin, &parsed)
             .map_err(ControlError::BadRequest)
+    }
+
+    /// The config with its `name`, which must be the connector's if it is given.
+    fn named(name: &str, mut config: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+        ConnectorName::new(name).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        if let Some(given) = config.get("name").filter(|given| *given != name) {
+            return Err(ControlError::BadRequest(format!(
+                "the config's `name` ({given}) differs from the connector's name ({name})"
+            )));
+        }
+        config.insert("name".into(), name.to_string());
+        Ok(config)
     }
 
     /// Creates a connector (Kafka Connect's `POST /connectors`).
     pub fn create(
         &self,
         name: &str,
-        mut config: BTreeMap<String, String>,
+        config: BTreeMap<String, String>,
         initial: TargetState,
     ) -> Result<ConnectorInfo> {
-        ConnectorName::new(name).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        let config = Self::named(name, config)?;
         if self.supervisor().known().contains_key(name) {
             return Err(ControlError::Conflict(format!(
                 "Connector {name} already exists"
             )));
         }
-        config.insert("name".into(), name.to_string());
         self.check(name, &config)?;
         if initial != TargetState::Started {
             self.configs.set_target(name, initial).map_err(internal)?;
@@ -290,15 +295,14 @@ impl Control {
     pub fn put_config(
         &self,
         name: &str,
-        mut config: BTreeMap<String, String>,
+        config: BTreeMap<String, String>,
     ) -> Result<(bool, ConnectorInfo)> {
         let created = match self.rest_owned(name) {
             Ok(_) => false,
             Err(ControlError::NotFound(_)) => true,
             Err(e) => return Err(e),
         };
-        ConnectorName::new(name).map_err(|e| ControlError::BadRequest(e.to_string()))?;
-        config.insert("name".into(), name.to_string());
+        let config = Self::named(name, config)?;
         self.check(name, &config)?;
         self.configs.put_connector(name, config).map_err(internal)?;
         self.apply();
