@@ -150,16 +150,13 @@ impl WorkerFile {
         }
         let mut kafka = Vec::new();
         for (key, value) in raw.kafka {
-            let value = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                other => anyhow::bail!(
-                    "{}: [kafka] {key}: expected a string, number or boolean, got {other}",
+            let Some(text) = connectd_worker::connector::scalar_text(&value) else {
+                anyhow::bail!(
+                    "{}: [kafka] {key}: expected a string, number or boolean, got {value}",
                     path.display()
-                ),
+                );
             };
-            kafka.push((key, value));
+            kafka.push((key, text));
         }
         if !kafka.is_empty() && mode == BrokerMode::Embedded {
             anyhow::bail!(

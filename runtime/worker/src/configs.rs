@@ -9,7 +9,7 @@
 //! Connectors from `connectors_dir` files are not stored here (the file is their store), but
 //! their target state is, so a paused file connector stays paused across restarts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use connectd_records::record_batch::ProducerRecord;
@@ -49,7 +49,7 @@ struct TargetValue {
 #[derive(Default)]
 struct Stored {
     connectors: BTreeMap<String, BTreeMap<String, String>>,
-    targets: HashMap<String, TargetState>,
+    targets: BTreeMap<String, TargetState>,
 }
 
 impl Stored {
@@ -58,26 +58,38 @@ impl Stored {
             return;
         };
         if let Some(name) = key.strip_prefix("connector-") {
-            match value.map(serde_json::from_slice::<ConnectorValue>) {
-                Some(Ok(v)) => {
-                    self.connectors.insert(name.to_string(), v.properties);
-                }
-                None => {
-                    self.connectors.remove(name);
-                }
-                Some(Err(e)) => tracing::warn!(key, error = %e, "unreadable connector config"),
-            }
+            set(
+                &mut self.connectors,
+                name,
+                key,
+                value,
+                |v: ConnectorValue| v.properties,
+            );
         } else if let Some(name) = key.strip_prefix("target-state-") {
-            match value.map(serde_json::from_slice::<TargetValue>) {
-                Some(Ok(v)) => {
-                    self.targets.insert(name.to_string(), v.state);
-                }
-                None => {
-                    self.targets.remove(name);
-                }
-                Some(Err(e)) => tracing::warn!(key, error = %e, "unreadable target state"),
-            }
+            set(&mut self.targets, name, key, value, |v: TargetValue| {
+                v.state
+            });
         }
+    }
+}
+
+/// Applies one record to a map by connector name: a value sets what `field` takes of it, a
+/// tombstone removes the entry.
+fn set<V: serde::de::DeserializeOwned, T>(
+    map: &mut BTreeMap<String, T>,
+    name: &str,
+    key: &str,
+    value: Option<&[u8]>,
+    field: impl FnOnce(V) -> T,
+) {
+    match value.map(serde_json::from_slice::<V>) {
+        Some(Ok(v)) => {
+            map.insert(name.to_string(), field(v));
+        }
+        None => {
+            map.remove(name);
+        }
+        Some(Err(e)) => tracing::warn!(key, error = %e, "unreadable record in connectd-configs"),
     }
 }
 

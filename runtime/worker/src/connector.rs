@@ -89,25 +89,31 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>> {
     })?;
     let mut raw = BTreeMap::new();
     for (key, value) in table {
-        let value = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            other => {
-                return Err(Error::config(
-                    path,
-                    &key,
-                    format!(
-                        "expected a string, number or boolean, got a {}",
-                        other.type_str()
-                    ),
-                ));
-            }
-        };
+        let value = scalar_text(&value).ok_or_else(|| {
+            Error::config(
+                path,
+                &key,
+                format!(
+                    "expected a string, number or boolean, got a {}",
+                    value.type_str()
+                ),
+            )
+        })?;
         raw.insert(key, value);
     }
     Ok(raw)
+}
+
+/// A TOML string, number or boolean as the text a flat string map holds (`None` for arrays,
+/// tables and dates).
+pub fn scalar_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// Keys the worker reads itself; every other key is passed to the connector, except the

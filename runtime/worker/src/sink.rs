@@ -86,6 +86,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     };
     let mut owned: Vec<TopicPartition> = Vec::new();
     let mut checked: Option<Instant> = None;
+    let mut lagged: Option<Instant> = None;
     let mut idle = true;
     while !ctx.stop.load(Ordering::Relaxed) {
         // Topics and partitions can appear while the task runs: look again while there is
@@ -95,6 +96,11 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             if let Err(e) = assign(ctx, &topics, consumer.as_mut(), &mut owned) {
                 return Some(retryable(e));
             }
+        }
+        // The lag: one end-offset read per partition a second (a metadata call each with
+        // the Kafka backend), not one per idle poll.
+        if lagged.is_none_or(|t| t.elapsed() >= PARTITIONS_CHECK) {
+            lagged = Some(Instant::now());
             for tp in &owned {
                 if let (Ok(end), Some(at)) = (consumer.end_offset(tp), consumer.position(tp)) {
                     let lag = (end.0 - at.0).max(0);
