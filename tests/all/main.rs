@@ -5,6 +5,7 @@
 //! kafka-python.
 
 mod connectors;
+mod deploy;
 mod support;
 mod wire;
 
@@ -14,6 +15,7 @@ mod broker_crash;
 mod broker_kcat;
 mod broker_python;
 mod broker_rdkafka;
+mod worker_cluster;
 mod worker_exactly_once;
 mod worker_file_source;
 mod worker_rest;

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 /// `[worker]` lines that run connectors from `plugins/` and `connectors.d/`.
 pub const WORKER: &str = "plugin_dir = \"plugins\"\nconnectors_dir = \"connectors.d\"";
@@ -283,4 +285,55 @@ pub fn repo_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .unwrap()
+}
+
+/// One record as read back.
+pub struct Read {
+    pub topic: String,
+    pub partition: i32,
+    pub key: String,
+    pub value: serde_json::Value,
+}
+
+/// Reads every partition of `topics` from the beginning until `expect` records arrived and
+/// then 3 s more (to see any extra), or until `timeout`.
+pub fn read_all(
+    c: &Connectd,
+    topics: &[(&str, i32)],
+    expect: usize,
+    timeout: Duration,
+) -> Vec<Read> {
+    let consumer: BaseConsumer = c
+        .client()
+        .set("group.id", "exactly-once-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partitions) in topics {
+        for p in 0..*partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+    }
+    consumer.assign(&tpl).unwrap();
+    let start = Instant::now();
+    let mut complete: Option<Instant> = None;
+    let mut out = Vec::new();
+    while start.elapsed() < timeout && complete.is_none_or(|t| t.elapsed() < Duration::from_secs(3))
+    {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        out.push(Read {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+            value: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap(),
+        });
+        if out.len() >= expect && complete.is_none() {
+            complete = Some(Instant::now());
+        }
+    }
+    out
 }

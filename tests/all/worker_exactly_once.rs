@@ -7,60 +7,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::support::Connectd;
+use crate::support::{Connectd, Read, read_all};
 use rand::{Rng, SeedableRng};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 
 const PER_TASK: u64 = 150_000;
 const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
-
-/// One record as read back.
-struct Read {
-    topic: String,
-    partition: i32,
-    key: String,
-    value: serde_json::Value,
-}
-
-/// Reads every partition of `topics` from the beginning until `expect` records arrived and
-/// then 3 s more (to see any extra), or until `timeout`.
-fn read_all(c: &Connectd, topics: &[(&str, i32)], expect: usize, timeout: Duration) -> Vec<Read> {
-    let consumer: BaseConsumer = c
-        .client()
-        .set("group.id", "exactly-once-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for (topic, partitions) in topics {
-        for p in 0..*partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .unwrap();
-        }
-    }
-    consumer.assign(&tpl).unwrap();
-    let start = Instant::now();
-    let mut complete: Option<Instant> = None;
-    let mut out = Vec::new();
-    while start.elapsed() < timeout && complete.is_none_or(|t| t.elapsed() < Duration::from_secs(3))
-    {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        out.push(Read {
-            topic: m.topic().to_string(),
-            partition: m.partition(),
-            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-            value: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap(),
-        });
-        if out.len() >= expect && complete.is_none() {
-            complete = Some(Instant::now());
-        }
-    }
-    out
-}
 
 /// Asserts every (task, id) of two tasks, `per_task` each, is there once, each key stays in
 /// one partition of a topic, and each task's records of a key in a topic come in id order.

@@ -12,6 +12,10 @@
 //! - `iterations`: records per task before it goes idle; `0` means no end. Default `0`.
 //! - `record.bytes`: pads each value with a `pad` field to at least this many bytes. Default `0`
 //!   (no padding).
+//! - `include.worker`: adds `"worker":"<worker id>","generation":<n>` after `task`: which
+//!   worker ran the task, under which group generation (scale-out; 0 on a single worker).
+//!   Default `false`. These two differ when the task runs again elsewhere; the rest of record
+//!   `n` stays the same.
 //!
 //! Offsets: the source partition is `datagen-<task.id>`, the position the next record number.
 
@@ -19,7 +23,7 @@ use std::time::Instant;
 
 use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch};
 
-const SCHEMA: &str = r#"{"type":"object","required":["topic"],"properties":{"topic":{"type":"string"},"rate":{"type":"number","minimum":0,"default":10},"iterations":{"type":"integer","minimum":0,"default":0},"record.bytes":{"type":"integer","minimum":0,"default":0}}}"#;
+const SCHEMA: &str = r#"{"type":"object","required":["topic"],"properties":{"topic":{"type":"string"},"rate":{"type":"number","minimum":0,"default":10},"iterations":{"type":"integer","minimum":0,"default":0},"record.bytes":{"type":"integer","minimum":0,"default":0},"include.worker":{"type":"boolean","default":false}}}"#;
 
 const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
 
@@ -32,6 +36,8 @@ pub struct Datagen {
     rate: f64,
     iterations: u64,
     record_bytes: usize,
+    /// `,"worker":"..","generation":n` with `include.worker`, else empty.
+    worker: Vec<u8>,
     /// When the rate clock started, and the record number then.
     started: (Instant, u64),
 }
@@ -78,6 +84,7 @@ impl Datagen {
         push_u64(buf, n);
         buf.extend_from_slice(b",\"task\":");
         push_u64(buf, u64::from(self.task));
+        buf.extend_from_slice(&self.worker);
         buf.extend_from_slice(b",\"user\":\"");
         let start = buf.len();
         buf.extend_from_slice(b"user_");
@@ -131,8 +138,24 @@ impl Source for Datagen {
             .position(&partition)
             .and_then(|pos| std::str::from_utf8(pos).ok()?.parse().ok())
             .unwrap_or(0);
+        let worker = if config.parse_or("include.worker", false)? {
+            let id = config.get("worker.id").unwrap_or("");
+            let generation: i64 = config.parse_or("task.generation", 0)?;
+            let id: String = id
+                .chars()
+                .filter(|c| !c.is_control())
+                .flat_map(|c| match c {
+                    '"' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            format!(",\"worker\":\"{id}\",\"generation\":{generation}").into_bytes()
+        } else {
+            Vec::new()
+        };
         Ok(Datagen {
             task: config.task_id(),
+            worker,
             partition,
             next,
             rate,

@@ -20,6 +20,8 @@ struct RawWorkerFile {
     api: ApiSection,
     #[serde(default)]
     kafka: toml::Table,
+    #[serde(default)]
+    cluster: Option<ClusterSection>,
 }
 
 /// The whole worker.toml.
@@ -37,6 +39,42 @@ pub struct WorkerFile {
     /// `[kafka]`: librdkafka properties for every client of `mode = "kafka"` (security,
     /// SASL, TLS, compression), as strings.
     pub kafka: Vec<(String, String)>,
+    /// `[cluster]`: scale out, sharing the connectors' tasks with the other workers of a group.
+    pub cluster: Option<ClusterSection>,
+}
+
+/// The `[cluster]` section: workers with the same `group_id`, on the same Kafka cluster
+/// (or one of them serving the embedded broker to the others), share the connectors' tasks
+/// through Kafka's group membership (Kafka Connect's distributed mode).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// The group the workers join (Kafka Connect's `group.id`). Required.
+    pub group_id: String,
+    /// A worker silent this long is removed and its tasks move (Kafka's
+    /// `session.timeout.ms`). Default 6000: failover takes about this long. Kafka Connect's
+    /// 10000 with 3 s heartbeats would make failover 10-13 s; connectd heartbeats from a
+    /// thread of its own that no task can hold up.
+    #[serde(default = "default_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    /// How often a worker heartbeats (Kafka's `heartbeat.interval.ms`); under half the
+    /// session timeout. Default 1000.
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    /// How long the coordinator waits for every worker to join a rebalance (Kafka's
+    /// `rebalance.timeout.ms`). Default 60000.
+    #[serde(default = "default_rebalance_timeout_ms")]
+    pub rebalance_timeout_ms: u64,
+}
+
+fn default_session_timeout_ms() -> u64 {
+    6_000
+}
+fn default_heartbeat_interval_ms() -> u64 {
+    1_000
+}
+fn default_rebalance_timeout_ms() -> u64 {
+    60_000
 }
 
 /// The `[api]` section: Kafka Connect's REST API.
@@ -55,6 +93,12 @@ pub struct ApiSection {
     /// Serve Prometheus metrics at `GET /metrics`. Default `true`; `false` records nothing.
     #[serde(default = "default_true")]
     pub metrics: bool,
+    /// How this worker is named in status and to the other workers of a `[cluster]` (Kafka
+    /// Connect's `rest.advertised.host.name` and port): `host:port`. `${env:NAME}` anywhere
+    /// in it is replaced by that environment variable (e.g. `${env:HOSTNAME}:8083` in a
+    /// Kubernetes StatefulSet). Default: `listen`.
+    #[serde(default)]
+    pub advertised_listen: Option<String>,
 }
 
 impl Default for ApiSection {
@@ -63,6 +107,7 @@ impl Default for ApiSection {
             listen: default_api_listen(),
             token: None,
             metrics: true,
+            advertised_listen: None,
         }
     }
 }
@@ -148,6 +193,14 @@ impl WorkerFile {
                 )
             })?);
         }
+        if let Some(advertised) = &mut api.advertised_listen {
+            *advertised = expand_env(advertised).map_err(|name| {
+                anyhow::anyhow!(
+                    "{}: [api] advertised_listen: environment variable {name} is not set",
+                    path.display()
+                )
+            })?;
+        }
         let mut kafka = Vec::new();
         for (key, value) in raw.kafka {
             let Some(text) = connectd_worker::connector::scalar_text(&value) else {
@@ -164,12 +217,34 @@ impl WorkerFile {
                 path.display()
             );
         }
+        if let Some(cluster) = &raw.cluster {
+            if cluster.group_id.trim().is_empty() {
+                anyhow::bail!("{}: [cluster] group_id: must not be empty", path.display());
+            }
+            // Group membership is spoken by connectd itself (librdkafka has no custom group
+            // protocols), over plain TCP.
+            if let Some((_, protocol)) = kafka.iter().find(|(k, _)| k == "security.protocol")
+                && !protocol.eq_ignore_ascii_case("plaintext")
+            {
+                anyhow::bail!(
+                    "{}: [cluster] with [kafka] security.protocol = {protocol:?}: group membership speaks PLAINTEXT only in this release; reach the cluster through a plaintext listener, or run without [cluster]",
+                    path.display()
+                );
+            }
+            if raw.worker.plugin_dir.is_none() {
+                anyhow::bail!(
+                    "{}: [cluster] shares connectors' tasks, so [worker] needs plugin_dir and connectors_dir",
+                    path.display()
+                );
+            }
+        }
         let mut file = WorkerFile {
             worker: raw.worker,
             mode,
             broker,
             api,
             kafka,
+            cluster: raw.cluster,
         };
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in [
@@ -201,6 +276,24 @@ impl WorkerFile {
         }
         Ok(file)
     }
+}
+
+/// `text` with every `${env:NAME}` replaced by the variable's value; the name of a variable
+/// that is not set is the error.
+fn expand_env(text: &str) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${env:") {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 6..start + len];
+        out.push_str(&rest[..start]);
+        out.push_str(&std::env::var(name).map_err(|_| name.to_string())?);
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Takes `mode` and `bootstrap_servers` out of the `[broker]` table.
@@ -276,6 +369,20 @@ mod tests {
         assert!(err.contains("bootstrap_servers"), "{err}");
         let err = load("bootstrap_servers = \"k:9092\"\n").unwrap_err();
         assert!(err.contains("only for mode"), "{err}");
+    }
+
+    #[test]
+    fn advertised_listen_reads_the_environment() {
+        assert_eq!(
+            expand_env("${env:PATH_NOT_SET_HERE_X}:1").unwrap_err(),
+            "PATH_NOT_SET_HERE_X"
+        );
+        let home = std::env::var("HOME").unwrap();
+        assert_eq!(
+            expand_env("w-${env:HOME}:8083").unwrap(),
+            format!("w-{home}:8083")
+        );
+        assert_eq!(expand_env("plain:1").unwrap(), "plain:1");
     }
 
     #[test]

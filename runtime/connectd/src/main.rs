@@ -126,9 +126,11 @@ fn run_worker(
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         // The embedded broker, unless the worker runs against a Kafka cluster.
+        let mut broker_addr = None;
         let (broker, serving) = match &file.mode {
             config::BrokerMode::Embedded => {
                 let bound = connectd_broker::Broker::bind(file.broker, &file.worker.data_dir).await?;
+                broker_addr = Some(bound.local_addr().to_string());
                 tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
                 let broker = bound.broker();
                 (Some(broker), Some(tokio::spawn(bound.serve(stop_rx))))
@@ -150,7 +152,18 @@ fn run_worker(
                         call_timeout: std::time::Duration::from_millis(file.worker.task_call_timeout_ms),
                     },
                     secret_dirs: file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
-                    worker_id: file.api.listen.clone(),
+                    worker_id: file.api.advertised_listen.clone().unwrap_or_else(|| file.api.listen.clone()),
+                    cluster: file.cluster.as_ref().map(|c| connectd_worker::ClusterSettings {
+                        group_id: c.group_id.clone(),
+                        bootstrap_servers: match (&file.mode, &broker) {
+                            (config::BrokerMode::Kafka { bootstrap_servers }, _) => bootstrap_servers.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+                            // One worker is both the broker and a member: it joins over the wire.
+                            (config::BrokerMode::Embedded, _) => vec![broker_addr.clone().unwrap_or_default()],
+                        },
+                        session_timeout: std::time::Duration::from_millis(c.session_timeout_ms),
+                        heartbeat_interval: std::time::Duration::from_millis(c.heartbeat_interval_ms),
+                        rebalance_timeout: std::time::Duration::from_millis(c.rebalance_timeout_ms),
+                    }),
                 };
                 let backend: std::sync::Arc<dyn connectd_worker::backend::TopicBackend> = match (&file.mode, &broker) {
                     (config::BrokerMode::Kafka { bootstrap_servers }, _) => {

@@ -7,7 +7,10 @@
 //!   (or nothing) means STARTED.
 //!
 //! Connectors from `connectors_dir` files are not stored here (the file is their store), but
-//! their target state is, so a paused file connector stays paused across restarts.
+//! their target state is, so a paused file connector stays paused across restarts. Scaled
+//! out (`[cluster]`), a worker publishes its files' connectors here too, marked with the file
+//! (`"file": "<path>"`), because this topic is what every worker of the group runs from; each
+//! worker follows the topic ([`ConfigStore::catch_up`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +19,7 @@ use connectd_records::record_batch::ProducerRecord;
 use connectd_records::{Offset, TopicPartition};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{self, Producer, TopicBackend};
+use crate::backend::{self, Producer, Tail, TopicBackend};
 use crate::{Result, now_ms};
 
 /// The internal topic holding REST-created connectors and target states.
@@ -39,6 +42,19 @@ pub enum TargetState {
 #[derive(Serialize, Deserialize)]
 struct ConnectorValue {
     properties: BTreeMap<String, String>,
+    /// The file it was published from (scaled out); absent for a REST-created connector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+}
+
+/// A connector as `connectd-configs` holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConnector {
+    /// Its config as submitted (`${...}` references unresolved).
+    pub properties: BTreeMap<String, String>,
+    /// The connector file it was published from, on whichever worker; `None` if it was
+    /// created through the REST API.
+    pub file: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -48,7 +64,7 @@ struct TargetValue {
 
 #[derive(Default)]
 struct Stored {
-    connectors: BTreeMap<String, BTreeMap<String, String>>,
+    connectors: BTreeMap<String, StoredConnector>,
     targets: BTreeMap<String, TargetState>,
 }
 
@@ -63,7 +79,10 @@ impl Stored {
                 name,
                 key,
                 value,
-                |v: ConnectorValue| v.properties,
+                |v: ConnectorValue| StoredConnector {
+                    properties: v.properties,
+                    file: v.file,
+                },
             );
         } else if let Some(name) = key.strip_prefix("target-state-") {
             set(&mut self.targets, name, key, value, |v: TargetValue| {
@@ -98,6 +117,8 @@ pub struct ConfigStore {
     /// Writes `connectd-configs`; one write at a time.
     producer: Mutex<Box<dyn Producer>>,
     stored: Mutex<Stored>,
+    /// Follows `connectd-configs` for what other workers write.
+    tail: Mutex<Tail>,
 }
 
 fn configs_partition() -> TopicPartition {
@@ -110,24 +131,42 @@ impl ConfigStore {
         backend
             .admin()
             .ensure_topic(CONFIGS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
-        let mut stored = Stored::default();
-        for record in backend::read_to_end(backend.as_ref(), &configs_partition(), Offset::ZERO)? {
+        let store = ConfigStore {
+            producer: Mutex::new(backend.producer()?),
+            stored: Mutex::new(Stored::default()),
+            tail: Mutex::new(Tail::new(
+                backend.as_ref(),
+                configs_partition(),
+                Offset::ZERO,
+            )?),
+        };
+        store.catch_up()?;
+        Ok(store)
+    }
+
+    /// Applies what was written to `connectd-configs` since the last look (by any worker);
+    /// returns whether anything was.
+    pub fn catch_up(&self) -> Result<bool> {
+        let records = self
+            .tail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read_new()?;
+        let mut stored = self.stored();
+        for record in &records {
             if let Some(key) = &record.key {
                 stored.apply(key, record.value.as_deref());
             }
         }
-        Ok(ConfigStore {
-            producer: Mutex::new(backend.producer()?),
-            stored: Mutex::new(stored),
-        })
+        Ok(!records.is_empty())
     }
 
     fn stored(&self) -> std::sync::MutexGuard<'_, Stored> {
         self.stored.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Every REST-created connector: name → its config as submitted.
-    pub fn connectors(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+    /// Every stored connector (REST-created, or published from a file when scaled out).
+    pub fn connectors(&self) -> BTreeMap<String, StoredConnector> {
         self.stored().connectors.clone()
     }
 
@@ -149,16 +188,25 @@ impl ConfigStore {
             .collect();
         let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
         backend::append(producer.as_mut(), &configs_partition(), &batch)?;
-        let mut stored = self.stored();
-        for (key, value) in records {
-            stored.apply(key.as_bytes(), value.as_deref());
-        }
-        Ok(())
+        drop(producer);
+        // Applied in the topic's order, with whatever other workers wrote before it.
+        self.catch_up().map(|_| ())
     }
 
     /// Stores a REST-created connector's config (created or replaced).
     pub fn put_connector(&self, name: &str, properties: BTreeMap<String, String>) -> Result<()> {
-        let value = serde_json::to_vec(&ConnectorValue { properties }).expect("serialises");
+        self.publish(name, properties, None)
+    }
+
+    /// Stores a connector's config, published from `file` when scaled out (`None`: created
+    /// through the REST API).
+    pub fn publish(
+        &self,
+        name: &str,
+        properties: BTreeMap<String, String>,
+        file: Option<String>,
+    ) -> Result<()> {
+        let value = serde_json::to_vec(&ConnectorValue { properties, file }).expect("serialises");
         self.write(vec![(format!("connector-{name}"), Some(value))])
     }
 
@@ -189,7 +237,7 @@ mod tests {
             Some(br#"{"properties":{"plugin":"datagen-source"}}"#),
         );
         s.apply(b"target-state-a", Some(br#"{"state":"PAUSED"}"#));
-        assert_eq!(s.connectors["a"]["plugin"], "datagen-source");
+        assert_eq!(s.connectors["a"].properties["plugin"], "datagen-source");
         assert_eq!(s.targets["a"], TargetState::Paused);
         s.apply(b"connector-a", None);
         s.apply(b"target-state-a", None);

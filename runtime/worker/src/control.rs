@@ -228,7 +228,11 @@ impl Control {
     ) -> ConnectorStatus {
         let state = |s: Option<&TaskStatus>| StateInfo {
             state: s.map_or("UNASSIGNED".to_string(), |s| s.state.clone()),
-            worker_id: self.settings.worker_id.clone(),
+            // The worker that runs it (scaled out, maybe another one); this one if none yet.
+            worker_id: s
+                .map(|s| s.worker_id.clone())
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| self.settings.worker_id.clone()),
             trace: s.and_then(|s| s.trace.clone()),
         };
         ConnectorStatus {

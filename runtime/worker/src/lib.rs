@@ -10,6 +10,7 @@
 //!   path in that key (`"write-parent"`: read-write), at the same path, and nothing else.
 
 pub mod backend;
+mod cluster;
 pub mod configs;
 pub mod connector;
 pub mod control;
@@ -119,7 +120,11 @@ pub struct WorkerSettings {
     pub secret_dirs: Vec<PathBuf>,
     /// How status names this worker (Kafka Connect's `worker_id`, its REST `host:port`).
     pub worker_id: String,
+    /// Scaled out: the group this worker shares tasks with; `None`: it runs every task.
+    pub cluster: Option<ClusterSettings>,
 }
+
+pub use cluster::ClusterSettings;
 
 /// A running worker: a supervisor that keeps the running tasks in line with `plugin_dir` and
 /// `connectors_dir`, re-checked whenever either folder changes.
@@ -128,6 +133,7 @@ pub struct Worker {
     control: control::Control,
     shutdown: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
+    cluster: Option<cluster::Cluster>,
 }
 
 impl Worker {
@@ -147,8 +153,9 @@ impl Worker {
         builtins: Vec<(String, Arc<connectd_host::Plugin>)>,
     ) -> Result<Worker> {
         let host = Host::new(&settings.cache_dir)?;
-        let offsets = Arc::new(SourceOffsets::load(backend.clone())?);
-        let status = Arc::new(Status::new(backend.clone())?);
+        let follow = settings.cluster.is_some();
+        let offsets = Arc::new(SourceOffsets::load(backend.clone(), follow)?);
+        let status = Arc::new(Status::new(backend.clone(), &settings.worker_id, follow)?);
         let configs = Arc::new(configs::ConfigStore::load(backend.clone())?);
         let mut sup = supervisor::Supervisor::new(
             settings.clone(),
@@ -165,6 +172,16 @@ impl Worker {
         let supervisor = Arc::new(Mutex::new(sup));
         let shutdown = Arc::new(AtomicBool::new(false));
         let watcher = supervisor::watch(&settings, supervisor.clone(), shutdown.clone())?;
+        let cluster = match &settings.cluster {
+            Some(c) => Some(cluster::Cluster::start(
+                c,
+                &settings.worker_id,
+                supervisor.clone(),
+                configs.clone(),
+                status.clone(),
+            )?),
+            None => None,
+        };
         Ok(Worker {
             control: control::Control {
                 backend,
@@ -177,6 +194,7 @@ impl Worker {
             supervisor,
             shutdown,
             watcher: Some(watcher),
+            cluster,
         })
     }
 
@@ -195,6 +213,9 @@ impl Worker {
 
     /// Stops watching and stops every task (each finishes its current call first).
     pub fn stop(mut self) {
+        if let Some(mut c) = self.cluster.take() {
+            c.leave();
+        }
         self.shutdown.store(true, Ordering::Relaxed);
         if let Some(w) = self.watcher.take() {
             let _ = w.join();

@@ -34,7 +34,7 @@ use connectd_records::record_batch::ProducerRecord;
 use connectd_records::{ConnectorName, Header, Offset, TaskId, TopicPartition};
 use serde::Deserialize;
 
-use crate::backend::{self, Producer, TopicBackend};
+use crate::backend::{self, Producer, Tail, TopicBackend};
 use crate::{Result, now_ms};
 
 /// The internal topic holding source offsets.
@@ -82,6 +82,9 @@ pub struct SourceOffsets {
     /// Writes `connectd-offsets`; one store at a time.
     producer: Mutex<Box<dyn Producer>>,
     state: Mutex<State>,
+    /// Scaled out: follows the topic, where other workers store the positions of tasks that
+    /// may move here. The state then changes in the topic's order only, own writes included.
+    tail: Option<Mutex<Tail>>,
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -190,14 +193,16 @@ impl State {
 }
 
 impl SourceOffsets {
-    /// Creates the topic if needed and replays it.
-    pub fn load(backend: Arc<dyn TopicBackend>) -> Result<Self> {
+    /// Creates the topic if needed and replays it; `follow`: keeps following it
+    /// ([`SourceOffsets::catch_up`]), for a worker of a group.
+    pub fn load(backend: Arc<dyn TopicBackend>, follow: bool) -> Result<Self> {
         backend
             .admin()
             .ensure_topic(OFFSETS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
         let started = std::time::Instant::now();
         let mut state = State::default();
-        let records = backend::read_to_end(backend.as_ref(), &offsets_partition(), Offset::ZERO)?;
+        let mut tail = Tail::new(backend.as_ref(), offsets_partition(), Offset::ZERO)?;
+        let records = tail.read_new()?;
         let replayed = records.len();
         for record in records {
             if let Some(key) = record.key.as_deref() {
@@ -214,7 +219,25 @@ impl SourceOffsets {
             producer: Mutex::new(backend.producer()?),
             backend,
             state: Mutex::new(state),
+            tail: follow.then(|| Mutex::new(tail)),
         })
+    }
+
+    /// Applies what was stored since the last look, by any worker (before a task that may
+    /// have run elsewhere starts here). Does nothing unless following.
+    pub fn catch_up(&self) -> Result<()> {
+        let Some(tail) = &self.tail else {
+            return Ok(());
+        };
+        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        let records = tail.read_new()?;
+        let mut state = self.state();
+        for record in records {
+            if let Some(key) = record.key.as_deref() {
+                state.apply(key, record.value);
+            }
+        }
+        Ok(())
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -312,6 +335,10 @@ impl SourceOffsets {
     fn write(&self, records: Vec<ProducerRecord>) -> Result<()> {
         let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
         backend::append(producer.as_mut(), &offsets_partition(), &records)?;
+        drop(producer);
+        if self.tail.is_some() {
+            return self.catch_up();
+        }
         let mut state = self.state();
         for r in records {
             if let Some(key) = r.key {

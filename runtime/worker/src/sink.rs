@@ -63,8 +63,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             )));
         }
     };
-    let mut config = ctx.connector.connector_pairs();
-    config.push(("task.id".into(), ctx.task_id.to_string()));
+    let config = crate::task::task_config(&ctx.connector, ctx.task_id, &ctx.status);
     let opened = ctx
         .plugin
         .open_sink(config, &ctx.grants, &ctx.limits)

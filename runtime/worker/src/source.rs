@@ -77,8 +77,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         Ok(c) => c,
         Err(e) => return Some(TaskError::Retryable(e.to_string())),
     };
-    let mut config = ctx.connector.connector_pairs();
-    config.push(("task.id".into(), ctx.task_id.to_string()));
+    let config = crate::task::task_config(&ctx.connector, ctx.task_id, &ctx.status);
     let resume = ctx.offsets.resume(name);
     let at: Vec<String> = resume.iter().map(|(_, p)| crate::offsets::hex(p)).collect();
     tracing::info!(connector = %name, task = ctx.task_id, resume = %at.join(","), "starting source task");

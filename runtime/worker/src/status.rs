@@ -1,31 +1,43 @@
 //! Connector and task status, kept in memory and written to the internal topic
-//! `connectd-status` (key `<connector>/<task>`, value JSON), which `connectd connectors
-//! status` reads. States follow Kafka Connect: RUNNING, FAILED, UNASSIGNED.
+//! `connectd-status` (key `<connector>/<task>`, value JSON with the worker that runs it and
+//! the group generation it runs under), which `connectd connectors status` reads. States
+//! follow Kafka Connect: RUNNING, FAILED, UNASSIGNED. Scaled out, each worker also follows the
+//! topic ([`Status::catch_up`]) to show the tasks the others run; for each entry the one with
+//! the highest generation wins.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use connectd_records::TopicPartition;
 use connectd_records::record_batch::ProducerRecord;
+use connectd_records::{Offset, TopicPartition};
 
-use crate::backend::{self, Producer, TopicBackend};
+use crate::backend::{self, Producer, Tail, TopicBackend};
 use crate::now_ms;
 
 /// The internal topic holding status.
 pub const STATUS_TOPIC: &str = "connectd-status";
 
 /// One status entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskStatus {
     /// RUNNING, FAILED or UNASSIGNED.
     pub state: String,
     /// Why it failed, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
     /// Connector plugin.
+    #[serde(default)]
     pub plugin: String,
+    /// The worker that wrote it (set by [`Status::set`]).
+    #[serde(default)]
+    pub worker_id: String,
+    /// The group generation it was written under (0 when not scaled out; set by
+    /// [`Status::set`]).
+    #[serde(default)]
+    pub generation: i32,
 }
 
 impl TaskStatus {
@@ -35,6 +47,7 @@ impl TaskStatus {
             state: "RUNNING".into(),
             trace: None,
             plugin: plugin.to_string(),
+            ..TaskStatus::default()
         }
     }
 }
@@ -44,6 +57,12 @@ pub struct Status {
     /// Writes `connectd-status`.
     producer: Mutex<Box<dyn Producer>>,
     current: Mutex<BTreeMap<String, TaskStatus>>,
+    /// This worker's id, in every entry it writes.
+    worker_id: String,
+    /// The group generation its tasks run under now.
+    generation: AtomicI32,
+    /// Scaled out: every entry of the topic, by any worker, and the reader that follows it.
+    cluster: Option<Mutex<(Tail, BTreeMap<String, TaskStatus>)>>,
     /// Each connector's active topics (Kafka Connect's KIP-558): those its tasks wrote or
     /// read since it started or since the last reset. Kept in memory: after a restart the
     /// tasks find them again with their first write or read.
@@ -51,22 +70,86 @@ pub struct Status {
 }
 
 impl Status {
-    /// A status store writing to `connectd-status`.
-    pub fn new(backend: Arc<dyn TopicBackend>) -> crate::Result<Self> {
+    /// A status store writing to `connectd-status` as `worker_id`; `follow`: also reading
+    /// what the other workers of a group write.
+    pub fn new(
+        backend: Arc<dyn TopicBackend>,
+        worker_id: &str,
+        follow: bool,
+    ) -> crate::Result<Self> {
         backend
             .admin()
             .ensure_topic(STATUS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
-        Ok(Status {
+        let cluster = if follow {
+            let tail = Tail::new(
+                backend.as_ref(),
+                TopicPartition::new(STATUS_TOPIC, 0),
+                Offset::ZERO,
+            )?;
+            Some(Mutex::new((tail, BTreeMap::new())))
+        } else {
+            None
+        };
+        let status = Status {
             producer: Mutex::new(backend.producer()?),
             current: Mutex::new(BTreeMap::new()),
+            worker_id: worker_id.to_string(),
+            generation: AtomicI32::new(0),
+            cluster,
             topics: Mutex::new(BTreeMap::new()),
-        })
+        };
+        status.catch_up()?;
+        Ok(status)
+    }
+
+    /// This worker's id.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// The group generation this worker's tasks run under (0 when not scaled out).
+    pub fn generation(&self) -> i32 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Sets the generation written with this worker's entries from now on.
+    pub fn set_generation(&self, generation: i32) {
+        self.generation.store(generation, Ordering::Relaxed);
+    }
+
+    /// Scaled out: applies what every worker wrote to `connectd-status` since the last look.
+    pub fn catch_up(&self) -> crate::Result<()> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        let mut cluster = cluster.lock().unwrap_or_else(|e| e.into_inner());
+        let (tail, entries) = &mut *cluster;
+        for record in tail.read_new()? {
+            let Some(key) = record.key.and_then(|k| String::from_utf8(k).ok()) else {
+                continue;
+            };
+            match record
+                .value
+                .map(|v| serde_json::from_slice::<TaskStatus>(&v))
+            {
+                Some(Ok(s)) => {
+                    entries.insert(key, s);
+                }
+                None => {
+                    entries.remove(&key);
+                }
+                Some(Err(e)) => tracing::debug!(key, error = %e, "unreadable status record"),
+            }
+        }
+        Ok(())
     }
 
     /// Records a state change (logged, kept, and written to the status topic). A task that
     /// fails again the same way is logged again; the topic gets changes only.
-    pub fn set(&self, connector: impl AsRef<str>, task: Option<u32>, status: TaskStatus) {
+    pub fn set(&self, connector: impl AsRef<str>, task: Option<u32>, mut status: TaskStatus) {
         let connector = connector.as_ref();
+        status.worker_id = self.worker_id.clone();
+        status.generation = self.generation.load(Ordering::Relaxed);
         let key = Self::key(connector, task);
         match &status.trace {
             Some(trace) => {
@@ -96,8 +179,15 @@ impl Status {
 
     /// As [`Status::set`], but a status equal to the current one is not logged again (for
     /// a connector's config error, found again at every look at its folder).
-    pub fn set_changed(&self, connector: impl AsRef<str>, task: Option<u32>, status: TaskStatus) {
+    pub fn set_changed(
+        &self,
+        connector: impl AsRef<str>,
+        task: Option<u32>,
+        mut status: TaskStatus,
+    ) {
         let connector = connector.as_ref();
+        status.worker_id = self.worker_id.clone();
+        status.generation = self.generation.load(Ordering::Relaxed);
         let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if current.get(&Self::key(connector, task)) != Some(&status) {
             drop(current);
@@ -139,11 +229,25 @@ impl Status {
         topics.remove(connector);
     }
 
-    /// The current status of every connector and task.
+    /// The current status of every connector and task: this worker's own, and scaled out
+    /// the group's (an entry of a later generation wins; this worker's own on a tie).
     pub fn snapshot(&self) -> BTreeMap<String, TaskStatus> {
-        self.current
+        let mut all = self
+            .current
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        if let Some(cluster) = &self.cluster {
+            let cluster = cluster.lock().unwrap_or_else(|e| e.into_inner());
+            for (key, s) in &cluster.1 {
+                if all
+                    .get(key)
+                    .is_none_or(|mine| s.generation > mine.generation)
+                {
+                    all.insert(key.clone(), s.clone());
+                }
+            }
+        }
+        all
     }
 }

@@ -7,7 +7,7 @@
 //! connectors so that what runs matches. The watcher thread calls it after every change, once
 //! the folder has been quiet for a moment; the REST API calls it after every write.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use connectd_host::{Host, Plugin};
-use connectd_records::Kind;
+use connectd_records::{ConnectorName, Kind, TaskId};
 use notify::Watcher;
 
 use crate::backend::TopicBackend;
@@ -97,6 +97,11 @@ pub(crate) struct Supervisor {
     /// Every connector found at the last reconcile, by name.
     known: BTreeMap<String, KnownConnector>,
     next_generation: u64,
+    /// Scaled out (`[cluster]`): the tasks the group gave this worker; `None`: this worker
+    /// runs every task.
+    assigned: Option<BTreeSet<TaskId>>,
+    /// Scaled out: connectors this worker published from its files, by name.
+    published: BTreeMap<String, PathBuf>,
 }
 
 fn fingerprint(path: &Path) -> (u64, Option<SystemTime>) {
@@ -114,6 +119,7 @@ impl Supervisor {
         status: Arc<Status>,
         configs: Arc<ConfigStore>,
     ) -> Self {
+        let settings_scaled_out = settings.cluster.is_some();
         Supervisor {
             settings,
             host,
@@ -126,6 +132,85 @@ impl Supervisor {
             running: HashMap::new(),
             known: BTreeMap::new(),
             next_generation: 1,
+            assigned: settings_scaled_out.then(BTreeSet::new),
+            published: BTreeMap::new(),
+        }
+    }
+
+    /// Whether this worker runs task `task` of `connector` (scaled out: whether the group
+    /// assigned it here).
+    fn runs(&self, connector: &ConnectorName, task: u32) -> bool {
+        self.assigned.as_ref().is_none_or(|a| {
+            a.contains(&TaskId {
+                connector: connector.clone(),
+                task,
+            })
+        })
+    }
+
+    /// Every task of every connector this worker knows (what the group's leader assigns).
+    pub(crate) fn wanted(&self) -> BTreeSet<TaskId> {
+        self.known
+            .iter()
+            .filter_map(|(name, k)| Some((ConnectorName::new(name).ok()?, k.tasks_max)))
+            .flat_map(|(connector, n)| {
+                (0..n).map(move |task| TaskId {
+                    connector: connector.clone(),
+                    task,
+                })
+            })
+            .collect()
+    }
+
+    /// Scaled out: runs exactly `tasks` from now on, under `generation` (-1: none, the group
+    /// was lost). Revoked tasks stop (and finish their current call) before new ones start.
+    pub(crate) fn set_assignment(&mut self, generation: i32, tasks: BTreeSet<TaskId>) {
+        self.assigned = Some(tasks);
+        let keys: Vec<PathBuf> = self.running.keys().cloned().collect();
+        for key in &keys {
+            let r = self.running.get_mut(key).expect("listed");
+            for (id, (stop, thread)) in r.tasks.iter_mut().enumerate() {
+                let id = id as u32;
+                let keep = self.assigned.as_ref().is_some_and(|a| {
+                    a.contains(&TaskId {
+                        connector: r.config.name.clone(),
+                        task: id,
+                    })
+                });
+                if !keep && let Some(t) = thread.take() {
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = t.join();
+                    tracing::info!(connector = %r.config.name, task = id, generation, "stopped task (assigned elsewhere)");
+                }
+            }
+        }
+        if generation < 0 {
+            return;
+        }
+        self.status.set_generation(generation);
+        // Positions stored by whichever worker ran a task before.
+        if let Err(e) = self.offsets.catch_up() {
+            tracing::warn!(error = %e, "could not read connectd-offsets; tasks resume from what was read before");
+        }
+        for key in keys {
+            let mut r = self.running.remove(&key).expect("listed");
+            for id in 0..r.tasks.len() as u32 {
+                if r.tasks[id as usize].1.is_some() || !self.runs(&r.config.name, id) {
+                    continue;
+                }
+                if id == 0 {
+                    self.status
+                        .set(&r.config.name, None, TaskStatus::running(&r.config.plugin));
+                }
+                match self.spawn_task(&r, id) {
+                    Ok((stop, thread)) => {
+                        tracing::info!(connector = %r.config.name, task = id, generation, "started task (assigned here)");
+                        r.tasks[id as usize] = (stop, Some(thread));
+                    }
+                    Err(reason) => self.failed(&r.config.name, &r.config.plugin, reason),
+                }
+            }
+            self.running.insert(key, r);
         }
     }
 
@@ -169,6 +254,7 @@ impl Supervisor {
                 state: "FAILED".into(),
                 trace: Some(reason),
                 plugin: plugin.to_string(),
+                ..TaskStatus::default()
             },
         );
     }
@@ -241,18 +327,27 @@ impl Supervisor {
             let raw = config.as_ref().map(|c| c.raw.clone()).unwrap_or_default();
             desired.push((file.clone(), Some(file), raw, config));
         }
+        if self.assigned.is_some() {
+            // Scaled out: the group runs what connectd-configs holds; files go there first.
+            self.publish_files(&desired);
+            desired.retain(|(_, _, _, c)| c.is_err());
+        }
         let file_names: Vec<String> = desired
             .iter()
             .filter_map(|(_, _, _, c)| c.as_ref().ok().map(|c| c.name.to_string()))
             .collect();
-        for (name, raw) in self.configs.connectors() {
+        for (name, stored) in self.configs.connectors() {
             if file_names.contains(&name) {
                 tracing::warn!(connector = %name, "a connector file has the name of a REST-created connector; the file's runs");
                 continue;
             }
-            let origin = rest_origin(&self.settings.connectors_dir, &name);
+            let file = stored.file.map(PathBuf::from);
+            let origin = file
+                .clone()
+                .unwrap_or_else(|| rest_origin(&self.settings.connectors_dir, &name));
+            let raw = stored.properties;
             let config = ConnectorConfig::from_values(&origin, &name, raw.clone(), &secret_files);
-            desired.push((origin, None, raw, config));
+            desired.push((origin, file, raw, config));
         }
         // Gone (file removed, connector deleted): stop their connectors.
         let gone: Vec<PathBuf> = self
@@ -271,6 +366,7 @@ impl Supervisor {
                     state: "UNASSIGNED".into(),
                     trace: Some(format!("{} was removed", path.display())),
                     plugin: String::new(),
+                    ..TaskStatus::default()
                 },
             );
         }
@@ -319,6 +415,48 @@ impl Supervisor {
         self.known = known;
     }
 
+    /// Scaled out: writes the connectors of this worker's valid files to connectd-configs
+    /// where the topic does not hold them as they are, and deletes those whose file this
+    /// worker published and has since removed.
+    fn publish_files(&mut self, files: &[Desired]) {
+        let stored = self.configs.connectors();
+        let mut now = BTreeMap::new();
+        for (_, file, raw, config) in files {
+            let (Some(file), Ok(config)) = (file, config) else {
+                continue;
+            };
+            let name = config.name.to_string();
+            let marker = file.display().to_string();
+            let current = stored.get(&name);
+            if current.is_none_or(|c| &c.properties != raw || c.file.as_ref() != Some(&marker)) {
+                match self.configs.publish(&name, raw.clone(), Some(marker)) {
+                    Ok(()) => {
+                        tracing::info!(connector = %name, file = %file.display(), "published the connector file to the group")
+                    }
+                    Err(e) => {
+                        tracing::error!(connector = %name, error = %e, "could not publish the connector file to connectd-configs")
+                    }
+                }
+            }
+            now.insert(name, file.clone());
+        }
+        for (name, file) in std::mem::take(&mut self.published) {
+            let marker = file.display().to_string();
+            let ours = stored.get(&name).and_then(|c| c.file.as_ref()) == Some(&marker);
+            if !now.contains_key(&name) && ours {
+                match self.configs.delete_connector(&name) {
+                    Ok(()) => {
+                        tracing::info!(connector = %name, file = %file.display(), "connector file removed; deleted the connector from the group")
+                    }
+                    Err(e) => {
+                        tracing::error!(connector = %name, error = %e, "could not delete the connector from connectd-configs")
+                    }
+                }
+            }
+        }
+        self.published = now;
+    }
+
     /// Starts, restarts or stops one valid connector so it runs as its config, its plugins
     /// and its target state say.
     fn reconcile_one(&mut self, key: &Path, config: ConnectorConfig, target: TargetState) {
@@ -332,11 +470,16 @@ impl Supervisor {
                 state: state.into(),
                 trace: None,
                 plugin: config.plugin.clone(),
+                ..TaskStatus::default()
             };
-            self.status.set_changed(&config.name, None, status.clone());
+            if self.runs(&config.name, 0) {
+                self.status.set_changed(&config.name, None, status.clone());
+            }
             for task in 0..config.tasks_max {
-                self.status
-                    .set_changed(&config.name, Some(task), status.clone());
+                if self.runs(&config.name, task) {
+                    self.status
+                        .set_changed(&config.name, Some(task), status.clone());
+                }
             }
             return;
         }
@@ -470,11 +613,13 @@ impl Supervisor {
                 .ensure_topic(topic, 1, &[])
                 .map_err(|e| e.to_string())?;
         }
-        self.status.set(
-            &connector.name,
-            None,
-            TaskStatus::running(&connector.plugin),
-        );
+        if self.runs(&connector.name, 0) {
+            self.status.set(
+                &connector.name,
+                None,
+                TaskStatus::running(&connector.plugin),
+            );
+        }
         let mut running = RunningConnector {
             config,
             resolved: connector,
@@ -485,6 +630,11 @@ impl Supervisor {
             tasks: Vec::new(),
         };
         for task_id in 0..running.config.tasks_max {
+            if !self.runs(&running.config.name, task_id) {
+                // Scaled out: another worker runs it (or nobody yet).
+                running.tasks.push((Arc::new(AtomicBool::new(true)), None));
+                continue;
+            }
             let task = self.spawn_task(&running, task_id)?;
             running.tasks.push((task.0, Some(task.1)));
         }
@@ -555,7 +705,10 @@ impl Supervisor {
             let failed = status
                 .get(&format!("{name}/{id}"))
                 .is_some_and(|s| s.state == "FAILED");
-            if task.is_some_and(|t| t != id) || (only_failed && !failed) {
+            if task.is_some_and(|t| t != id)
+                || (only_failed && !failed)
+                || !self.runs(&running.config.name, id)
+            {
                 running.tasks.push((stop, thread));
                 continue;
             }
@@ -567,6 +720,7 @@ impl Supervisor {
                 state: "RESTARTING".into(),
                 trace: None,
                 plugin: plugin.clone(),
+                ..TaskStatus::default()
             };
             self.status.set(name, Some(id), restarting);
             match self.spawn_task(&running, id) {

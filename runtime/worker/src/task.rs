@@ -44,6 +44,7 @@ pub(crate) fn restart_loop(
                 state: "FAILED".into(),
                 trace: Some(connector.redact(&error.to_string())),
                 plugin: connector.plugin.clone(),
+                ..TaskStatus::default()
             },
         );
         if matches!(error, TaskError::InvalidConfig(_)) {
@@ -53,4 +54,19 @@ pub(crate) fn restart_loop(
         sleep_unless_stopped(stop, backoff);
         backoff = (backoff * 2).min(RESTART_BACKOFF.1);
     }
+}
+
+/// The config a task opens with: its connector's keys, then `task.id` (which task of
+/// `tasks.max`), `worker.id` (the worker running it) and `task.generation` (the group
+/// generation it runs under; 0 when not scaled out).
+pub(crate) fn task_config(
+    connector: &ConnectorConfig,
+    task_id: u32,
+    status: &Status,
+) -> Vec<(String, String)> {
+    let mut config = connector.connector_pairs();
+    config.push(("task.id".into(), task_id.to_string()));
+    config.push(("worker.id".into(), status.worker_id().to_string()));
+    config.push(("task.generation".into(), status.generation().to_string()));
+    config
 }

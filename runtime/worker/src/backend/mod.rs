@@ -129,26 +129,47 @@ pub fn read_to_end(
     tp: &TopicPartition,
     from: Offset,
 ) -> Result<Vec<SinkRecord>> {
-    let mut consumer = backend.consumer(None)?;
-    let end = consumer.end_offset(tp)?;
-    consumer.assign(&[(tp.clone(), from)])?;
-    let mut out = Vec::new();
-    // A reader that makes no progress for this long while behind the end gives up.
-    let mut idle_polls = 0;
-    while let Some(at) = consumer.position(tp).filter(|p| *p < end) {
-        let mut batch = SinkBatch::default();
-        consumer.poll(1 << 20, Duration::from_millis(100), &mut batch)?;
-        out.extend(batch.to_records());
-        idle_polls = if consumer.position(tp) == Some(at) {
-            idle_polls + 1
-        } else {
-            0
-        };
-        if idle_polls >= 100 {
-            return Err(crate::Error::Backend(format!(
-                "reading {tp}: stuck at offset {at} below its end {end} for 10 s"
-            )));
-        }
+    Tail::new(backend, tp.clone(), from)?.read_new()
+}
+
+/// A reader of one partition that keeps its place: each [`Tail::read_new`] returns what was
+/// appended since the last (how scaled-out workers follow the internal topics).
+pub struct Tail {
+    tp: TopicPartition,
+    consumer: Box<dyn Consumer>,
+}
+
+impl Tail {
+    /// A reader of `tp` from `from`.
+    pub fn new(backend: &dyn TopicBackend, tp: TopicPartition, from: Offset) -> Result<Self> {
+        let mut consumer = backend.consumer(None)?;
+        consumer.assign(&[(tp.clone(), from)])?;
+        Ok(Tail { tp, consumer })
     }
-    Ok(out)
+
+    /// Every record from the current place to the partition's current end.
+    pub fn read_new(&mut self) -> Result<Vec<SinkRecord>> {
+        let tp = &self.tp;
+        let end = self.consumer.end_offset(tp)?;
+        let mut out = Vec::new();
+        // A reader that makes no progress for this long while behind the end gives up.
+        let mut idle_polls = 0;
+        while let Some(at) = self.consumer.position(tp).filter(|p| *p < end) {
+            let mut batch = SinkBatch::default();
+            self.consumer
+                .poll(1 << 20, Duration::from_millis(100), &mut batch)?;
+            out.extend(batch.to_records());
+            idle_polls = if self.consumer.position(tp) == Some(at) {
+                idle_polls + 1
+            } else {
+                0
+            };
+            if idle_polls >= 100 {
+                return Err(crate::Error::Backend(format!(
+                    "reading {tp}: stuck at offset {at} below its end {end} for 10 s"
+                )));
+            }
+        }
+        Ok(out)
+    }
 }

@@ -157,6 +157,7 @@ fn main() -> Result<()> {
         limits: Limits::default(),
         secret_dirs: Vec::new(),
         worker_id: "bench".into(),
+        cluster: None,
     };
     let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
     let started = Instant::now();

@@ -1,0 +1,332 @@
+//! Scale-out: three connectd workers in one group share two connectors' tasks through Kafka's
+//! group membership. One worker also serves the broker; the other two reach it over the wire
+//! (`mode = "kafka"`). A worker killed with kill -9 loses its tasks to the others within the
+//! session timeout, and gets a fair share back when it returns, while the tasks that do not
+//! move keep running. The source is exactly-once throughout, the sink loses nothing, and no
+//! task ever runs on two workers at once (from the records the tasks wrote, and from the
+//! status topic).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::support::{Connectd, WORKER, read_all};
+
+const GROUP: &str = "[cluster]\ngroup_id = \"connectd-test\"\nsession_timeout_ms = 3000\nheartbeat_interval_ms = 500\n";
+const SESSION: Duration = Duration::from_millis(3000);
+const TOPIC: &str = "scaled";
+const PER_TASK: u64 = 30_000;
+
+/// Where each task of each connector runs now, from a worker's REST API:
+/// (connector, task) → worker id, for RUNNING tasks.
+fn running(api: &str) -> BTreeMap<(String, u64), String> {
+    let mut out = BTreeMap::new();
+    for name in ["gen", "sink"] {
+        let Ok(resp) = ureq::get(&format!("{api}/connectors/{name}/status")).call() else {
+            continue;
+        };
+        let v: serde_json::Value = resp.into_json().unwrap();
+        for t in v["tasks"].as_array().into_iter().flatten() {
+            if t["state"] == "RUNNING" {
+                out.insert(
+                    (name.to_string(), t["id"].as_u64().unwrap()),
+                    t["worker_id"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// How many tasks each worker runs.
+fn spread(tasks: &BTreeMap<(String, u64), String>) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for w in tasks.values() {
+        *out.entry(w.clone()).or_default() += 1;
+    }
+    out
+}
+
+/// Waits until all 6 tasks run, 2 on each of `workers`; returns when it happened.
+fn wait_for_spread(
+    api: &str,
+    workers: &[String],
+    timeout: Duration,
+) -> BTreeMap<(String, u64), String> {
+    let start = Instant::now();
+    loop {
+        let now = running(api);
+        let s = spread(&now);
+        if now.len() == 6 && workers.iter().all(|w| s.get(w) == Some(&2)) {
+            return now;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "tasks never spread 2/2/2 over {workers:?}: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every status record in `connectd-status`, in order: (key, worker, generation, state).
+fn status_records(c: &Connectd) -> Vec<(String, String, i64, String)> {
+    let consumer: BaseConsumer = c
+        .client()
+        .set("group.id", "status-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("connectd-status", 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let (_, end) = consumer
+        .fetch_watermarks("connectd-status", 0, Duration::from_secs(5))
+        .unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+        if let Some(v) = m
+            .payload()
+            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+        {
+            out.push((
+                key,
+                v["worker_id"].as_str().unwrap_or("").to_string(),
+                v["generation"].as_i64().unwrap_or(0),
+                v["state"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+        if m.offset() + 1 >= end {
+            break;
+        }
+    }
+    out
+}
+
+/// Task starts in the status topic: RUNNING records of tasks (key `connector/n`).
+fn task_starts(records: &[(String, String, i64, String)]) -> usize {
+    records
+        .iter()
+        .filter(|(k, _, _, s)| k.contains('/') && s == "RUNNING")
+        .count()
+}
+
+#[test]
+fn three_workers_share_tasks_fail_over_and_rebalance_back() {
+    // Worker 1 serves the broker and is a member; workers 2 and 3 use it over the wire.
+    let mut w1 = Connectd::start_with(WORKER, GROUP, |dir| {
+        crate::connectors::install(
+            dir,
+            &[
+                ("connectd-datagen-source", "datagen-source"),
+                ("connectd-file-sink", "file-sink"),
+            ],
+        );
+    });
+    w1.cli(
+        &["topics", "create", "--topic", TOPIC, "--partitions", "3"],
+        None,
+    );
+    let over_the_wire = format!(
+        "mode = \"kafka\"\nbootstrap_servers = \"{}\"\n{GROUP}",
+        w1.bootstrap()
+    );
+    let member = || {
+        Connectd::start_with(WORKER, &over_the_wire, |dir| {
+            crate::connectors::install(
+                dir,
+                &[
+                    ("connectd-datagen-source", "datagen-source"),
+                    ("connectd-file-sink", "file-sink"),
+                ],
+            );
+        })
+    };
+    let mut w2 = member();
+    let w3 = member();
+    let workers: Vec<String> = [&w1, &w2, &w3]
+        .iter()
+        .map(|w| format!("127.0.0.1:{}", w.api_port))
+        .collect();
+    // The connectors are files on worker 1 only: it publishes them to the group.
+    let output = w1.dir.path().join("output/scaled.txt");
+    std::fs::write(
+        w1.dir.path().join("connectors.d/gen.toml"),
+        format!(
+            "plugin = \"datagen-source\"\ntopic = \"{TOPIC}\"\n\"tasks.max\" = 3\nrate = 1500\niterations = {PER_TASK}\n\"include.worker\" = true\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        w1.dir.path().join("connectors.d/sink.toml"),
+        format!(
+            "plugin = \"file-sink\"\ntopics = \"{TOPIC}\"\n\"tasks.max\" = 3\nfile = \"{}\"\n",
+            output.display()
+        ),
+    )
+    .unwrap();
+    let before = wait_for_spread(&w3.api(), &workers, Duration::from_secs(60));
+    eprintln!("spread: {before:?}");
+    // Every worker shows where every task runs (each follows connectd-status).
+    assert_eq!(
+        wait_for_spread(&w2.api(), &workers, Duration::from_secs(10)),
+        before
+    );
+    let listed = w2.cli(&["connectors", "status", "gen"], None);
+    for ((connector, task), w) in &before {
+        if connector == "gen" {
+            assert!(
+                listed.contains(&format!("gen\t{task}\tRUNNING\t{w}")),
+                "`connectors status` names the worker of gen/{task}, {w}: {listed}"
+            );
+        }
+    }
+    let starts_stable = task_starts(&status_records(&w1));
+
+    // kill -9 worker 2 (not the broker): its tasks run elsewhere within the session timeout.
+    std::thread::sleep(Duration::from_secs(2));
+    let moved: Vec<(String, u64)> = before
+        .iter()
+        .filter(|(_, w)| **w == workers[1])
+        .map(|(t, _)| t.clone())
+        .collect();
+    w2.kill9();
+    let killed = Instant::now();
+    let after_kill = loop {
+        let now = running(&w1.api());
+        if moved
+            .iter()
+            .all(|t| now.get(t).is_some_and(|w| *w != workers[1]))
+            && now.len() == 6
+        {
+            break now;
+        }
+        assert!(
+            killed.elapsed() < SESSION + Duration::from_secs(10),
+            "worker 2's tasks {moved:?} did not move: {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let failover = killed.elapsed();
+    eprintln!("failover took {failover:?}: {after_kill:?}");
+    assert!(
+        failover < SESSION + Duration::from_secs(3),
+        "failover took {failover:?}"
+    );
+    // Tasks that were not on worker 2 did not move.
+    for (t, w) in &before {
+        if *w != workers[1] {
+            assert_eq!(after_kill.get(t), Some(w), "{t:?} moved");
+        }
+    }
+    let starts_failover = task_starts(&status_records(&w1));
+    assert_eq!(
+        starts_failover - starts_stable,
+        moved.len(),
+        "only the dead worker's tasks started again"
+    );
+
+    // Worker 2 returns: it gets two tasks back; the other four keep running.
+    std::thread::sleep(Duration::from_secs(1));
+    w2.restart();
+    let back = wait_for_spread(&w1.api(), &workers, Duration::from_secs(30));
+    eprintln!("back: {back:?}");
+    let unchanged = back
+        .iter()
+        .filter(|(t, w)| after_kill.get(*t) == Some(*w))
+        .count();
+    assert_eq!(
+        unchanged, 4,
+        "only two tasks moved back: {after_kill:?} -> {back:?}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let starts_back = task_starts(&status_records(&w1));
+    assert_eq!(
+        starts_back - starts_failover,
+        2,
+        "the four tasks that stayed were not restarted"
+    );
+
+    // The source data reaches the topic exactly once; each task's records, in id order,
+    // come from one worker and generation after another, never back.
+    let records: Vec<serde_json::Value> = read_all(
+        &w1,
+        &[(TOPIC, 3)],
+        3 * PER_TASK as usize,
+        Duration::from_secs(120),
+    )
+    .into_iter()
+    .map(|r| r.value)
+    .collect();
+    let mut seen: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut by_task: BTreeMap<u64, Vec<(u64, String, i64)>> = BTreeMap::new();
+    for v in &records {
+        let (task, id) = (v["task"].as_u64().unwrap(), v["id"].as_u64().unwrap());
+        *seen.entry((task, id)).or_default() += 1;
+        by_task.entry(task).or_default().push((
+            id,
+            v["worker"].as_str().unwrap().to_string(),
+            v["generation"].as_i64().unwrap(),
+        ));
+    }
+    let doubled = seen.values().filter(|n| **n > 1).count();
+    assert!(
+        doubled == 0 && seen.len() as u64 == 3 * PER_TASK,
+        "{} records, {} distinct, {doubled} doubled",
+        records.len(),
+        seen.len()
+    );
+    for (task, mut rows) in by_task {
+        rows.sort();
+        let mut segments: Vec<(String, i64)> = Vec::new();
+        for (_, w, g) in rows {
+            if segments.last() != Some(&(w.clone(), g)) {
+                if let Some((_, last)) = segments.last() {
+                    assert!(
+                        g > *last,
+                        "task {task}: generation {g} of {w} after {segments:?}: two workers ran it"
+                    );
+                }
+                segments.push((w, g));
+            }
+        }
+        eprintln!("gen task {task} ran on {segments:?}");
+    }
+    // From the status topic: per task, each start is under a later generation.
+    let mut last: HashMap<String, i64> = HashMap::new();
+    for (key, worker, generation, state) in status_records(&w1) {
+        if key.contains('/')
+            && state == "RUNNING"
+            && let Some(before) = last.insert(key.clone(), generation)
+        {
+            assert!(
+                generation > before,
+                "{key} started on {worker} in generation {generation} after {before}"
+            );
+        }
+    }
+    // The sink (at least once) lost nothing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let sunk = loop {
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        let ids: HashSet<(u64, u64)> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| (v["task"].as_u64().unwrap(), v["id"].as_u64().unwrap()))
+            .collect();
+        if ids.len() as u64 == 3 * PER_TASK || Instant::now() > deadline {
+            break ids.len();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(sunk as u64, 3 * PER_TASK, "the sink wrote every record");
+    w1.stop();
+}
