@@ -298,13 +298,13 @@ pub struct Read {
 /// Reads every partition of `topics` from the beginning until `expect` records arrived and
 /// then 3 s more (to see any extra), or until `timeout`.
 pub fn read_all(
-    c: &Connectd,
+    bootstrap: &str,
     topics: &[(&str, i32)],
     expect: usize,
     timeout: Duration,
 ) -> Vec<Read> {
-    let consumer: BaseConsumer = c
-        .client()
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", "exactly-once-reader")
         .set("enable.auto.commit", "false")
         .create()
@@ -336,4 +336,47 @@ pub fn read_all(
         }
     }
     out
+}
+
+/// tansu 0.6 (installed by tests/setup), a Kafka-compatible broker no one here wrote, in
+/// memory on a free loopback port; killed when dropped.
+pub struct Tansu {
+    child: Child,
+    pub bootstrap: String,
+    _log: tempfile::NamedTempFile,
+}
+
+impl Tansu {
+    pub fn start() -> Self {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = Command::new("tansu")
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .expect("tansu is installed by tests/setup (cargo install tansu --features dynostore)");
+        wait_for_port(port, Duration::from_secs(20));
+        Tansu {
+            child,
+            bootstrap: format!("127.0.0.1:{port}"),
+            _log: log,
+        }
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

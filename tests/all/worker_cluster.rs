@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::support::{Connectd, WORKER, read_all};
 
@@ -55,6 +55,7 @@ fn wait_for_spread(
     api: &str,
     workers: &[String],
     timeout: Duration,
+    logs: &[&Connectd],
 ) -> BTreeMap<(String, u64), String> {
     let start = Instant::now();
     loop {
@@ -63,18 +64,20 @@ fn wait_for_spread(
         if now.len() == 6 && workers.iter().all(|w| s.get(w) == Some(&2)) {
             return now;
         }
-        assert!(
-            start.elapsed() < timeout,
-            "tasks never spread 2/2/2 over {workers:?}: {now:?}"
-        );
+        if start.elapsed() > timeout {
+            for w in logs {
+                eprintln!("worker log:\n{}", group_lines(w));
+            }
+            panic!("tasks never spread 2/2/2 over {workers:?}: {now:?}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 /// Every status record in `connectd-status`, in order: (key, worker, generation, state).
-fn status_records(c: &Connectd) -> Vec<(String, String, i64, String)> {
-    let consumer: BaseConsumer = c
-        .client()
+fn status_records(bootstrap: &str) -> Vec<(String, String, i64, String)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", "status-reader")
         .set("enable.auto.commit", "false")
         .create()
@@ -111,6 +114,19 @@ fn status_records(c: &Connectd) -> Vec<(String, String, i64, String)> {
     out
 }
 
+/// A worker's log lines about the group and its tasks (for failure messages).
+fn group_lines(w: &Connectd) -> String {
+    w.log_text()
+        .lines()
+        .filter(|l| {
+            ["group", "assign", "task", "fenced", "heartbeat"]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Task starts in the status topic: RUNNING records of tasks (key `connector/n`).
 fn task_starts(records: &[(String, String, i64, String)]) -> usize {
     records
@@ -119,39 +135,40 @@ fn task_starts(records: &[(String, String, i64, String)]) -> usize {
         .count()
 }
 
+const PLUGINS: &[(&str, &str)] = &[
+    ("connectd-datagen-source", "datagen-source"),
+    ("connectd-file-sink", "file-sink"),
+];
+
+/// A worker of the group using the cluster at `bootstrap` (no broker of its own).
+fn member(bootstrap: &str) -> Connectd {
+    Connectd::start_with(
+        WORKER,
+        &format!("mode = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n{GROUP}"),
+        |dir| crate::connectors::install(dir, PLUGINS),
+    )
+}
+
 #[test]
 fn three_workers_share_tasks_fail_over_and_rebalance_back() {
     // Worker 1 serves the broker and is a member; workers 2 and 3 use it over the wire.
-    let mut w1 = Connectd::start_with(WORKER, GROUP, |dir| {
-        crate::connectors::install(
-            dir,
-            &[
-                ("connectd-datagen-source", "datagen-source"),
-                ("connectd-file-sink", "file-sink"),
-            ],
-        );
+    let w1 = Connectd::start_with(WORKER, GROUP, |dir| {
+        crate::connectors::install(dir, PLUGINS)
     });
     w1.cli(
         &["topics", "create", "--topic", TOPIC, "--partitions", "3"],
         None,
     );
-    let over_the_wire = format!(
-        "mode = \"kafka\"\nbootstrap_servers = \"{}\"\n{GROUP}",
-        w1.bootstrap()
-    );
-    let member = || {
-        Connectd::start_with(WORKER, &over_the_wire, |dir| {
-            crate::connectors::install(
-                dir,
-                &[
-                    ("connectd-datagen-source", "datagen-source"),
-                    ("connectd-file-sink", "file-sink"),
-                ],
-            );
-        })
-    };
-    let mut w2 = member();
-    let w3 = member();
+    let bootstrap = w1.bootstrap();
+    let w2 = member(&bootstrap);
+    let w3 = member(&bootstrap);
+    scenario(&bootstrap, [w1, w2, w3]);
+}
+
+/// Two connectors of 3 tasks (a worker-stamping datagen source and a file sink), published
+/// from worker 1's folder, spread 2/2/2; worker 2 is killed and restarted; then every check.
+fn scenario(bootstrap: &str, workers: [Connectd; 3]) {
+    let [w1, mut w2, w3] = workers;
     let workers: Vec<String> = [&w1, &w2, &w3]
         .iter()
         .map(|w| format!("127.0.0.1:{}", w.api_port))
@@ -173,11 +190,21 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
         ),
     )
     .unwrap();
-    let before = wait_for_spread(&w3.api(), &workers, Duration::from_secs(60));
+    let before = wait_for_spread(
+        &w3.api(),
+        &workers,
+        Duration::from_secs(60),
+        &[&w1, &w2, &w3],
+    );
     eprintln!("spread: {before:?}");
     // Every worker shows where every task runs (each follows connectd-status).
     assert_eq!(
-        wait_for_spread(&w2.api(), &workers, Duration::from_secs(10)),
+        wait_for_spread(
+            &w2.api(),
+            &workers,
+            Duration::from_secs(10),
+            &[&w1, &w2, &w3]
+        ),
         before
     );
     let listed = w2.cli(&["connectors", "status", "gen"], None);
@@ -189,7 +216,7 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
             );
         }
     }
-    let starts_stable = task_starts(&status_records(&w1));
+    let starts_stable = task_starts(&status_records(bootstrap));
 
     // kill -9 worker 2 (not the broker): its tasks run elsewhere within the session timeout.
     std::thread::sleep(Duration::from_secs(2));
@@ -211,7 +238,9 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
         }
         assert!(
             killed.elapsed() < SESSION + Duration::from_secs(10),
-            "worker 2's tasks {moved:?} did not move: {now:?}"
+            "worker 2's tasks {moved:?} did not move: {now:?}\nworker 1:\n{}\nworker 3:\n{}",
+            group_lines(&w1),
+            group_lines(&w3)
         );
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -227,7 +256,7 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
             assert_eq!(after_kill.get(t), Some(w), "{t:?} moved");
         }
     }
-    let starts_failover = task_starts(&status_records(&w1));
+    let starts_failover = task_starts(&status_records(bootstrap));
     assert_eq!(
         starts_failover - starts_stable,
         moved.len(),
@@ -237,7 +266,12 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
     // Worker 2 returns: it gets two tasks back; the other four keep running.
     std::thread::sleep(Duration::from_secs(1));
     w2.restart();
-    let back = wait_for_spread(&w1.api(), &workers, Duration::from_secs(30));
+    let back = wait_for_spread(
+        &w1.api(),
+        &workers,
+        Duration::from_secs(30),
+        &[&w1, &w2, &w3],
+    );
     eprintln!("back: {back:?}");
     let unchanged = back
         .iter()
@@ -248,17 +282,26 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
         "only two tasks moved back: {after_kill:?} -> {back:?}"
     );
     std::thread::sleep(Duration::from_secs(2));
-    let starts_back = task_starts(&status_records(&w1));
+    let records = status_records(bootstrap);
+    let starts_back = task_starts(&records);
+    let restarts: Vec<_> = records
+        .iter()
+        .filter(|(k, _, _, s)| k.contains('/') && s == "RUNNING")
+        .skip(starts_failover)
+        .collect();
     assert_eq!(
         starts_back - starts_failover,
         2,
-        "the four tasks that stayed were not restarted"
+        "only the two tasks that moved back started again: {restarts:?}\nworker 1:\n{}\nworker 2:\n{}\nworker 3:\n{}",
+        group_lines(&w1),
+        group_lines(&w2),
+        group_lines(&w3)
     );
 
     // The source data reaches the topic exactly once; each task's records, in id order,
     // come from one worker and generation after another, never back.
     let records: Vec<serde_json::Value> = read_all(
-        &w1,
+        bootstrap,
         &[(TOPIC, 3)],
         3 * PER_TASK as usize,
         Duration::from_secs(120),
@@ -302,7 +345,7 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
     }
     // From the status topic: per task, each start is under a later generation.
     let mut last: HashMap<String, i64> = HashMap::new();
-    for (key, worker, generation, state) in status_records(&w1) {
+    for (key, worker, generation, state) in status_records(bootstrap) {
         if key.contains('/')
             && state == "RUNNING"
             && let Some(before) = last.insert(key.clone(), generation)
@@ -328,5 +371,97 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(sunk as u64, 3 * PER_TASK, "the sink wrote every record");
-    w1.stop();
+    drop((w1, w2, w3));
+}
+
+/// Bad group settings give a clear error at start, or a clear, repeated log line while the
+/// worker keeps serving; nothing hangs silently.
+#[test]
+fn bad_cluster_settings_are_named() {
+    let broker = Connectd::start("");
+    let bootstrap = broker.bootstrap();
+    let start = |cluster: &str, worker: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        crate::connectors::install(dir.path(), &[]);
+        let config = dir.path().join("worker.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[worker]\ndata_dir = \"data\"\n{WORKER}\n{worker}\n[api]\nlisten = \"127.0.0.1:{}\"\n[broker]\nmode = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n[cluster]\n{cluster}\n",
+                crate::support::free_port()
+            ),
+        )
+        .unwrap();
+        (dir, config)
+    };
+    let run = |config: &std::path::Path| {
+        crate::support::run_tool(
+            env!("CARGO_BIN_EXE_connectd"),
+            &["--config", config.to_str().unwrap()],
+            None,
+        )
+    };
+    // Heartbeats too slow for the session timeout: refused at load, naming the key.
+    let (_d, config) = start(
+        "group_id = \"g\"\nsession_timeout_ms = 2000\nheartbeat_interval_ms = 1500",
+        "",
+    );
+    let (ok, _, err) = run(&config);
+    assert!(
+        !ok && err.contains("heartbeat_interval_ms") && err.contains("worker.toml"),
+        "{err}"
+    );
+    // An internal topic that cannot be created: the start fails naming it and its key.
+    let (_d, config) = start(
+        "group_id = \"g\"",
+        "config_storage_topic = \"not a topic name\"",
+    );
+    let (ok, _, err) = run(&config);
+    assert!(
+        !ok && err.contains("not a topic name") && err.contains("config_storage_topic"),
+        "{err}"
+    );
+
+    // A group id already used by consumers: the coordinator refuses the worker; it says so
+    // and keeps serving (and retrying), running no task.
+    let consumer: BaseConsumer = broker
+        .client()
+        .set("group.id", "shared-group")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["connectd-status"]).unwrap();
+    let joined = Instant::now();
+    while consumer.assignment().unwrap().count() == 0 {
+        consumer.poll(Duration::from_millis(100));
+        assert!(
+            joined.elapsed() < Duration::from_secs(20),
+            "the consumer never joined"
+        );
+    }
+    let (dir, config) = start("group_id = \"shared-group\"", "");
+    let log = dir.path().join("connectd.log");
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_connectd"))
+        .args(["--config", config.to_str().unwrap()])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        consumer.poll(Duration::from_millis(100));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("used by members of another kind") || Instant::now() > deadline {
+            break text;
+        }
+    };
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker keeps running: {text}"
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert!(
+        text.contains("used by members of another kind") && text.contains("shared-group"),
+        "{text}"
+    );
 }

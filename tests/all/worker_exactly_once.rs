@@ -108,14 +108,14 @@ fn keyed_and_routed_sources_are_exactly_once_across_kill9() {
     kill_at_random_moments(&mut c, 4);
 
     let keyed = read_all(
-        &c,
+        &c.bootstrap(),
         &[("keyed", 4)],
         2 * PER_TASK as usize,
         Duration::from_secs(240),
     );
     let level_topics: Vec<(&str, i32)> = topics[1..].iter().map(|(t, _)| (t.as_str(), 3)).collect();
     let routed = read_all(
-        &c,
+        &c.bootstrap(),
         &level_topics,
         2 * PER_TASK as usize,
         Duration::from_secs(60),
@@ -150,7 +150,6 @@ fn keyed_and_routed_sources_are_exactly_once_across_kill9() {
 /// another connectd reached over the wire, and is killed with kill -9 at random moments.
 #[test]
 fn kafka_backend_over_the_wire_is_exactly_once() {
-    const PER: u64 = 50_000;
     let cluster = Connectd::start("");
     cluster.cli(
         &[
@@ -163,16 +162,47 @@ fn kafka_backend_over_the_wire_is_exactly_once() {
         ],
         None,
     );
+    kafka_backend_exactly_once(&cluster.bootstrap());
+    let groups = cluster.cli(&["groups", "describe", "connect-sink"], None);
+    assert!(
+        groups.contains("wire-keyed"),
+        "the sink committed through the cluster: {groups}"
+    );
+}
+
+/// The same against tansu 0.6 (`cargo install tansu --features dynostore`, in tests/setup),
+/// a Kafka-compatible broker no one here wrote, in memory on loopback. It creates no topic
+/// by itself: the test creates the data topic, the worker its internal topics.
+#[test]
+fn kafka_backend_on_tansu_is_exactly_once() {
+    let tansu = crate::support::Tansu::start();
+    crate::support::cli(
+        &tansu.bootstrap,
+        &[
+            "topics",
+            "create",
+            "--topic",
+            "wire-keyed",
+            "--partitions",
+            "4",
+        ],
+        None,
+    );
+    kafka_backend_exactly_once(&tansu.bootstrap);
+}
+
+/// A keyed datagen source (2 tasks, 50,000 records each) and a file sink on a worker using
+/// the cluster at `bootstrap`, killed three times: the topic holds every record once and the
+/// sink wrote every one.
+fn kafka_backend_exactly_once(bootstrap: &str) {
+    const PER: u64 = 50_000;
     let source = format!(
         "plugin = \"datagen-source\"\ntopic = \"wire-keyed\"\n\"tasks.max\" = 2\nrate = 5000\niterations = {PER}\n\"poll.batch.size\" = 500\n"
     );
     let sink = "plugin = \"file-sink\"\ntopics = \"wire-keyed\"\nfile = \"../output/wire.txt\"\n";
     let mut worker = Connectd::start_with(
         crate::support::WORKER,
-        &format!(
-            "mode = \"kafka\"\nbootstrap_servers = \"{}\"",
-            cluster.bootstrap()
-        ),
+        &format!("mode = \"kafka\"\nbootstrap_servers = \"{bootstrap}\""),
         |dir| {
             crate::connectors::install(
                 dir,
@@ -187,7 +217,7 @@ fn kafka_backend_over_the_wire_is_exactly_once() {
     );
     kill_at_random_moments(&mut worker, 3);
     let records = read_all(
-        &cluster,
+        bootstrap,
         &[("wire-keyed", 4)],
         2 * PER as usize,
         Duration::from_secs(120),
@@ -213,11 +243,6 @@ fn kafka_backend_over_the_wire_is_exactly_once() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(lines.len() as u64, 2 * PER, "the sink wrote every record");
-    let groups = cluster.cli(&["groups", "describe", "connect-sink"], None);
-    assert!(
-        groups.contains("wire-keyed"),
-        "the sink committed through the cluster: {groups}"
-    );
 }
 
 /// A cluster that does not answer fails the start, saying which setting to check.

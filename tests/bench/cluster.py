@@ -34,7 +34,7 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.path.join(ROOT, "target", "release", "connectd")
+BIN = os.environ.get("CONNECTD_BIN", os.path.join(ROOT, "target", "release", "connectd"))
 WASM = os.path.join(ROOT, "target", "wasm32-wasip2", "release")
 
 
@@ -130,12 +130,29 @@ def wait_spread(api, names, workers, total, timeout=120):
     raise SystemExit(f"no even spread over {workers}: {running(api, names)}")
 
 
+TANSU = None
+
+
 def cluster(root, n, session_ms):
-    first = Worker(root, 1, None, session_ms)
-    first.start()
-    broker = f"127.0.0.1:{first.broker_port}"
+    """n workers: with --tansu, all against a tansu broker; else worker 1 serves the broker."""
+    global TANSU
+    if os.environ.get("CLUSTER_BROKER") == "tansu":
+        port = free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        TANSU = subprocess.Popen(["tansu", "broker", "--listener-url", url, "--advertised-listener-url", url,
+                                  "--storage-engine", "memory://tansu/"],
+                                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(root, "tansu.log"), "w"))
+        wait_port(port)
+        broker = f"127.0.0.1:{port}"
+        first = Worker(root, 1, broker, session_ms)
+    else:
+        first = Worker(root, 1, None, session_ms)
+        first.start()
+        broker = f"127.0.0.1:{first.broker_port}"
     subprocess.run([BIN, "topics", "create", "--topic", "bench", "--partitions", "3",
                     "--bootstrap-server", broker], check=True, capture_output=True)
+    if first.proc is None:
+        first.start()
     rest = [Worker(root, i, broker, session_ms) for i in range(2, n + 1)]
     for w in rest:
         w.start()
@@ -177,7 +194,12 @@ def failover(args):
     finally:
         for w in reversed(workers):
             w.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if TANSU:
+            TANSU.kill()
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print("kept", root)
 
 
 def topic_total(broker):

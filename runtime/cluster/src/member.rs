@@ -66,8 +66,10 @@ pub trait Tasks: Send + Sync + 'static {
     /// configs (called on the leader, which first catches up with the configs topic).
     fn wanted(&self) -> BTreeSet<TaskId>;
     /// Run exactly `tasks` from now on, under `generation`: stop the others and return once
-    /// they have stopped, then start the new ones.
-    fn assign(&self, generation: i32, tasks: &BTreeSet<TaskId>);
+    /// they have stopped, then start the new ones, each only while `valid` holds (it turns
+    /// false if the member learns meanwhile that it was removed from the group). Called on a
+    /// thread of its own while the member keeps heartbeating.
+    fn assign(&self, generation: i32, tasks: &BTreeSet<TaskId>, valid: &AtomicBool);
     /// Where the group stands, for status (e.g. an error that keeps this worker out).
     fn group_state(&self, state: GroupState);
 }
@@ -196,6 +198,27 @@ impl Drop for Membership {
     }
 }
 
+/// What one heartbeat said.
+enum Beat {
+    /// Still a member of this generation.
+    Alive,
+    /// A rebalance began: join again.
+    Rebalance,
+    /// No longer a member (unknown member id, stale generation).
+    Fenced,
+}
+
+/// What happened while an assignment was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterAssign {
+    /// Nothing: heartbeat on.
+    Stable,
+    /// A rebalance began: join again.
+    Rejoin,
+    /// The member was removed: stop every task, join again.
+    Fenced,
+}
+
 /// What a step of the loop ended with.
 enum Next {
     /// Join (again).
@@ -289,7 +312,8 @@ impl Member {
     fn revoke_all(&mut self) {
         if !self.owned.is_empty() {
             self.owned.clear();
-            self.tasks.assign(-1, &BTreeSet::new());
+            self.tasks
+                .assign(-1, &BTreeSet::new(), &AtomicBool::new(false));
         }
     }
 
@@ -359,7 +383,6 @@ impl Member {
                         .with_metadata(self.metadata()),
                 ]);
             let timeout = self.config.rebalance_timeout + Duration::from_secs(5);
-            let sent = Instant::now();
             let resp = self.conn()?.send(&req, JOIN_GROUP_V, timeout)?;
             match ResponseError::try_from_code(resp.error_code) {
                 None => {}
@@ -375,7 +398,6 @@ impl Member {
                 Some(ResponseError::RebalanceInProgress) => continue,
                 Some(e) => return Err(self.join_error(e)),
             }
-            self.last_heartbeat = sent;
             self.member_id = resp.member_id.to_string();
             self.generation = resp.generation_id;
             let leader = resp.leader == resp.member_id;
@@ -392,7 +414,26 @@ impl Member {
                 .with_protocol_type(Some(str(PROTOCOL_TYPE)))
                 .with_protocol_name(Some(str(PROTOCOL_NAME)))
                 .with_assignments(assignments);
-            let resp = self.conn()?.send(&req, SYNC_GROUP_V, timeout)?;
+            let (sent, resp) = loop {
+                let sent = Instant::now();
+                let resp = self.conn()?.send(&req, SYNC_GROUP_V, timeout)?;
+                if resp.error_code != ResponseError::RebalanceInProgress.code() {
+                    break (sent, resp);
+                }
+                // Kafka holds a follower's SyncGroup until the leader's arrives; some
+                // coordinators (tansu) answer REBALANCE_IN_PROGRESS at once instead. A
+                // heartbeat tells the two apart: still this generation, ask again; a new
+                // rebalance, join again.
+                std::thread::sleep(Duration::from_millis(100));
+                match self.heartbeat_once()? {
+                    Beat::Alive => continue,
+                    Beat::Rebalance => break (sent, resp),
+                    Beat::Fenced => {
+                        self.revoke_all();
+                        break (sent, resp);
+                    }
+                }
+            };
             match ResponseError::try_from_code(resp.error_code) {
                 None => {}
                 Some(ResponseError::RebalanceInProgress) => continue,
@@ -420,19 +461,26 @@ impl Member {
                 revoked,
                 "assignment"
             );
-            self.tasks.assign(self.generation, &tasks);
-            self.owned = tasks;
+            // The coordinator counts this member alive from its SyncGroup on.
+            self.last_heartbeat = sent;
+            let after = self.apply(&tasks)?;
             self.tasks.group_state(GroupState::Member {
                 generation: self.generation,
                 leader,
                 members,
             });
-            if revoked > 0 {
+            match after {
+                // Removed from the group while it applied the assignment: every task stopped.
+                AfterAssign::Fenced => {
+                    self.revoke_all();
+                    continue;
+                }
                 // The revoked tasks have stopped: join again so the leader can give them to
-                // the members below their quota.
-                continue;
+                // the members below their quota. Likewise if a rebalance began meanwhile.
+                AfterAssign::Rejoin => continue,
+                AfterAssign::Stable if revoked > 0 => continue,
+                AfterAssign::Stable => return Ok(()),
             }
-            return Ok(());
         }
     }
 
@@ -500,6 +548,100 @@ impl Member {
         Error::Group(what)
     }
 
+    /// Applies an assignment (on a thread of its own, as stopping and starting tasks can take
+    /// longer than a heartbeat interval) while heartbeating, so the coordinator keeps this
+    /// member; then `self.owned` is `tasks`, or nothing if it was fenced meanwhile.
+    fn apply(&mut self, tasks: &BTreeSet<TaskId>) -> Result<AfterAssign, Error> {
+        let valid = Arc::new(AtomicBool::new(true));
+        let worker = {
+            let (handler, tasks, valid) = (self.tasks.clone(), tasks.clone(), valid.clone());
+            let generation = self.generation;
+            std::thread::Builder::new()
+                .name("connectd-assign".into())
+                .spawn(move || handler.assign(generation, &tasks, &valid))
+                .map_err(|e| Error::Config(format!("starting the assignment thread: {e}")))?
+        };
+        self.owned = tasks.clone();
+        let mut after = AfterAssign::Stable;
+        while !worker.is_finished() {
+            std::thread::sleep(Duration::from_millis(20));
+            if Instant::now() < self.last_heartbeat + self.config.heartbeat_interval
+                || after == AfterAssign::Fenced
+            {
+                continue;
+            }
+            match self.heartbeat_once() {
+                Ok(Beat::Alive) => {}
+                Ok(Beat::Rebalance) => after = AfterAssign::Rejoin,
+                Ok(Beat::Fenced) => {
+                    valid.store(false, Ordering::Relaxed);
+                    after = AfterAssign::Fenced;
+                }
+                Err(_) if self.last_heartbeat.elapsed() >= self.fence_after() => {
+                    valid.store(false, Ordering::Relaxed);
+                    after = AfterAssign::Fenced;
+                }
+                Err(_) => {}
+            }
+        }
+        let _ = worker.join();
+        Ok(after)
+    }
+
+    /// One heartbeat. An error is a connection problem (the caller counts the silence).
+    fn heartbeat_once(&mut self) -> Result<Beat, Error> {
+        let req = HeartbeatRequest::default()
+            .with_group_id(GroupId(str(&self.config.group_id)))
+            .with_generation_id(self.generation)
+            .with_member_id(str(&self.member_id));
+        let sent = Instant::now();
+        // Never wait past the moment this member must stop its tasks.
+        let timeout = (self.last_heartbeat + self.fence_after())
+            .saturating_duration_since(sent)
+            .max(Duration::from_millis(200));
+        let resp = match self.conn()?.send(&req, HEARTBEAT_V, timeout) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(group = %self.config.group_id, error = %e, "heartbeat failed");
+                self.conn = None;
+                return Err(e);
+            }
+        };
+        match ResponseError::try_from_code(resp.error_code) {
+            None => {
+                self.last_heartbeat = sent;
+                Ok(Beat::Alive)
+            }
+            Some(ResponseError::RebalanceInProgress) => {
+                self.last_heartbeat = sent;
+                Ok(Beat::Rebalance)
+            }
+            Some(
+                ResponseError::UnknownMemberId
+                | ResponseError::IllegalGeneration
+                | ResponseError::FencedInstanceId,
+            ) => {
+                tracing::warn!(group = %self.config.group_id, generation = self.generation, code = resp.error_code, "fenced by the coordinator; stopping every task and joining again");
+                if resp.error_code == ResponseError::UnknownMemberId.code() {
+                    self.member_id.clear();
+                }
+                Ok(Beat::Fenced)
+            }
+            Some(
+                ResponseError::NotCoordinator
+                | ResponseError::CoordinatorNotAvailable
+                | ResponseError::CoordinatorLoadInProgress,
+            ) => {
+                self.conn = None;
+                Err(Error::Coordinator(format!(
+                    "heartbeat: {}",
+                    error_name(resp.error_code)
+                )))
+            }
+            Some(e) => Err(Error::Group(format!("heartbeat: {e:?}"))),
+        }
+    }
+
     /// Heartbeats until a rebalance starts, a rejoin is asked for, or the member is fenced.
     fn heartbeat_until_rejoin(&mut self) -> Result<Next, Error> {
         loop {
@@ -514,52 +656,20 @@ impl Member {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            self.fence_if_silent();
-            let req = HeartbeatRequest::default()
-                .with_group_id(GroupId(str(&self.config.group_id)))
-                .with_generation_id(self.generation)
-                .with_member_id(str(&self.member_id));
-            let sent = Instant::now();
-            // Never wait past the moment this member must stop its tasks.
-            let timeout = (self.last_heartbeat + self.fence_after())
-                .saturating_duration_since(sent)
-                .max(Duration::from_millis(200));
-            let resp = match self.conn()?.send(&req, HEARTBEAT_V, timeout) {
-                Ok(r) => r,
-                Err(e) => {
-                    // Count the silence from the last success; try another connection.
-                    tracing::warn!(group = %self.config.group_id, error = %e, "heartbeat failed");
-                    self.conn = None;
-                    return Ok(Next::Reconnect);
-                }
-            };
-            match ResponseError::try_from_code(resp.error_code) {
-                None => self.last_heartbeat = sent,
-                Some(ResponseError::RebalanceInProgress) => {
-                    self.last_heartbeat = sent;
-                    return Ok(Next::Join);
-                }
-                Some(
-                    ResponseError::UnknownMemberId
-                    | ResponseError::IllegalGeneration
-                    | ResponseError::FencedInstanceId,
-                ) => {
-                    tracing::warn!(group = %self.config.group_id, generation = self.generation, code = resp.error_code, "fenced by the coordinator; stopping every task and joining again");
-                    if resp.error_code == ResponseError::UnknownMemberId.code() {
-                        self.member_id.clear();
-                    }
+            match self.heartbeat_once() {
+                Ok(Beat::Alive) => {}
+                Ok(Beat::Rebalance) => return Ok(Next::Join),
+                Ok(Beat::Fenced) => {
                     self.revoke_all();
                     return Ok(Next::Join);
                 }
-                Some(
-                    ResponseError::NotCoordinator
-                    | ResponseError::CoordinatorNotAvailable
-                    | ResponseError::CoordinatorLoadInProgress,
-                ) => {
+                // Unreachable: find the coordinator again, counting the silence from the
+                // last success.
+                Err(Error::Io { .. } | Error::Protocol { .. } | Error::Coordinator(_)) => {
                     self.conn = None;
                     return Ok(Next::Reconnect);
                 }
-                Some(e) => return Err(Error::Group(format!("heartbeat: {e:?}"))),
+                Err(e) => return Err(e),
             }
         }
     }

@@ -157,6 +157,29 @@ pub struct WorkerSection {
     /// the directory holding worker.toml.
     #[serde(default)]
     pub config_providers_file_allowed_paths: Option<Vec<PathBuf>>,
+    /// The topic of source offsets (Kafka Connect's `offset.storage.topic`). Default
+    /// `connectd-offsets`. Workers of one group must agree; workers that share a Kafka
+    /// cluster but not their connectors need names of their own.
+    #[serde(default = "default_offset_storage_topic")]
+    pub offset_storage_topic: String,
+    /// The topic of connector and task status (`status.storage.topic`). Default
+    /// `connectd-status`.
+    #[serde(default = "default_status_storage_topic")]
+    pub status_storage_topic: String,
+    /// The topic of connector configs and target states (`config.storage.topic`). Default
+    /// `connectd-configs`.
+    #[serde(default = "default_config_storage_topic")]
+    pub config_storage_topic: String,
+}
+
+fn default_offset_storage_topic() -> String {
+    connectd_worker::InternalTopics::default().offsets
+}
+fn default_status_storage_topic() -> String {
+    connectd_worker::InternalTopics::default().status
+}
+fn default_config_storage_topic() -> String {
+    connectd_worker::InternalTopics::default().configs
 }
 
 fn default_task_memory_bytes() -> usize {
@@ -220,6 +243,16 @@ impl WorkerFile {
         if let Some(cluster) = &raw.cluster {
             if cluster.group_id.trim().is_empty() {
                 anyhow::bail!("{}: [cluster] group_id: must not be empty", path.display());
+            }
+            if cluster.heartbeat_interval_ms == 0
+                || cluster.heartbeat_interval_ms * 2 >= cluster.session_timeout_ms
+            {
+                anyhow::bail!(
+                    "{}: [cluster] heartbeat_interval_ms: {} must be above 0 and under half of session_timeout_ms ({})",
+                    path.display(),
+                    cluster.heartbeat_interval_ms,
+                    cluster.session_timeout_ms
+                );
             }
             // Group membership is spoken by connectd itself (librdkafka has no custom group
             // protocols), over plain TCP.

@@ -153,6 +153,11 @@ fn run_worker(
                     },
                     secret_dirs: file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
                     worker_id: file.api.advertised_listen.clone().unwrap_or_else(|| file.api.listen.clone()),
+                    internal_topics: connectd_worker::InternalTopics {
+                        offsets: file.worker.offset_storage_topic.clone(),
+                        status: file.worker.status_storage_topic.clone(),
+                        configs: file.worker.config_storage_topic.clone(),
+                    },
                     cluster: file.cluster.as_ref().map(|c| connectd_worker::ClusterSettings {
                         group_id: c.group_id.clone(),
                         bootstrap_servers: match (&file.mode, &broker) {

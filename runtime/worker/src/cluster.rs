@@ -70,11 +70,12 @@ impl Tasks for GroupTasks {
         sup.wanted()
     }
 
-    fn assign(&self, generation: i32, tasks: &BTreeSet<TaskId>) {
+    fn assign(&self, generation: i32, tasks: &BTreeSet<TaskId>, valid: &AtomicBool) {
         if generation >= 0 && self.configs.catch_up().unwrap_or(false) {
             self.supervisor().reconcile();
         }
-        self.supervisor().set_assignment(generation, tasks.clone());
+        self.supervisor()
+            .set_assignment(generation, tasks.clone(), valid);
     }
 
     fn group_state(&self, state: GroupState) {

@@ -119,26 +119,25 @@ pub struct ConfigStore {
     stored: Mutex<Stored>,
     /// Follows `connectd-configs` for what other workers write.
     tail: Mutex<Tail>,
-}
-
-fn configs_partition() -> TopicPartition {
-    TopicPartition::new(CONFIGS_TOPIC, 0)
+    /// The topic's one partition.
+    tp: TopicPartition,
 }
 
 impl ConfigStore {
     /// Creates the topic if needed and replays it.
-    pub fn load(backend: Arc<dyn TopicBackend>) -> Result<Self> {
-        backend
-            .admin()
-            .ensure_topic(CONFIGS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
+    pub fn load(backend: Arc<dyn TopicBackend>, topic: &str) -> Result<Self> {
+        crate::ensure_internal_topic(
+            backend.as_ref(),
+            topic,
+            "connector configs",
+            "config_storage_topic",
+        )?;
+        let tp = TopicPartition::new(topic, 0);
         let store = ConfigStore {
             producer: Mutex::new(backend.producer()?),
             stored: Mutex::new(Stored::default()),
-            tail: Mutex::new(Tail::new(
-                backend.as_ref(),
-                configs_partition(),
-                Offset::ZERO,
-            )?),
+            tail: Mutex::new(Tail::new(backend.as_ref(), tp.clone(), Offset::ZERO)?),
+            tp,
         };
         store.catch_up()?;
         Ok(store)
@@ -187,7 +186,7 @@ impl ConfigStore {
             })
             .collect();
         let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
-        backend::append(producer.as_mut(), &configs_partition(), &batch)?;
+        backend::append(producer.as_mut(), &self.tp, &batch)?;
         drop(producer);
         // Applied in the topic's order, with whatever other workers wrote before it.
         self.catch_up().map(|_| ())

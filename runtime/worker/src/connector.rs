@@ -408,17 +408,7 @@ fn error_policy(path: &Path, values: &BTreeMap<String, String>) -> Result<ErrorP
             }
         }
     }
-    if let Some(topic) = policy
-        .dlq_topic
-        .as_deref()
-        .filter(|t| crate::INTERNAL_TOPICS.contains(t))
-    {
-        return Err(Error::config(
-            path,
-            "errors.deadletterqueue.topic.name",
-            format!("{topic} is one of connectd's internal topics; choose another topic"),
-        ));
-    }
+
     if policy.dlq_topic.is_some() && !policy.tolerate_all {
         return Err(Error::config(
             path,

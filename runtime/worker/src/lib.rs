@@ -25,13 +25,43 @@ mod task;
 mod transforms;
 pub mod validate;
 
-/// connectd's own topics: source offsets, status, and (with scale-out) connector configs.
-/// Connectors may not write them.
-pub const INTERNAL_TOPICS: &[&str] = &[
-    offsets::OFFSETS_TOPIC,
-    status::STATUS_TOPIC,
-    configs::CONFIGS_TOPIC,
-];
+/// The names of connectd's own topics: source offsets, status, and connector configs (Kafka
+/// Connect's `offset.storage.topic`, `status.storage.topic` and `config.storage.topic`).
+/// Workers sharing a cluster but not their connectors use names of their own. Connectors may
+/// not write them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalTopics {
+    /// Source offsets (default `connectd-offsets`).
+    pub offsets: String,
+    /// Connector and task status (default `connectd-status`).
+    pub status: String,
+    /// Connector configs and target states (default `connectd-configs`).
+    pub configs: String,
+}
+
+impl Default for InternalTopics {
+    fn default() -> Self {
+        InternalTopics {
+            offsets: offsets::OFFSETS_TOPIC.into(),
+            status: status::STATUS_TOPIC.into(),
+            configs: configs::CONFIGS_TOPIC.into(),
+        }
+    }
+}
+
+impl InternalTopics {
+    /// Whether `topic` is one of them.
+    pub fn contains(&self, topic: &str) -> bool {
+        [&self.offsets, &self.status, &self.configs]
+            .iter()
+            .any(|t| t.as_str() == topic)
+    }
+
+    /// Their names, for messages.
+    pub fn list(&self) -> String {
+        format!("{}, {}, {}", self.offsets, self.status, self.configs)
+    }
+}
 
 /// Topic configs of the internal topics: compacted (the latest record per key is what
 /// counts), in 16 MiB segments so closed segments exist for compaction to clean, and a
@@ -94,6 +124,25 @@ impl Error {
     }
 }
 
+/// Creates an internal topic (compacted, one partition) unless it exists; the error names
+/// the topic, what it holds and the worker.toml key that names it.
+pub(crate) fn ensure_internal_topic(
+    backend: &dyn TopicBackend,
+    topic: &str,
+    holds: &str,
+    key: &str,
+) -> Result<()> {
+    backend
+        .admin()
+        .ensure_topic(topic, 1, INTERNAL_TOPIC_CONFIGS)
+        .map(|_| ())
+        .map_err(|e| {
+            Error::Backend(format!(
+                "cannot create or find the internal topic {topic:?} ({holds}; [worker] {key}): {e}"
+            ))
+        })
+}
+
 /// Result with the worker's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -122,6 +171,8 @@ pub struct WorkerSettings {
     pub worker_id: String,
     /// Scaled out: the group this worker shares tasks with; `None`: it runs every task.
     pub cluster: Option<ClusterSettings>,
+    /// The names of its internal topics.
+    pub internal_topics: InternalTopics,
 }
 
 pub use cluster::ClusterSettings;
@@ -154,9 +205,22 @@ impl Worker {
     ) -> Result<Worker> {
         let host = Host::new(&settings.cache_dir)?;
         let follow = settings.cluster.is_some();
-        let offsets = Arc::new(SourceOffsets::load(backend.clone(), follow)?);
-        let status = Arc::new(Status::new(backend.clone(), &settings.worker_id, follow)?);
-        let configs = Arc::new(configs::ConfigStore::load(backend.clone())?);
+        let topics = &settings.internal_topics;
+        let offsets = Arc::new(SourceOffsets::load(
+            backend.clone(),
+            &topics.offsets,
+            follow,
+        )?);
+        let status = Arc::new(Status::new(
+            backend.clone(),
+            &topics.status,
+            &settings.worker_id,
+            follow,
+        )?);
+        let configs = Arc::new(configs::ConfigStore::load(
+            backend.clone(),
+            &topics.configs,
+        )?);
         let mut sup = supervisor::Supervisor::new(
             settings.clone(),
             host,

@@ -82,6 +82,8 @@ pub struct SourceOffsets {
     /// Writes `connectd-offsets`; one store at a time.
     producer: Mutex<Box<dyn Producer>>,
     state: Mutex<State>,
+    /// The topic's one partition.
+    tp: TopicPartition,
     /// Scaled out: follows the topic, where other workers store the positions of tasks that
     /// may move here. The state then changes in the topic's order only, own writes included.
     tail: Option<Mutex<Tail>>,
@@ -122,10 +124,6 @@ fn parse_header<'a>(
             .into_iter()
             .filter_map(|(p, n)| Some((unhex(&p)?, n)))
     })
-}
-
-fn offsets_partition() -> TopicPartition {
-    TopicPartition::new(OFFSETS_TOPIC, 0)
 }
 
 fn decimal<T: std::str::FromStr>(value: &[u8]) -> Option<T> {
@@ -195,13 +193,17 @@ impl State {
 impl SourceOffsets {
     /// Creates the topic if needed and replays it; `follow`: keeps following it
     /// ([`SourceOffsets::catch_up`]), for a worker of a group.
-    pub fn load(backend: Arc<dyn TopicBackend>, follow: bool) -> Result<Self> {
-        backend
-            .admin()
-            .ensure_topic(OFFSETS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
+    pub fn load(backend: Arc<dyn TopicBackend>, topic: &str, follow: bool) -> Result<Self> {
+        crate::ensure_internal_topic(
+            backend.as_ref(),
+            topic,
+            "source offsets",
+            "offset_storage_topic",
+        )?;
+        let tp = TopicPartition::new(topic, 0);
         let started = std::time::Instant::now();
         let mut state = State::default();
-        let mut tail = Tail::new(backend.as_ref(), offsets_partition(), Offset::ZERO)?;
+        let mut tail = Tail::new(backend.as_ref(), tp.clone(), Offset::ZERO)?;
         let records = tail.read_new()?;
         let replayed = records.len();
         for record in records {
@@ -219,6 +221,7 @@ impl SourceOffsets {
             producer: Mutex::new(backend.producer()?),
             backend,
             state: Mutex::new(state),
+            tp,
             tail: follow.then(|| Mutex::new(tail)),
         })
     }
@@ -334,7 +337,7 @@ impl SourceOffsets {
     /// Durably appends `records` to the topic, then applies them.
     fn write(&self, records: Vec<ProducerRecord>) -> Result<()> {
         let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
-        backend::append(producer.as_mut(), &offsets_partition(), &records)?;
+        backend::append(producer.as_mut(), &self.tp, &records)?;
         drop(producer);
         if self.tail.is_some() {
             return self.catch_up();

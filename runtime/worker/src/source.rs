@@ -31,7 +31,7 @@ use crate::offsets::{CountMap, Counts, SOURCE_HEADER, SourceOffsets};
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
 use crate::transforms::{Chain, TransformSpec, failures};
-use crate::{INTERNAL_TOPICS, now_ms};
+use crate::{InternalTopics, now_ms};
 
 /// Everything one source task needs.
 pub(crate) struct SourceTaskContext {
@@ -45,6 +45,7 @@ pub(crate) struct SourceTaskContext {
     pub limits: Limits,
     pub transforms: Vec<TransformSpec>,
     pub stop: Arc<AtomicBool>,
+    pub internal_topics: InternalTopics,
 }
 
 fn fnv(bytes: &[u8]) -> u32 {
@@ -427,7 +428,7 @@ fn prepare(
     let mut counted: Option<(i32, i32)> = None;
     for (i, e) in batch.records.iter().enumerate() {
         let topic = topic_name(e.topic);
-        refuse_reserved(&batch, e, topic)?;
+        refuse_reserved(&routing.ctx.internal_topics, &batch, e, topic)?;
         let count = match counted {
             Some((t, n)) if t == e.topic => n,
             _ => {
@@ -531,11 +532,16 @@ fn prepare(
 /// A source may not write connectd's internal topics, nor carry the header connectd uses to
 /// record source positions: either would let a plugin rewrite another connector's offsets
 /// or status.
-fn refuse_reserved(batch: &SourceBatch, e: &SourceEntry, topic: &str) -> Result<(), TaskError> {
-    if INTERNAL_TOPICS.contains(&topic) {
+fn refuse_reserved(
+    internal: &InternalTopics,
+    batch: &SourceBatch,
+    e: &SourceEntry,
+    topic: &str,
+) -> Result<(), TaskError> {
+    if internal.contains(topic) {
         return Err(TaskError::Fatal(format!(
             "the connector wrote a record to {topic}, one of connectd's internal topics ({}); sources may not write them",
-            INTERNAL_TOPICS.join(", ")
+            internal.list()
         )));
     }
     let forged = batch

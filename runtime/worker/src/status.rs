@@ -56,6 +56,8 @@ impl TaskStatus {
 pub struct Status {
     /// Writes `connectd-status`.
     producer: Mutex<Box<dyn Producer>>,
+    /// The status topic's one partition.
+    tp: TopicPartition,
     current: Mutex<BTreeMap<String, TaskStatus>>,
     /// This worker's id, in every entry it writes.
     worker_id: String,
@@ -74,24 +76,21 @@ impl Status {
     /// what the other workers of a group write.
     pub fn new(
         backend: Arc<dyn TopicBackend>,
+        topic: &str,
         worker_id: &str,
         follow: bool,
     ) -> crate::Result<Self> {
-        backend
-            .admin()
-            .ensure_topic(STATUS_TOPIC, 1, crate::INTERNAL_TOPIC_CONFIGS)?;
+        crate::ensure_internal_topic(backend.as_ref(), topic, "status", "status_storage_topic")?;
+        let tp = TopicPartition::new(topic, 0);
         let cluster = if follow {
-            let tail = Tail::new(
-                backend.as_ref(),
-                TopicPartition::new(STATUS_TOPIC, 0),
-                Offset::ZERO,
-            )?;
+            let tail = Tail::new(backend.as_ref(), tp.clone(), Offset::ZERO)?;
             Some(Mutex::new((tail, BTreeMap::new())))
         } else {
             None
         };
         let status = Status {
             producer: Mutex::new(backend.producer()?),
+            tp,
             current: Mutex::new(BTreeMap::new()),
             worker_id: worker_id.to_string(),
             generation: AtomicI32::new(0),
@@ -171,8 +170,7 @@ impl Status {
             timestamp_ms: now_ms(),
         };
         let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
-        let tp = TopicPartition::new(STATUS_TOPIC, 0);
-        if let Err(e) = backend::append(producer.as_mut(), &tp, &[record]) {
+        if let Err(e) = backend::append(producer.as_mut(), &self.tp, &[record]) {
             tracing::warn!(error = %e, "could not write status");
         }
     }

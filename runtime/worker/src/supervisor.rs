@@ -164,7 +164,12 @@ impl Supervisor {
 
     /// Scaled out: runs exactly `tasks` from now on, under `generation` (-1: none, the group
     /// was lost). Revoked tasks stop (and finish their current call) before new ones start.
-    pub(crate) fn set_assignment(&mut self, generation: i32, tasks: BTreeSet<TaskId>) {
+    pub(crate) fn set_assignment(
+        &mut self,
+        generation: i32,
+        tasks: BTreeSet<TaskId>,
+        valid: &AtomicBool,
+    ) {
         self.assigned = Some(tasks);
         let keys: Vec<PathBuf> = self.running.keys().cloned().collect();
         for key in &keys {
@@ -197,6 +202,10 @@ impl Supervisor {
             for id in 0..r.tasks.len() as u32 {
                 if r.tasks[id as usize].1.is_some() || !self.runs(&r.config.name, id) {
                     continue;
+                }
+                if !valid.load(Ordering::Relaxed) {
+                    // Removed from the group meanwhile: start nothing more.
+                    break;
                 }
                 if id == 0 {
                     self.status
@@ -548,7 +557,13 @@ impl Supervisor {
             ));
         }
         let (transforms, _) = self.transform_specs(origin, config)?;
-        check_config(origin, config, &loaded.plugin, &transforms)
+        check_config(
+            origin,
+            config,
+            &loaded.plugin,
+            &transforms,
+            &self.settings.internal_topics,
+        )
     }
 
     /// The loaded plugins of a connector's transform chain, and their generations.
@@ -602,7 +617,13 @@ impl Supervisor {
                 config.plugin
             ));
         }
-        check_config(file, &config, &plugin, &transforms)?;
+        check_config(
+            file,
+            &config,
+            &plugin,
+            &transforms,
+            &self.settings.internal_topics,
+        )?;
         let (connector, grants) = grants_for(&plugin.descriptor().config_schema, config.clone());
         if kind == Kind::Source
             && let Some(topic) = connector.values.get("topic")
@@ -662,6 +683,7 @@ impl Supervisor {
                 limits: self.settings.limits.clone(),
                 transforms: running.transforms.clone(),
                 stop: stop.clone(),
+                internal_topics: self.settings.internal_topics.clone(),
             };
             Box::new(move || source::run(ctx))
         } else {
@@ -816,7 +838,19 @@ fn check_config(
     config: &ConnectorConfig,
     plugin: &Plugin,
     transforms: &[TransformSpec],
+    internal: &crate::InternalTopics,
 ) -> Result<(), String> {
+    if let Some(topic) = config
+        .errors
+        .dlq_topic
+        .as_deref()
+        .filter(|t| internal.contains(t))
+    {
+        return Err(format!(
+            "{}: key `errors.deadletterqueue.topic.name`: {topic} is one of connectd's internal topics; choose another topic",
+            file.display()
+        ));
+    }
     let schema_error =
         |plugin: &str, e: String| format!("{}: plugin {plugin:?}: {e}", file.display());
     let mut problems = validate::check(

@@ -125,6 +125,12 @@ impl TopicBackend for Kafka {
                 ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", "earliest"),
                 ("enable.partition.eof", "false"),
+                // A reader without a group catches up with a topic and stops (internal
+                // topics, a source's scan at start): it should not wait long for more.
+                (
+                    "fetch.wait.max.ms",
+                    if group.is_some() { "500" } else { "50" },
+                ),
             ])
             .create()
             .map_err(failed("creating a consumer".into()))?;

@@ -158,6 +158,7 @@ fn main() -> Result<()> {
         secret_dirs: Vec::new(),
         worker_id: "bench".into(),
         cluster: None,
+        internal_topics: Default::default(),
     };
     let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
     let started = Instant::now();
