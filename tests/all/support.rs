@@ -380,3 +380,21 @@ impl Drop for Tansu {
         let _ = self.child.wait();
     }
 }
+
+/// A worker.toml for a worker using the cluster at `bootstrap` (`mode = "kafka"`), with
+/// `worker` lines in `[worker]` and `sections` after `[broker]`, in a new folder with the
+/// usual subfolders (not started).
+pub fn kafka_worker(bootstrap: &str, worker: &str, sections: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    crate::connectors::install(dir.path(), &[]);
+    let config = dir.path().join("worker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[worker]\ndata_dir = \"data\"\n{WORKER}\n{worker}\n[api]\nlisten = \"127.0.0.1:{}\"\n[broker]\nmode = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n{sections}\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    (dir, config)
+}

@@ -381,18 +381,7 @@ fn bad_cluster_settings_are_named() {
     let broker = Connectd::start("");
     let bootstrap = broker.bootstrap();
     let start = |cluster: &str, worker: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        crate::connectors::install(dir.path(), &[]);
-        let config = dir.path().join("worker.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[worker]\ndata_dir = \"data\"\n{WORKER}\n{worker}\n[api]\nlisten = \"127.0.0.1:{}\"\n[broker]\nmode = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n[cluster]\n{cluster}\n",
-                crate::support::free_port()
-            ),
-        )
-        .unwrap();
-        (dir, config)
+        crate::support::kafka_worker(&bootstrap, worker, &format!("[cluster]\n{cluster}"))
     };
     let run = |config: &std::path::Path| {
         crate::support::run_tool(

@@ -151,17 +151,6 @@ fn keyed_and_routed_sources_are_exactly_once_across_kill9() {
 #[test]
 fn kafka_backend_over_the_wire_is_exactly_once() {
     let cluster = Connectd::start("");
-    cluster.cli(
-        &[
-            "topics",
-            "create",
-            "--topic",
-            "wire-keyed",
-            "--partitions",
-            "4",
-        ],
-        None,
-    );
     kafka_backend_exactly_once(&cluster.bootstrap());
     let groups = cluster.cli(&["groups", "describe", "connect-sink"], None);
     assert!(
@@ -176,26 +165,23 @@ fn kafka_backend_over_the_wire_is_exactly_once() {
 #[test]
 fn kafka_backend_on_tansu_is_exactly_once() {
     let tansu = crate::support::Tansu::start();
-    crate::support::cli(
-        &tansu.bootstrap,
-        &[
-            "topics",
-            "create",
-            "--topic",
-            "wire-keyed",
-            "--partitions",
-            "4",
-        ],
-        None,
-    );
     kafka_backend_exactly_once(&tansu.bootstrap);
 }
 
-/// A keyed datagen source (2 tasks, 50,000 records each) and a file sink on a worker using
-/// the cluster at `bootstrap`, killed three times: the topic holds every record once and the
+/// A 4-partition topic, and a keyed datagen source (2 tasks, 50,000 records each) and a file
+/// sink into it on a worker using the cluster at `bootstrap`, killed three times: the topic holds every record once and the
 /// sink wrote every one.
 fn kafka_backend_exactly_once(bootstrap: &str) {
     const PER: u64 = 50_000;
+    let create = [
+        "topics",
+        "create",
+        "--topic",
+        "wire-keyed",
+        "--partitions",
+        "4",
+    ];
+    crate::support::cli(bootstrap, &create, None);
     let source = format!(
         "plugin = \"datagen-source\"\ntopic = \"wire-keyed\"\n\"tasks.max\" = 2\nrate = 5000\niterations = {PER}\n\"poll.batch.size\" = 500\n"
     );
@@ -248,18 +234,7 @@ fn kafka_backend_exactly_once(bootstrap: &str) {
 /// A cluster that does not answer fails the start, saying which setting to check.
 #[test]
 fn kafka_backend_names_an_unreachable_cluster() {
-    let dir = tempfile::tempdir().unwrap();
-    crate::connectors::install(dir.path(), &[]);
-    let config = dir.path().join("worker.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[worker]\ndata_dir = \"data\"\n{}\n[api]\nlisten = \"127.0.0.1:{}\"\n[broker]\nmode = \"kafka\"\nbootstrap_servers = \"127.0.0.1:9\"\n",
-            crate::support::WORKER,
-            crate::support::free_port()
-        ),
-    )
-    .unwrap();
+    let (_dir, config) = crate::support::kafka_worker("127.0.0.1:9", "", "");
     let (ok, _, err) = crate::support::run_tool(
         env!("CARGO_BIN_EXE_connectd"),
         &["--config", config.to_str().unwrap()],
