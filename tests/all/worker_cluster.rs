@@ -371,6 +371,37 @@ fn scenario(bootstrap: &str, workers: [Connectd; 3]) {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(sunk as u64, 3 * PER_TASK, "the sink wrote every record");
+    // A connector created through one worker's REST API reaches every worker, and its tasks
+    // spread over the group.
+    let body = serde_json::json!({
+        "name": "late",
+        "config": {"plugin": "datagen-source", "topic": "late", "tasks.max": "3", "rate": "1"},
+    });
+    ureq::post(&format!("{}/connectors", w3.api()))
+        .send_json(body)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status: Option<serde_json::Value> =
+            ureq::get(&format!("{}/connectors/late/status", w1.api()))
+                .call()
+                .ok()
+                .and_then(|r| r.into_json().ok());
+        let workers: HashSet<String> = status
+            .iter()
+            .flat_map(|s| s["tasks"].as_array().cloned().unwrap_or_default())
+            .filter(|t| t["state"] == "RUNNING")
+            .map(|t| t["worker_id"].as_str().unwrap_or("").to_string())
+            .collect();
+        if workers.len() == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the REST-created connector's tasks did not spread over the 3 workers: {status:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop((w1, w2, w3));
 }
 

@@ -4,6 +4,9 @@
     python3 tests/bench/cluster.py failover [--kills 10] [--session-ms 6000]
     python3 tests/bench/cluster.py throughput [--records 300000]
 
+Environment: CONNECTD_BIN (default target/release/connectd), CLUSTER_BROKER=tansu, KEEP=1 (keep
+the workers' folders and logs).
+
 Run after `cargo build --release -p connectd` and
 `cargo build --release --target wasm32-wasip2 -p connectd-datagen-source -p connectd-file-sink`
 (tests/bench/cluster.sh does both, then runs every measurement).
@@ -134,7 +137,8 @@ TANSU = None
 
 
 def cluster(root, n, session_ms):
-    """n workers: with --tansu, all against a tansu broker; else worker 1 serves the broker."""
+    """n workers: with CLUSTER_BROKER=tansu, all against a tansu broker (see the README on why
+    that does not settle); else worker 1 serves the broker."""
     global TANSU
     if os.environ.get("CLUSTER_BROKER") == "tansu":
         port = free_port()
