@@ -96,6 +96,11 @@ struct Metadata {
     worker: String,
     /// Tasks it runs: `[connector, task]`.
     owned: Vec<(String, u32)>,
+    /// How many times it asked for a rebalance (its connectors changed). Kafka's coordinator
+    /// starts a rebalance on any JoinGroup from a member of a stable group; tansu's only when
+    /// the metadata changed, which this makes sure of.
+    #[serde(default)]
+    asked: u64,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -161,6 +166,7 @@ impl Membership {
             last_heartbeat: Instant::now(),
             shutdown: shutdown.clone(),
             rejoin: rejoin.clone(),
+            asked: 0,
         };
         let thread = std::thread::Builder::new()
             .name("connectd-group".into())
@@ -238,6 +244,8 @@ struct Member {
     last_heartbeat: Instant,
     shutdown: Arc<AtomicBool>,
     rejoin: Arc<AtomicBool>,
+    /// Rebalances asked for (in the metadata).
+    asked: u64,
 }
 
 impl Member {
@@ -364,6 +372,7 @@ impl Member {
         let m = Metadata {
             worker: self.config.worker_id.clone(),
             owned: to_wire(&self.owned),
+            asked: self.asked,
         };
         Bytes::from(serde_json::to_vec(&m).expect("serialises"))
     }
@@ -652,6 +661,7 @@ impl Member {
                 }
                 if self.rejoin.load(Ordering::Relaxed) {
                     tracing::info!(group = %self.config.group_id, "connectors changed; rebalancing");
+                    self.asked += 1;
                     return Ok(Next::Join);
                 }
                 std::thread::sleep(Duration::from_millis(20));
