@@ -224,7 +224,7 @@ def throughput(args):
             per_task = args.records // 3
             with open(os.path.join(workers[0].dir, "connectors.d", "gen.toml"), "w") as f:
                 f.write(f'plugin = "datagen-source"\ntopic = "bench"\n"tasks.max" = 3\nrate = 0\n'
-                        f'iterations = {per_task}\n"record.bytes" = 200\n')
+                        f'iterations = {per_task}\n"record.bytes" = 200\n"poll.batch.size" = {args.batch}\n')
             total = per_task * 3
             start = None
             deadline = time.time() + 300
@@ -241,7 +241,8 @@ def throughput(args):
             for w in running(workers[0].id, ["gen"]).values():
                 spread[w] = spread.get(w, 0) + 1
             results[n] = rate
-            print(f"{n} worker(s): {rate:,.0f} records/s ({total} records of ~200 B, tasks {sorted(spread.values())})",
+            print(f"{n} worker(s), poll.batch.size {args.batch}: {rate:,.0f} records/s ({total} records of ~200 B, "
+                  f"tasks {sorted(spread.values())})",
                   flush=True)
         finally:
             for w in reversed(workers):
@@ -258,6 +259,7 @@ def main():
     f.add_argument("--session-ms", type=int, default=6000)
     t = sub.add_parser("throughput")
     t.add_argument("--records", type=int, default=300_000)
+    t.add_argument("--batch", type=int, default=1000, help="the source's poll.batch.size")
     args = p.parse_args()
     if args.what == "failover":
         failover(args)
