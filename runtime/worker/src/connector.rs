@@ -567,10 +567,6 @@ mod tests {
                 "errors.deadletterqueue.topic.name",
             ),
             ("\"errors.retry.timout\" = 5\n", "errors.retry.timout"),
-            (
-                "\"errors.tolerance\" = \"all\"\n\"errors.deadletterqueue.topic.name\" = \"connectd-offsets\"\n",
-                "errors.deadletterqueue.topic.name",
-            ),
         ] {
             let e = load(&format!("plugin = \"p\"\n{text}"))
                 .unwrap_err()

@@ -172,6 +172,8 @@ impl Supervisor {
     ) {
         self.assigned = Some(tasks);
         let keys: Vec<PathBuf> = self.running.keys().cloned().collect();
+        // Every revoked task is asked to stop at once, then waited for.
+        let mut stopping = Vec::new();
         for key in &keys {
             let r = self.running.get_mut(key).expect("listed");
             for (id, (stop, thread)) in r.tasks.iter_mut().enumerate() {
@@ -184,10 +186,13 @@ impl Supervisor {
                 });
                 if !keep && let Some(t) = thread.take() {
                     stop.store(true, Ordering::Relaxed);
-                    let _ = t.join();
-                    tracing::info!(connector = %r.config.name, task = id, generation, "stopped task (assigned elsewhere)");
+                    stopping.push((r.config.name.clone(), id, t));
                 }
             }
+        }
+        for (connector, task, thread) in stopping {
+            let _ = thread.join();
+            tracing::info!(%connector, task, generation, "stopped task (assigned elsewhere)");
         }
         if generation < 0 {
             return;
