@@ -101,6 +101,13 @@ struct Metadata {
     /// the metadata changed, which this makes sure of.
     #[serde(default)]
     asked: u64,
+    /// The generation whose assignment `owned` comes from (-1: none yet).
+    #[serde(default = "no_generation")]
+    generation: i32,
+}
+
+fn no_generation() -> i32 {
+    -1
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -167,6 +174,8 @@ impl Membership {
             shutdown: shutdown.clone(),
             rejoin: rejoin.clone(),
             asked: 0,
+            owned_generation: -1,
+            last_lead: None,
         };
         let thread = std::thread::Builder::new()
             .name("connectd-group".into())
@@ -246,6 +255,12 @@ struct Member {
     rejoin: Arc<AtomicBool>,
     /// Rebalances asked for (in the metadata).
     asked: u64,
+    /// The generation `owned` was assigned in.
+    owned_generation: i32,
+    /// As leader: the last assignment it made, by member id, and its generation. A member
+    /// whose metadata predates it is taken to run what it was given too (a coordinator that
+    /// does not wait for every member to join again, like tansu's, shows older metadata).
+    last_lead: Option<(i32, BTreeMap<String, BTreeSet<TaskId>>)>,
 }
 
 impl Member {
@@ -373,11 +388,14 @@ impl Member {
             worker: self.config.worker_id.clone(),
             owned: to_wire(&self.owned),
             asked: self.asked,
+            generation: self.owned_generation,
         };
         Bytes::from(serde_json::to_vec(&m).expect("serialises"))
     }
 
     fn join_and_sync(&mut self) -> Result<(), Error> {
+        let before = self.generation;
+        let mut forced = false;
         loop {
             self.rejoin.store(false, Ordering::Relaxed);
             let req = JoinGroupRequest::default()
@@ -406,6 +424,14 @@ impl Member {
                 }
                 Some(ResponseError::RebalanceInProgress) => continue,
                 Some(e) => return Err(self.join_error(e)),
+            }
+            if resp.generation_id == before && before >= 0 && !forced {
+                // Kafka answers every rejoin with a new generation. A coordinator that only
+                // starts one when a member's metadata changes (tansu) answered with the
+                // current one: change the metadata and join again, once.
+                self.asked += 1;
+                forced = true;
+                continue;
             }
             self.member_id = resp.member_id.to_string();
             self.generation = resp.generation_id;
@@ -472,6 +498,7 @@ impl Member {
             );
             // The coordinator counts this member alive from its SyncGroup on.
             self.last_heartbeat = sent;
+            self.owned_generation = self.generation;
             let after = self.apply(&tasks)?;
             self.tasks.group_state(GroupState::Member {
                 generation: self.generation,
@@ -495,7 +522,7 @@ impl Member {
 
     /// The leader's part: every member's assignment.
     fn lead(
-        &self,
+        &mut self,
         members: &[kafka_protocol::messages::join_group_response::JoinGroupResponseMember],
     ) -> Vec<SyncGroupRequestAssignment> {
         let mut views = Vec::new();
@@ -506,13 +533,21 @@ impl Member {
                 Metadata::default()
             });
             workers.insert(m.member_id.to_string(), meta.worker.clone());
+            let mut owned = from_wire(meta.owned);
+            if let Some((generation, last)) = &self.last_lead
+                && meta.generation < *generation
+                && let Some(given) = last.get(m.member_id.as_str())
+            {
+                owned.extend(given.iter().cloned());
+            }
             views.push(MemberTasks {
                 member_id: m.member_id.to_string(),
-                owned: from_wire(meta.owned),
+                owned,
             });
         }
         let wanted = self.tasks.wanted();
         let out = assignor::assign(&views, &wanted);
+        self.last_lead = Some((self.generation, out.clone()));
         tracing::info!(
             group = %self.config.group_id,
             generation = self.generation,
