@@ -118,8 +118,7 @@ impl Cluster {
             heartbeat_interval: settings.heartbeat_interval,
             rebalance_timeout: settings.rebalance_timeout,
         };
-        let membership =
-            Membership::start(config, tasks).map_err(|e| Error::Backend(e.to_string()))?;
+        let membership = Membership::start(config, tasks)?;
         let rejoin = membership.rejoin_flag();
         let shutdown = Arc::new(AtomicBool::new(false));
         let stop = shutdown.clone();

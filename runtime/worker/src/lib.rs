@@ -100,6 +100,9 @@ pub enum Error {
     /// The plugin host failed.
     #[error(transparent)]
     Host(#[from] connectd_host::Error),
+    /// Group membership could not start.
+    #[error(transparent)]
+    Cluster(#[from] connectd_cluster::Error),
     /// Disk I/O failed.
     #[error("{context}: {source}")]
     Io {

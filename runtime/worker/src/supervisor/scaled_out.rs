@@ -1,0 +1,147 @@
+//! The supervisor's part in a group of workers (`[cluster]`): which tasks the group gave
+//! this worker, applying a new assignment, and publishing this worker's connector files to
+//! `connectd-configs`, from which every worker of the group runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use connectd_records::{ConnectorName, TaskId};
+
+use super::{Desired, Supervisor};
+use crate::status::TaskStatus;
+
+impl Supervisor {
+    /// Whether this worker runs task `task` of `connector` (scaled out: whether the group
+    /// assigned it here).
+    pub(super) fn runs(&self, connector: &ConnectorName, task: u32) -> bool {
+        self.assigned.as_ref().is_none_or(|a| {
+            a.contains(&TaskId {
+                connector: connector.clone(),
+                task,
+            })
+        })
+    }
+
+    /// Every task of every connector this worker knows (what the group's leader assigns).
+    pub(crate) fn wanted(&self) -> BTreeSet<TaskId> {
+        self.known
+            .iter()
+            .filter_map(|(name, k)| Some((ConnectorName::new(name).ok()?, k.tasks_max)))
+            .flat_map(|(connector, n)| {
+                (0..n).map(move |task| TaskId {
+                    connector: connector.clone(),
+                    task,
+                })
+            })
+            .collect()
+    }
+
+    /// Scaled out: runs exactly `tasks` from now on, under `generation` (-1: none, the group
+    /// was lost). Revoked tasks stop (and finish their current call) before new ones start.
+    pub(crate) fn set_assignment(
+        &mut self,
+        generation: i32,
+        tasks: BTreeSet<TaskId>,
+        valid: &AtomicBool,
+    ) {
+        self.assigned = Some(tasks);
+        let keys: Vec<PathBuf> = self.running.keys().cloned().collect();
+        // Every revoked task is asked to stop at once, then waited for.
+        let mut stopping = Vec::new();
+        for key in &keys {
+            let r = self.running.get_mut(key).expect("listed");
+            for (id, (stop, thread)) in r.tasks.iter_mut().enumerate() {
+                let id = id as u32;
+                let keep = self.assigned.as_ref().is_some_and(|a| {
+                    a.contains(&TaskId {
+                        connector: r.config.name.clone(),
+                        task: id,
+                    })
+                });
+                if !keep && let Some(t) = thread.take() {
+                    stop.store(true, Ordering::Relaxed);
+                    stopping.push((r.config.name.clone(), id, t));
+                }
+            }
+        }
+        for (connector, task, thread) in stopping {
+            let _ = thread.join();
+            tracing::info!(%connector, task, generation, "stopped task (assigned elsewhere)");
+        }
+        if generation < 0 {
+            return;
+        }
+        self.status.set_generation(generation);
+        // Positions stored by whichever worker ran a task before.
+        if let Err(e) = self.offsets.catch_up() {
+            tracing::warn!(error = %e, "could not read connectd-offsets; tasks resume from what was read before");
+        }
+        for key in keys {
+            let mut r = self.running.remove(&key).expect("listed");
+            for id in 0..r.tasks.len() as u32 {
+                if r.tasks[id as usize].1.is_some() || !self.runs(&r.config.name, id) {
+                    continue;
+                }
+                if !valid.load(Ordering::Relaxed) {
+                    // Removed from the group meanwhile: start nothing more.
+                    break;
+                }
+                if id == 0 {
+                    self.status
+                        .set(&r.config.name, None, TaskStatus::running(&r.config.plugin));
+                }
+                match self.spawn_task(&r, id) {
+                    Ok((stop, thread)) => {
+                        tracing::info!(connector = %r.config.name, task = id, generation, "started task (assigned here)");
+                        r.tasks[id as usize] = (stop, Some(thread));
+                    }
+                    Err(reason) => self.failed(&r.config.name, &r.config.plugin, reason),
+                }
+            }
+            self.running.insert(key, r);
+        }
+    }
+
+    /// Scaled out: writes the connectors of this worker's valid files to connectd-configs
+    /// where the topic does not hold them as they are, and deletes those whose file this
+    /// worker published and has since removed.
+    pub(super) fn publish_files(&mut self, files: &[Desired]) {
+        let stored = self.configs.connectors();
+        let mut now = BTreeMap::new();
+        for (_, file, raw, config) in files {
+            let (Some(file), Ok(config)) = (file, config) else {
+                continue;
+            };
+            let name = config.name.to_string();
+            let marker = file.display().to_string();
+            let current = stored.get(&name);
+            if current.is_none_or(|c| &c.properties != raw || c.file.as_ref() != Some(&marker)) {
+                match self.configs.publish(&name, raw.clone(), Some(marker)) {
+                    Ok(()) => {
+                        tracing::info!(connector = %name, file = %file.display(), "published the connector file to the group")
+                    }
+                    Err(e) => {
+                        tracing::error!(connector = %name, error = %e, "could not publish the connector file to connectd-configs")
+                    }
+                }
+            }
+            now.insert(name, file.clone());
+        }
+        for (name, file) in std::mem::take(&mut self.published) {
+            let marker = file.display().to_string();
+            let ours = stored.get(&name).and_then(|c| c.file.as_ref()) == Some(&marker);
+            if !now.contains_key(&name) && ours {
+                match self.configs.delete_connector(&name) {
+                    Ok(()) => {
+                        tracing::info!(connector = %name, file = %file.display(), "connector file removed; deleted the connector from the group")
+                    }
+                    Err(e) => {
+                        tracing::error!(connector = %name, error = %e, "could not delete the connector from connectd-configs")
+                    }
+                }
+            }
+        }
+        self.published = now;
+    }
+}
