@@ -29,6 +29,15 @@ impl Config {
             .unwrap_or(0)
     }
 
+    /// How many tasks the connector runs (`tasks.max`, which the worker sets; 1 when absent),
+    /// for a connector that splits its work between them.
+    pub fn tasks_max(&self) -> u32 {
+        self.get("tasks.max")
+            .and_then(|t| t.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(1)
+    }
+
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.pairs

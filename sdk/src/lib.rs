@@ -43,6 +43,7 @@ mod config;
 mod error;
 pub mod files;
 mod resume;
+pub mod sql;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]

@@ -16,7 +16,10 @@ pub(crate) mod sink {
     wasmtime::component::bindgen!({
         world: "sink-connector",
         path: "../../wit",
-        with: { "connectd:connector/types": crate::bindings::source::connectd::connector::types },
+        with: {
+            "connectd:connector/types": crate::bindings::source::connectd::connector::types,
+            "connectd:connector/sql": crate::bindings::source::connectd::connector::sql,
+        },
     });
 }
 

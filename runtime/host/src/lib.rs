@@ -16,6 +16,7 @@ mod files;
 mod native;
 mod sink;
 mod source;
+mod sql;
 mod store;
 mod transform;
 
@@ -138,6 +139,11 @@ impl Host {
             wasmtime::component::HasSelf<_>,
         >(&mut linker, |state| state)
         .map_err(|e| Error::Engine(e.to_string()))?;
+        bindings::source::connectd::connector::sql::add_to_linker::<
+            _,
+            wasmtime::component::HasSelf<_>,
+        >(&mut linker, |state| state)
+        .map_err(|e| Error::Engine(e.to_string()))?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(
                 "imports something the host does not provide: {e:#}"
@@ -192,7 +198,16 @@ fn new_store(
 ) -> Result<wasmtime::Store<store::TaskState>, TaskError> {
     let mut store = wasmtime::Store::new(engine, store::TaskState::new(grants, limits)?);
     store.limiter(|s| &mut s.limits);
-    store.epoch_deadline_trap();
+    // At the deadline, time the call spent waiting on a database in the host is given back
+    // once; a guest that computed that long traps.
+    store.epoch_deadline_callback(|mut ctx| {
+        let waited = std::mem::take(&mut ctx.data_mut().waited_ticks);
+        if waited > 0 {
+            Ok(wasmtime::UpdateDeadline::Continue(waited))
+        } else {
+            Err(wasmtime::Trap::Interrupt.into())
+        }
+    });
     store.set_epoch_deadline(limits.deadline_ticks());
     Ok(store)
 }
@@ -315,4 +330,10 @@ impl Plugin {
             config,
         )
     }
+}
+
+/// Starts a call's CPU deadline: `ticks` from now, with no database wait counted yet.
+pub(crate) fn arm_deadline(store: &mut wasmtime::Store<store::TaskState>, ticks: u64) {
+    store.data_mut().waited_ticks = 0;
+    store.set_epoch_deadline(ticks);
 }

@@ -68,7 +68,7 @@ impl WasmSinkTask {
         config: Vec<(String, String)>,
     ) -> Result<Self, TaskError> {
         let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
-        store.set_epoch_deadline(ticks);
+        crate::arm_deadline(&mut store, ticks);
         let task = instance
             .connectd_connector_sink()
             .sink_task()
@@ -97,7 +97,7 @@ impl WasmSinkTask {
             headers: c.headers,
             topics: c.topics,
         };
-        self.store.set_epoch_deadline(self.ticks);
+        crate::arm_deadline(&mut self.store, self.ticks);
         let result = self
             .instance
             .connectd_connector_sink()
@@ -108,7 +108,7 @@ impl WasmSinkTask {
     }
 
     fn flush(&mut self) -> Result<(), TaskError> {
-        self.store.set_epoch_deadline(self.ticks);
+        crate::arm_deadline(&mut self.store, self.ticks);
         self.instance
             .connectd_connector_sink()
             .sink_task()

@@ -68,7 +68,7 @@ impl WasmSourceTask {
         resume: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> Result<Self, TaskError> {
         let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
-        store.set_epoch_deadline(ticks);
+        crate::arm_deadline(&mut store, ticks);
         let task = instance
             .connectd_connector_source()
             .source_task()
@@ -84,7 +84,7 @@ impl WasmSourceTask {
     }
 
     fn poll(&mut self, max: u32) -> Result<SourceBatch, TaskError> {
-        self.store.set_epoch_deadline(self.ticks);
+        crate::arm_deadline(&mut self.store, self.ticks);
         let batch = self
             .instance
             .connectd_connector_source()
@@ -109,7 +109,7 @@ impl WasmSourceTask {
     }
 
     fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
-        self.store.set_epoch_deadline(self.ticks);
+        crate::arm_deadline(&mut self.store, self.ticks);
         self.instance
             .connectd_connector_source()
             .source_task()

@@ -21,6 +21,8 @@ pub struct Grants {
     pub write_dirs: Vec<(PathBuf, String)>,
     /// The guest's stdout is the worker's (for console output).
     pub stdout: bool,
+    /// SQL connection URLs the guest may open (the `sql` interface), secrets resolved.
+    pub sql_urls: Vec<String>,
 }
 
 /// Resource limits of one task.
@@ -55,6 +57,11 @@ pub(crate) struct TaskState {
     pub(crate) table: ResourceTable,
     /// The read-write directories, for the host's `files` interface.
     pub(crate) write_dirs: Vec<(PathBuf, String)>,
+    /// The URLs the `sql` interface may open.
+    pub(crate) sql_urls: Vec<String>,
+    /// Epoch ticks the current call spent blocked in the host waiting on a database: the
+    /// deadline is extended by them, so the CPU deadline counts the guest's own time.
+    pub(crate) waited_ticks: u64,
     pub(crate) limits: TaskLimiter,
 }
 
@@ -255,6 +262,8 @@ impl TaskState {
             stderr,
             table: ResourceTable::new(),
             write_dirs: grants.write_dirs.clone(),
+            sql_urls: grants.sql_urls.clone(),
+            waited_ticks: 0,
             limits: TaskLimiter::new(limits.memory_bytes),
         })
     }

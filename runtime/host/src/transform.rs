@@ -29,7 +29,7 @@ impl Transformer {
         config: Vec<(String, String)>,
     ) -> Result<Self, TaskError> {
         let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
-        store.set_epoch_deadline(ticks);
+        crate::arm_deadline(&mut store, ticks);
         let transformer = instance
             .connectd_connector_transform()
             .transformer()
@@ -52,7 +52,7 @@ impl Transformer {
         batch: Vec<ConnectRecord>,
     ) -> Result<Vec<Result<Option<ConnectRecord>, TaskError>>, TaskError> {
         let batch: Vec<_> = batch.into_iter().map(connect_record_out).collect();
-        self.store.set_epoch_deadline(self.ticks);
+        crate::arm_deadline(&mut self.store, self.ticks);
         let out = self
             .instance
             .connectd_connector_transform()

@@ -7,7 +7,8 @@
 //!   ([`status`]).
 //! - Capabilities come from the connector's own config schema: a property marked
 //!   `"x-connectd-grant": "read-parent"` grants read-only access to the directory holding the
-//!   path in that key (`"write-parent"`: read-write), at the same path, and nothing else.
+//!   path in that key (`"write-parent"`: read-write), at the same path, and nothing else;
+//!   `"sql-url"` lets it open the database at the URL in that key (the host's `sql`).
 
 pub mod backend;
 mod cluster;
@@ -333,6 +334,10 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
         ) else {
             continue;
         };
+        if kind == "sql-url" {
+            grants.sql_urls.push(value.clone());
+            continue;
+        }
         let absolute = std::path::absolute(base.join(value)).unwrap_or_else(|_| base.join(value));
         connector
             .values

@@ -57,7 +57,7 @@ pub(crate) fn restart_loop(
 }
 
 /// The config a task opens with: its connector's keys, then `task.id` (which task of
-/// `tasks.max`), `worker.id` (the worker running it) and `task.generation` (the group
+/// `tasks.max`), `tasks.max`, `worker.id` (the worker running it) and `task.generation` (the group
 /// generation it runs under; 0 when not scaled out).
 pub(crate) fn task_config(
     connector: &ConnectorConfig,
@@ -66,6 +66,7 @@ pub(crate) fn task_config(
 ) -> Vec<(String, String)> {
     let mut config = connector.connector_pairs();
     config.push(("task.id".into(), task_id.to_string()));
+    config.push(("tasks.max".into(), connector.tasks_max.to_string()));
     config.push(("worker.id".into(), status.worker_id().to_string()));
     config.push(("task.generation".into(), status.generation().to_string()));
     config

@@ -1,0 +1,284 @@
+//! The `sql` interface the host gives connectors: a pool of connections to the one database
+//! the connector's config names (`x-connectd-grant: sql-url`), through sqlx.
+//!
+//! - Calls block the task's own thread on a small tokio runtime of the host's own, so a task
+//!   keeps its synchronous shape; the time a call spends waiting on the database does not
+//!   count against the task's CPU deadline (see [`TaskState::waited_ticks`]).
+//! - Pools test a connection before handing it out, so a database that restarted is
+//!   reconnected to on the next call, and wait at most [`ACQUIRE_TIMEOUT`] for one.
+//! - Every error text has the URL's password replaced by `***` before the guest sees it.
+
+mod convert;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, MySqlPool, PgPool, SqlitePool};
+use wasmtime::component::Resource;
+
+use crate::bindings::source::connectd::connector::sql::{
+    self, Dialect, Host, HostConnection, Rows, SqlError, Statement,
+};
+use crate::store::TaskState;
+
+/// The longest a call waits for a free (or new) connection before it reports the database
+/// unreachable.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections one task's pool may hold.
+const MAX_CONNECTIONS: u32 = 2;
+
+/// The runtime every SQL call runs on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("connectd-sql")
+            .enable_all()
+            .build()
+            .expect("building the SQL runtime")
+    })
+}
+
+/// A pool to one of the three databases.
+pub(crate) enum Pool {
+    Postgres(PgPool),
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// The host side of a `sql.connection`.
+struct Connection {
+    pool: Pool,
+    /// The URL's password, hidden in every error.
+    password: Option<String>,
+}
+
+fn entry(handle: &Resource<sql::Connection>) -> Resource<Connection> {
+    Resource::new_borrow(handle.rep())
+}
+
+/// `text` with `password` replaced by `***`.
+fn redact(text: String, password: Option<&str>) -> String {
+    match password {
+        Some(p) if !p.is_empty() => text.replace(p, "***"),
+        _ => text,
+    }
+}
+
+/// The password part of a URL (`scheme://user:password@host`), percent-decoded as sqlx reads
+/// it, and as written.
+fn password_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split_once('@')?.0;
+    let (_, password) = userinfo.split_once(':')?;
+    Some(password.to_string())
+}
+
+/// What kind of failure `e` is, in words that say what to do.
+fn classify(e: sqlx::Error, password: Option<&str>) -> SqlError {
+    let message = |m: String| redact(m, password);
+    match e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let text = message(format!("{} (code {code})", db.message()));
+            // PostgreSQL: 08 connection, 28 authorization, 3D missing database, 57P shutdown;
+            // MySQL: 1044/1045 access denied, 1049 unknown database, 2002/2003/2006/2013 lost.
+            let connection = code.starts_with("08")
+                || code.starts_with("28")
+                || code.starts_with("3D")
+                || code.starts_with("57P")
+                || ["1044", "1045", "1049", "2002", "2003", "2006", "2013"].contains(&&*code);
+            if code.starts_with("28") || code == "1045" || code == "1044" {
+                SqlError::Connection(format!("the database refused the login: {text}"))
+            } else if connection {
+                SqlError::Connection(format!("the database is unavailable: {text}"))
+            } else {
+                SqlError::Statement(text)
+            }
+        }
+        sqlx::Error::Io(e) => SqlError::Connection(message(format!(
+            "cannot reach the database (is it running, and is the host and port right?): {e}"
+        ))),
+        sqlx::Error::PoolTimedOut => SqlError::Connection(format!(
+            "no connection to the database within {} s (is it running?)",
+            ACQUIRE_TIMEOUT.as_secs()
+        )),
+        e @ (sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed) => SqlError::Connection(message(e.to_string())),
+        e @ sqlx::Error::Configuration(_) => SqlError::Denied(message(e.to_string())),
+        e => SqlError::Statement(message(e.to_string())),
+    }
+}
+
+/// Opens a pool to `url` (connecting once, so a wrong URL, password or database fails here).
+async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    Ok(match scheme {
+        "postgres" | "postgresql" => {
+            let options: PgConnectOptions = url.parse()?;
+            let options = options.disable_statement_logging();
+            Pool::Postgres(pool_options().connect_with(options).await?)
+        }
+        "mysql" | "mariadb" => {
+            let options: MySqlConnectOptions = url.replacen("mariadb:", "mysql:", 1).parse()?;
+            let options = options.disable_statement_logging();
+            Pool::MySql(pool_options().connect_with(options).await?)
+        }
+        "sqlite" => {
+            let options: SqliteConnectOptions = url.parse()?;
+            let options = options.create_if_missing(true).disable_statement_logging();
+            Pool::Sqlite(pool_options().connect_with(options).await?)
+        }
+        _ => {
+            return Err(sqlx::Error::Configuration(
+                format!("unknown scheme {scheme:?}: use postgres://, mysql:// (or mariadb://) or sqlite://").into(),
+            ));
+        }
+    })
+}
+
+fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .min_connections(0)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(true)
+}
+
+impl TaskState {
+    /// Runs `f` on the SQL runtime, blocking this thread, and counts the wait as time the guest
+    /// did not spend computing.
+    fn wait<T>(&mut self, f: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let out = runtime().block_on(f);
+        let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
+        self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
+        out
+    }
+
+    fn connection(&self, handle: &Resource<sql::Connection>) -> Result<&Connection, SqlError> {
+        self.table
+            .get(&entry(handle))
+            .map_err(|e| SqlError::Denied(e.to_string()))
+    }
+}
+
+impl Host for TaskState {}
+
+impl HostConnection for TaskState {
+    fn open(&mut self, url: String) -> Result<Resource<sql::Connection>, SqlError> {
+        if !self.sql_urls.contains(&url) {
+            let granted = self.sql_urls.len();
+            return Err(SqlError::Denied(format!(
+                "this URL is not the value of a key the connector's schema marks x-connectd-grant: sql-url ({granted} granted)"
+            )));
+        }
+        let password = password_of(&url);
+        let pool = self
+            .wait(connect(&url))
+            .map_err(|e| classify(e, password.as_deref()))?;
+        let own = self
+            .table
+            .push(Connection { pool, password })
+            .map_err(|e| SqlError::Denied(e.to_string()))?;
+        Ok(Resource::new_own(own.rep()))
+    }
+
+    fn dialect(&mut self, connection: Resource<sql::Connection>) -> Dialect {
+        match self.connection(&connection).map(|c| &c.pool) {
+            Ok(Pool::MySql(_)) => Dialect::Mysql,
+            Ok(Pool::Sqlite(_)) => Dialect::Sqlite,
+            _ => Dialect::Postgres,
+        }
+    }
+
+    fn query(
+        &mut self,
+        connection: Resource<sql::Connection>,
+        statement: Statement,
+    ) -> Result<Rows, SqlError> {
+        let c = self.connection(&connection)?;
+        let (pool, password) = (clone_pool(&c.pool), c.password.clone());
+        self.wait(convert::query(&pool, statement))
+            .map_err(|e| classify(e, password.as_deref()))
+    }
+
+    fn execute(
+        &mut self,
+        connection: Resource<sql::Connection>,
+        statements: Vec<Statement>,
+    ) -> Result<Vec<u64>, SqlError> {
+        let c = self.connection(&connection)?;
+        let (pool, password) = (clone_pool(&c.pool), c.password.clone());
+        self.wait(convert::execute(&pool, statements))
+            .map_err(|e| classify(e, password.as_deref()))
+    }
+
+    fn drop(&mut self, connection: Resource<sql::Connection>) -> wasmtime::Result<()> {
+        let c = self
+            .table
+            .delete(Resource::<Connection>::new_own(connection.rep()))?;
+        let pool = c.pool;
+        // Closing says goodbye to the server; a pool dropped without it only drops sockets.
+        runtime().spawn(async move {
+            match pool {
+                Pool::Postgres(p) => p.close().await,
+                Pool::MySql(p) => p.close().await,
+                Pool::Sqlite(p) => p.close().await,
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Pools are handles to shared state; cloning one is cheap.
+fn clone_pool(pool: &Pool) -> Pool {
+    match pool {
+        Pool::Postgres(p) => Pool::Postgres(p.clone()),
+        Pool::MySql(p) => Pool::MySql(p.clone()),
+        Pool::Sqlite(p) => Pool::Sqlite(p.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_found_and_hidden() {
+        let url = "postgres://app:s3cr%40t@db:5432/test";
+        let p = password_of(url);
+        assert_eq!(p.as_deref(), Some("s3cr%40t"));
+        assert_eq!(
+            redact(format!("failed for {url}"), p.as_deref()),
+            "failed for postgres://app:***@db:5432/test"
+        );
+        assert_eq!(password_of("sqlite:///tmp/x.db"), None);
+        assert_eq!(password_of("mysql://root@127.0.0.1/test"), None);
+    }
+
+    #[test]
+    fn only_granted_urls_open() {
+        let grants = crate::Grants {
+            sql_urls: vec!["sqlite::memory:".into()],
+            ..Default::default()
+        };
+        let mut state = TaskState::new(&grants, &crate::Limits::default()).unwrap();
+        let Err(SqlError::Denied(m)) = state.open("sqlite:///etc/passwd".into()) else {
+            panic!("an ungranted URL opened");
+        };
+        assert!(m.contains("x-connectd-grant: sql-url"), "{m}");
+        let c = state.open("sqlite::memory:".into()).unwrap();
+        assert!(matches!(
+            state.dialect(Resource::new_borrow(c.rep())),
+            Dialect::Sqlite
+        ));
+    }
+}
