@@ -6,6 +6,7 @@
 
 mod connectors;
 mod deploy;
+mod sql_support;
 mod support;
 mod wire;
 
@@ -19,4 +20,5 @@ mod worker_cluster;
 mod worker_exactly_once;
 mod worker_file_source;
 mod worker_rest;
+mod worker_sql;
 mod worker_transforms;

@@ -1,1 +1,387 @@
-//! placeholder
+//! `sql-sink`: topics into tables of PostgreSQL, MySQL/MariaDB or SQLite, like Confluent's
+//! JDBC sink connector, through the host's `sql` interface.
+//!
+//! Config keys:
+//! - `connection.url` (required): as for `sql-source` (`postgres://`, `mysql://`,
+//!   `sqlite://`); the password through `${env:NAME}` or `${file:/path}`.
+//! - `topics` (required, used by the host): the topics to read.
+//! - `table.name.format`: the table each topic goes to, `${topic}` replaced by the topic's
+//!   name. Default `${topic}`. The result is one identifier (quoted; a dot is part of the
+//!   name), in the connection's current schema or database.
+//! - `insert.mode`: `insert` (plain inserts), `upsert` (insert, or update the row with the
+//!   same primary key: `ON CONFLICT ... DO UPDATE` in PostgreSQL and SQLite, `ON DUPLICATE
+//!   KEY UPDATE` in MySQL) or `update` (update only). Default `insert`.
+//! - `pk.mode`: where the primary key comes from: `none`, `kafka` (the record's topic,
+//!   partition and offset, as columns `__connect_topic`, `__connect_partition`,
+//!   `__connect_offset`), `record_key` (the key's fields, or the key itself named by
+//!   `pk.fields`) or `record_value` (fields of the value). Default `none`.
+//! - `pk.fields`: the key's column names (comma-separated). For `record_value`, which value
+//!   fields form the key (default all); for `record_key`, which key fields (default all), or
+//!   the column name of a key that is not an object; for `kafka`, three names instead of the
+//!   defaults.
+//! - `auto.create`: create a missing table from the first record's fields, with the key as
+//!   its primary key. Default `false`.
+//! - `auto.evolve`: add a nullable column for a field the table lacks. Default `false`.
+//! - `delete.enabled`: a record with a null value (a tombstone) deletes the row its key names
+//!   (needs `pk.mode = record_key`). Default `false`: tombstones are skipped.
+//! - `batch.size`: the most rows one statement writes. Default `3000`.
+//!
+//! Records are JSON: Kafka Connect's envelope, `{"schema": ..., "payload": ...}`, whose schema
+//! gives exact types (decimals, zoned timestamps and bytes as `sql-source` writes them), or a
+//! plain object, whose types are inferred from its values. Each `put` is written in one
+//! transaction, so the host commits offsets only for rows that are in the table; with
+//! `upsert`, replaying records after a crash leaves the table as it was.
+
+mod statements;
+mod tables;
+
+use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecordRef};
+use connectd_sql_common::json::{Decoded, decode};
+use connectd_sql_common::{Connection, Field, FieldType, Statement, Value};
+
+use statements::InsertMode;
+use tables::Tables;
+
+const SCHEMA: &str = r#"{"type":"object","required":["connection.url","topics"],"properties":{
+"connection.url":{"type":"string","x-connectd-grant":"sql-url"},
+"topics":{"type":"string"},
+"table.name.format":{"type":"string","default":"${topic}"},
+"insert.mode":{"enum":["insert","upsert","update"],"default":"insert"},
+"pk.mode":{"enum":["none","kafka","record_key","record_value"],"default":"none"},
+"pk.fields":{"type":"string"},
+"auto.create":{"type":"boolean","default":false},
+"auto.evolve":{"type":"boolean","default":false},
+"delete.enabled":{"type":"boolean","default":false},
+"batch.size":{"type":"integer","minimum":1,"default":3000}}}"#;
+
+/// Where the primary key comes from (`pk.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PkMode {
+    None,
+    Kafka,
+    RecordKey,
+    RecordValue,
+}
+
+/// One record, ready to write.
+struct Row {
+    table: String,
+    /// Key columns first, then the rest.
+    fields: Vec<Field>,
+    values: Vec<Value>,
+    keys: usize,
+    /// A tombstone: delete the row with these key values.
+    delete: bool,
+}
+
+/// The sql-sink task.
+pub struct SqlSink {
+    conn: Connection,
+    tables: Tables,
+    table_format: String,
+    insert_mode: InsertMode,
+    pk_mode: PkMode,
+    pk_fields: Vec<String>,
+    delete_enabled: bool,
+    batch_size: usize,
+}
+
+fn bad(record: &SinkRecordRef<'_>, what: &str, e: impl std::fmt::Display) -> ConnectorError {
+    ConnectorError::BadRecord(format!(
+        "{}/{}@{}: {what}: {e}",
+        record.topic(),
+        record.partition(),
+        record.offset()
+    ))
+}
+
+impl SqlSink {
+    /// The key columns of `record` (value `decoded` when it has one) per `pk.mode`.
+    fn key(
+        &self,
+        record: &SinkRecordRef<'_>,
+        value: Option<&Decoded>,
+    ) -> Result<(Vec<Field>, Vec<Value>), ConnectorError> {
+        let pick =
+            |d: &Decoded, names: &[String]| -> Result<(Vec<Field>, Vec<Value>), ConnectorError> {
+                let mut out = (Vec::new(), Vec::new());
+                for (i, f) in d.fields.iter().enumerate() {
+                    if names.is_empty() || names.contains(&f.name) {
+                        out.0.push(f.clone());
+                        out.1.push(d.values[i].clone());
+                    }
+                }
+                if let Some(missing) = names.iter().find(|n| !out.0.iter().any(|f| &f.name == *n)) {
+                    return Err(bad(
+                        record,
+                        "pk.fields",
+                        format!("the record has no field {missing:?}"),
+                    ));
+                }
+                Ok(out)
+            };
+        match self.pk_mode {
+            PkMode::None => Ok((Vec::new(), Vec::new())),
+            PkMode::Kafka => {
+                let names: Vec<&str> = if self.pk_fields.len() == 3 {
+                    self.pk_fields.iter().map(String::as_str).collect()
+                } else {
+                    vec!["__connect_topic", "__connect_partition", "__connect_offset"]
+                };
+                let field = |i: usize, ty| Field {
+                    name: names[i].to_string(),
+                    ty,
+                    optional: false,
+                };
+                Ok((
+                    vec![
+                        field(0, FieldType::String),
+                        field(1, FieldType::Int64),
+                        field(2, FieldType::Int64),
+                    ],
+                    vec![
+                        Value::Text(record.topic().to_string()),
+                        Value::Int(record.partition().into()),
+                        Value::Int(record.offset()),
+                    ],
+                ))
+            }
+            PkMode::RecordKey => {
+                let bytes = record
+                    .key()
+                    .ok_or_else(|| bad(record, "pk.mode = record_key", "the record has no key"))?;
+                let mut key = decode(bytes).map_err(|e| bad(record, "key", e))?;
+                if key.fields.len() == 1 && key.fields[0].name.is_empty() {
+                    let name = self.pk_fields.first().ok_or_else(|| {
+                        ConnectorError::InvalidConfig(
+                            "pk.mode = record_key with a key that is not an object needs `pk.fields` to name its column".into(),
+                        )
+                    })?;
+                    key.fields[0].name = name.clone();
+                    return Ok((key.fields, key.values));
+                }
+                pick(&key, &self.pk_fields)
+            }
+            PkMode::RecordValue => match value {
+                Some(v) => pick(v, &self.pk_fields),
+                None => Err(bad(
+                    record,
+                    "pk.mode = record_value",
+                    "a tombstone has no value",
+                )),
+            },
+        }
+    }
+
+    fn row(&self, record: &SinkRecordRef<'_>) -> Result<Option<Row>, ConnectorError> {
+        let table = self.table_format.replace("${topic}", record.topic());
+        let Some(bytes) = record.value() else {
+            if !self.delete_enabled {
+                return Ok(None);
+            }
+            let (fields, values) = self.key(record, None)?;
+            let keys = fields.len();
+            return Ok(Some(Row {
+                table,
+                fields,
+                values,
+                keys,
+                delete: true,
+            }));
+        };
+        let value = decode(bytes).map_err(|e| bad(record, "value", e))?;
+        if value.fields.len() == 1 && value.fields[0].name.is_empty() {
+            return Err(bad(
+                record,
+                "value",
+                "expected a JSON object (or a struct with a schema)",
+            ));
+        }
+        let (mut fields, mut values) = self.key(record, Some(&value))?;
+        let keys = fields.len();
+        for (f, v) in value.fields.into_iter().zip(value.values) {
+            if !fields[..keys].iter().any(|k| k.name == f.name) {
+                fields.push(f);
+                values.push(v);
+            }
+        }
+        Ok(Some(Row {
+            table,
+            fields,
+            values,
+            keys,
+            delete: false,
+        }))
+    }
+
+    /// The statements that write `rows` (consecutive rows of one table and shape share a
+    /// multi-row statement; a key seen twice in one upsert starts a new one).
+    fn statements(&mut self, rows: Vec<Row>) -> Result<Vec<Statement>, ConnectorError> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let first = &rows[i];
+            let mut end = i + 1;
+            while end < rows.len()
+                && end - i < self.batch_size
+                && rows[end].table == first.table
+                && rows[end].delete == first.delete
+                && rows[end]
+                    .fields
+                    .iter()
+                    .map(|f| &f.name)
+                    .eq(first.fields.iter().map(|f| &f.name))
+            {
+                end += 1;
+            }
+            let group = &rows[i..end];
+            let table = self
+                .tables
+                .prepare(&self.conn, &first.table, &first.fields, first.keys)?;
+            let target = table.target(self.conn.dialect());
+            let names: Vec<&str> = first.fields.iter().map(|f| f.name.as_str()).collect();
+            let keys = &names[..first.keys];
+            let fatal = |e: String| ConnectorError::Fatal(format!("table {}: {e}", first.table));
+            if first.delete || self.insert_mode == InsertMode::Update {
+                for row in group {
+                    let statement = if row.delete {
+                        statements::delete(&target, keys, row.values[..row.keys].to_vec())
+                    } else {
+                        statements::update(
+                            &target,
+                            &names[row.keys..],
+                            row.values[row.keys..].to_vec(),
+                            keys,
+                            row.values[..row.keys].to_vec(),
+                        )
+                    };
+                    out.push(statement.map_err(fatal)?);
+                }
+            } else {
+                let per_statement = (connectd_sql_common::ident::max_params(target.dialect)
+                    / names.len().max(1))
+                .max(1);
+                let mut chunk: Vec<Vec<Value>> = Vec::new();
+                let mut seen: Vec<&[Value]> = Vec::new();
+                for row in group {
+                    let key = &row.values[..row.keys];
+                    let repeat = self.insert_mode == InsertMode::Upsert
+                        && !key.is_empty()
+                        && seen.contains(&key);
+                    if repeat || chunk.len() >= per_statement {
+                        out.push(
+                            statements::insert(
+                                &target,
+                                self.insert_mode,
+                                &names,
+                                keys,
+                                std::mem::take(&mut chunk),
+                            )
+                            .map_err(fatal)?,
+                        );
+                        seen.clear();
+                    }
+                    seen.push(key);
+                    chunk.push(row.values.clone());
+                }
+                if !chunk.is_empty() {
+                    out.push(
+                        statements::insert(&target, self.insert_mode, &names, keys, chunk)
+                            .map_err(fatal)?,
+                    );
+                }
+            }
+            i = end;
+        }
+        Ok(out)
+    }
+}
+
+impl Sink for SqlSink {
+    fn describe() -> Descriptor {
+        Descriptor::sink("sql-sink", env!("CARGO_PKG_VERSION"), SCHEMA)
+    }
+
+    fn open(config: Config) -> Result<Self, ConnectorError> {
+        let invalid = |key: &str, v: &str, expected: &str| {
+            ConnectorError::InvalidConfig(format!("key `{key}`: {v:?} is not one of {expected}"))
+        };
+        let insert_mode = match config.get("insert.mode").unwrap_or("insert") {
+            "insert" => InsertMode::Insert,
+            "upsert" => InsertMode::Upsert,
+            "update" => InsertMode::Update,
+            other => return Err(invalid("insert.mode", other, "insert, upsert, update")),
+        };
+        let pk_mode = match config.get("pk.mode").unwrap_or("none") {
+            "none" => PkMode::None,
+            "kafka" => PkMode::Kafka,
+            "record_key" => PkMode::RecordKey,
+            "record_value" => PkMode::RecordValue,
+            other => {
+                return Err(invalid(
+                    "pk.mode",
+                    other,
+                    "none, kafka, record_key, record_value",
+                ));
+            }
+        };
+        let delete_enabled = config.parse_or("delete.enabled", false)?;
+        if delete_enabled && pk_mode != PkMode::RecordKey {
+            return Err(ConnectorError::InvalidConfig(
+                "delete.enabled = true needs pk.mode = record_key (a tombstone has only its key)"
+                    .into(),
+            ));
+        }
+        if insert_mode != InsertMode::Insert && pk_mode == PkMode::None {
+            return Err(ConnectorError::InvalidConfig(
+                "insert.mode upsert and update need a primary key: set pk.mode".into(),
+            ));
+        }
+        let conn = Connection::open(config.required("connection.url")?)?;
+        Ok(SqlSink {
+            tables: Tables::new(
+                config.parse_or("auto.create", false)?,
+                config.parse_or("auto.evolve", false)?,
+            ),
+            conn,
+            table_format: config
+                .get("table.name.format")
+                .unwrap_or("${topic}")
+                .to_string(),
+            insert_mode,
+            pk_mode,
+            pk_fields: config
+                .get("pk.fields")
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            delete_enabled,
+            batch_size: config.parse_or::<usize>("batch.size", 3000)?.max(1),
+        })
+    }
+
+    fn put(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
+        let mut rows = Vec::with_capacity(batch.len());
+        for record in batch.iter() {
+            if let Some(row) = self.row(&record)? {
+                rows.push(row);
+            }
+        }
+        let statements = self.statements(rows)?;
+        if !statements.is_empty() {
+            self.conn.execute(statements)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), ConnectorError> {
+        // Every put commits its own transaction.
+        Ok(())
+    }
+}
+
+connectd_sdk::export_sink!(SqlSink);

@@ -74,6 +74,12 @@ pub struct Counts {
     /// the count it holds. The first `present - stored` records that source partition sends
     /// there again are already in the topic.
     pub present: CountMap,
+    /// Source partitions to resume from the position their last record in the topics carries
+    /// rather than the stored one: those whose records all go to one topic partition, so the
+    /// last one there says exactly how far they got. Nothing is polled again for them, so
+    /// they stay exact even when polling again would not return the same records (a table
+    /// whose rows changed in between).
+    pub positions: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 /// Stored source positions of every connector.
@@ -101,28 +107,42 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The header a produced batch's last record carries: per source partition in the batch,
-/// its running count in the batch's topic partition.
+/// its running count in the batch's topic partition, and the position of its last record in
+/// the batch.
 pub(crate) fn source_header<'a>(
     connector: &ConnectorName,
-    counts: impl Iterator<Item = (&'a [u8], u64)>,
+    counts: impl Iterator<Item = (&'a [u8], u64, &'a [u8])>,
 ) -> Header {
-    let counts: Vec<(String, u64)> = counts.map(|(p, n)| (hex(p), n)).collect();
+    let counts: Vec<(String, u64, String)> = counts
+        .map(|(p, n, position)| (hex(p), n, hex(position)))
+        .collect();
     Header {
         key: SOURCE_HEADER.to_string(),
         value: serde_json::to_vec(&(connector.as_str(), counts)).expect("serialises"),
     }
 }
 
-/// The counts of `connector` in a [`SOURCE_HEADER`] value, if it is one of its.
+/// One source partition in a [`SOURCE_HEADER`]: with its position, or (written before
+/// positions were) without.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum HeaderEntry {
+    Reached(String, u64, String),
+    Counted(String, u64),
+}
+
+/// The counts (and positions) of `connector` in a [`SOURCE_HEADER`] value, if it is one of
+/// its.
 fn parse_header<'a>(
     connector: &str,
     value: &'a [u8],
-) -> Option<impl Iterator<Item = (Vec<u8>, u64)> + 'a> {
-    let (c, counts) = serde_json::from_slice::<(String, Vec<(String, u64)>)>(value).ok()?;
+) -> Option<impl Iterator<Item = (Vec<u8>, u64, Option<Vec<u8>>)> + 'a> {
+    let (c, counts) = serde_json::from_slice::<(String, Vec<HeaderEntry>)>(value).ok()?;
     (c == connector).then(|| {
-        counts
-            .into_iter()
-            .filter_map(|(p, n)| Some((unhex(&p)?, n)))
+        counts.into_iter().filter_map(|entry| match entry {
+            HeaderEntry::Reached(p, n, position) => Some((unhex(&p)?, n, Some(unhex(&position)?))),
+            HeaderEntry::Counted(p, n) => Some((unhex(&p)?, n, None)),
+        })
     })
 }
 
@@ -251,7 +271,7 @@ impl SourceOffsets {
     /// each topic partition it wrote from the lowest end any of its tasks stored.
     pub fn recover(&self, connector: &ConnectorName) -> Result<Counts> {
         let connector = connector.as_str();
-        let (stored, starts) = {
+        let (mut stored, starts) = {
             let state = self.state();
             let starts: Vec<(TopicPartition, i64)> = state
                 .ends
@@ -265,6 +285,8 @@ impl SourceOffsets {
             )
         };
         let mut present = CountMap::new();
+        // The position at each (source partition, topic partition)'s highest count.
+        let mut reached: HashMap<(Vec<u8>, TopicPartition), Option<Vec<u8>>> = HashMap::new();
         let mut scanned = Vec::new();
         for (tp, from) in starts {
             let records = backend::read_to_end(self.backend.as_ref(), &tp, Offset(from))?;
@@ -277,22 +299,51 @@ impl SourceOffsets {
                 .flat_map(|r| &r.headers)
                 .filter(|h| h.key == SOURCE_HEADER);
             for header in headers {
-                for (partition, n) in parse_header(connector, &header.value).into_iter().flatten() {
+                for (partition, n, position) in
+                    parse_header(connector, &header.value).into_iter().flatten()
+                {
                     let key = (partition, tp.clone());
                     if n > stored.get(&key).copied().unwrap_or(0) {
-                        let seen = present.entry(key).or_insert(0);
-                        *seen = (*seen).max(n);
+                        let seen = present.entry(key.clone()).or_insert(0);
+                        if n >= *seen {
+                            *seen = n;
+                            reached.insert(key, position);
+                        }
                     }
                 }
             }
         }
+        let mut positions = HashMap::new();
+        let mut partitions: HashMap<&Vec<u8>, usize> = HashMap::new();
+        for (source, _) in reached.keys().chain(stored.keys()) {
+            *partitions.entry(source).or_default() += 1;
+        }
+        let single: Vec<(Vec<u8>, TopicPartition)> = reached
+            .keys()
+            .filter(|key| {
+                // Only here: no other topic partition, now or stored.
+                partitions[&key.0] == 1 + usize::from(stored.contains_key(*key))
+            })
+            .cloned()
+            .collect();
+        for key in single {
+            if let (Some(Some(position)), Some(n)) = (reached.remove(&key), present.remove(&key)) {
+                positions.insert(key.0.clone(), position);
+                stored.insert(key, n);
+            }
+        }
         tracing::info!(
             connector,
-            ahead = present.len(),
+            ahead = present.len() + positions.len(),
+            resumed_from_topics = positions.len(),
             scanned = %scanned.join(","),
             "read what reached the topics after the stored source offsets"
         );
-        Ok(Counts { stored, present })
+        Ok(Counts {
+            stored,
+            present,
+            positions,
+        })
     }
 
     /// The stored positions of one connector.
@@ -461,9 +512,23 @@ mod tests {
     #[test]
     fn headers_name_their_connector() {
         let name = ConnectorName::new("gen").unwrap();
-        let header = source_header(&name, [(&b"\x01"[..], 5), (&b"ab"[..], 9)].into_iter());
+        let header = source_header(
+            &name,
+            [(&b"\x01"[..], 5, &b"p5"[..]), (&b"ab"[..], 9, &b""[..])].into_iter(),
+        );
         let counts: Vec<_> = parse_header("gen", &header.value).unwrap().collect();
-        assert_eq!(counts, [(vec![1], 5), (b"ab".to_vec(), 9)]);
+        assert_eq!(
+            counts,
+            [
+                (vec![1], 5, Some(b"p5".to_vec())),
+                (b"ab".to_vec(), 9, Some(vec![]))
+            ]
+        );
+        // Headers written before positions were still read.
+        let old: Vec<_> = parse_header("gen", b"[\"gen\",[[\"01\",3]]]")
+            .unwrap()
+            .collect();
+        assert_eq!(old, [(vec![1], 3, None)]);
         assert!(parse_header("other", &header.value).is_none());
         assert!(parse_header("gen", b"[\"gen\",\"0a\",\"01\"]").is_none());
     }

@@ -66,12 +66,13 @@ pub(crate) fn run(ctx: SourceTaskContext) {
 /// Runs the task until it stops (`None`) or fails.
 fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     let name = &ctx.connector.name;
-    let Some(default_topic) = ctx.connector.values.get("topic").cloned() else {
-        return Some(TaskError::InvalidConfig(format!(
-            "{}: missing key `topic`: the topic this source writes to",
-            ctx.connector.file.display()
-        )));
-    };
+    // A connector whose records all name their topic (sql-source) needs no `topic`.
+    let default_topic = ctx
+        .connector
+        .values
+        .get("topic")
+        .cloned()
+        .unwrap_or_default();
     // What the topics hold past the stored positions (by a crash, or by this task before it
     // failed): polled again, and dropped where it is already there.
     let counts = match ctx.offsets.recover(name) {
@@ -79,7 +80,13 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         Err(e) => return Some(TaskError::Retryable(e.to_string())),
     };
     let config = crate::task::task_config(&ctx.connector, ctx.task_id, &ctx.status);
-    let resume = ctx.offsets.resume(name);
+    let mut resume = ctx.offsets.resume(name);
+    for (partition, position) in &counts.positions {
+        match resume.iter_mut().find(|(p, _)| p == partition) {
+            Some(entry) => entry.1 = position.clone(),
+            None => resume.push((partition.clone(), position.clone())),
+        }
+    }
     let at: Vec<String> = resume.iter().map(|(_, p)| crate::offsets::hex(p)).collect();
     tracing::info!(connector = %name, task = ctx.task_id, resume = %at.join(","), "starting source task");
     let opened = ctx
@@ -386,6 +393,15 @@ fn prepare(
     errors: &mut ErrorHandler,
 ) -> Result<Delivery, TaskError> {
     let now = now_ms();
+    let names_topic = |e: &connectd_records::SourceEntry| {
+        usize::try_from(e.topic).is_ok_and(|t| t < batch.topics.len())
+    };
+    if default_topic.is_empty() && !batch.records.iter().all(names_topic) {
+        return Err(TaskError::InvalidConfig(format!(
+            "{}: missing key `topic`: the topic this source writes to",
+            ctx.connector.file.display()
+        )));
+    }
     // The latest position of every source partition polled, whether or not its records make
     // it through the transforms.
     let mut last_of: Vec<Option<usize>> = vec![None; batch.source_partitions.len()];
@@ -596,19 +612,25 @@ fn encode_chunk(
     bytes: usize,
     now: i64,
 ) -> ProducerBatch {
-    let mut reached: Vec<(u32, u64)> = Vec::new();
+    // Per source partition: its count and its last record's position.
+    let mut reached: Vec<(u32, u64, usize)> = Vec::new();
     for &(i, n) in chunk {
         let source = batch.records[i].source_partition;
-        match reached.iter_mut().find(|(s, _)| *s == source) {
-            Some(entry) => entry.1 = n,
-            None => reached.push((source, n)),
+        match reached.iter_mut().find(|(s, _, _)| *s == source) {
+            Some(entry) => (entry.1, entry.2) = (n, i),
+            None => reached.push((source, n, i)),
         }
     }
     let header = crate::offsets::source_header(
         &ctx.connector.name,
-        reached.iter().map(|&(s, n)| {
+        reached.iter().map(|&(s, n, i)| {
             let source = batch.source_partitions.get(s as usize);
-            (source.map_or(&[][..], Vec::as_slice), n)
+            let position = batch.bytes(batch.records[i].source_position);
+            (
+                source.map_or(&[][..], Vec::as_slice),
+                n,
+                position.unwrap_or_default(),
+            )
         }),
     );
     let mut builder = BatchBuilder::with_capacity(bytes + 256);

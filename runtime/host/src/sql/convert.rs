@@ -1,7 +1,7 @@
 //! WIT values to sqlx parameters, and result cells back to WIT values, for each database.
 //!
 //! Reading is exact: integers stay 64-bit, `NUMERIC`/`DECIMAL` become decimal strings with
-//! their scale (through `BigDecimal`, never a float), zoned timestamps become RFC 3339 with
+//! their scale (never through a float), zoned timestamps become RFC 3339 with
 //! microseconds, and bytes stay bytes. A column of a type with no mapping is read as text if
 //! the driver can, and is an error naming the column and its type otherwise.
 
@@ -135,6 +135,58 @@ fn bind_sqlite(q: Query<'_, sqlx::Sqlite>, v: Value) -> Result<Query<'_, sqlx::S
     })
 }
 
+/// PostgreSQL's binary `numeric` as text with exactly its display scale (sqlx's `BigDecimal`
+/// would widen the scale to whole base-10000 digits: `1.50` as `1.5000`).
+fn postgres_numeric(b: &[u8]) -> std::result::Result<String, String> {
+    let at = |i: usize| -> std::result::Result<u16, String> {
+        b.get(i..i + 2)
+            .map(|s| u16::from_be_bytes([s[0], s[1]]))
+            .ok_or_else(|| "a truncated numeric".to_string())
+    };
+    let (ndigits, weight, sign, dscale) = (at(0)?, at(2)? as i16, at(4)?, at(6)?);
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("Infinity".into()),
+        0xF000 => return Ok("-Infinity".into()),
+        _ => {}
+    }
+    let digits: Vec<u16> = (0..ndigits as usize)
+        .map(|i| at(8 + 2 * i))
+        .collect::<std::result::Result<_, _>>()?;
+    // Digit i is worth 10000^(weight - i).
+    let digit = |i: i32| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| digits.get(i))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    if weight < 0 {
+        out.push('0');
+    } else {
+        out.push_str(&digit(0).to_string());
+        for i in 1..=i32::from(weight) {
+            out.push_str(&format!("{:04}", digit(i)));
+        }
+    }
+    if dscale > 0 {
+        let mut fraction = String::new();
+        let mut i = i32::from(weight) + 1;
+        while fraction.len() < dscale as usize {
+            fraction.push_str(&format!("{:04}", digit(i)));
+            i += 1;
+        }
+        fraction.truncate(dscale as usize);
+        out.push('.');
+        out.push_str(&fraction);
+    }
+    Ok(out)
+}
+
 /// One result cell of `row` at `i`, by the column's type.
 fn postgres_cell(row: &PgRow, i: usize, ty: &str) -> Result<Value> {
     if row.try_get_raw(i)?.is_null() {
@@ -148,7 +200,16 @@ fn postgres_cell(row: &PgRow, i: usize, ty: &str) -> Result<Value> {
         "OID" => Value::Int(row.try_get::<sqlx::postgres::types::Oid, _>(i)?.0.into()),
         "FLOAT4" => Value::Float(row.try_get::<f32, _>(i)?.into()),
         "FLOAT8" => Value::Float(row.try_get(i)?),
-        "NUMERIC" => Value::Decimal(row.try_get::<BigDecimal, _>(i)?.to_plain_string()),
+        "NUMERIC" => {
+            let raw = row.try_get_raw(i)?;
+            let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
+            Value::Decimal(match raw.format() {
+                sqlx::postgres::PgValueFormat::Text => String::from_utf8_lossy(bytes).into_owned(),
+                sqlx::postgres::PgValueFormat::Binary => {
+                    postgres_numeric(bytes).map_err(|e| sqlx::Error::Decode(e.into()))?
+                }
+            })
+        }
         "BYTEA" => Value::Bytes(row.try_get(i)?),
         "TIMESTAMPTZ" => Value::TimestampTz(tz_text(row.try_get(i)?)),
         "TIMESTAMP" => Value::Timestamp(naive_text(row.try_get(i)?)),
@@ -179,7 +240,11 @@ fn mysql_cell(row: &MySqlRow, i: usize, ty: &str) -> Result<Value> {
         }
         "FLOAT" => Value::Float(row.try_get::<f32, _>(i)?.into()),
         "DOUBLE" => Value::Float(row.try_get(i)?),
-        "DECIMAL" => Value::Decimal(row.try_get::<BigDecimal, _>(i)?.to_plain_string()),
+        // The binary protocol sends decimals as their text, with every digit of the scale.
+        "DECIMAL" => Value::Decimal(
+            <String as sqlx::Decode<sqlx::MySql>>::decode(row.try_get_raw(i)?)
+                .map_err(sqlx::Error::Decode)?,
+        ),
         "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BIT" => {
             Value::Bytes(row.try_get(i)?)
         }
@@ -290,5 +355,51 @@ pub(super) async fn execute(pool: &Pool, statements: Vec<Statement>) -> Result<V
         Pool::Postgres(p) => transaction!(p, statements, bind_postgres),
         Pool::MySql(p) => transaction!(p, statements, bind_mysql),
         Pool::Sqlite(p) => transaction!(p, statements, bind_sqlite),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_numeric;
+
+    fn numeric(ndigits: u16, weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [ndigits, weight as u16, sign, dscale].iter().chain(digits) {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn numerics_keep_their_scale() {
+        // 12345678901234567001.0123456789 as PostgreSQL sends it.
+        let b = numeric(
+            8,
+            4,
+            0,
+            10,
+            &[1234, 5678, 9012, 3456, 7001, 123, 4567, 8900],
+        );
+        assert_eq!(
+            postgres_numeric(&b).unwrap(),
+            "12345678901234567001.0123456789"
+        );
+        assert_eq!(
+            postgres_numeric(&numeric(2, 0, 0, 2, &[1, 5000])).unwrap(),
+            "1.50"
+        );
+        assert_eq!(
+            postgres_numeric(&numeric(1, -1, 0x4000, 4, &[12])).unwrap(),
+            "-0.0012"
+        );
+        assert_eq!(postgres_numeric(&numeric(0, 0, 0, 0, &[])).unwrap(), "0");
+        assert_eq!(
+            postgres_numeric(&numeric(1, 1, 0, 0, &[7])).unwrap(),
+            "70000"
+        );
+        assert_eq!(
+            postgres_numeric(&numeric(0, 0, 0xC000, 0, &[])).unwrap(),
+            "NaN"
+        );
     }
 }

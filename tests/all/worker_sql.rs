@@ -1,0 +1,599 @@
+//! sql-source and sql-sink against the real PostgreSQL and MariaDB this machine runs, and
+//! SQLite files: a table's round trip through a topic into two other databases, the
+//! incremental modes across kill -9, idempotent upserts and deletes, and bad input (names
+//! that try to inject SQL, a wrong password, a missing table, a database that goes away).
+//! Every test uses table and topic names of its own, so they run in parallel.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::sql_support::{
+    MARIADB_URL, PG_URL, Proxy, block, caught_up, count, exec, mariadb, pg, sqlite, status,
+    wait_until,
+};
+use crate::support::{Connectd, read_all};
+
+const PLUGINS: &[(&str, &str)] = &[
+    ("connectd-sql-source", "sql-source"),
+    ("connectd-sql-sink", "sql-sink"),
+];
+
+fn suffix() -> u32 {
+    rand::random::<u32>() % 1_000_000
+}
+
+/// One row as every database reads it back, normalized: id, amount (decimal text), at
+/// (instant), note, data, flag, big, ratio.
+type Row = (
+    i64,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<bool>,
+    Option<i64>,
+    Option<f64>,
+);
+
+fn produce(c: &Connectd, topic: &str, records: &[(String, Option<String>)]) {
+    let producer: BaseProducer = c.client().create().unwrap();
+    for (key, value) in records {
+        let mut r = BaseRecord::to(topic).key(key.as_str());
+        if let Some(v) = value {
+            r = r.payload(v.as_str());
+        }
+        producer.send(r).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn a_postgres_table_round_trips_into_mariadb_and_sqlite() {
+    let n = suffix();
+    let table = format!("Trip \"Items\" {n}");
+    let quoted = format!("\"Trip \"\"Items\"\" {n}\"");
+    let pg = pg();
+    exec!(
+        &pg,
+        format!(
+            "CREATE TABLE {quoted} (id bigint PRIMARY KEY, amount numeric(30,10), at timestamptz, \
+             note text, data bytea, flag boolean, big bigint, ratio double precision)"
+        )
+    );
+    let rows = 40i64;
+    for i in 1..=rows {
+        let amount = (i % 7 != 0).then(|| format!("12345678901234567{i:03}.0123456789"));
+        let at =
+            (i % 5 != 0).then(|| format!("2026-11-{:02}T10:{i:02}:00.123456+05:30", 1 + i % 28));
+        let note = (i % 6 != 0).then(|| match i {
+            1 => "x".repeat(100 * 1024),
+            _ => format!("ünïcödé ✓ 日本 \"quoted\" 'single'\nline {i}"),
+        });
+        let data = (i % 4 != 0).then(|| vec![i as u8, 0, 255, b'\n', b'"']);
+        let flag = (i % 9 != 0).then_some(i % 2 == 0);
+        block(
+            sqlx::query(&format!(
+                "INSERT INTO {quoted} VALUES ($1, $2::numeric, $3::timestamptz, $4, $5, $6, $7, $8)"
+            ))
+            .bind(i)
+            .bind(amount)
+            .bind(at)
+            .bind(note)
+            .bind(data)
+            .bind(flag)
+            .bind(9_007_199_254_740_993i64 + i)
+            .bind(i as f64 / 3.0)
+            .execute(&pg),
+        )
+        .unwrap();
+    }
+    let topic = format!("rt{n}-Trip__Items__{n}");
+    let dir = tempfile::tempdir().unwrap();
+    let lite_path = dir.path().join("copy.db");
+    let source = format!(
+        "plugin = \"sql-source\"\n\"connection.url\" = \"{PG_URL}\"\nmode = \"incrementing\"\n\
+         \"incrementing.column.name\" = \"id\"\n\"table.include.list\" = '{table}'\n\
+         \"topic.prefix\" = \"rt{n}-\"\n\"poll.interval.ms\" = 200\n\"batch.max.rows\" = 15\n"
+    );
+    let sink = |url: &str| {
+        format!(
+            "plugin = \"sql-sink\"\ntopics = \"{topic}\"\n\"connection.url\" = \"{url}\"\n\
+             \"auto.create\" = true\n\"insert.mode\" = \"upsert\"\n\"pk.mode\" = \"record_key\"\n\
+             \"table.name.format\" = \"copy_${{topic}}\"\n"
+        )
+    };
+    let lite_url = format!("sqlite://{}", lite_path.display());
+    let c = Connectd::with_connectors(
+        PLUGINS,
+        &[
+            ("source.toml", &source),
+            ("maria.toml", &sink(MARIADB_URL)),
+            ("lite.toml", &sink(&lite_url)),
+        ],
+    );
+    let (maria, lite) = (mariadb(), sqlite(&lite_path));
+    let copy = format!("copy_{topic}");
+    wait_until(
+        "all rows in MariaDB and SQLite",
+        Duration::from_secs(120),
+        || {
+            count!(&maria, format!("`{copy}`")) == rows
+                && count!(&lite, format!("\"{copy}\"")) == rows
+        },
+    );
+
+    let from_pg: Vec<Row> = block(
+        sqlx::query_as(&format!(
+            "SELECT id, amount::text, at, note, data, flag, big, ratio FROM {quoted} ORDER BY id"
+        ))
+        .fetch_all(&pg),
+    )
+    .unwrap();
+    type MariaRow = (
+        i64,
+        Option<String>,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<bool>,
+        Option<i64>,
+        Option<f64>,
+    );
+    let from_maria: Vec<MariaRow> = block(
+        sqlx::query_as(&format!(
+            "SELECT id, CAST(amount AS CHAR), at, note, data, flag, big, ratio FROM `{copy}` ORDER BY id"
+        ))
+        .fetch_all(&maria),
+    )
+    .unwrap();
+    let from_maria: Vec<Row> = from_maria
+        .into_iter()
+        .map(|r| (r.0, r.1, r.2.map(|t| t.and_utc()), r.3, r.4, r.5, r.6, r.7))
+        .collect();
+    type LiteRow = (
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<bool>,
+        Option<i64>,
+        Option<f64>,
+    );
+    let from_lite: Vec<LiteRow> = block(
+        sqlx::query_as(&format!(
+            "SELECT id, amount, at, note, data, flag, big, ratio FROM \"{copy}\" ORDER BY id"
+        ))
+        .fetch_all(&lite),
+    )
+    .unwrap();
+    let from_lite: Vec<Row> = from_lite
+        .into_iter()
+        .map(|r| {
+            let at = r.2.map(|t| {
+                DateTime::parse_from_rfc3339(&t)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            });
+            (r.0, r.1, at, r.3, r.4, r.5, r.6, r.7)
+        })
+        .collect();
+    assert_eq!(from_pg.len(), rows as usize);
+    // Rows as they print on a failure: the 100 KiB note shortened.
+    let short = |r: &Row| {
+        let mut r = r.clone();
+        r.3 = r
+            .3
+            .map(|n| n.chars().take(60).collect::<String>() + &format!("... ({} bytes)", n.len()));
+        format!("{r:?}")
+    };
+    for (i, want) in from_pg.iter().enumerate() {
+        assert!(
+            from_maria[i] == *want,
+            "MariaDB row {i}: {} != {}",
+            short(&from_maria[i]),
+            short(want)
+        );
+        assert!(
+            from_lite[i] == *want,
+            "SQLite row {i}: {} != {}",
+            short(&from_lite[i]),
+            short(want)
+        );
+    }
+    // The topic holds each row once, keyed by its primary key, decimals as strings.
+    let read = read_all(
+        &c.bootstrap(),
+        &[(&topic, 1)],
+        rows as usize,
+        Duration::from_secs(30),
+    );
+    assert_eq!(read.len(), rows as usize);
+    assert_eq!(
+        read[0].value["payload"]["amount"],
+        "12345678901234567001.0123456789"
+    );
+    assert_eq!(read[0].value["payload"]["big"], 9_007_199_254_740_994i64);
+    assert!(
+        read[0].key.contains("\"payload\":{\"id\":1}"),
+        "{}",
+        read[0].key
+    );
+    exec!(&pg, format!("DROP TABLE {quoted}"));
+    exec!(&maria, format!("DROP TABLE `{copy}`"));
+}
+
+#[test]
+fn incremental_modes_lose_and_repeat_nothing_across_kill_9() {
+    let n = suffix();
+    let (both, inc) = (format!("both_{n}"), format!("inc_{n}"));
+    let pg = pg();
+    exec!(
+        &pg,
+        format!(
+            "CREATE TABLE {both} (id serial PRIMARY KEY, ver int NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL)"
+        ),
+        format!("CREATE TABLE {inc} (id bigserial PRIMARY KEY, name text)")
+    );
+    let t1 = "2026-01-01T00:00:00+00:00";
+    let insert_both = |count: usize| {
+        exec!(
+            &pg,
+            format!(
+                "INSERT INTO {both} (updated_at) SELECT '{t1}' FROM generate_series(1, {count})"
+            )
+        );
+    };
+    let insert_inc = |count: usize| {
+        exec!(
+            &pg,
+            format!(
+                "INSERT INTO {inc} (name) SELECT 'row ' || g FROM generate_series(1, {count}) g"
+            )
+        );
+    };
+    insert_both(300);
+    insert_inc(100);
+    let connector = |mode: &str, extra: &str| {
+        format!(
+            "plugin = \"sql-source\"\n\"connection.url\" = \"{PG_URL}\"\nmode = \"{mode}\"\n{extra}\n\
+             \"topic.prefix\" = \"k{n}-\"\n\"poll.interval.ms\" = 100\n\"batch.max.rows\" = 20\n"
+        )
+    };
+    let mut c = Connectd::with_connectors(
+        PLUGINS,
+        &[
+            (
+                "both.toml",
+                &connector(
+                    "timestamp+incrementing",
+                    &format!(
+                        "\"table.include.list\" = \"{both}\"\n\"timestamp.column.name\" = \"updated_at\"\n\"incrementing.column.name\" = \"id\""
+                    ),
+                ),
+            ),
+            (
+                "inc.toml",
+                &connector(
+                    "incrementing",
+                    &format!(
+                        "\"table.include.list\" = \"{inc}\"\n\"incrementing.column.name\" = \"id\""
+                    ),
+                ),
+            ),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    c.kill9();
+    // 300 more rows with the same timestamp: the position is inside that timestamp.
+    insert_both(300);
+    insert_inc(50);
+    c.restart();
+    std::thread::sleep(Duration::from_millis(400));
+    c.kill9();
+    exec!(
+        &pg,
+        format!(
+            "UPDATE {both} SET ver = 1, updated_at = '2026-01-02T00:00:00+00:00' WHERE id <= 200"
+        )
+    );
+    c.restart();
+    std::thread::sleep(Duration::from_millis(500));
+    c.kill9();
+    c.restart();
+
+    let read = read_all(
+        &c.bootstrap(),
+        &[(&format!("k{n}-{both}"), 1)],
+        800,
+        Duration::from_secs(90),
+    );
+    let mut seen: Vec<(i64, i64)> = read
+        .iter()
+        .map(|r| {
+            let p = &r.value["payload"];
+            (p["id"].as_i64().unwrap(), p["ver"].as_i64().unwrap())
+        })
+        .collect();
+    seen.sort();
+    let mut want: Vec<(i64, i64)> = (1..=600)
+        .map(|id| (id, 0))
+        .chain((1..=200).map(|id| (id, 1)))
+        .collect();
+    want.sort();
+    assert_eq!(seen.len(), want.len(), "records in the topic");
+    assert_eq!(seen, want, "each row version exactly once");
+
+    let read = read_all(
+        &c.bootstrap(),
+        &[(&format!("k{n}-{inc}"), 1)],
+        150,
+        Duration::from_secs(60),
+    );
+    let ids: Vec<i64> = read
+        .iter()
+        .map(|r| r.value["payload"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=150).collect::<Vec<_>>());
+    exec!(
+        &pg,
+        format!("DROP TABLE {both}"),
+        format!("DROP TABLE {inc}")
+    );
+}
+
+/// A row of the upsert test's table: id, name, score, big.
+type Upserted = (i64, Option<String>, Option<f64>, Option<i64>);
+
+fn snapshot(pg: &sqlx::PgPool, table: &str) -> Vec<Upserted> {
+    block(
+        sqlx::query_as(&format!(
+            "SELECT id, name, score, big FROM \"{table}\" ORDER BY id"
+        ))
+        .fetch_all(pg),
+    )
+    .unwrap()
+}
+
+#[test]
+fn upserts_replay_idempotently_and_tombstones_delete() {
+    let n = suffix();
+    let (topic, table) = (format!("up{n}"), format!("up_{n}"));
+    let sink = |name: &str| {
+        (
+            format!("{name}.toml"),
+            format!(
+                "plugin = \"sql-sink\"\ntopics = \"{topic}\"\n\"connection.url\" = \"{PG_URL}\"\n\
+                 \"table.name.format\" = \"{table}\"\n\"auto.create\" = true\n\"insert.mode\" = \"upsert\"\n\
+                 \"pk.mode\" = \"record_key\"\n\"delete.enabled\" = true\n\"batch.size\" = 7\n"
+            ),
+        )
+    };
+    let (file, first) = sink("first");
+    let c = Connectd::with_connectors(PLUGINS, &[(&file, &first)]);
+    c.cli(&["topics", "create", &topic, "--partitions", "1"], None);
+    let value = |i: i64, name: &str| {
+        Some(format!(
+            "{{\"id\":{i},\"name\":\"{name}\",\"score\":{},\"big\":{}}}",
+            i as f64 * 1.5,
+            9_007_199_254_740_993i64 + i
+        ))
+    };
+    let key = |i: i64| format!("{{\"id\":{i}}}");
+    let mut records: Vec<(String, Option<String>)> = (1..=20)
+        .map(|i| (key(i), value(i, &format!("n{i}"))))
+        .collect();
+    // Updates of keys already in this batch, and a tombstone.
+    records.extend((1..=5).map(|i| (key(i), value(i, &format!("updated {i}")))));
+    records.push((key(6), None));
+    produce(&c, &topic, &records);
+    let pg = pg();
+    wait_until(
+        "the first sink to commit every record",
+        Duration::from_secs(60),
+        || caught_up(&c.bootstrap(), "connect-first", &topic),
+    );
+    let before = snapshot(&pg, &table);
+    assert_eq!(before.len(), 19, "{before:?}");
+    assert_eq!(
+        before[0],
+        (
+            1,
+            Some("updated 1".into()),
+            Some(1.5),
+            Some(9_007_199_254_740_994)
+        )
+    );
+    assert!(
+        !before.iter().any(|r| r.0 == 6),
+        "the tombstone deleted row 6"
+    );
+
+    // A second connector (its own consumer group) replays every record into the same table.
+    let (file, second) = sink("second");
+    std::fs::write(c.dir.path().join("connectors.d").join(file), second).unwrap();
+    wait_until(
+        "the replay to commit every record",
+        Duration::from_secs(60),
+        || caught_up(&c.bootstrap(), "connect-second", &topic),
+    );
+    assert_eq!(snapshot(&pg, &table), before, "a replay changed the table");
+    assert!(
+        status(&c.api(), "second")
+            .iter()
+            .all(|(s, _)| s == "RUNNING")
+    );
+    exec!(&pg, format!("DROP TABLE \"{table}\""));
+}
+
+#[test]
+fn bad_names_passwords_tables_and_outages_are_reported_and_recovered_from() {
+    let n = suffix();
+    let pg = pg();
+    let victim = format!("victim_{n}");
+    exec!(
+        &pg,
+        format!("CREATE TABLE {victim} (id int)"),
+        format!("INSERT INTO {victim} VALUES (1)")
+    );
+    let maria_proxy = Proxy::start("127.0.0.1:3306");
+    let evil_table = format!("evil\"; DROP TABLE {victim}; --");
+    let connectors = [
+        // Names that try to end the identifier and run SQL of their own.
+        (
+            "inject.toml".to_string(),
+            format!(
+                "plugin = \"sql-sink\"\ntopics = \"inj{n}\"\n\"connection.url\" = \"{PG_URL}\"\n\
+                 \"table.name.format\" = '{evil_table}'\n\"auto.create\" = true\n\"auto.evolve\" = true\n\
+                 \"pk.mode\" = \"record_value\"\n\"pk.fields\" = \"id\"\n\"insert.mode\" = \"upsert\"\n"
+            ),
+        ),
+        (
+            "inject-source.toml".to_string(),
+            format!(
+                "plugin = \"sql-source\"\n\"connection.url\" = \"{PG_URL}\"\nmode = \"incrementing\"\n\
+                 \"incrementing.column.name\" = 'id\" > 0; DROP TABLE {victim}; --'\n\
+                 \"table.include.list\" = \"{victim}\"\n\"topic.prefix\" = \"inj{n}-\"\n"
+            ),
+        ),
+        (
+            "password.toml".to_string(),
+            format!(
+                "plugin = \"sql-source\"\n\"connection.url\" = \"mysql://root:not-the-password-{n}@127.0.0.1:3306/test\"\n\
+                 mode = \"bulk\"\n\"topic.prefix\" = \"pw{n}-\"\n"
+            ),
+        ),
+        (
+            "missing.toml".to_string(),
+            format!(
+                "plugin = \"sql-sink\"\ntopics = \"miss{n}\"\n\"connection.url\" = \"{PG_URL}\"\n\
+                 \"table.name.format\" = \"missing_{n}\"\n"
+            ),
+        ),
+        (
+            "outage.toml".to_string(),
+            format!(
+                "plugin = \"sql-sink\"\ntopics = \"out{n}\"\n\"connection.url\" = \"mysql://root@127.0.0.1:{}/test\"\n\
+                 \"table.name.format\" = \"outage_{n}\"\n\"auto.create\" = true\n\"insert.mode\" = \"upsert\"\n\
+                 \"pk.mode\" = \"record_key\"\n\"pk.fields\" = \"id\"\n\"errors.retry.timeout\" = 3000\n",
+                maria_proxy.port
+            ),
+        ),
+    ];
+    let refs: Vec<(&str, &str)> = connectors
+        .iter()
+        .map(|(f, c)| (f.as_str(), c.as_str()))
+        .collect();
+    let c = Connectd::with_connectors(PLUGINS, &refs);
+    let failed_with = |name: &str, text: &str| {
+        status(&c.api(), name)
+            .iter()
+            .any(|(s, trace)| s == "FAILED" && trace.contains(text))
+    };
+
+    // Injection: the names are names, and the victim stays.
+    let weird = format!("x\"); DROP TABLE {victim}; --");
+    produce(
+        &c,
+        &format!("inj{n}"),
+        &[(
+            "k".into(),
+            Some(serde_json::json!({"id": 1, weird.clone(): "a"}).to_string()),
+        )],
+    );
+    let evil_quoted = format!("\"{}\"", evil_table.replace('"', "\"\""));
+    wait_until("the evil-named table", Duration::from_secs(60), || {
+        count!(&pg, evil_quoted) == 1
+    });
+    let other = format!("y'; DELETE FROM {victim}; --");
+    produce(
+        &c,
+        &format!("inj{n}"),
+        &[(
+            "k".into(),
+            Some(serde_json::json!({"id": 2, other.clone(): "b"}).to_string()),
+        )],
+    );
+    wait_until("the second evil row", Duration::from_secs(30), || {
+        count!(&pg, evil_quoted) == 2
+    });
+    let got: (Option<String>, Option<String>) = block(
+        sqlx::query_as(&format!(
+            "SELECT \"{}\", \"{}\" FROM {evil_quoted} WHERE id = 2",
+            weird.replace('"', "\"\""),
+            other
+        ))
+        .fetch_one(&pg),
+    )
+    .unwrap();
+    assert_eq!(got, (None, Some("b".into())));
+    wait_until(
+        "the injecting source to fail on its column",
+        Duration::from_secs(30),
+        || failed_with("inject-source", "DROP TABLE"),
+    );
+    assert_eq!(
+        count!(&pg, victim),
+        1,
+        "the victim table lost rows or vanished"
+    );
+
+    // A wrong password says so, and does not show it.
+    wait_until(
+        "the wrong password to be reported",
+        Duration::from_secs(30),
+        || failed_with("password", "refused the login"),
+    );
+    let traces = format!("{:?}", status(&c.api(), "password"));
+    assert!(!traces.contains("not-the-password"), "{traces}");
+
+    // A missing table fails the task until it exists; then every record lands.
+    let miss: Vec<(String, Option<String>)> = (1..=10)
+        .map(|i| (format!("{i}"), Some(format!("{{\"id\":{i}}}"))))
+        .collect();
+    produce(&c, &format!("miss{n}"), &miss);
+    wait_until(
+        "the missing table to be reported",
+        Duration::from_secs(30),
+        || failed_with("missing", "no such table"),
+    );
+    exec!(&pg, format!("CREATE TABLE missing_{n} (id bigint)"));
+    wait_until(
+        "the records to land once the table exists",
+        Duration::from_secs(60),
+        || count!(&pg, format!("missing_{n}")) == 10,
+    );
+
+    // The database goes away and comes back: the task fails, then resumes with nothing lost.
+    let out = |range: std::ops::RangeInclusive<i64>| -> Vec<(String, Option<String>)> {
+        range
+            .map(|i| (format!("{i}"), Some(format!("{{\"v\":{i}}}"))))
+            .collect()
+    };
+    produce(&c, &format!("out{n}"), &out(1..=20));
+    let maria = mariadb();
+    wait_until(
+        "the rows before the outage",
+        Duration::from_secs(60),
+        || count!(&maria, format!("outage_{n}")) == 20,
+    );
+    maria_proxy.down();
+    produce(&c, &format!("out{n}"), &out(21..=40));
+    wait_until("the outage to be reported", Duration::from_secs(60), || {
+        failed_with("outage", "reach the database") || failed_with("outage", "no connection")
+    });
+    maria_proxy.up();
+    wait_until("the rows after the outage", Duration::from_secs(90), || {
+        count!(&maria, format!("outage_{n}")) == 40
+    });
+
+    exec!(
+        &pg,
+        format!("DROP TABLE {victim}"),
+        format!("DROP TABLE {evil_quoted}"),
+        format!("DROP TABLE missing_{n}")
+    );
+    exec!(&maria, format!("DROP TABLE outage_{n}"));
+}
