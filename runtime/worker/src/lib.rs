@@ -308,6 +308,27 @@ fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A `sqlite://` URL with a relative path made absolute against `base` (the connector file's
+/// folder), its folder created; any other URL as it is.
+fn sqlite_absolute(base: &Path, url: &str) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return url.to_string();
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with('/') || path.starts_with(':') {
+        return url.to_string();
+    }
+    let absolute = std::path::absolute(base.join(rest)).unwrap_or_else(|_| base.join(rest));
+    if let Some(parent) = std::path::absolute(base.join(path))
+        .ok()
+        .as_deref()
+        .and_then(Path::parent)
+    {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    format!("sqlite://{}", absolute.display())
+}
+
 /// The capabilities a connector's own schema asks for, from its config values. Granted paths
 /// that are relative are resolved against the connector file's folder (and passed to the
 /// connector absolute), so a config works from any working directory.
@@ -335,7 +356,9 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
             continue;
         };
         if kind == "sql-url" {
-            grants.sql_urls.push(value.clone());
+            let url = sqlite_absolute(&base, value);
+            connector.values.insert(key.clone(), url.clone());
+            grants.sql_urls.push(url);
             continue;
         }
         let absolute = std::path::absolute(base.join(value)).unwrap_or_else(|_| base.join(value));
@@ -361,4 +384,30 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
         }
     }
     (connector, grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sqlite_urls_resolve_against_the_connector_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        assert_eq!(
+            sqlite_absolute(base, "sqlite://out/orders.db?mode=rwc"),
+            format!("sqlite://{}/out/orders.db?mode=rwc", base.display())
+        );
+        assert!(
+            base.join("out").is_dir(),
+            "the database's folder is created"
+        );
+        for kept in [
+            "sqlite:///var/lib/x.db",
+            "sqlite://:memory:",
+            "postgres://u@h/db",
+        ] {
+            assert_eq!(sqlite_absolute(base, kept), kept);
+        }
+    }
 }
