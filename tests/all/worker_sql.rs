@@ -344,6 +344,51 @@ fn incremental_modes_lose_and_repeat_nothing_across_kill_9() {
     );
 }
 
+#[test]
+fn the_timestamp_delay_reads_rows_that_commit_late() {
+    let n = suffix();
+    let table = format!("late_{n}");
+    let pg = pg();
+    exec!(
+        &pg,
+        format!("CREATE TABLE {table} (id serial PRIMARY KEY, updated_at timestamptz NOT NULL)")
+    );
+    let source = format!(
+        "plugin = \"sql-source\"\n\"connection.url\" = \"{PG_URL}\"\nmode = \"timestamp+incrementing\"\n\
+         \"timestamp.column.name\" = \"updated_at\"\n\"incrementing.column.name\" = \"id\"\n\
+         \"timestamp.delay.interval.ms\" = 3000\n\"table.include.list\" = \"{table}\"\n\
+         \"topic.prefix\" = \"late{n}-\"\n\"poll.interval.ms\" = 100\n"
+    );
+    let c = Connectd::with_connectors(PLUGINS, &[("late.toml", &source)]);
+    exec!(
+        &pg,
+        format!("INSERT INTO {table} (updated_at) VALUES (now())")
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    // A row stamped before the first, committed after it: a transaction that took a while.
+    // Without the delay the first row is read at once and this one is behind the position.
+    exec!(
+        &pg,
+        format!("INSERT INTO {table} (updated_at) VALUES (now() - interval '2 seconds')")
+    );
+    let read = read_all(
+        &c.bootstrap(),
+        &[(&format!("late{n}-{table}"), 1)],
+        2,
+        Duration::from_secs(30),
+    );
+    let ids: Vec<i64> = read
+        .iter()
+        .map(|r| r.value["payload"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [2, 1],
+        "the late row first (its timestamp is earlier), each once"
+    );
+    exec!(&pg, format!("DROP TABLE {table}"));
+}
+
 /// A row of the upsert test's table: id, name, score, big.
 type Upserted = (i64, Option<String>, Option<f64>, Option<i64>);
 
