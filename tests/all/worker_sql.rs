@@ -111,6 +111,8 @@ fn a_postgres_table_round_trips_into_mariadb_and_sqlite() {
             ("source.toml", &source),
             ("maria.toml", &sink(MARIADB_URL)),
             ("lite.toml", &sink(&lite_url)),
+            // And back into PostgreSQL, through its array-parameter inserts.
+            ("pg.toml", &sink(PG_URL)),
         ],
     );
     let (maria, lite) = (mariadb(), sqlite(&lite_path));
@@ -121,6 +123,7 @@ fn a_postgres_table_round_trips_into_mariadb_and_sqlite() {
         || {
             count!(&maria, format!("`{copy}`")) == rows
                 && count!(&lite, format!("\"{copy}\"")) == rows
+                && count!(&pg, format!("\"{copy}\"")) == rows
         },
     );
 
@@ -180,6 +183,13 @@ fn a_postgres_table_round_trips_into_mariadb_and_sqlite() {
             (r.0, r.1, at, r.3, r.4, r.5, r.6, r.7)
         })
         .collect();
+    let from_pg_copy: Vec<Row> = block(
+        sqlx::query_as(&format!(
+            "SELECT id, amount::text, at, note, data, flag, big, ratio FROM \"{copy}\" ORDER BY id"
+        ))
+        .fetch_all(&pg),
+    )
+    .unwrap();
     assert_eq!(from_pg.len(), rows as usize);
     // Rows as they print on a failure: the 100 KiB note shortened.
     let short = |r: &Row| {
@@ -194,6 +204,12 @@ fn a_postgres_table_round_trips_into_mariadb_and_sqlite() {
             from_maria[i] == *want,
             "MariaDB row {i}: {} != {}",
             short(&from_maria[i]),
+            short(want)
+        );
+        assert!(
+            from_pg_copy[i] == *want,
+            "PostgreSQL copy row {i}: {} != {}",
+            short(&from_pg_copy[i]),
             short(want)
         );
         assert!(
@@ -221,7 +237,11 @@ fn a_postgres_table_round_trips_into_mariadb_and_sqlite() {
         "{}",
         read[0].key
     );
-    exec!(&pg, format!("DROP TABLE {quoted}"));
+    exec!(
+        &pg,
+        format!("DROP TABLE {quoted}"),
+        format!("DROP TABLE \"{copy}\"")
+    );
     exec!(&maria, format!("DROP TABLE `{copy}`"));
 }
 

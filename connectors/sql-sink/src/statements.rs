@@ -55,12 +55,44 @@ pub fn insert(
 ) -> Result<Statement, String> {
     let d = target.dialect;
     let names = quoted(d, columns)?;
-    let mut sql = format!(
-        "INSERT INTO {} ({}) VALUES ",
-        target.table,
-        names.join(", ")
-    );
+    let mut sql = format!("INSERT INTO {} ({}) ", target.table, names.join(", "));
     let mut params = Vec::with_capacity(rows.len() * columns.len());
+    let types: Option<Vec<&str>> = columns
+        .iter()
+        .map(|name| {
+            target
+                .columns
+                .iter()
+                .find(|c| c.name == *name && !c.exact_type.is_empty())
+                .map(|c| c.exact_type.as_str())
+        })
+        .collect();
+    if let (Dialect::Postgres, Some(types)) = (d, types) {
+        // One array parameter a column, unnested: PostgreSQL parses one statement of a few
+        // parameters instead of one with a parameter a value.
+        let mut arrays: Vec<String> = vec![String::from("{"); columns.len()];
+        for (r, row) in rows.into_iter().enumerate() {
+            for (c, value) in row.into_iter().enumerate() {
+                if r > 0 {
+                    arrays[c].push(',');
+                }
+                array_element(&mut arrays[c], value);
+            }
+        }
+        let mut casts = Vec::with_capacity(columns.len());
+        for (array, ty) in arrays.into_iter().zip(types) {
+            params.push(Value::Text(array + "}"));
+            casts.push(format!(
+                "CAST({} AS {}[])",
+                placeholder(d, params.len()),
+                quote(d, ty)?
+            ));
+        }
+        sql.push_str(&format!("SELECT * FROM UNNEST({})", casts.join(", ")));
+        upsert_clause(&mut sql, d, mode, &names, columns, keys)?;
+        return Ok(Statement::new(sql, params));
+    }
+    sql.push_str("VALUES ");
     for (r, row) in rows.into_iter().enumerate() {
         if r > 0 {
             sql.push_str(", ");
@@ -75,6 +107,20 @@ pub fn insert(
         }
         sql.push(')');
     }
+    upsert_clause(&mut sql, d, mode, &names, columns, keys)?;
+    Ok(Statement::new(sql, params))
+}
+
+/// The upsert's tail: `ON CONFLICT (keys) DO UPDATE SET ...` (PostgreSQL, SQLite) or `ON
+/// DUPLICATE KEY UPDATE ...` (MySQL); nothing for a plain insert.
+fn upsert_clause(
+    sql: &mut String,
+    d: Dialect,
+    mode: InsertMode,
+    names: &[String],
+    columns: &[&str],
+    keys: &[&str],
+) -> Result<(), String> {
     if mode == InsertMode::Upsert {
         let key_names = quoted(d, keys)?;
         let others: Vec<&String> = names
@@ -109,7 +155,46 @@ pub fn insert(
             }
         }
     }
-    Ok(Statement::new(sql, params))
+    Ok(())
+}
+
+/// Appends `value` as an element of a PostgreSQL array literal: NULL, or the value's text
+/// form in double quotes with `"` and `\` escaped (bytes in bytea's hex form).
+fn array_element(out: &mut String, value: Value) {
+    let text = match value {
+        Value::Null => return out.push_str("NULL"),
+        Value::Boolean(b) => (if b { "t" } else { "f" }).to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_nan() => "NaN".into(),
+        Value::Float(f) if f.is_infinite() => {
+            (if f > 0.0 { "Infinity" } else { "-Infinity" }).into()
+        }
+        Value::Float(f) => f.to_string(),
+        Value::Bytes(b) => {
+            let mut hex = String::with_capacity(2 + 2 * b.len());
+            hex.push_str("\\x");
+            for byte in b {
+                hex.push_str(&format!("{byte:02x}"));
+            }
+            hex
+        }
+        Value::Text(s)
+        | Value::Decimal(s)
+        | Value::TimestampTz(s)
+        | Value::Timestamp(s)
+        | Value::Date(s)
+        | Value::Time(s)
+        | Value::Json(s) => s,
+    };
+    out.reserve(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }
 
 /// `c1 = .. <separator> c2 = ..`, binding `values` after `params` (a `SET` list with `, `, a
@@ -243,10 +328,32 @@ mod tests {
         let s = insert(&pg, InsertMode::Upsert, &["id", "name"], &["id"], rows()).unwrap();
         assert_eq!(
             s.sql,
-            "INSERT INTO \"t\" (\"id\", \"name\") VALUES (CAST($1 AS \"int8\"), CAST($2 AS \"text\")), \
-             (CAST($3 AS \"int8\"), CAST($4 AS \"text\")) ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\""
+            "INSERT INTO \"t\" (\"id\", \"name\") SELECT * FROM UNNEST(CAST($1 AS \"int8\"[]), CAST($2 AS \"text\"[])) \
+             ON CONFLICT (\"id\") DO UPDATE SET \"name\" = EXCLUDED.\"name\""
         );
-        assert_eq!(s.params.len(), 4);
+        assert_eq!(
+            s.params,
+            [
+                Value::Text("{\"1\",\"2\"}".into()),
+                Value::Text("{\"a\",NULL}".into())
+            ]
+        );
+        // Quotes, backslashes and bytes inside an array literal.
+        let mut out = String::new();
+        array_element(&mut out, Value::Text("say \"hi\" \\o/".into()));
+        array_element(&mut out, Value::Bytes(vec![0, 255]));
+        assert_eq!(out, r#""say \"hi\" \\o/""\\x00ff""#);
+        // A column whose type is unknown takes the VALUES form, casts and all.
+        let unknown = Target {
+            dialect: Dialect::Postgres,
+            table: "\"t\"",
+            columns: &columns[..1],
+        };
+        let s = insert(&unknown, InsertMode::Insert, &["id", "name"], &[], rows()).unwrap();
+        assert_eq!(
+            s.sql,
+            "INSERT INTO \"t\" (\"id\", \"name\") VALUES (CAST($1 AS \"int8\"), $2), (CAST($3 AS \"int8\"), $4)"
+        );
         let my = Target {
             dialect: Dialect::MySql,
             table: "`t`",
