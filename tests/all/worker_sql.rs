@@ -409,6 +409,125 @@ fn the_timestamp_delay_reads_rows_that_commit_late() {
     exec!(&pg, format!("DROP TABLE {table}"));
 }
 
+#[test]
+fn bulk_splits_tables_across_tasks_and_queries_and_mariadb_read_too() {
+    let n = suffix();
+    let pg = pg();
+    let maria = mariadb();
+    let tables: Vec<String> = (1..=3).map(|t| format!("bulk{t}_{n}")).collect();
+    for (t, table) in tables.iter().enumerate() {
+        exec!(
+            &pg,
+            format!("CREATE TABLE {table} (id int PRIMARY KEY, name text)"),
+            format!(
+                "INSERT INTO {table} SELECT g, 'row ' || g FROM generate_series(1, {}) g",
+                5 + t
+            )
+        );
+    }
+    let my_table = format!("my_{n}");
+    exec!(
+        &maria,
+        format!(
+            "CREATE TABLE {my_table} (id BIGINT UNSIGNED PRIMARY KEY, price DECIMAL(12,3), flag BOOLEAN, \
+             at DATETIME(6), stamp TIMESTAMP(6) NULL, raw VARBINARY(8), doc JSON) DEFAULT CHARSET utf8mb4"
+        ),
+        format!(
+            "INSERT INTO {my_table} VALUES (18446744073709551615, 12.500, TRUE, '2026-11-30 10:00:00.5', \
+             '2026-11-30 10:00:00.25', X'00FF', '{{\"a\": [1, 2]}}'), (1, NULL, FALSE, NULL, NULL, NULL, NULL)"
+        )
+    );
+    let bulk = format!(
+        "plugin = \"sql-source\"\n\"connection.url\" = \"{PG_URL}\"\nmode = \"bulk\"\n\"tasks.max\" = 2\n\
+         \"table.include.list\" = \"{}\"\n\"topic.prefix\" = \"b{n}-\"\n\"poll.interval.ms\" = 600000\n\
+         \"batch.max.rows\" = 4\n\"value.converter.schemas.enable\" = false\n\"key.converter.schemas.enable\" = false\n",
+        tables.join(",")
+    );
+    let query = format!(
+        "plugin = \"sql-source\"\n\"connection.url\" = \"{PG_URL}\"\nmode = \"incrementing\"\n\
+         \"incrementing.column.name\" = \"id\"\nquery = \"SELECT id, upper(name) AS shout FROM {} WHERE id % 2 = 1\"\n\
+         \"topic.prefix\" = \"q{n}\"\n\"poll.interval.ms\" = 200\n",
+        tables[2]
+    );
+    let my = format!(
+        "plugin = \"sql-source\"\n\"connection.url\" = \"{MARIADB_URL}\"\nmode = \"bulk\"\n\
+         \"table.include.list\" = \"{my_table}\"\n\"topic.prefix\" = \"m{n}-\"\n\"poll.interval.ms\" = 600000\n"
+    );
+    let c = Connectd::with_connectors(
+        PLUGINS,
+        &[
+            ("bulk.toml", &bulk),
+            ("query.toml", &query),
+            ("my.toml", &my),
+        ],
+    );
+    for (t, table) in tables.iter().enumerate() {
+        let read = read_all(
+            &c.bootstrap(),
+            &[(&format!("b{n}-{table}"), 1)],
+            5 + t,
+            Duration::from_secs(30),
+        );
+        let ids: Vec<i64> = read
+            .iter()
+            .map(|r| r.value["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            (1..=5 + t as i64).collect::<Vec<_>>(),
+            "{table}: one pass, in key order"
+        );
+        assert_eq!(read[0].key, "{\"id\":1}");
+    }
+    let tasks = status(&c.api(), "bulk");
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    assert!(tasks.iter().all(|(s, _)| s == "RUNNING"), "{tasks:?}");
+
+    let read = read_all(
+        &c.bootstrap(),
+        &[(&format!("q{n}"), 1)],
+        4,
+        Duration::from_secs(30),
+    );
+    let shouts: Vec<String> = read
+        .iter()
+        .map(|r| r.value["payload"]["shout"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shouts, ["ROW 1", "ROW 3", "ROW 5", "ROW 7"]);
+
+    let read = read_all(
+        &c.bootstrap(),
+        &[(&format!("m{n}-{my_table}"), 1)],
+        2,
+        Duration::from_secs(30),
+    );
+    assert_eq!(read.len(), 2);
+    let p = &read[0].value["payload"];
+    // An unsigned BIGINT column is a decimal column, whatever the row's value.
+    assert_eq!(p["id"], "1");
+    assert!(p["price"].is_null() && p["stamp"].is_null(), "{p}");
+    let p = &read[1].value["payload"];
+    assert_eq!(
+        p["id"], "18446744073709551615",
+        "beyond i64, exactly, as a decimal string"
+    );
+    assert_eq!(p["price"], "12.500");
+    assert_eq!(p["flag"], true);
+    assert_eq!(p["at"], "2026-11-30T10:00:00.500000");
+    assert_eq!(p["stamp"], "2026-11-30T10:00:00.250000+00:00");
+    assert_eq!(p["raw"], "AP8=");
+    let doc: serde_json::Value = serde_json::from_str(p["doc"].as_str().unwrap()).unwrap();
+    assert_eq!(doc, serde_json::json!({"a": [1, 2]}));
+    let fields = read[1].value["schema"]["fields"].as_array().unwrap();
+    let price = fields.iter().find(|f| f["field"] == "price").unwrap();
+    assert_eq!(price["parameters"]["scale"], "3");
+
+    for table in &tables {
+        exec!(&pg, format!("DROP TABLE {table}"));
+    }
+    exec!(&maria, format!("DROP TABLE {my_table}"));
+}
+
 /// A row of the upsert test's table: id, name, score, big.
 type Upserted = (i64, Option<String>, Option<f64>, Option<i64>);
 
@@ -613,6 +732,10 @@ fn bad_names_passwords_tables_and_outages_are_reported_and_recovered_from() {
     );
     let traces = format!("{:?}", status(&c.api(), "password"));
     assert!(!traces.contains("not-the-password"), "{traces}");
+    assert!(
+        !c.log_text().contains("not-the-password"),
+        "the log shows the password"
+    );
 
     // A missing table fails the task until it exists; then every record lands.
     let miss: Vec<(String, Option<String>)> = (1..=10)

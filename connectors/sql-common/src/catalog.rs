@@ -152,9 +152,12 @@ pub fn columns(conn: &Connection, table: &TableId) -> Result<Vec<ColumnInfo>, Sq
         .iter()
         .map(|r| {
             let exact_type = text(&r[2]);
-            // MySQL's BOOLEAN is TINYINT(1).
-            let data_type = if exact_type.eq_ignore_ascii_case("tinyint(1)") {
+            // MySQL's BOOLEAN is TINYINT(1); its unsigned BIGINT goes beyond 64 signed bits.
+            let exact = exact_type.to_ascii_lowercase();
+            let data_type = if exact == "tinyint(1)" {
                 "boolean".to_string()
+            } else if exact.starts_with("bigint") && exact.contains("unsigned") {
+                "bigint unsigned".to_string()
             } else {
                 text(&r[1])
             };

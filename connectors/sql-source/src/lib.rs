@@ -72,9 +72,17 @@ struct Stream {
     columns: Vec<ColumnInfo>,
     position: Position,
     due: Instant,
-    /// The encoders, built from the first result's columns: value, key and the key's column
-    /// indexes in a row.
-    encoders: Option<(Encoder, Option<Encoder>, Vec<usize>)>,
+    /// Built from the first result's columns.
+    encoders: Option<Encoders>,
+}
+
+/// How a stream's rows become records.
+struct Encoders {
+    value: Encoder,
+    /// The key's encoder, and its columns' indexes in a row (none without a primary key).
+    key: Option<(Encoder, Vec<usize>)>,
+    /// Each column's type.
+    types: Vec<FieldType>,
 }
 
 /// The sql-source task.
@@ -153,6 +161,18 @@ fn tables(conn: &Connection, config: &Config) -> Result<Vec<TableId>, ConnectorE
         .collect())
 }
 
+/// `value` as its column's type says: text the driver read as bytes (a binary collation), and
+/// integers in a decimal column (MySQL's `bigint unsigned`).
+fn coerce(value: &mut Value, ty: &FieldType) {
+    match (&*value, ty) {
+        (Value::Bytes(b), t) if *t != FieldType::Bytes => {
+            *value = Value::Text(String::from_utf8_lossy(b).into_owned());
+        }
+        (Value::Int(i), FieldType::Decimal { .. }) => *value = Value::Decimal(i.to_string()),
+        _ => {}
+    }
+}
+
 impl Stream {
     fn fields(
         &self,
@@ -162,8 +182,11 @@ impl Stream {
         columns
             .iter()
             .map(|c| {
+                // The catalog's type where there is one: MySQL's driver calls a text column
+                // with a binary collation (MariaDB's JSON) a BLOB.
                 let info = self.columns.iter().find(|i| i.name == c.name);
-                let mut ty = FieldType::from_db(dialect, &c.type_name);
+                let mut ty =
+                    FieldType::from_db(dialect, info.map_or(&c.type_name, |i| &i.data_type));
                 if let (FieldType::Decimal { precision, scale }, Some(info)) = (&mut ty, info) {
                     *precision = info.precision;
                     *scale = info.scale;
@@ -200,7 +223,7 @@ impl SqlSource {
             limit,
         )
         .map_err(ConnectorError::InvalidConfig)?;
-        let rows = self.conn.query(page)?;
+        let mut rows = self.conn.query(page)?;
         let full = rows.rows.len() as u32 >= limit;
         if rows.rows.is_empty() {
             if let Position::Bulk { cycle, .. } = stream.position {
@@ -229,23 +252,33 @@ impl SqlSource {
                 .map(|(i, _)| i)
                 .collect();
             let key_fields: Vec<Field> = keys.iter().map(|&i| fields[i].clone()).collect();
-            let key = (!keys.is_empty())
-                .then(|| Encoder::new(&format!("{name}.Key"), &key_fields, self.key_schemas));
-            stream.encoders = Some((Encoder::new(&name, &fields, self.value_schemas), key, keys));
+            let key = (!keys.is_empty()).then(|| {
+                let encoder = Encoder::new(&format!("{name}.Key"), &key_fields, self.key_schemas);
+                (encoder, keys)
+            });
+            stream.encoders = Some(Encoders {
+                value: Encoder::new(&name, &fields, self.value_schemas),
+                key,
+                types: fields.iter().map(|f| f.ty.clone()).collect(),
+            });
         }
         let positions = self
             .mode
             .advance(&stream.position, &rows.columns, &rows.rows)?;
-        let (value, key, keys) = stream.encoders.as_ref().expect("built above");
-        for (row, position) in rows.rows.iter().zip(positions) {
-            let key = key.as_ref().map(|k| {
+        let encoders = stream.encoders.as_ref().expect("built above");
+        for (row, position) in rows.rows.iter_mut().zip(positions) {
+            for (v, ty) in row.iter_mut().zip(&encoders.types) {
+                coerce(v, ty);
+            }
+            let row = &*row;
+            let key = encoders.key.as_ref().map(|(k, keys)| {
                 let values: Vec<Value> = keys.iter().map(|&i| row[i].clone()).collect();
                 k.encode(&values)
             });
             batch.push(SourceRecord {
                 topic: Some(stream.topic.clone()),
                 key,
-                value: Some(value.encode(row)),
+                value: Some(encoders.value.encode(row)),
                 headers: Vec::new(),
                 timestamp_ms: None,
                 source_partition: stream.partition.clone(),
