@@ -21,4 +21,5 @@ mod worker_exactly_once;
 mod worker_file_source;
 mod worker_rest;
 mod worker_sql;
+mod worker_sql_sink;
 mod worker_transforms;

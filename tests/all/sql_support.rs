@@ -8,7 +8,33 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::support::Connectd;
+
+pub const PLUGINS: &[(&str, &str)] = &[
+    ("connectd-sql-source", "sql-source"),
+    ("connectd-sql-sink", "sql-sink"),
+];
+
+/// A number for this test's own table and topic names.
+pub fn suffix() -> u32 {
+    rand::random::<u32>() % 1_000_000
+}
+
+/// Produces `(key, value)` records (a `None` value is a tombstone) to `topic`.
+pub fn produce(c: &Connectd, topic: &str, records: &[(String, Option<String>)]) {
+    let producer: BaseProducer = c.client().create().unwrap();
+    for (key, value) in records {
+        let mut r = BaseRecord::to(topic).key(key.as_str());
+        if let Some(v) = value {
+            r = r.payload(v.as_str());
+        }
+        producer.send(r).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
 
 pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub const MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/test";
