@@ -148,6 +148,29 @@ impl Connection {
         let statements: Vec<wit::Statement> = statements.into_iter().map(statement_out).collect();
         self.inner.execute(&statements).map_err(error_in)
     }
+
+    /// Starts a transaction whose statements run in the background while the connector
+    /// prepares the next ones.
+    pub fn begin(&self) -> Result<Transaction, SqlError> {
+        Ok(Transaction {
+            inner: self.inner.begin().map_err(error_in)?,
+        })
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl Transaction {
+    /// Queues statements after those sent before and returns at once (with an earlier
+    /// statement's error, if one failed).
+    pub fn send(&self, statements: Vec<Statement>) -> Result<(), SqlError> {
+        let statements: Vec<wit::Statement> = statements.into_iter().map(statement_out).collect();
+        self.inner.send(&statements).map_err(error_in)
+    }
+
+    /// Waits for every statement sent, then commits.
+    pub fn commit(self) -> Result<(), SqlError> {
+        self.inner.commit().map_err(error_in)
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -166,6 +189,27 @@ impl Connection {
     pub fn execute(&self, _statements: Vec<Statement>) -> Result<Vec<u64>, SqlError> {
         unreachable!("no native connection can be opened")
     }
+
+    pub fn begin(&self) -> Result<Transaction, SqlError> {
+        unreachable!("no native connection can be opened")
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Transaction {
+    pub fn send(&self, _statements: Vec<Statement>) -> Result<(), SqlError> {
+        unreachable!("no native transaction can be begun")
+    }
+
+    pub fn commit(self) -> Result<(), SqlError> {
+        unreachable!("no native transaction can be begun")
+    }
+}
+
+/// An open transaction (rolled back if dropped without [`Transaction::commit`]).
+pub struct Transaction {
+    #[cfg(target_arch = "wasm32")]
+    inner: wit::Transaction,
 }
 
 impl Connection {

@@ -35,6 +35,7 @@
 mod statements;
 mod tables;
 
+use connectd_sdk::sql::Transaction;
 use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecordRef};
 use connectd_sql_common::json::{Decoded, decode};
 use connectd_sql_common::{Connection, Field, FieldType, Statement, Value};
@@ -214,86 +215,123 @@ impl SqlSink {
         }))
     }
 
-    /// The statements that write `rows` (consecutive rows of one table and shape share a
-    /// multi-row statement; a key seen twice in one upsert starts a new one).
-    fn statements(&mut self, rows: Vec<Row>) -> Result<Vec<Statement>, ConnectorError> {
+    /// The statements that write `rows`, consecutive rows of one table and shape (a key seen
+    /// twice in one upsert starts a new statement: a statement may not change a row twice).
+    fn group_statements(&self, rows: &[Row]) -> Result<Vec<Statement>, ConnectorError> {
+        let first = &rows[0];
+        let dialect = self.conn.dialect();
+        let table = self.tables.get(&first.table).ok_or_else(|| {
+            ConnectorError::Fatal(format!("table {:?} was not prepared", first.table))
+        })?;
+        let target = table.target(dialect);
+        let names: Vec<&str> = first.fields.iter().map(|f| f.name.as_str()).collect();
+        let keys = &names[..first.keys];
+        let fatal = |e: String| ConnectorError::Fatal(format!("table {}: {e}", first.table));
         let mut out = Vec::new();
-        let mut i = 0;
-        while i < rows.len() {
-            let first = &rows[i];
-            let mut end = i + 1;
-            while end < rows.len()
-                && end - i < self.batch_size
-                && rows[end].table == first.table
-                && rows[end].delete == first.delete
-                && rows[end]
-                    .fields
-                    .iter()
-                    .map(|f| &f.name)
-                    .eq(first.fields.iter().map(|f| &f.name))
-            {
-                end += 1;
+        if first.delete || self.insert_mode == InsertMode::Update {
+            for row in rows {
+                let (key, rest) = row.values.split_at(row.keys);
+                let statement = if row.delete {
+                    statements::delete(&target, keys, key.to_vec())
+                } else {
+                    statements::update(
+                        &target,
+                        &names[row.keys..],
+                        rest.to_vec(),
+                        keys,
+                        key.to_vec(),
+                    )
+                };
+                out.push(statement.map_err(fatal)?);
             }
-            let group = &rows[i..end];
-            let table = self
-                .tables
-                .prepare(&self.conn, &first.table, &first.fields, first.keys)?;
-            let target = table.target(self.conn.dialect());
-            let names: Vec<&str> = first.fields.iter().map(|f| f.name.as_str()).collect();
-            let keys = &names[..first.keys];
-            let fatal = |e: String| ConnectorError::Fatal(format!("table {}: {e}", first.table));
-            if first.delete || self.insert_mode == InsertMode::Update {
-                for row in group {
-                    let statement = if row.delete {
-                        statements::delete(&target, keys, row.values[..row.keys].to_vec())
-                    } else {
-                        statements::update(
-                            &target,
-                            &names[row.keys..],
-                            row.values[row.keys..].to_vec(),
-                            keys,
-                            row.values[..row.keys].to_vec(),
-                        )
-                    };
-                    out.push(statement.map_err(fatal)?);
-                }
-            } else {
-                let per_statement = (connectd_sql_common::ident::max_params(target.dialect)
-                    / names.len().max(1))
-                .max(1);
-                let mut chunk: Vec<Vec<Value>> = Vec::new();
-                let mut seen: Vec<&[Value]> = Vec::new();
-                for row in group {
-                    let key = &row.values[..row.keys];
-                    let repeat = self.insert_mode == InsertMode::Upsert
-                        && !key.is_empty()
-                        && seen.contains(&key);
-                    if repeat || chunk.len() >= per_statement {
-                        out.push(
-                            statements::insert(
-                                &target,
-                                self.insert_mode,
-                                &names,
-                                keys,
-                                std::mem::take(&mut chunk),
-                            )
-                            .map_err(fatal)?,
-                        );
-                        seen.clear();
-                    }
-                    seen.push(key);
-                    chunk.push(row.values.clone());
-                }
-                if !chunk.is_empty() {
-                    out.push(
-                        statements::insert(&target, self.insert_mode, &names, keys, chunk)
-                            .map_err(fatal)?,
-                    );
-                }
+            return Ok(out);
+        }
+        let mut chunk: Vec<Vec<Value>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for row in rows {
+            let key = &row.values[..row.keys];
+            let repeat = self.insert_mode == InsertMode::Upsert
+                && !key.is_empty()
+                && !seen.insert(format!("{key:?}"));
+            if repeat {
+                let rows = std::mem::take(&mut chunk);
+                out.push(
+                    statements::insert(&target, self.insert_mode, &names, keys, rows)
+                        .map_err(fatal)?,
+                );
+                seen.clear();
+                seen.insert(format!("{key:?}"));
             }
-            i = end;
+            chunk.push(row.values.clone());
+        }
+        if !chunk.is_empty() {
+            out.push(
+                statements::insert(&target, self.insert_mode, &names, keys, chunk)
+                    .map_err(fatal)?,
+            );
         }
         Ok(out)
+    }
+
+    /// The most rows one statement may hold: `batch.size`, and the database's parameter limit
+    /// where each value is a parameter (PostgreSQL binds an array a column).
+    fn chunk_rows(&self, row: &Row) -> usize {
+        let dialect = self.conn.dialect();
+        let columns = row.fields.len().max(1);
+        let by_params = match dialect {
+            connectd_sql_common::Dialect::Postgres => usize::MAX,
+            _ => connectd_sql_common::ident::max_params(dialect) / columns,
+        };
+        self.batch_size.min(by_params).max(1)
+    }
+
+    /// Sends a group's statements on the put's transaction, beginning it on the first.
+    fn send(&self, tx: &mut Option<Transaction>, rows: Vec<Row>) -> Result<(), ConnectorError> {
+        let statements = self.group_statements(&rows)?;
+        let tx = match tx {
+            Some(tx) => tx,
+            None => tx.insert(self.conn.begin()?),
+        };
+        tx.send(statements)?;
+        Ok(())
+    }
+
+    /// Writes `batch` in one transaction, sending each group of rows as soon as it is built,
+    /// so the database runs one while the next is decoded. Returns, without writing anything,
+    /// the first row whose table must be created or widened first (DDL must not wait on the
+    /// open transaction).
+    fn write(&self, batch: &SinkBatch) -> Result<Option<Row>, ConnectorError> {
+        let dialect = self.conn.dialect();
+        let mut tx = None;
+        let mut group: Vec<Row> = Vec::new();
+        for record in batch.iter() {
+            let Some(row) = self.row(&record)? else {
+                continue;
+            };
+            if group.first().is_some_and(|g| {
+                g.table != row.table
+                    || g.delete != row.delete
+                    || !g
+                        .fields
+                        .iter()
+                        .map(|f| &f.name)
+                        .eq(row.fields.iter().map(|f| &f.name))
+                    || group.len() >= self.chunk_rows(g)
+            }) {
+                self.send(&mut tx, std::mem::take(&mut group))?;
+            }
+            if group.is_empty() && !self.tables.ready(dialect, &row.table, &row.fields) {
+                return Ok(Some(row));
+            }
+            group.push(row);
+        }
+        if !group.is_empty() {
+            self.send(&mut tx, group)?;
+        }
+        if let Some(tx) = tx {
+            tx.commit()?;
+        }
+        Ok(None)
     }
 }
 
@@ -365,15 +403,11 @@ impl Sink for SqlSink {
     }
 
     fn put(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
-        let mut rows = Vec::with_capacity(batch.len());
-        for record in batch.iter() {
-            if let Some(row) = self.row(&record)? {
-                rows.push(row);
-            }
-        }
-        let statements = self.statements(rows)?;
-        if !statements.is_empty() {
-            self.conn.execute(statements)?;
+        // Each table a record needs created or widened is prepared, then the batch written
+        // again from its start: at most once per table and new field.
+        while let Some(row) = self.write(batch)? {
+            self.tables
+                .prepare(&self.conn, &row.table, &row.fields, row.keys)?;
         }
         Ok(())
     }

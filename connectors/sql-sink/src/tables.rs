@@ -53,6 +53,18 @@ impl Tables {
         }
     }
 
+    /// Table `name` as last described, if it was.
+    pub fn get(&self, name: &str) -> Option<&Table> {
+        self.known.get(name)
+    }
+
+    /// Whether table `name` is known to exist with a column for each of `fields`.
+    pub fn ready(&self, dialect: Dialect, name: &str, fields: &[Field]) -> bool {
+        self.known.get(name).is_some_and(|t| {
+            !t.columns.is_empty() && fields.iter().all(|f| t.has(dialect, &f.name))
+        })
+    }
+
     /// Table `name`, with a column for each of `fields` (the first `keys` its primary key).
     pub fn prepare(
         &mut self,

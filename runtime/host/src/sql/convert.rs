@@ -14,7 +14,7 @@ use sqlx::{Column, Row, TypeInfo, ValueRef};
 
 use super::Pool;
 use crate::bindings::source::connectd::connector::sql::{
-    Column as WitColumn, Rows, Statement, Value,
+    Column as WitColumn, Rows, SqlError, Statement, Value,
 };
 
 type Result<T> = std::result::Result<T, sqlx::Error>;
@@ -401,5 +401,74 @@ mod tests {
             postgres_numeric(&numeric(0, 0, 0xC000, 0, &[])).unwrap(),
             "NaN"
         );
+    }
+}
+
+/// What a background transaction is asked to do.
+pub(super) enum Command {
+    Run(Vec<Statement>),
+    Commit(tokio::sync::oneshot::Sender<std::result::Result<(), SqlError>>),
+}
+
+/// The first error of a background transaction, for the guest's next call.
+pub(super) type Failed = std::sync::Arc<std::sync::Mutex<Option<SqlError>>>;
+
+/// Runs a transaction's commands in order until it commits, or, when the guest drops it,
+/// rolls back (dropping a sqlx transaction does).
+macro_rules! pipeline {
+    ($pool:expr, $commands:expr, $failed:expr, $password:expr, $bind:path) => {{
+        let mut tx = $pool.begin().await?;
+        tokio::spawn(async move {
+            let (mut commands, failed, password) = ($commands, $failed, $password);
+            while let Some(command) = commands.recv().await {
+                match command {
+                    Command::Run(statements) => {
+                        if failed.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+                            continue;
+                        }
+                        for Statement { sql, params } in statements {
+                            let ran: Result<_> = async {
+                                let q = bound!(&sql, params, $bind);
+                                q.execute(&mut *tx).await
+                            }
+                            .await;
+                            if let Err(e) = ran {
+                                let e = super::classify(e, password.as_deref());
+                                *failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    Command::Commit(reply) => {
+                        let earlier = failed.lock().unwrap_or_else(|e| e.into_inner()).take();
+                        let result = match earlier {
+                            Some(e) => Err(e),
+                            None => tx
+                                .commit()
+                                .await
+                                .map_err(|e| super::classify(e, password.as_deref())),
+                        };
+                        let _ = reply.send(result);
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }};
+}
+
+/// Begins a transaction on `pool` (waiting for a connection and `BEGIN`), then runs what
+/// `commands` brings in the background.
+pub(super) async fn begin(
+    pool: &Pool,
+    commands: tokio::sync::mpsc::UnboundedReceiver<Command>,
+    failed: Failed,
+    password: Option<String>,
+) -> Result<()> {
+    match pool {
+        Pool::Postgres(p) => pipeline!(p, commands, failed, password, bind_postgres),
+        Pool::MySql(p) => pipeline!(p, commands, failed, password, bind_mysql),
+        Pool::Sqlite(p) => pipeline!(p, commands, failed, password, bind_sqlite),
     }
 }

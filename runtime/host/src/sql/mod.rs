@@ -20,7 +20,7 @@ use sqlx::{ConnectOptions, MySqlPool, PgPool, SqlitePool};
 use wasmtime::component::Resource;
 
 use crate::bindings::source::connectd::connector::sql::{
-    self, Dialect, Host, HostConnection, Rows, SqlError, Statement,
+    self, Dialect, Host, HostConnection, HostTransaction, Rows, SqlError, Statement,
 };
 use crate::store::TaskState;
 
@@ -60,6 +60,13 @@ struct Connection {
 
 fn entry(handle: &Resource<sql::Connection>) -> Resource<Connection> {
     Resource::new_borrow(handle.rep())
+}
+
+/// The host side of a `sql.transaction`: the queue to its background task, and the first
+/// error it met.
+struct Transaction {
+    commands: tokio::sync::mpsc::UnboundedSender<convert::Command>,
+    failed: convert::Failed,
 }
 
 /// `text` with `password` replaced by `***`.
@@ -221,6 +228,24 @@ impl HostConnection for TaskState {
             .map_err(|e| classify(e, password.as_deref()))
     }
 
+    fn begin(
+        &mut self,
+        connection: Resource<sql::Connection>,
+    ) -> Result<Resource<sql::Transaction>, SqlError> {
+        let c = self.connection(&connection)?;
+        let (pool, password) = (clone_pool(&c.pool), c.password.clone());
+        let (commands, queue) = tokio::sync::mpsc::unbounded_channel();
+        let failed = convert::Failed::default();
+        let started = convert::begin(&pool, queue, failed.clone(), password.clone());
+        self.wait(started)
+            .map_err(|e| classify(e, password.as_deref()))?;
+        let own = self
+            .table
+            .push(Transaction { commands, failed })
+            .map_err(|e| SqlError::Denied(e.to_string()))?;
+        Ok(Resource::new_own(own.rep()))
+    }
+
     fn drop(&mut self, connection: Resource<sql::Connection>) -> wasmtime::Result<()> {
         let c = self
             .table
@@ -234,6 +259,51 @@ impl HostConnection for TaskState {
                 Pool::Sqlite(p) => p.close().await,
             }
         });
+        Ok(())
+    }
+}
+
+impl TaskState {
+    fn transaction(&self, handle: &Resource<sql::Transaction>) -> Result<&Transaction, SqlError> {
+        self.table
+            .get(&Resource::<Transaction>::new_borrow(handle.rep()))
+            .map_err(|e| SqlError::Denied(e.to_string()))
+    }
+}
+
+/// A transaction whose background task has ended without committing.
+fn ended() -> SqlError {
+    SqlError::Connection("the transaction ended (its connection was lost)".into())
+}
+
+impl HostTransaction for TaskState {
+    fn send(
+        &mut self,
+        transaction: Resource<sql::Transaction>,
+        statements: Vec<Statement>,
+    ) -> Result<(), SqlError> {
+        let t = self.transaction(&transaction)?;
+        if let Some(e) = t.failed.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(e);
+        }
+        t.commands
+            .send(convert::Command::Run(statements))
+            .map_err(|_| ended())
+    }
+
+    fn commit(&mut self, transaction: Resource<sql::Transaction>) -> Result<(), SqlError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.transaction(&transaction)?
+            .commands
+            .send(convert::Command::Commit(reply))
+            .map_err(|_| ended())?;
+        self.wait(answer).map_err(|_| ended())?
+    }
+
+    fn drop(&mut self, transaction: Resource<sql::Transaction>) -> wasmtime::Result<()> {
+        // Dropping the queue ends the background task, which rolls back if it did not commit.
+        self.table
+            .delete(Resource::<Transaction>::new_own(transaction.rep()))?;
         Ok(())
     }
 }
@@ -280,5 +350,66 @@ mod tests {
             state.dialect(Resource::new_borrow(c.rep())),
             Dialect::Sqlite
         ));
+    }
+
+    #[test]
+    fn transactions_run_in_order_commit_whole_and_roll_back_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let grants = crate::Grants {
+            sql_urls: vec![url.clone()],
+            ..Default::default()
+        };
+        let mut state = TaskState::new(&grants, &crate::Limits::default()).unwrap();
+        let c = state.open(url).unwrap();
+        let conn = || Resource::<sql::Connection>::new_borrow(c.rep());
+        let statement = |sql: &str, params: Vec<sql::Value>| Statement {
+            sql: sql.into(),
+            params,
+        };
+        state
+            .execute(
+                conn(),
+                vec![statement("CREATE TABLE t (id INTEGER PRIMARY KEY)", vec![])],
+            )
+            .unwrap();
+        let count = |state: &mut TaskState| {
+            let rows = state
+                .query(conn(), statement("SELECT COUNT(*) FROM t", vec![]))
+                .unwrap();
+            rows.rows[0][0].clone()
+        };
+
+        let t = state.begin(conn()).unwrap();
+        let tx = || Resource::<sql::Transaction>::new_borrow(t.rep());
+        for id in 1..=3 {
+            let insert = statement("INSERT INTO t VALUES (?)", vec![sql::Value::Int(id)]);
+            state.send(tx(), vec![insert]).unwrap();
+        }
+        HostTransaction::commit(&mut state, tx()).unwrap();
+        HostTransaction::drop(&mut state, t).unwrap();
+        assert!(matches!(count(&mut state), sql::Value::Int(3)));
+
+        // A failing statement fails the commit, and nothing of the transaction stays.
+        let t = state.begin(conn()).unwrap();
+        let tx = || Resource::<sql::Transaction>::new_borrow(t.rep());
+        let insert = |id| statement("INSERT INTO t VALUES (?)", vec![sql::Value::Int(id)]);
+        state.send(tx(), vec![insert(4), insert(1)]).unwrap();
+        let err = HostTransaction::commit(&mut state, tx()).unwrap_err();
+        assert!(
+            matches!(err, SqlError::Statement(ref m) if m.contains("UNIQUE")),
+            "{err:?}"
+        );
+        HostTransaction::drop(&mut state, t).unwrap();
+        assert!(matches!(count(&mut state), sql::Value::Int(3)));
+
+        // Dropped without a commit: rolled back.
+        let t = state.begin(conn()).unwrap();
+        state
+            .send(Resource::new_borrow(t.rep()), vec![insert(5)])
+            .unwrap();
+        HostTransaction::drop(&mut state, t).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(matches!(count(&mut state), sql::Value::Int(3)));
     }
 }
