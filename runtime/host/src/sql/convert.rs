@@ -358,52 +358,6 @@ pub(super) async fn execute(pool: &Pool, statements: Vec<Statement>) -> Result<V
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::postgres_numeric;
-
-    fn numeric(ndigits: u16, weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
-        let mut b = Vec::new();
-        for v in [ndigits, weight as u16, sign, dscale].iter().chain(digits) {
-            b.extend_from_slice(&v.to_be_bytes());
-        }
-        b
-    }
-
-    #[test]
-    fn numerics_keep_their_scale() {
-        // 12345678901234567001.0123456789 as PostgreSQL sends it.
-        let b = numeric(
-            8,
-            4,
-            0,
-            10,
-            &[1234, 5678, 9012, 3456, 7001, 123, 4567, 8900],
-        );
-        assert_eq!(
-            postgres_numeric(&b).unwrap(),
-            "12345678901234567001.0123456789"
-        );
-        assert_eq!(
-            postgres_numeric(&numeric(2, 0, 0, 2, &[1, 5000])).unwrap(),
-            "1.50"
-        );
-        assert_eq!(
-            postgres_numeric(&numeric(1, -1, 0x4000, 4, &[12])).unwrap(),
-            "-0.0012"
-        );
-        assert_eq!(postgres_numeric(&numeric(0, 0, 0, 0, &[])).unwrap(), "0");
-        assert_eq!(
-            postgres_numeric(&numeric(1, 1, 0, 0, &[7])).unwrap(),
-            "70000"
-        );
-        assert_eq!(
-            postgres_numeric(&numeric(0, 0, 0xC000, 0, &[])).unwrap(),
-            "NaN"
-        );
-    }
-}
-
 /// What a background transaction is asked to do.
 pub(super) enum Command {
     Run(Vec<Statement>),
@@ -470,5 +424,51 @@ pub(super) async fn begin(
         Pool::Postgres(p) => pipeline!(p, commands, failed, password, bind_postgres),
         Pool::MySql(p) => pipeline!(p, commands, failed, password, bind_mysql),
         Pool::Sqlite(p) => pipeline!(p, commands, failed, password, bind_sqlite),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_numeric;
+
+    fn numeric(ndigits: u16, weight: i16, sign: u16, dscale: u16, digits: &[u16]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for v in [ndigits, weight as u16, sign, dscale].iter().chain(digits) {
+            b.extend_from_slice(&v.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn numerics_keep_their_scale() {
+        // 12345678901234567001.0123456789 as PostgreSQL sends it.
+        let b = numeric(
+            8,
+            4,
+            0,
+            10,
+            &[1234, 5678, 9012, 3456, 7001, 123, 4567, 8900],
+        );
+        assert_eq!(
+            postgres_numeric(&b).unwrap(),
+            "12345678901234567001.0123456789"
+        );
+        assert_eq!(
+            postgres_numeric(&numeric(2, 0, 0, 2, &[1, 5000])).unwrap(),
+            "1.50"
+        );
+        assert_eq!(
+            postgres_numeric(&numeric(1, -1, 0x4000, 4, &[12])).unwrap(),
+            "-0.0012"
+        );
+        assert_eq!(postgres_numeric(&numeric(0, 0, 0, 0, &[])).unwrap(), "0");
+        assert_eq!(
+            postgres_numeric(&numeric(1, 1, 0, 0, &[7])).unwrap(),
+            "70000"
+        );
+        assert_eq!(
+            postgres_numeric(&numeric(0, 0, 0xC000, 0, &[])).unwrap(),
+            "NaN"
+        );
     }
 }
