@@ -28,8 +28,9 @@
 //!
 //! Records are JSON: Kafka Connect's envelope, `{"schema": ..., "payload": ...}`, whose schema
 //! gives exact types (decimals, zoned timestamps and bytes as `sql-source` writes them), or a
-//! plain object, whose types are inferred from its values. Each `put` is written in one
-//! transaction, so the host commits offsets only for rows that are in the table; with
+//! plain object, whose types are inferred from its values. The puts between two flushes are
+//! sent on one transaction, in the background while the next rows are decoded, and `flush`
+//! commits it, so the host commits offsets only for rows that are in the table; with
 //! `upsert`, replaying records after a crash leaves the table as it was.
 
 mod statements;
@@ -85,6 +86,18 @@ pub struct SqlSink {
     pk_fields: Vec<String>,
     delete_enabled: bool,
     batch_size: usize,
+    /// The transaction the puts since the last flush were sent on (committed by `flush`), and
+    /// whether it holds rows of an earlier put than the current one.
+    open: Option<(Transaction, bool)>,
+}
+
+/// An error of the open transaction, which loses what it held: the task must restart from the
+/// committed offsets (a retried put would write its own batch again, but not the earlier
+/// ones).
+fn lost(e: connectd_sdk::sql::SqlError) -> ConnectorError {
+    ConnectorError::Fatal(format!(
+        "{e} (the records since the last commit are written again when the task restarts)"
+    ))
 }
 
 fn bad(record: &SinkRecordRef<'_>, what: &str, e: impl std::fmt::Display) -> ConnectorError {
@@ -285,53 +298,28 @@ impl SqlSink {
         self.batch_size.min(by_params).max(1)
     }
 
-    /// Sends a group's statements on the put's transaction, beginning it on the first.
-    fn send(&self, tx: &mut Option<Transaction>, rows: Vec<Row>) -> Result<(), ConnectorError> {
-        let statements = self.group_statements(&rows)?;
-        let tx = match tx {
-            Some(tx) => tx,
-            None => tx.insert(self.conn.begin()?),
-        };
-        tx.send(statements)?;
-        Ok(())
+    /// Sends a group's statements on the open transaction, beginning one if there is none.
+    fn send(&mut self, rows: &[Row]) -> Result<(), ConnectorError> {
+        let statements = self.group_statements(rows)?;
+        if self.open.is_none() {
+            // Nothing is pending yet: a database that cannot be reached is worth a retry.
+            self.open = Some((self.conn.begin()?, false));
+        }
+        let (tx, earlier) = self.open.as_ref().expect("begun above");
+        let earlier = *earlier;
+        tx.send(statements).map_err(|e| {
+            self.open = None;
+            // With only this put's rows lost, retrying the put writes them all again.
+            if earlier { lost(e) } else { e.into() }
+        })
     }
 
-    /// Writes `batch` in one transaction, sending each group of rows as soon as it is built,
-    /// so the database runs one while the next is decoded. Returns, without writing anything,
-    /// the first row whose table must be created or widened first (DDL must not wait on the
-    /// open transaction).
-    fn write(&self, batch: &SinkBatch) -> Result<Option<Row>, ConnectorError> {
-        let dialect = self.conn.dialect();
-        let mut tx = None;
-        let mut group: Vec<Row> = Vec::new();
-        for record in batch.iter() {
-            let Some(row) = self.row(&record)? else {
-                continue;
-            };
-            if group.first().is_some_and(|g| {
-                g.table != row.table
-                    || g.delete != row.delete
-                    || !g
-                        .fields
-                        .iter()
-                        .map(|f| &f.name)
-                        .eq(row.fields.iter().map(|f| &f.name))
-                    || group.len() >= self.chunk_rows(g)
-            }) {
-                self.send(&mut tx, std::mem::take(&mut group))?;
-            }
-            if group.is_empty() && !self.tables.ready(dialect, &row.table, &row.fields) {
-                return Ok(Some(row));
-            }
-            group.push(row);
+    /// Commits the open transaction, if any.
+    fn commit(&mut self) -> Result<(), ConnectorError> {
+        match self.open.take() {
+            Some((tx, _)) => tx.commit().map_err(lost),
+            None => Ok(()),
         }
-        if !group.is_empty() {
-            self.send(&mut tx, group)?;
-        }
-        if let Some(tx) = tx {
-            tx.commit()?;
-        }
-        Ok(None)
     }
 }
 
@@ -399,22 +387,55 @@ impl Sink for SqlSink {
                 .unwrap_or_default(),
             delete_enabled,
             batch_size: config.parse_or::<usize>("batch.size", 3000)?.max(1),
+            open: None,
         })
     }
 
+    /// Decodes the whole batch first (a bad record fails it before anything is sent), then
+    /// sends its rows, group by group, on the transaction the puts since the last flush share:
+    /// the database inserts one group while the next is built, and one put while the worker
+    /// reads the next.
     fn put(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {
-        // Each table a record needs created or widened is prepared, then the batch written
-        // again from its start: at most once per table and new field.
-        while let Some(row) = self.write(batch)? {
-            self.tables
-                .prepare(&self.conn, &row.table, &row.fields, row.keys)?;
+        let mut rows = Vec::with_capacity(batch.len());
+        for record in batch.iter() {
+            if let Some(row) = self.row(&record)? {
+                rows.push(row);
+            }
+        }
+        let dialect = self.conn.dialect();
+        for row in &rows {
+            if !self.tables.ready(dialect, &row.table, &row.fields) {
+                // DDL must not wait on the open transaction's locks: commit it first.
+                self.commit()?;
+                self.tables
+                    .prepare(&self.conn, &row.table, &row.fields, row.keys)?;
+            }
+        }
+        let mut start = 0;
+        for end in 1..=rows.len() {
+            let first = &rows[start];
+            let split = end == rows.len()
+                || rows[end].table != first.table
+                || rows[end].delete != first.delete
+                || !rows[end]
+                    .fields
+                    .iter()
+                    .map(|f| &f.name)
+                    .eq(first.fields.iter().map(|f| &f.name))
+                || end - start >= self.chunk_rows(first);
+            if split {
+                self.send(&rows[start..end])?;
+                start = end;
+            }
+        }
+        if let Some((_, earlier)) = &mut self.open {
+            *earlier = true;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), ConnectorError> {
-        // Every put commits its own transaction.
-        Ok(())
+        self.commit()
     }
 }
 

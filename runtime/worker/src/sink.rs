@@ -1,6 +1,7 @@
 //! Running one sink task: read its topics from the consumer group `connect-<name>`'s committed
-//! offsets, `put` each batch, `flush`, and only then commit the offsets. A crash between `put`
-//! and the commit delivers the uncommitted tail again (at-least-once), as Kafka Connect does.
+//! offsets, `put` each batch, and, when idle or every [`FLUSH_INTERVAL`], `flush`, and only
+//! then commit the offsets. A crash between `put` and the commit delivers the uncommitted tail
+//! again (at-least-once), as Kafka Connect does.
 //!
 //! With `tasks.max` = n, task i owns the partitions p with p % n == i; the group's offsets are
 //! committed through the broker, so `connectd groups describe connect-<name>` shows its lag.
@@ -87,6 +88,9 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     let mut checked: Option<Instant> = None;
     let mut lagged: Option<Instant> = None;
     let mut idle = true;
+    // The offsets after the last batch put but not yet flushed, and when the last flush was.
+    let mut unflushed: Option<Vec<(TopicPartition, Offset)>> = None;
+    let mut flushed = Instant::now();
     while !ctx.stop.load(Ordering::Relaxed) {
         // Topics and partitions can appear while the task runs: look again while there is
         // nothing to read (a sink often starts before its topic exists), and now and then.
@@ -114,6 +118,14 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         errors.metrics.records_in.increment(batch.len() as u64);
         idle = batch.is_empty();
         if idle {
+            // Nothing more to read for now: make what was put durable, and commit it.
+            if let Some(next) = unflushed.take()
+                && let Err(e) =
+                    flush_and_commit(ctx, &mut task, &mut errors, consumer.as_mut(), &next)
+            {
+                return (!ctx.stop.load(Ordering::Relaxed)).then_some(e);
+            }
+            flushed = Instant::now();
             continue;
         }
         // Where the task stands after this batch: what to commit once it is flushed.
@@ -121,18 +133,45 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             .iter()
             .filter_map(|tp| consumer.position(tp).map(|at| (tp.clone(), at)))
             .collect();
-        let delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch).and_then(|_| {
-            errors.retry(&ctx.stop, "committing offsets", || {
-                consumer.commit(&next).map_err(retryable)
-            })
-        });
+        let mut delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch);
+        unflushed = Some(next);
+        if delivered.is_ok() && flushed.elapsed() >= FLUSH_INTERVAL {
+            let next = unflushed.take().unwrap_or_default();
+            delivered = flush_and_commit(ctx, &mut task, &mut errors, consumer.as_mut(), &next);
+            flushed = Instant::now();
+        }
         match delivered {
             Ok(()) => {}
             Err(_) if ctx.stop.load(Ordering::Relaxed) => break,
             Err(e) => return Some(e),
         }
     }
+    // Stopping: what was put is flushed and committed, so a restart does not write it again.
+    if let Some(next) = unflushed {
+        let _ = flush_and_commit(ctx, &mut task, &mut errors, consumer.as_mut(), &next);
+    }
     None
+}
+
+/// How often a busy sink task flushes and commits its offsets (Kafka Connect's
+/// `offset.flush.interval.ms`, 60 s there); an idle one does at once. Between two flushes the
+/// task puts batch after batch, so a sink can keep writing while earlier puts complete.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Flushes the task, then commits the group offsets `next` (what the flush covers).
+fn flush_and_commit(
+    ctx: &SinkTaskContext,
+    task: &mut connectd_host::SinkTask,
+    errors: &mut ErrorHandler,
+    consumer: &mut dyn Consumer,
+    next: &[(TopicPartition, Offset)],
+) -> Result<(), TaskError> {
+    errors.retry(&ctx.stop, "flush", || task.flush())?;
+    errors.retry(&ctx.stop, "committing offsets", || {
+        consumer
+            .commit(next)
+            .map_err(|e| TaskError::Retryable(e.to_string()))
+    })
 }
 
 /// How often a busy sink task looks for new topics and partitions.
@@ -179,7 +218,7 @@ fn assign(
     Ok(())
 }
 
-/// Transforms, then put and flush, retrying retryable errors. A batch that `put` refuses with
+/// Transforms, then put, retrying retryable errors. A batch that `put` refuses with
 /// bad-record is put again record by record under `errors.tolerance = "all"`, so only the bad
 /// ones are skipped.
 fn deliver(
@@ -238,7 +277,6 @@ fn deliver(
             other => other?,
         }
     }
-    errors.retry(&ctx.stop, "flush", || task.flush())?;
     errors.metrics.records_out.increment(records);
     errors.metrics.bytes_out.increment(bytes);
     errors.metrics.batch_seconds.record(started.elapsed());
