@@ -27,6 +27,22 @@ pub enum Value {
     Json(String),
 }
 
+impl Value {
+    /// The text of a value carried as text (text, decimals, dates and times, JSON).
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s)
+            | Value::Decimal(s)
+            | Value::TimestampTz(s)
+            | Value::Timestamp(s)
+            | Value::Date(s)
+            | Value::Time(s)
+            | Value::Json(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// A result column: its name and the database's name for its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {

@@ -28,13 +28,14 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+
+from cluster import free_port, wait_port
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("CONNECTD_BIN", os.path.join(ROOT, "target", "release", "connectd"))
@@ -43,13 +44,6 @@ os.environ.setdefault("PGOPTIONS", "-c client_min_messages=warning")
 PG_URL = "postgres://postgres@127.0.0.1:5432/test"
 MARIADB_URL = "mysql://root@127.0.0.1:3306/test"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def psql(sql, stdout=subprocess.DEVNULL):
@@ -89,14 +83,7 @@ class Worker:
         self.log = open(os.path.join(self.dir, "connectd.log"), "w")
         self.proc = subprocess.Popen([BIN, "--config", "worker.toml"], cwd=self.dir, stdout=subprocess.DEVNULL,
                                      stderr=self.log)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.api), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("connectd did not start")
+        wait_port(self.api)
 
     @property
     def bootstrap(self):

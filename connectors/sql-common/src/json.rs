@@ -72,18 +72,6 @@ impl Encoder {
 pub struct Decoded {
     pub fields: Vec<Field>,
     pub values: Vec<Value>,
-    /// Whether the types came from a schema (else they were inferred from the values).
-    pub typed: bool,
-}
-
-impl Decoded {
-    /// The value of field `name`.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields
-            .iter()
-            .position(|f| f.name == name)
-            .map(|i| &self.values[i])
-    }
 }
 
 /// Reads a record value or key: an envelope, a plain object, or a primitive (one field with an
@@ -101,7 +89,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
             let mut decoded = Decoded {
                 fields: Vec::with_capacity(o.len()),
                 values: Vec::with_capacity(o.len()),
-                typed: false,
             };
             for (name, v) in o {
                 let ty = FieldType::infer(&v).unwrap_or(FieldType::String);
@@ -125,7 +112,6 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
                     ty,
                     optional: true,
                 }],
-                typed: false,
             })
         }
     }
@@ -143,13 +129,11 @@ fn decode_enveloped(schema: &Json, payload: &Json) -> Result<Decoded, String> {
                 ty,
                 optional: optional(schema),
             }],
-            typed: true,
         });
     };
     let mut decoded = Decoded {
         fields: Vec::with_capacity(fields.len()),
         values: Vec::with_capacity(fields.len()),
-        typed: true,
     };
     for f in fields {
         let name = f
@@ -215,11 +199,21 @@ mod tests {
             r#"{"id":9007199254740993,"amount":"12345678901234567890.12345","blob \"x\"":"AQID"}"#
         );
         let plain = decode(&without).unwrap();
-        assert!(!plain.typed);
-        assert_eq!(plain.get("id"), Some(&Value::Int(9_007_199_254_740_993)));
+        // Without a schema the types are inferred: the decimal is plain text.
+        let get = |name: &str| {
+            let i = plain.fields.iter().position(|f| f.name == name).unwrap();
+            (&plain.fields[i].ty, &plain.values[i])
+        };
         assert_eq!(
-            plain.get("amount"),
-            Some(&Value::Text("12345678901234567890.12345".into()))
+            get("id"),
+            (&FieldType::Int64, &Value::Int(9_007_199_254_740_993))
+        );
+        assert_eq!(
+            get("amount"),
+            (
+                &FieldType::String,
+                &Value::Text("12345678901234567890.12345".into())
+            )
         );
     }
 

@@ -9,4 +9,4 @@ mod types;
 
 pub use connectd_sdk::sql::{Connection, Dialect, Statement, Value};
 pub use connectd_sdk::sql::{Rows, SqlError};
-pub use types::{Field, FieldType, tagged, to_json, untagged};
+pub use types::{Field, FieldType, float_text, tagged, to_json, untagged};

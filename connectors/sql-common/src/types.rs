@@ -257,21 +257,26 @@ impl FieldType {
 /// `value` as a JSON record field: integers as numbers, decimals, times and JSON documents as
 /// strings, bytes as base64, NaN and infinities as the strings Kafka Connect writes.
 pub fn to_json(value: &Value) -> Json {
+    if let Some(text) = value.as_text() {
+        return json!(text);
+    }
     match value {
-        Value::Null => Json::Null,
         Value::Boolean(b) => json!(b),
         Value::Int(i) => json!(i),
-        Value::Float(f) if f.is_finite() => json!(f),
-        Value::Float(f) if f.is_nan() => json!("NaN"),
-        Value::Float(f) => json!(if *f > 0.0 { "Infinity" } else { "-Infinity" }),
+        Value::Float(f) => float_text(*f).map_or_else(|| json!(f), |t| json!(t)),
         Value::Bytes(b) => json!(BASE64.encode(b)),
-        Value::Text(s)
-        | Value::Decimal(s)
-        | Value::TimestampTz(s)
-        | Value::Timestamp(s)
-        | Value::Date(s)
-        | Value::Time(s)
-        | Value::Json(s) => json!(s),
+        _ => Json::Null,
+    }
+}
+
+/// The text SQL and Kafka Connect write for a float JSON numbers cannot hold: `NaN`,
+/// `Infinity`, `-Infinity`; `None` for a finite one.
+pub fn float_text(f: f64) -> Option<&'static str> {
+    match f {
+        f if f.is_nan() => Some("NaN"),
+        f if f.is_infinite() && f > 0.0 => Some("Infinity"),
+        f if f.is_infinite() => Some("-Infinity"),
+        _ => None,
     }
 }
 

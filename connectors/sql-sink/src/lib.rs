@@ -100,6 +100,17 @@ fn lost(e: connectd_sdk::sql::SqlError) -> ConnectorError {
     ))
 }
 
+/// Whether two rows go to one table with the same columns (and both write or both delete):
+/// they can share a statement.
+fn same_shape(a: &Row, b: &Row) -> bool {
+    a.table == b.table
+        && a.delete == b.delete
+        && a.fields
+            .iter()
+            .map(|f| &f.name)
+            .eq(b.fields.iter().map(|f| &f.name))
+}
+
 fn bad(record: &SinkRecordRef<'_>, what: &str, e: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::BadRecord(format!(
         "{}/{}@{}: {what}: {e}",
@@ -403,7 +414,11 @@ impl Sink for SqlSink {
             }
         }
         let dialect = self.conn.dialect();
-        for row in &rows {
+        for (i, row) in rows.iter().enumerate() {
+            // A row shaped like the one before needs nothing the one before did not.
+            if i > 0 && same_shape(&rows[i - 1], row) {
+                continue;
+            }
             if !self.tables.ready(dialect, &row.table, &row.fields) {
                 // DDL must not wait on the open transaction's locks: commit it first.
                 self.commit()?;
@@ -415,13 +430,7 @@ impl Sink for SqlSink {
         for end in 1..=rows.len() {
             let first = &rows[start];
             let split = end == rows.len()
-                || rows[end].table != first.table
-                || rows[end].delete != first.delete
-                || !rows[end]
-                    .fields
-                    .iter()
-                    .map(|f| &f.name)
-                    .eq(first.fields.iter().map(|f| &f.name))
+                || !same_shape(first, &rows[end])
                 || end - start >= self.chunk_rows(first);
             if split {
                 self.send(&rows[start..end])?;

@@ -4,7 +4,7 @@
 
 use connectd_sql_common::catalog::ColumnInfo;
 use connectd_sql_common::ident::{placeholder, quote};
-use connectd_sql_common::{Dialect, Field, Statement, Value};
+use connectd_sql_common::{Dialect, Field, Statement, Value, float_text};
 
 /// How rows are written (`insert.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub fn insert(
                 if r > 0 {
                     arrays[c].push(',');
                 }
-                array_element(&mut arrays[c], value);
+                array_element(&mut arrays[c], &value);
             }
         }
         let mut casts = Vec::with_capacity(columns.len());
@@ -160,31 +160,39 @@ fn upsert_clause(
 
 /// Appends `value` as an element of a PostgreSQL array literal: NULL, or the value's text
 /// form in double quotes with `"` and `\` escaped (bytes in bytea's hex form).
-fn array_element(out: &mut String, value: Value) {
+fn array_element(out: &mut String, value: &Value) {
+    use std::fmt::Write;
+    let owned;
     let text = match value {
         Value::Null => return out.push_str("NULL"),
-        Value::Boolean(b) => (if b { "t" } else { "f" }).to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) if f.is_nan() => "NaN".into(),
-        Value::Float(f) if f.is_infinite() => {
-            (if f > 0.0 { "Infinity" } else { "-Infinity" }).into()
+        Value::Boolean(b) => {
+            if *b {
+                "t"
+            } else {
+                "f"
+            }
         }
-        Value::Float(f) => f.to_string(),
+        Value::Int(i) => {
+            owned = i.to_string();
+            &owned
+        }
+        Value::Float(f) => match float_text(*f) {
+            Some(t) => t,
+            None => {
+                owned = f.to_string();
+                &owned
+            }
+        },
         Value::Bytes(b) => {
             let mut hex = String::with_capacity(2 + 2 * b.len());
             hex.push_str("\\x");
             for byte in b {
-                hex.push_str(&format!("{byte:02x}"));
+                let _ = write!(hex, "{byte:02x}");
             }
-            hex
+            owned = hex;
+            &owned
         }
-        Value::Text(s)
-        | Value::Decimal(s)
-        | Value::TimestampTz(s)
-        | Value::Timestamp(s)
-        | Value::Date(s)
-        | Value::Time(s)
-        | Value::Json(s) => s,
+        text => text.as_text().unwrap_or_default(),
     };
     out.reserve(text.len() + 2);
     out.push('"');
@@ -340,8 +348,8 @@ mod tests {
         );
         // Quotes, backslashes and bytes inside an array literal.
         let mut out = String::new();
-        array_element(&mut out, Value::Text("say \"hi\" \\o/".into()));
-        array_element(&mut out, Value::Bytes(vec![0, 255]));
+        array_element(&mut out, &Value::Text("say \"hi\" \\o/".into()));
+        array_element(&mut out, &Value::Bytes(vec![0, 255]));
         assert_eq!(out, r#""say \"hi\" \\o/""\\x00ff""#);
         // A column whose type is unknown takes the VALUES form, casts and all.
         let unknown = Target {

@@ -44,7 +44,8 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// A pool to one of the three databases.
+/// A pool to one of the three databases (a handle to shared state: cloning is cheap).
+#[derive(Clone)]
 pub(crate) enum Pool {
     Postgres(PgPool),
     MySql(MySqlPool),
@@ -175,6 +176,12 @@ impl TaskState {
             .get(&entry(handle))
             .map_err(|e| SqlError::Denied(e.to_string()))
     }
+
+    /// A connection's pool, and the password its errors hide.
+    fn pool(&self, handle: &Resource<sql::Connection>) -> Result<(Pool, Option<String>), SqlError> {
+        let c = self.connection(handle)?;
+        Ok((c.pool.clone(), c.password.clone()))
+    }
 }
 
 impl Host for TaskState {}
@@ -211,8 +218,7 @@ impl HostConnection for TaskState {
         connection: Resource<sql::Connection>,
         statement: Statement,
     ) -> Result<Rows, SqlError> {
-        let c = self.connection(&connection)?;
-        let (pool, password) = (clone_pool(&c.pool), c.password.clone());
+        let (pool, password) = self.pool(&connection)?;
         self.wait(convert::query(&pool, statement))
             .map_err(|e| classify(e, password.as_deref()))
     }
@@ -222,8 +228,7 @@ impl HostConnection for TaskState {
         connection: Resource<sql::Connection>,
         statements: Vec<Statement>,
     ) -> Result<Vec<u64>, SqlError> {
-        let c = self.connection(&connection)?;
-        let (pool, password) = (clone_pool(&c.pool), c.password.clone());
+        let (pool, password) = self.pool(&connection)?;
         self.wait(convert::execute(&pool, statements))
             .map_err(|e| classify(e, password.as_deref()))
     }
@@ -232,8 +237,7 @@ impl HostConnection for TaskState {
         &mut self,
         connection: Resource<sql::Connection>,
     ) -> Result<Resource<sql::Transaction>, SqlError> {
-        let c = self.connection(&connection)?;
-        let (pool, password) = (clone_pool(&c.pool), c.password.clone());
+        let (pool, password) = self.pool(&connection)?;
         let (commands, queue) = tokio::sync::mpsc::unbounded_channel();
         let failed = convert::Failed::default();
         let started = convert::begin(&pool, queue, failed.clone(), password.clone());
@@ -305,15 +309,6 @@ impl HostTransaction for TaskState {
         self.table
             .delete(Resource::<Transaction>::new_own(transaction.rep()))?;
         Ok(())
-    }
-}
-
-/// Pools are handles to shared state; cloning one is cheap.
-fn clone_pool(pool: &Pool) -> Pool {
-    match pool {
-        Pool::Postgres(p) => Pool::Postgres(p.clone()),
-        Pool::MySql(p) => Pool::MySql(p.clone()),
-        Pool::Sqlite(p) => Pool::Sqlite(p.clone()),
     }
 }
 
