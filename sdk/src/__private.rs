@@ -202,7 +202,9 @@ mod source_impl {
 
 mod sink_impl {
     use super::sink::connectd::connector::types as w;
-    use super::sink::exports::connectd::connector::sink::{Guest, GuestSinkTask, SinkTask};
+    use super::sink::exports::connectd::connector::sink::{
+        Guest, GuestSinkTask, PartitionOffset, SinkTask,
+    };
     use super::*;
 
     impl<T: Sink> Guest for Component<T> {
@@ -239,11 +241,19 @@ mod sink_impl {
                 .map_err(super::sink_conv::error)
         }
 
-        fn flush(&self) -> Result<(), w::Error> {
-            self.inner
-                .borrow_mut()
-                .flush()
-                .map_err(super::sink_conv::error)
+        fn flush(&self) -> Result<Option<Vec<PartitionOffset>>, w::Error> {
+            let mut sink = self.inner.borrow_mut();
+            sink.flush().map_err(super::sink_conv::error)?;
+            Ok(sink.pre_commit().map(|offsets| {
+                offsets
+                    .into_iter()
+                    .map(|(tp, offset)| PartitionOffset {
+                        topic: tp.topic,
+                        partition: tp.partition,
+                        offset: offset.0,
+                    })
+                    .collect()
+            }))
         }
     }
 }

@@ -42,6 +42,7 @@
 mod config;
 mod error;
 pub mod files;
+pub mod object_store;
 mod resume;
 pub mod sql;
 
@@ -51,8 +52,9 @@ pub mod __private;
 
 pub use config::Config;
 pub use connectd_records::{
-    ConnectRecord, Descriptor, Header, HeaderSpan, Kind, SinkBatch, SinkEntry, SinkRecord,
+    ConnectRecord, Descriptor, Header, HeaderSpan, Kind, Offset, SinkBatch, SinkEntry, SinkRecord,
     SinkRecordRef, SourceBatch, SourceEntry, SourcePartitionIndex, SourceRecord, Span,
+    TopicPartition,
 };
 #[doc(hidden)]
 pub use connectd_records::{SinkColumns, SourceColumns};
@@ -96,6 +98,15 @@ pub trait Sink: Sized + 'static {
 
     /// Makes everything put so far durable; the host commits offsets only after this is ok.
     fn flush(&mut self) -> Result<(), ConnectorError>;
+
+    /// Kafka Connect's `preCommit`, asked right after a successful [`Sink::flush`]: the
+    /// offsets the host may commit, per topic partition (the next offset a restart reads).
+    /// `None` (the default) commits everything put so far. A sink that keeps records in open
+    /// files across flushes returns the first offset of its oldest open file per partition,
+    /// so a restart replays exactly what no completed file holds.
+    fn pre_commit(&mut self) -> Option<Vec<(TopicPartition, Offset)>> {
+        None
+    }
 }
 
 /// [`Source::poll`] with owned records: for tests of a connector built natively.

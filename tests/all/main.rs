@@ -6,6 +6,7 @@
 
 mod connectors;
 mod deploy;
+mod lake_support;
 mod sql_support;
 mod support;
 mod wire;
@@ -19,6 +20,7 @@ mod broker_rdkafka;
 mod worker_cluster;
 mod worker_exactly_once;
 mod worker_file_source;
+mod worker_lake;
 mod worker_rest;
 mod worker_sql;
 mod worker_sql_sink;

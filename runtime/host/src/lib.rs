@@ -14,6 +14,7 @@ mod bindings;
 mod cache;
 mod files;
 mod native;
+mod object_store;
 mod sink;
 mod source;
 mod sql;
@@ -135,6 +136,11 @@ impl Host {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Engine(e.to_string()))?;
         bindings::sink::connectd::connector::files::add_to_linker::<
+            _,
+            wasmtime::component::HasSelf<_>,
+        >(&mut linker, |state| state)
+        .map_err(|e| Error::Engine(e.to_string()))?;
+        bindings::sink::connectd::connector::object_store::add_to_linker::<
             _,
             wasmtime::component::HasSelf<_>,
         >(&mut linker, |state| state)

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use connectd_sdk as sdk;
 
-use connectd_records::{SinkBatch, SourceBatch};
+use connectd_records::{Offset, SinkBatch, SourceBatch, TopicPartition};
 
 use crate::TaskError;
 
@@ -21,7 +21,7 @@ pub(crate) trait DynSource: Send {
 /// A sink connector behind a trait object.
 pub(crate) trait DynSink: Send {
     fn put(&mut self, batch: &SinkBatch) -> Result<(), TaskError>;
-    fn flush(&mut self) -> Result<(), TaskError>;
+    fn flush(&mut self) -> Result<Option<Vec<(TopicPartition, Offset)>>, TaskError>;
 }
 
 type Config = Vec<(String, String)>;
@@ -68,8 +68,9 @@ impl<T: sdk::Sink + Send> DynSink for Sink<T> {
         guarded(|| self.0.put(batch))
     }
 
-    fn flush(&mut self) -> Result<(), TaskError> {
-        guarded(|| self.0.flush())
+    fn flush(&mut self) -> Result<Option<Vec<(TopicPartition, Offset)>>, TaskError> {
+        guarded(|| self.0.flush())?;
+        Ok(self.0.pre_commit())
     }
 }
 

@@ -3,7 +3,7 @@
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use connectd_records::SinkBatch;
+use connectd_records::{Offset, SinkBatch, TopicPartition};
 
 use crate::TaskError;
 use crate::bindings::{sink as bindings, task_error, trap_in, wit};
@@ -44,8 +44,10 @@ impl SinkTask {
         }
     }
 
-    /// Makes everything put so far durable.
-    pub fn flush(&mut self) -> Result<(), TaskError> {
+    /// Makes everything put so far durable, and returns what the group may commit: `None`
+    /// for everything put so far, or the offset to commit per topic partition (Kafka
+    /// Connect's `preCommit`), for a sink that keeps records in open files across flushes.
+    pub fn flush(&mut self) -> Result<Option<Vec<(TopicPartition, Offset)>>, TaskError> {
         match &mut self.0 {
             Inner::Wasm(t) => t.flush(),
             Inner::Native(t) => t.flush(),
@@ -107,13 +109,20 @@ impl WasmSinkTask {
         result.map_err(trap_in(&self.store))?.map_err(task_error)
     }
 
-    fn flush(&mut self) -> Result<(), TaskError> {
+    fn flush(&mut self) -> Result<Option<Vec<(TopicPartition, Offset)>>, TaskError> {
         crate::arm_deadline(&mut self.store, self.ticks);
-        self.instance
+        let offsets = self
+            .instance
             .connectd_connector_sink()
             .sink_task()
             .call_flush(&mut self.store, self.task)
             .map_err(trap_in(&self.store))?
-            .map_err(task_error)
+            .map_err(task_error)?;
+        Ok(offsets.map(|offsets| {
+            offsets
+                .into_iter()
+                .map(|o| (TopicPartition::new(o.topic, o.partition), Offset(o.offset)))
+                .collect()
+        }))
     }
 }

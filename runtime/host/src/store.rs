@@ -23,6 +23,8 @@ pub struct Grants {
     pub stdout: bool,
     /// SQL connection URLs the guest may open (the `sql` interface), secrets resolved.
     pub sql_urls: Vec<String>,
+    /// Object store locations the guest may open (the `object-store` interface).
+    pub store_urls: Vec<String>,
 }
 
 /// Resource limits of one task.
@@ -59,6 +61,8 @@ pub(crate) struct TaskState {
     pub(crate) write_dirs: Vec<(PathBuf, String)>,
     /// The URLs the `sql` interface may open.
     pub(crate) sql_urls: Vec<String>,
+    /// The locations the `object-store` interface may open.
+    pub(crate) store_urls: Vec<String>,
     /// Epoch ticks the current call spent blocked in the host waiting on a database: the
     /// deadline is extended by them, so the CPU deadline counts the guest's own time.
     pub(crate) waited_ticks: u64,
@@ -263,6 +267,7 @@ impl TaskState {
             table: ResourceTable::new(),
             write_dirs: grants.write_dirs.clone(),
             sql_urls: grants.sql_urls.clone(),
+            store_urls: grants.store_urls.clone(),
             waited_ticks: 0,
             limits: TaskLimiter::new(limits.memory_bytes),
         })

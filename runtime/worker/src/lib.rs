@@ -8,7 +8,8 @@
 //! - Capabilities come from the connector's own config schema: a property marked
 //!   `"x-connectd-grant": "read-parent"` grants read-only access to the directory holding the
 //!   path in that key (`"write-parent"`: read-write), at the same path, and nothing else;
-//!   `"sql-url"` lets it open the database at the URL in that key (the host's `sql`).
+//!   `"sql-url"` lets it open the database at the URL in that key (the host's `sql`);
+//!   `"store-url"` the object store location in that key (the host's `object-store`).
 
 pub mod backend;
 mod cluster;
@@ -329,6 +330,17 @@ fn sqlite_absolute(base: &Path, url: &str) -> String {
     format!("sqlite://{}", absolute.display())
 }
 
+/// A store location as the host opens it: URLs as they are, a local path (or `file://`
+/// path) made absolute against the connector file's folder.
+fn local_store_absolute(base: &Path, value: &str) -> String {
+    if value.contains("://") && !value.starts_with("file://") {
+        return value.to_string();
+    }
+    let path = value.strip_prefix("file://").unwrap_or(value);
+    let absolute = std::path::absolute(base.join(path)).unwrap_or_else(|_| base.join(path));
+    absolute.to_string_lossy().into_owned()
+}
+
 /// The capabilities a connector's own schema asks for, from its config values. Granted paths
 /// that are relative are resolved against the connector file's folder (and passed to the
 /// connector absolute), so a config works from any working directory.
@@ -359,6 +371,12 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
             let url = sqlite_absolute(&base, value);
             connector.values.insert(key.clone(), url.clone());
             grants.sql_urls.push(url);
+            continue;
+        }
+        if kind == "store-url" {
+            let url = local_store_absolute(&base, value);
+            connector.values.insert(key.clone(), url.clone());
+            grants.store_urls.push(url);
             continue;
         }
         let absolute = std::path::absolute(base.join(value)).unwrap_or_else(|_| base.join(value));

@@ -91,6 +91,8 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     // The offsets after the last batch put but not yet flushed, and when the last flush was.
     let mut unflushed: Option<Vec<(TopicPartition, Offset)>> = None;
     let mut flushed = Instant::now();
+    // What the group last committed (not committed again while it stays the same).
+    let mut committed: Vec<(TopicPartition, Offset)> = Vec::new();
     while !ctx.stop.load(Ordering::Relaxed) {
         // Topics and partitions can appear while the task runs: look again while there is
         // nothing to read (a sink often starts before its topic exists), and now and then.
@@ -118,26 +120,43 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         errors.metrics.records_in.increment(batch.len() as u64);
         idle = batch.is_empty();
         if idle {
-            // Nothing more to read for now: make what was put durable, and commit it.
-            if let Some(next) = unflushed.take()
-                && let Err(e) =
-                    flush_and_commit(ctx, &mut task, &mut errors, consumer.as_mut(), &next)
-            {
+            // Nothing more to read for now: make what was put durable, and commit it. An idle
+            // task still flushes every FLUSH_INTERVAL: a sink that keeps files open completes
+            // them on its own schedule, and says so in what it lets the group commit.
+            if unflushed.is_none() && flushed.elapsed() < FLUSH_INTERVAL {
+                continue;
+            }
+            let next = match unflushed.take() {
+                Some(next) => next,
+                None => positions(&owned, consumer.as_ref()),
+            };
+            if let Err(e) = flush_and_commit(
+                ctx,
+                &mut task,
+                &mut errors,
+                consumer.as_mut(),
+                &next,
+                &mut committed,
+            ) {
                 return (!ctx.stop.load(Ordering::Relaxed)).then_some(e);
             }
             flushed = Instant::now();
             continue;
         }
         // Where the task stands after this batch: what to commit once it is flushed.
-        let next: Vec<(TopicPartition, Offset)> = owned
-            .iter()
-            .filter_map(|tp| consumer.position(tp).map(|at| (tp.clone(), at)))
-            .collect();
+        let next = positions(&owned, consumer.as_ref());
         let mut delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch);
         unflushed = Some(next);
         if delivered.is_ok() && flushed.elapsed() >= FLUSH_INTERVAL {
             let next = unflushed.take().unwrap_or_default();
-            delivered = flush_and_commit(ctx, &mut task, &mut errors, consumer.as_mut(), &next);
+            delivered = flush_and_commit(
+                ctx,
+                &mut task,
+                &mut errors,
+                consumer.as_mut(),
+                &next,
+                &mut committed,
+            );
             flushed = Instant::now();
         }
         match delivered {
@@ -148,7 +167,14 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     }
     // Stopping: what was put is flushed and committed, so a restart does not write it again.
     if let Some(next) = unflushed {
-        let _ = flush_and_commit(ctx, &mut task, &mut errors, consumer.as_mut(), &next);
+        let _ = flush_and_commit(
+            ctx,
+            &mut task,
+            &mut errors,
+            consumer.as_mut(),
+            &next,
+            &mut committed,
+        );
     }
     None
 }
@@ -158,20 +184,47 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
 /// task puts batch after batch, so a sink can keep writing while earlier puts complete.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Flushes the task, then commits the group offsets `next` (what the flush covers).
+/// Where the consumer stands in each partition the task owns.
+fn positions(owned: &[TopicPartition], consumer: &dyn Consumer) -> Vec<(TopicPartition, Offset)> {
+    owned
+        .iter()
+        .filter_map(|tp| consumer.position(tp).map(|at| (tp.clone(), at)))
+        .collect()
+}
+
+/// Flushes the task, then commits the group offsets `next` (what the flush covers), or, where
+/// the task says it holds records in open files, the lower offsets it names (never above
+/// `next`, and only for partitions in it). Nothing is sent when that is what `committed`
+/// already holds.
 fn flush_and_commit(
     ctx: &SinkTaskContext,
     task: &mut connectd_host::SinkTask,
     errors: &mut ErrorHandler,
     consumer: &mut dyn Consumer,
     next: &[(TopicPartition, Offset)],
+    committed: &mut Vec<(TopicPartition, Offset)>,
 ) -> Result<(), TaskError> {
-    errors.retry(&ctx.stop, "flush", || task.flush())?;
+    let committable = errors.retry(&ctx.stop, "flush", || task.flush())?;
+    let commit: Vec<(TopicPartition, Offset)> = match committable {
+        None => next.to_vec(),
+        Some(offsets) => next
+            .iter()
+            .filter_map(|(tp, at)| {
+                let named = offsets.iter().find(|(t, _)| t == tp)?.1;
+                Some((tp.clone(), named.min(*at)))
+            })
+            .collect(),
+    };
+    if commit == *committed {
+        return Ok(());
+    }
     errors.retry(&ctx.stop, "committing offsets", || {
         consumer
-            .commit(next)
+            .commit(&commit)
             .map_err(|e| TaskError::Retryable(e.to_string()))
-    })
+    })?;
+    *committed = commit;
+    Ok(())
 }
 
 /// How often a busy sink task looks for new topics and partitions.

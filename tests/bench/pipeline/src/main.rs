@@ -2,13 +2,18 @@
 //! on, as by default), with the connectors either as WebAssembly components or compiled in.
 //!
 //! ```text
-//! connectd-bench-pipeline <wasm|native> <datagen|file> <records> <plugin_dir> <cache_dir>
+//! connectd-bench-pipeline <wasm|native> <datagen|file|lake> <records> <plugin_dir> <cache_dir>
 //! ```
 //!
 //! - `datagen`: datagen-source (100-byte JSON values, as fast as possible) into a topic; done
 //!   when the topic holds every record.
 //! - `file`: a file of 100-byte lines, file-source into a topic, file-sink out of it; done when
 //!   the output file holds every line.
+//! - `lake`: datagen-source (always compiled in) fills a topic with ~200-byte JSON records
+//!   first; then lake-sink lands the topic as snappy Parquet files of 100,000 records in a
+//!   local folder, or, with `CONNECTD_BENCH_S3_ENDPOINT` set (moto; bucket `bench`, keys
+//!   `testing`), in S3. Timed from the sink's start until its group committed every record
+//!   (which it does only once the last file is complete); the rate is the sink's alone.
 //!
 //! Prints one JSON line: records/s from the worker's start, and the process's peak RSS.
 //! `plugin_dir` holds `datagen-source.wasm`, `file-source.wasm` and `file-sink.wasm` (wasm
@@ -25,6 +30,8 @@ use connectd_records::TopicPartition;
 use connectd_worker::{Worker, WorkerSettings};
 
 const RECORD_BYTES: usize = 100;
+/// The lake pipeline's JSON values: about 200 bytes.
+const LAKE_RECORD_BYTES: usize = 200;
 /// Records per poll, and so per produced batch (Kafka Connect's sources batch similarly).
 const POLL_BATCH: u32 = 10_000;
 
@@ -40,7 +47,7 @@ fn peak_rss_mb() -> f64 {
 }
 
 /// The connectors the bench can compile in.
-const NATIVE: [&str; 3] = ["datagen-source", "file-source", "file-sink"];
+const NATIVE: [&str; 4] = ["datagen-source", "file-source", "file-sink", "lake-sink"];
 
 /// One of [`NATIVE`], compiled in.
 fn native_plugin(name: &str) -> Result<Plugin> {
@@ -48,6 +55,7 @@ fn native_plugin(name: &str) -> Result<Plugin> {
         "datagen-source" => Plugin::native_source::<connectd_datagen_source::Datagen>(),
         "file-source" => Plugin::native_source::<connectd_file_source::FileSource>(),
         "file-sink" => Plugin::native_sink::<connectd_file_sink::FileSink>(),
+        "lake-sink" => Plugin::native_sink::<connectd_lake_sink::LakeSink>(),
         other => bail!("unknown native connector {other:?}; known: {NATIVE:?}"),
     })
 }
@@ -60,7 +68,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [mode, pipeline, records, plugin_dir, cache_dir] = args.as_slice() else {
         bail!(
-            "usage: connectd-bench-pipeline <wasm|native> <datagen|file> <records> <plugin_dir> <cache_dir>"
+            "usage: connectd-bench-pipeline <wasm|native> <datagen|file|lake> <records> <plugin_dir> <cache_dir>"
         );
     };
     let records: u64 = records.parse().context("records: expected a number")?;
@@ -76,13 +84,17 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&connectors)?;
     // `CONNECTD_BENCH_NATIVE=file-source` (comma-separated) in wasm mode compiles in just
     // those connectors, to see which side of a pipeline the WebAssembly time is spent on.
-    let native: Vec<String> = match mode.as_str() {
+    let mut native: Vec<String> = match mode.as_str() {
         "wasm" => std::env::var("CONNECTD_BENCH_NATIVE")
             .map(|v| v.split(',').map(str::to_string).collect())
             .unwrap_or_default(),
         "native" => NATIVE.iter().map(|n| n.to_string()).collect(),
         other => bail!("mode: expected wasm or native, got {other:?}"),
     };
+    if pipeline == "lake" && !native.iter().any(|n| n == "datagen-source") {
+        // The topic is filled the same way in both modes: only the sink is measured.
+        native.push("datagen-source".into());
+    }
     let builtins = native
         .iter()
         .map(|name| Ok((name.clone(), Arc::new(native_plugin(name)?))))
@@ -137,7 +149,13 @@ fn main() -> Result<()> {
                 ),
             )?;
         }
-        other => bail!("pipeline: expected datagen or file, got {other:?}"),
+        "lake" => write(
+            &connectors.join("gen.toml"),
+            &format!(
+                "plugin = \"datagen-source\"\ntopic = \"bench\"\nrate = 0\niterations = {records}\n\"record.bytes\" = {LAKE_RECORD_BYTES}\n\"poll.batch.size\" = {POLL_BATCH}\n"
+            ),
+        )?,
+        other => bail!("pipeline: expected datagen, file or lake, got {other:?}"),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -152,7 +170,7 @@ fn main() -> Result<()> {
     let maintenance = runtime.spawn(broker.clone().maintain());
     let settings = WorkerSettings {
         plugin_dir,
-        connectors_dir: connectors,
+        connectors_dir: connectors.clone(),
         cache_dir: PathBuf::from(cache_dir),
         limits: Limits::default(),
         secret_dirs: Vec::new(),
@@ -161,12 +179,42 @@ fn main() -> Result<()> {
         internal_topics: Default::default(),
     };
     let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
-    let started = Instant::now();
+    let mut started = Instant::now();
     let worker = Worker::start_with_builtins(settings, backend, builtins)?;
+    if pipeline == "lake" {
+        let filled = || {
+            broker
+                .end_offset(&TopicPartition::new("bench", 0))
+                .is_ok_and(|end| end.0 as u64 >= records)
+        };
+        while !filled() {
+            if started.elapsed() > Duration::from_secs(600) {
+                bail!("the topic is not filled after 600 s: {:?}", worker.status());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let store = match std::env::var("CONNECTD_BENCH_S3_ENDPOINT") {
+            Ok(endpoint) => format!(
+                "\"store.url\" = \"s3://bench/run-{}\"\n\"s3.endpoint\" = \"{endpoint}\"\n\"aws.access.key.id\" = \"testing\"\n\"aws.secret.access.key\" = \"testing\"\n",
+                std::process::id()
+            ),
+            Err(_) => format!("\"store.url\" = \"{}\"\n", root.join("lake").display()),
+        };
+        started = Instant::now();
+        write(
+            &connectors.join("lake.toml"),
+            &format!(
+                "plugin = \"lake-sink\"\ntopics = \"bench\"\n\"flush.size\" = 100000\n{store}"
+            ),
+        )?;
+    }
     let done = || match pipeline.as_str() {
         "datagen" => broker
             .end_offset(&TopicPartition::new("bench", 0))
             .is_ok_and(|end| end.0 as u64 >= records),
+        "lake" => broker
+            .committed_offset("connect-lake", &TopicPartition::new("bench", 0))
+            .is_some_and(|o| o.0 as u64 >= records),
         _ => std::fs::metadata(&output).is_ok_and(|m| m.len() >= want_bytes),
     };
     while !done() {

@@ -1,0 +1,376 @@
+//! The `object-store` interface the host gives sink components: put, multipart upload, get,
+//! list and delete in the one location the connector's config grants
+//! (`x-connectd-grant: store-url`), through the `object_store` crate.
+//!
+//! - Calls block the task's own thread on a small runtime of the host's own; the wait does
+//!   not count against the task's CPU deadline (as for `sql`).
+//! - Uploads buffer 5 MiB parts and send up to [`UPLOAD_CONCURRENCY`] of them in the
+//!   background while the guest goes on encoding.
+//! - On a local folder an object is written to a hidden temporary file (`.<name>.tmp`) and
+//!   renamed into place, so a reader never sees part of one, even after a kill -9; the next
+//!   upload of the same object removes what such a crash left.
+
+mod location;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use futures::TryStreamExt;
+use object_store::WriteMultipart;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use wasmtime::component::Resource;
+
+use crate::bindings::sink::connectd::connector::object_store::{
+    self as wit, Host, HostBucket, HostUpload, ObjectMeta, StoreError,
+};
+use crate::store::TaskState;
+
+/// Parts one upload may have in flight at once.
+pub const UPLOAD_CONCURRENCY: usize = 4;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("connectd-store")
+            .enable_all()
+            .build()
+            .expect("building the object store runtime")
+    })
+}
+
+/// The host side of a `bucket`.
+struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    local_root: Option<PathBuf>,
+}
+
+/// The host side of an `upload`.
+struct Upload {
+    store: Arc<dyn ObjectStore>,
+    writer: Option<WriteMultipart>,
+    /// Where the object ends up; for a local folder, the temporary object renamed there.
+    target: Path,
+    temporary: Option<Path>,
+}
+
+/// The full text of an error and its sources.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// What kind of failure `e` is: the store's answer names a missing bucket or refused keys;
+/// a request that never got an answer means the store is unreachable.
+pub(crate) fn classify(e: object_store::Error) -> StoreError {
+    let text = chain(&e);
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    if has(&["NoSuchBucket", "bucket does not exist", "ContainerNotFound"]) {
+        StoreError::NoBucket(format!("{text} (create the bucket, or fix the URL)"))
+    } else if has(&[
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "Forbidden",
+        "403",
+        "401",
+        "ExpiredToken",
+        "Permission denied",
+    ]) || matches!(
+        e,
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }
+    ) {
+        StoreError::Denied(format!(
+            "{text} (check aws.access.key.id / aws.secret.access.key, or the store's permissions)"
+        ))
+    } else if matches!(e, object_store::Error::NotFound { .. }) {
+        StoreError::NotFound(text)
+    } else if has(&[
+        "error sending request",
+        "Connection refused",
+        "connection refused",
+        "dns error",
+        "timed out",
+        "Timeout",
+        "Connect",
+        "os error 111",
+        "os error 113",
+    ]) {
+        StoreError::Unreachable(format!(
+            "{text} (is the store running, and the endpoint right?)"
+        ))
+    } else if matches!(e, object_store::Error::InvalidPath { .. }) {
+        StoreError::Invalid(text)
+    } else {
+        StoreError::Other(text)
+    }
+}
+
+fn bucket_entry(handle: &Resource<wit::Bucket>) -> Resource<Bucket> {
+    Resource::new_borrow(handle.rep())
+}
+
+fn upload_entry(handle: &Resource<wit::Upload>) -> Resource<Upload> {
+    Resource::new_borrow(handle.rep())
+}
+
+fn path(p: &str) -> Result<Path, StoreError> {
+    location::object_path(p).map_err(StoreError::Invalid)
+}
+
+impl TaskState {
+    fn bucket(
+        &self,
+        handle: &Resource<wit::Bucket>,
+    ) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>), StoreError> {
+        let b = self
+            .table
+            .get(&bucket_entry(handle))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok((b.store.clone(), b.local_root.clone()))
+    }
+
+    /// Runs `f` on the store runtime, counting the wait as time the guest did not compute.
+    fn store_wait<T>(&mut self, f: impl Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = runtime().block_on(f);
+        let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
+        self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
+        out
+    }
+}
+
+/// The hidden temporary object a local upload of `target` writes, and removes what a crash
+/// during an earlier upload of the same object left (object_store stages it as `<name>#<n>`).
+fn local_temporary(root: &std::path::Path, target: &Path) -> Path {
+    let name = target.filename().unwrap_or_default();
+    let temporary_name = format!(".{name}.tmp");
+    let parent: Vec<_> = target.parts().collect();
+    let folder = &parent[..parent.len().saturating_sub(1)];
+    let temporary: Path = folder
+        .iter()
+        .cloned()
+        .chain(std::iter::once(temporary_name.as_str().into()))
+        .collect();
+    let dir = folder
+        .iter()
+        .fold(root.to_path_buf(), |d, p| d.join(p.as_ref()));
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file == temporary_name || file.starts_with(&format!("{temporary_name}#")) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    temporary
+}
+
+impl Host for TaskState {}
+
+impl HostBucket for TaskState {
+    fn open(
+        &mut self,
+        url: String,
+        options: Vec<(String, String)>,
+    ) -> Result<Resource<wit::Bucket>, StoreError> {
+        if !self.store_urls.contains(&url) {
+            return Err(StoreError::Invalid(format!(
+                "{url:?} is not the value of a key the connector's schema marks x-connectd-grant: store-url ({} granted)",
+                self.store_urls.len()
+            )));
+        }
+        let options: HashMap<String, String> = options.into_iter().collect();
+        let location = location::open(&url, &options).map_err(StoreError::Invalid)?;
+        // Listing the location checks the bucket, the keys and the endpoint now rather than
+        // at the first upload.
+        let store = location.store.clone();
+        self.store_wait(async move { store.list_with_delimiter(None).await })
+            .map_err(classify)?;
+        let own = self
+            .table
+            .push(Bucket {
+                store: location.store,
+                local_root: location.local_root,
+            })
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(Resource::new_own(own.rep()))
+    }
+
+    fn put(
+        &mut self,
+        bucket: Resource<wit::Bucket>,
+        p: String,
+        data: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        let (store, local_root) = self.bucket(&bucket)?;
+        let target = path(&p)?;
+        let temporary = local_root
+            .as_deref()
+            .map(|root| local_temporary(root, &target));
+        self.store_wait(async move {
+            let payload = PutPayload::from(data);
+            match temporary {
+                Some(temporary) => {
+                    store.put(&temporary, payload).await?;
+                    store.rename(&temporary, &target).await
+                }
+                None => store.put(&target, payload).await.map(|_| ()),
+            }
+        })
+        .map_err(classify)
+    }
+
+    fn get(&mut self, bucket: Resource<wit::Bucket>, p: String) -> Result<Vec<u8>, StoreError> {
+        let (store, _) = self.bucket(&bucket)?;
+        let target = path(&p)?;
+        self.store_wait(async move { store.get(&target).await?.bytes().await })
+            .map(|b| b.to_vec())
+            .map_err(classify)
+    }
+
+    fn list_objects(
+        &mut self,
+        bucket: Resource<wit::Bucket>,
+        prefix: String,
+    ) -> Result<Vec<ObjectMeta>, StoreError> {
+        let (store, _) = self.bucket(&bucket)?;
+        let prefix = if prefix.is_empty() {
+            None
+        } else {
+            Some(path(&prefix)?)
+        };
+        let objects: Vec<object_store::ObjectMeta> = self
+            .store_wait(async move { store.list(prefix.as_ref()).try_collect().await })
+            .map_err(classify)?;
+        Ok(objects
+            .into_iter()
+            // Hidden files are a local upload's temporaries.
+            .filter(|o| !o.location.filename().unwrap_or_default().starts_with('.'))
+            .map(|o| ObjectMeta {
+                path: o.location.to_string(),
+                size: o.size,
+                last_modified_ms: o.last_modified.timestamp_millis(),
+            })
+            .collect())
+    }
+
+    fn delete(&mut self, bucket: Resource<wit::Bucket>, p: String) -> Result<(), StoreError> {
+        let (store, _) = self.bucket(&bucket)?;
+        let target = path(&p)?;
+        match self.store_wait(async move { store.delete(&target).await }) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    fn upload(
+        &mut self,
+        bucket: Resource<wit::Bucket>,
+        p: String,
+    ) -> Result<Resource<wit::Upload>, StoreError> {
+        let (store, local_root) = self.bucket(&bucket)?;
+        let target = path(&p)?;
+        let temporary = local_root
+            .as_deref()
+            .map(|root| local_temporary(root, &target));
+        let written = temporary.clone().unwrap_or_else(|| target.clone());
+        let started = store.clone();
+        let upload = self
+            .store_wait(async move { started.put_multipart(&written).await })
+            .map_err(classify)?;
+        let own = self
+            .table
+            .push(Upload {
+                store,
+                writer: Some(WriteMultipart::new(upload)),
+                target,
+                temporary,
+            })
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(Resource::new_own(own.rep()))
+    }
+
+    fn drop(&mut self, bucket: Resource<wit::Bucket>) -> wasmtime::Result<()> {
+        self.table
+            .delete(Resource::<Bucket>::new_own(bucket.rep()))?;
+        Ok(())
+    }
+}
+
+impl TaskState {
+    fn take_upload(&mut self, handle: &Resource<wit::Upload>) -> Result<&mut Upload, StoreError> {
+        self.table
+            .get_mut(&upload_entry(handle))
+            .map_err(|e| StoreError::Invalid(e.to_string()))
+    }
+}
+
+impl HostUpload for TaskState {
+    fn write(&mut self, upload: Resource<wit::Upload>, data: Vec<u8>) -> Result<(), StoreError> {
+        let u = self.take_upload(&upload)?;
+        let Some(mut writer) = u.writer.take() else {
+            return Err(StoreError::Invalid("the upload is finished".into()));
+        };
+        let (writer, result) = self.store_wait(async move {
+            let ready = writer.wait_for_capacity(UPLOAD_CONCURRENCY).await;
+            if ready.is_ok() {
+                // Spawns full parts onto this runtime.
+                writer.write(&data);
+            }
+            (writer, ready)
+        });
+        self.take_upload(&upload)?.writer = Some(writer);
+        result.map_err(classify)
+    }
+
+    fn complete(&mut self, upload: Resource<wit::Upload>) -> Result<(), StoreError> {
+        let u = self.take_upload(&upload)?;
+        let Some(writer) = u.writer.take() else {
+            return Err(StoreError::Invalid("the upload is finished".into()));
+        };
+        let (store, target, temporary) = (u.store.clone(), u.target.clone(), u.temporary.clone());
+        self.store_wait(async move {
+            writer.finish().await?;
+            match temporary {
+                Some(temporary) => store.rename(&temporary, &target).await,
+                None => Ok(()),
+            }
+        })
+        .map_err(classify)
+    }
+
+    fn abort(&mut self, upload: Resource<wit::Upload>) -> Result<(), StoreError> {
+        let u = self.take_upload(&upload)?;
+        match u.writer.take() {
+            Some(writer) => self.store_wait(writer.abort()).map_err(classify),
+            None => Ok(()),
+        }
+    }
+
+    fn drop(&mut self, upload: Resource<wit::Upload>) -> wasmtime::Result<()> {
+        let u = self
+            .table
+            .delete(Resource::<Upload>::new_own(upload.rep()))?;
+        if let Some(writer) = u.writer {
+            // Not completed: give the parts up (S3 would keep them, billed, until a lifecycle
+            // rule removes them).
+            runtime().spawn(async move {
+                let _ = writer.abort().await;
+            });
+        }
+        Ok(())
+    }
+}
