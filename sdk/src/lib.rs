@@ -42,6 +42,8 @@
 mod config;
 mod error;
 pub mod files;
+#[cfg(any(target_arch = "wasm32", test))]
+mod mem;
 pub mod object_store;
 mod resume;
 pub mod sql;

@@ -277,3 +277,58 @@ fn config_mistakes_name_the_key() {
         assert!(m.contains(key), "{key}: {m}");
     }
 }
+
+#[test]
+fn record_time_and_size_cut_files_at_the_same_records_every_time() {
+    // Records a minute apart, files of at most ten minutes of record time.
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = sink(dir.path(), &[("rotate.interval.ms", "600000")]);
+    s.put(&batch(0, 0..25, value)).unwrap();
+    s.partitions
+        .values_mut()
+        .for_each(|w| w.rotate_all().unwrap());
+    let starts: Vec<String> = files(dir.path())
+        .iter()
+        .map(|f| f[f.len() - 10..f.len() - 8].to_string())
+        .collect();
+    assert_eq!(starts, ["00", "10", "20"]);
+
+    // A size cap, checked where row groups end (every 10 records): each file holds whole
+    // row groups, however the records were batched.
+    let whole: Vec<std::ops::Range<i64>> = std::iter::once(0..100).collect();
+    let mut cuts = Vec::new();
+    for batches in [whole, vec![0..7, 7..33, 33..100]] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = sink(
+            dir.path(),
+            &[
+                ("rotate.size.bytes", "2000"),
+                ("parquet.row.group.records", "10"),
+            ],
+        );
+        for b in batches {
+            s.put(&batch(0, b, value)).unwrap();
+        }
+        s.partitions
+            .values_mut()
+            .for_each(|w| w.rotate_all().unwrap());
+        let rows: Vec<usize> = files(dir.path())
+            .iter()
+            .map(|f| read_rows(&dir.path().join(f)))
+            .collect();
+        assert!(rows.len() >= 2, "{rows:?}");
+        assert!(rows.iter().all(|r| r % 10 == 0), "{rows:?}");
+        assert_eq!(rows.iter().sum::<usize>(), 100);
+        cuts.push(rows);
+    }
+    assert_eq!(cuts[0], cuts[1], "the same files whatever the batches");
+}
+
+fn read_rows(path: &Path) -> usize {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    reader.map(|b| b.unwrap().num_rows()).sum()
+}

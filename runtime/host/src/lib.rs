@@ -98,6 +98,11 @@ impl Host {
     pub fn new(cache_dir: &Path) -> Result<Self> {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true).epoch_interruption(true);
+        // `CONNECTD_WASM_PERFMAP=1` writes /tmp/perf-<pid>.map, so `perf report` names the
+        // functions of connector components.
+        if std::env::var_os("CONNECTD_WASM_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Engine(e.to_string()))?;
         std::fs::create_dir_all(cache_dir).map_err(|e| Error::Io {
             context: format!("creating {}", cache_dir.display()),

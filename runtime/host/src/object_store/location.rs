@@ -249,6 +249,12 @@ fn s3(
         .unwrap_or_else(|| "us-east-1".into());
     builder = builder.with_region(region);
     if let Some(endpoint) = endpoint {
+        let (scheme, host) = endpoint.split_once("://").unwrap_or_default();
+        if !matches!(scheme, "http" | "https") || host.is_empty() {
+            return Err(format!(
+                "s3.endpoint {endpoint:?} is not a URL: expected http://host:port or https://host"
+            ));
+        }
         builder = builder.with_endpoint(endpoint);
     }
     let path_style = option("s3.path.style.access.enabled").unwrap_or("true");
@@ -402,6 +408,16 @@ mod tests {
         );
         for bad in ["", "/etc/passwd", "a/../../b", "a//b", "./a"] {
             assert!(object_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_endpoint_that_is_not_a_url_is_refused() {
+        for bad in ["", "127.0.0.1:9000", "ftp://x"] {
+            let options: HashMap<String, String> =
+                [("s3.endpoint".to_string(), bad.to_string())].into();
+            let err = open("s3://b/p", &options).err().unwrap();
+            assert!(err.contains("s3.endpoint"), "{bad}: {err}");
         }
     }
 

@@ -142,10 +142,26 @@ impl TaskState {
         Ok((b.store.clone(), b.local_root.clone()))
     }
 
-    /// Runs `f` on the store runtime, counting the wait as time the guest did not compute.
-    fn store_wait<T>(&mut self, f: impl Future<Output = T>) -> T {
+    /// Runs `f` on the store runtime, counting the wait as time the guest did not compute. A
+    /// panic inside the store client (it has a few `unwrap`s on what it is given) becomes an
+    /// error of this call, not the end of the task's thread.
+    fn store_wait<T>(
+        &mut self,
+        f: impl Future<Output = object_store::Result<T>>,
+    ) -> object_store::Result<T> {
         let started = std::time::Instant::now();
-        let out = runtime().block_on(f);
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(f)))
+            .unwrap_or_else(|panic| {
+                let text = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                Err(object_store::Error::Generic {
+                    store: "client",
+                    source: format!("the object store client failed: {text}").into(),
+                })
+            });
         let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
         self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
         out
@@ -324,13 +340,11 @@ impl HostUpload for TaskState {
         let Some(mut writer) = u.writer.take() else {
             return Err(StoreError::Invalid("the upload is finished".into()));
         };
-        let (writer, result) = self.store_wait(async move {
-            let ready = writer.wait_for_capacity(UPLOAD_CONCURRENCY).await;
-            if ready.is_ok() {
-                // Spawns full parts onto this runtime.
-                writer.write(&data);
-            }
-            (writer, ready)
+        let result = self.store_wait(async {
+            writer.wait_for_capacity(UPLOAD_CONCURRENCY).await?;
+            // Spawns full parts onto this runtime.
+            writer.write(&data);
+            Ok(())
         });
         self.take_upload(&upload)?.writer = Some(writer);
         result.map_err(classify)

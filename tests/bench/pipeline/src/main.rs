@@ -14,6 +14,7 @@
 //!   local folder, or, with `CONNECTD_BENCH_S3_ENDPOINT` set (moto; bucket `bench`, keys
 //!   `testing`), in S3. Timed from the sink's start until its group committed every record
 //!   (which it does only once the last file is complete); the rate is the sink's alone.
+//!   `CONNECTD_BENCH_LAKE_KEYS` adds lines to the sink's config (`"parquet.codec" = "none"`).
 //!
 //! Prints one JSON line: records/s from the worker's start, and the process's peak RSS.
 //! `plugin_dir` holds `datagen-source.wasm`, `file-source.wasm` and `file-sink.wasm` (wasm
@@ -194,11 +195,11 @@ fn main() -> Result<()> {
             std::thread::sleep(Duration::from_millis(5));
         }
         let store = match std::env::var("CONNECTD_BENCH_S3_ENDPOINT") {
-            Ok(endpoint) => format!(
+            Ok(endpoint) if !endpoint.is_empty() => format!(
                 "\"store.url\" = \"s3://bench/run-{}\"\n\"s3.endpoint\" = \"{endpoint}\"\n\"aws.access.key.id\" = \"testing\"\n\"aws.secret.access.key\" = \"testing\"\n",
                 std::process::id()
             ),
-            Err(_) => format!("\"store.url\" = \"{}\"\n", root.join("lake").display()),
+            _ => format!("\"store.url\" = \"{}\"\n", root.join("lake").display()),
         };
         started = Instant::now();
         write(
