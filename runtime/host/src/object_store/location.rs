@@ -128,12 +128,23 @@ fn check_options(target: &Target, options: &HashMap<String, String>) -> Result<(
     Ok(())
 }
 
-/// The Hadoop client settings among `options` (`hdfs.dfs.x` → `dfs.x`).
+/// The Hadoop client settings among `options` (`hdfs.dfs.x` → `dfs.x`), over defaults that
+/// report a NameNode that does not answer within seconds rather than after hdfs-native's 15
+/// failovers of up to 15 s each.
 pub(crate) fn hadoop_config(options: &HashMap<String, String>) -> HashMap<String, String> {
-    options
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("hdfs.")?.to_string(), v.clone())))
-        .collect()
+    let mut config: HashMap<String, String> = [
+        ("dfs.client.failover.max.attempts", "2"),
+        ("dfs.client.failover.sleep.max.millis", "2000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    config.extend(
+        options
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("hdfs.")?.to_string(), v.clone()))),
+    );
+    config
 }
 
 /// Opens the store `url` names, with `options`.
@@ -384,8 +395,14 @@ mod tests {
         let hdfs = parse("hdfs://ns1/lake").unwrap();
         check_options(&hdfs, &options).unwrap();
         let config = hadoop_config(&options);
-        assert_eq!(config.len(), 2);
         assert_eq!(config["dfs.ha.namenodes.ns1"], "nn1,nn2");
+        assert_eq!(config["dfs.namenode.rpc-address.ns1.nn1"], "a:8020");
+        assert!(!config.contains_key("s3.region") && !config.contains_key("region"));
+        // The short failover defaults, and a user's setting over them.
+        assert_eq!(config["dfs.client.failover.max.attempts"], "2");
+        let mut own = options.clone();
+        own.insert("hdfs.dfs.client.failover.max.attempts".into(), "9".into());
+        assert_eq!(hadoop_config(&own)["dfs.client.failover.max.attempts"], "9");
         // hdfs.* means nothing to S3, and an unknown key is refused, naming it.
         let s3 = parse("s3://b").unwrap();
         let err = check_options(&s3, &options).unwrap_err();

@@ -388,3 +388,98 @@ impl HostUpload for TaskState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(granted: &str) -> TaskState {
+        let grants = crate::Grants {
+            store_urls: vec![granted.to_string()],
+            ..Default::default()
+        };
+        TaskState::new(&grants, &crate::Limits::default()).unwrap()
+    }
+
+    fn borrow(b: &Resource<wit::Bucket>) -> Resource<wit::Bucket> {
+        Resource::new_borrow(b.rep())
+    }
+
+    #[test]
+    fn a_local_location_puts_uploads_lists_gets_and_deletes_inside_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lake");
+        let url = root.to_string_lossy().into_owned();
+        let mut s = state(&url);
+        let denied = HostBucket::open(&mut s, dir.path().to_string_lossy().into_owned(), vec![]);
+        assert!(matches!(denied, Err(StoreError::Invalid(m)) if m.contains("store-url")));
+        let bad_option =
+            HostBucket::open(&mut s, url.clone(), vec![("s3.regoin".into(), "x".into())]);
+        assert!(matches!(bad_option, Err(StoreError::Invalid(m)) if m.contains("s3.regoin")));
+
+        let b = HostBucket::open(&mut s, url.clone(), vec![]).unwrap();
+        s.put(borrow(&b), "a/one.txt".into(), b"one".to_vec())
+            .unwrap();
+        assert_eq!(s.get(borrow(&b), "a/one.txt".into()).unwrap(), b"one");
+        assert!(matches!(
+            s.get(borrow(&b), "a/none".into()),
+            Err(StoreError::NotFound(_))
+        ));
+        for escape in ["../outside.txt", "/etc/passwd", "a//b"] {
+            let err = s.put(borrow(&b), escape.into(), b"x".to_vec()).unwrap_err();
+            assert!(matches!(err, StoreError::Invalid(_)), "{escape}: {err:?}");
+        }
+        assert!(!dir.path().join("outside.txt").exists());
+
+        // An upload is invisible (a hidden temporary) until it completes.
+        let u = s.upload(borrow(&b), "a/big.bin".into()).unwrap();
+        s.write(Resource::new_borrow(u.rep()), vec![7; 3 << 20])
+            .unwrap();
+        s.write(Resource::new_borrow(u.rep()), vec![8; 3 << 20])
+            .unwrap();
+        let listed: Vec<String> = s
+            .list_objects(borrow(&b), "".into())
+            .unwrap()
+            .into_iter()
+            .map(|o| o.path)
+            .collect();
+        assert_eq!(listed, ["a/one.txt"]);
+        assert!(!root.join("a/big.bin").exists());
+        s.complete(Resource::new_borrow(u.rep())).unwrap();
+        HostUpload::drop(&mut s, u).unwrap();
+        let big = s.get(borrow(&b), "a/big.bin".into()).unwrap();
+        assert_eq!((big.len(), big[0], big[big.len() - 1]), (6 << 20, 7, 8));
+        let hidden: Vec<_> = std::fs::read_dir(root.join("a"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "{hidden:?}");
+
+        // An aborted (or dropped) upload leaves nothing.
+        let u = s.upload(borrow(&b), "a/gone.bin".into()).unwrap();
+        s.write(Resource::new_borrow(u.rep()), b"partial".to_vec())
+            .unwrap();
+        s.abort(Resource::new_borrow(u.rep())).unwrap();
+        HostUpload::drop(&mut s, u).unwrap();
+        let mut listed: Vec<(String, u64)> = s
+            .list_objects(borrow(&b), "a".into())
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.path, o.size))
+            .collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            [
+                ("a/big.bin".to_string(), 6 << 20),
+                ("a/one.txt".to_string(), 3)
+            ]
+        );
+
+        s.delete(borrow(&b), "a/one.txt".into()).unwrap();
+        s.delete(borrow(&b), "a/one.txt".into()).unwrap();
+        assert!(!root.join("a/one.txt").exists());
+        HostBucket::drop(&mut s, b).unwrap();
+    }
+}
