@@ -130,6 +130,12 @@ pub const WORKER_KEYS: &[&str] = &[
 /// Key families the worker reads itself.
 const WORKER_PREFIXES: &[&str] = &["transforms.", "errors."];
 
+/// Whether the worker reads `key` itself (one of [`WORKER_KEYS`], or of the `transforms.*`
+/// and `errors.*` families), so it is not the connector's to check.
+pub fn is_worker_key(key: &str) -> bool {
+    WORKER_KEYS.contains(&key) || WORKER_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
 /// One step of a connector's transform chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformConfig {
@@ -281,10 +287,7 @@ impl ConnectorConfig {
     pub fn connector_pairs(&self) -> Vec<(String, String)> {
         self.values
             .iter()
-            .filter(|(k, _)| {
-                !WORKER_KEYS.contains(&k.as_str())
-                    && !WORKER_PREFIXES.iter().any(|p| k.starts_with(p))
-            })
+            .filter(|(k, _)| !is_worker_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
@@ -467,6 +470,22 @@ mod tests {
         let path = dir.path().join("lines.toml");
         std::fs::write(&path, text).unwrap();
         ConnectorConfig::load(&path, &SecretFiles::new(&[dir.path().to_path_buf()]))
+    }
+
+    #[test]
+    fn worker_keys_and_families_are_not_the_connectors() {
+        for key in [
+            "name",
+            "tasks.max",
+            "transforms",
+            "transforms.a.type",
+            "errors.tolerance",
+        ] {
+            assert!(is_worker_key(key), "{key}");
+        }
+        for key in ["topics", "store.url", "errorsx", "transformsx"] {
+            assert!(!is_worker_key(key), "{key}");
+        }
     }
 
     #[test]

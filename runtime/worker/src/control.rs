@@ -531,7 +531,7 @@ impl Control {
             .ok_or_else(|| ControlError::NotFound(format!("Plugin {plugin} not found")))?;
         let pairs: Vec<(String, String)> = config
             .iter()
-            .filter(|(k, _)| !crate::connector::WORKER_KEYS.contains(&k.as_str()))
+            .filter(|(k, _)| !crate::connector::is_worker_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         validate::check(&found.descriptor().config_schema, &pairs, "")
