@@ -77,15 +77,26 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 pub(crate) fn classify(e: object_store::Error) -> StoreError {
     let text = chain(&e);
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
-    if has(&["NoSuchBucket", "bucket does not exist", "ContainerNotFound"]) {
+    // A request that got no answer first: its text holds the URL, whose port may hold "403".
+    let no_answer = has(&[
+        "error sending request",
+        "tcp connect error",
+        "dns error",
+        "os error 111",
+        "os error 113",
+    ]);
+    if no_answer {
+        StoreError::Unreachable(format!(
+            "{text} (is the store running, and the endpoint right?)"
+        ))
+    } else if has(&["NoSuchBucket", "bucket does not exist", "ContainerNotFound"]) {
         StoreError::NoBucket(format!("{text} (create the bucket, or fix the URL)"))
     } else if has(&[
         "InvalidAccessKeyId",
         "SignatureDoesNotMatch",
         "AccessDenied",
-        "Forbidden",
-        "403",
-        "401",
+        "403 Forbidden",
+        "401 Unauthorized",
         "ExpiredToken",
         "Permission denied",
     ]) || matches!(
