@@ -332,3 +332,38 @@ fn read_rows(path: &Path) -> usize {
         .unwrap();
     reader.map(|b| b.unwrap().num_rows()).sum()
 }
+
+#[test]
+fn columns_take_keys_in_any_order_escaped_keys_and_refuse_bytes_that_are_not_utf8() {
+    use crate::columns::{Column, Kind, Misfit};
+    use arrow_array::cast::AsArray;
+    let schema = Kind::Struct(vec![("ab".into(), Kind::Int64), ("s".into(), Kind::String)]);
+    let mut rows = Column::new(&schema);
+    // In order, out of order, with an escaped key (owned, not borrowed), and a missing field.
+    for json in [
+        r#"{"ab": 1, "s": "x"}"#,
+        r#"{"s": "y", "ab": 2}"#,
+        r#"{"a\u0062": 3, "s": "é"}"#,
+        r#"{"s": "w"}"#,
+    ] {
+        assert!(rows.push_json(json.as_bytes()).is_ok(), "{json}");
+    }
+    match rows.push_json(b"{\"ab\": 5, \"s\": \"\xff\"}") {
+        Err(Misfit::Invalid(m)) => assert!(m.contains("not UTF-8"), "{m}"),
+        _ => panic!("bytes that are not UTF-8 must be refused"),
+    }
+    let array = rows.finish();
+    let rows = array.as_struct();
+    let ab = rows
+        .column(0)
+        .as_primitive::<arrow_array::types::Int64Type>();
+    let s = rows.column(1).as_string::<i32>();
+    assert_eq!(
+        ab.iter().collect::<Vec<_>>(),
+        [Some(1), Some(2), Some(3), None]
+    );
+    assert_eq!(
+        s.iter().collect::<Vec<_>>(),
+        [Some("x"), Some("y"), Some("é"), Some("w")]
+    );
+}

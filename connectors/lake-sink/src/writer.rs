@@ -35,6 +35,8 @@ pub struct PartitionWriter {
     segment: Option<Segment>,
     /// A reusable folder buffer.
     folder: String,
+    /// Where in `files` the last record went (checked before use: files come and go).
+    last_file: usize,
 }
 
 struct Segment {
@@ -74,6 +76,7 @@ impl PartitionWriter {
             next_offset: None,
             segment: None,
             folder: String::new(),
+            last_file: 0,
         }
     }
 
@@ -224,7 +227,10 @@ impl PartitionWriter {
         folder: &str,
         offset: i64,
     ) -> Result<(), ConnectorError> {
-        let index = match self.files.iter().position(|f| f.folder == folder) {
+        // Most records go to the folder the one before went to.
+        let last = (self.files.get(self.last_file)).filter(|f| f.folder == folder);
+        let last = last.map(|_| self.last_file);
+        let index = match last.or_else(|| self.files.iter().position(|f| f.folder == folder)) {
             Some(i) => i,
             None => {
                 if self.files.len() >= settings.max_open_files {
@@ -258,6 +264,7 @@ impl PartitionWriter {
                 i
             }
         };
+        self.last_file = index;
         // Row groups end at fixed record counts, so the size cap is checked at the same
         // records in a replay.
         let file = &mut self.files[index];
