@@ -198,6 +198,11 @@ enum Output {
     Json(Uploader),
 }
 
+/// Rows handed to the Parquet encoder at a time (see [`OpenFile::chunk_full`]).
+const ENCODE_ROWS: usize = 8192;
+/// JSON bytes that hand the rows gathered to the encoder sooner (large records).
+const ENCODE_BYTES: usize = 4 << 20;
+
 /// A file of one topic partition in one folder, from its first offset on.
 pub struct OpenFile {
     /// Its folder (the partitioner's path).
@@ -213,6 +218,8 @@ pub struct OpenFile {
     arrow_schema: Arc<Schema>,
     /// Rows in the row group being gathered.
     group_rows: usize,
+    /// JSON bytes of the rows gathered and not yet handed to the encoder.
+    gathered_bytes: usize,
     output: Output,
 }
 
@@ -282,6 +289,7 @@ impl OpenFile {
             kafka: kafka.iter().map(|c| (*c, Column::new(&c.kind()))).collect(),
             arrow_schema,
             group_rows: 0,
+            gathered_bytes: 0,
             output,
         })
     }
@@ -297,6 +305,7 @@ impl OpenFile {
                 c.push(column, record);
             }
             self.group_rows += 1;
+            self.gathered_bytes += json.len();
         }
         self.records += 1;
         Ok(())
@@ -307,13 +316,22 @@ impl OpenFile {
         self.group_rows >= row_group_records
     }
 
+    /// Whether the rows gathered are a chunk to hand to the encoder: every `ENCODE_ROWS` rows
+    /// of a row group, or sooner once they hold `ENCODE_BYTES` of JSON. Both count from the
+    /// row group's start, so the encoder gets the same chunks in a replay whatever the
+    /// batches were, and cuts the same pages (its page and dictionary limits are checked
+    /// per call).
+    pub fn chunk_full(&self) -> bool {
+        self.rows.len() >= ENCODE_ROWS || self.gathered_bytes >= ENCODE_BYTES
+    }
+
     /// The encoder has the whole row group: the next rows start another.
     pub fn row_group_ended(&mut self) {
         self.group_rows = 0;
     }
 
     /// Hands the gathered rows to the encoder (which writes a row group once it holds
-    /// `row_group_records` rows).
+    /// `row_group_records` rows): at a chunk's or a row group's end, and at completion.
     pub fn encode(&mut self) -> Result<(), FileError> {
         let Output::Parquet(writer) = &mut self.output else {
             return Ok(());
@@ -321,6 +339,7 @@ impl OpenFile {
         if self.rows.len() == 0 {
             return Ok(());
         }
+        self.gathered_bytes = 0;
         let values = self.rows.finish();
         let values = values
             .as_any()

@@ -109,9 +109,6 @@ impl Sink for LakeSink {
             }
             current = Some(writer);
         }
-        for writer in partitions.values_mut() {
-            writer.encode()?;
-        }
         result
     }
 

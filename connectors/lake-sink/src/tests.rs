@@ -367,3 +367,39 @@ fn columns_take_keys_in_any_order_escaped_keys_and_refuse_bytes_that_are_not_utf
         [Some("x"), Some("y"), Some("é"), Some("w")]
     );
 }
+
+#[test]
+fn a_file_has_the_same_bytes_whatever_the_batches_that_brought_its_records() {
+    // Enough distinct text that the encoder cuts several pages and gives up its dictionary
+    // (1 MiB each) inside the file: where it does so must not depend on the batches.
+    let wide = |offset: i64| {
+        let text: String = (0..8u64)
+            .map(|k| {
+                format!(
+                    "{:016x}",
+                    (offset as u64 * 8 + k).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                )
+            })
+            .collect();
+        format!(r#"{{"id": {offset}, "text": "{text}"}}"#)
+    };
+    let bytes = |sizes: &[i64]| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = sink(dir.path(), &[("flush.size", "20000")]);
+        let mut start = 0;
+        for size in sizes.iter().cycle() {
+            let end = (start + size).min(20_000);
+            sink.put(&batch(0, start..end, wide)).unwrap();
+            start = end;
+            if end == 20_000 {
+                break;
+            }
+        }
+        let names = files(dir.path());
+        assert_eq!(names.len(), 1, "{names:?}");
+        std::fs::read(dir.path().join(&names[0])).unwrap()
+    };
+    let whole = bytes(&[20_000]);
+    assert!(whole.len() > 2_000_000, "{} bytes", whole.len());
+    assert_eq!(whole, bytes(&[777, 5000, 1]));
+}

@@ -268,6 +268,9 @@ impl PartitionWriter {
         // Row groups end at fixed record counts, so the size cap is checked at the same
         // records in a replay.
         let file = &mut self.files[index];
+        if file.chunk_full() && !file.row_group_full(settings.row_group_records) {
+            file.encode().map_err(|e| file_error("encoding", e))?;
+        }
         if file.row_group_full(settings.row_group_records) || settings.format.is_json() {
             if !settings.format.is_json() {
                 file.encode().map_err(|e| file_error("encoding", e))?;
@@ -349,14 +352,5 @@ impl PartitionWriter {
         .map_err(|e| file_error(&format!("starting {name}"), e))?;
         self.files.push(file);
         Ok(self.files.len() - 1)
-    }
-
-    /// Hands every file's gathered rows to its encoder (after a put, so rows do not wait in
-    /// columns).
-    pub fn encode(&mut self) -> Result<(), ConnectorError> {
-        for file in &mut self.files {
-            file.encode().map_err(|e| file_error("encoding", e))?;
-        }
-        Ok(())
     }
 }
