@@ -186,7 +186,7 @@ fn a_new_field_starts_a_wider_file_and_a_type_change_is_a_bad_record() {
         .unwrap();
     s.partitions
         .values_mut()
-        .for_each(|w| w.rotate_all().unwrap());
+        .for_each(|w| w.rotate_all(&s.settings).unwrap());
     let names = files(dir.path());
     assert_eq!(names.len(), 2, "{names:?}");
     let old = read(&dir.path().join(&names[0]));
@@ -211,7 +211,7 @@ fn time_and_field_partitioners_write_hive_folders() {
     s.put(&batch(0, 0..60, value)).unwrap();
     s.partitions
         .values_mut()
-        .for_each(|w| w.rotate_all().unwrap());
+        .for_each(|w| w.rotate_all(&s.settings).unwrap());
     assert_eq!(
         files(dir.path()),
         vec![
@@ -236,7 +236,7 @@ fn time_and_field_partitioners_write_hive_folders() {
     .unwrap();
     s.partitions
         .values_mut()
-        .for_each(|w| w.rotate_all().unwrap());
+        .for_each(|w| w.rotate_all(&s.settings).unwrap());
     let names = files(dir.path());
     // At most two folders open at once: the third closes both first.
     assert_eq!(names.len(), 6, "{names:?}");
@@ -286,7 +286,7 @@ fn record_time_and_size_cut_files_at_the_same_records_every_time() {
     s.put(&batch(0, 0..25, value)).unwrap();
     s.partitions
         .values_mut()
-        .for_each(|w| w.rotate_all().unwrap());
+        .for_each(|w| w.rotate_all(&s.settings).unwrap());
     let starts: Vec<String> = files(dir.path())
         .iter()
         .map(|f| f[f.len() - 10..f.len() - 8].to_string())
@@ -311,7 +311,7 @@ fn record_time_and_size_cut_files_at_the_same_records_every_time() {
         }
         s.partitions
             .values_mut()
-            .for_each(|w| w.rotate_all().unwrap());
+            .for_each(|w| w.rotate_all(&s.settings).unwrap());
         let rows: Vec<usize> = files(dir.path())
             .iter()
             .map(|f| read_rows(&dir.path().join(f)))

@@ -103,12 +103,9 @@ impl PartitionWriter {
     }
 
     /// Completes every open file of the partition.
-    pub fn rotate_all(&mut self) -> Result<(), ConnectorError> {
+    pub fn rotate_all(&mut self, settings: &Settings) -> Result<(), ConnectorError> {
         for file in std::mem::take(&mut self.files) {
-            let name = format!(
-                "{}+{}+{:020}",
-                self.topic, self.partition, file.start_offset
-            );
+            let name = self.object_name(settings, &file.folder, file.start_offset);
             file.complete()
                 .map_err(|e| file_error(&format!("completing {name}"), e))?;
         }
@@ -122,7 +119,7 @@ impl PartitionWriter {
         if let (Some(interval), Some(segment)) = (settings.rotate_schedule_ms, &self.segment)
             && now_ms() - segment.opened_ms >= interval
         {
-            self.rotate_all()?;
+            self.rotate_all(settings)?;
         }
         Ok(())
     }
@@ -194,7 +191,7 @@ impl PartitionWriter {
         if let (Some(s), Some(interval)) = (&self.segment, settings.rotate_interval_ms)
             && time - s.first_time >= interval
         {
-            self.rotate_all()?;
+            self.rotate_all(settings)?;
         }
         let mut folder = std::mem::take(&mut self.folder);
         settings
@@ -212,7 +209,7 @@ impl PartitionWriter {
         segment.records += 1;
         self.next_offset = Some(offset + 1);
         if segment.records >= settings.flush_size {
-            self.rotate_all()?;
+            self.rotate_all(settings)?;
         }
         Ok(())
     }
@@ -234,7 +231,7 @@ impl PartitionWriter {
             Some(i) => i,
             None => {
                 if self.files.len() >= settings.max_open_files {
-                    self.rotate_all()?;
+                    self.rotate_all(settings)?;
                 }
                 let schema = self.schema_for(settings, json, None)?;
                 self.open(settings, bucket, folder, offset, schema)?

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
@@ -239,7 +239,41 @@ impl WasiView for TaskState {
     }
 }
 
+/// The runtime the host's client libraries (object stores, SQL drivers) run on; tasks block
+/// on it from their own threads.
+pub(crate) fn io_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("connectd-io")
+            .enable_all()
+            .build()
+            .expect("building the I/O runtime")
+    })
+}
+
 impl TaskState {
+    /// Runs `f` on the I/O runtime, blocking this thread, and counts the wait as time the
+    /// guest did not spend computing (given back to its CPU deadline). A panic inside `f` (a
+    /// client library's `unwrap` on what it was given) is caught and returned as its text,
+    /// for the caller to make an error of the call rather than the end of the task's thread.
+    pub(crate) fn block_on<T>(&mut self, f: impl Future<Output = T>) -> Result<T, String> {
+        let started = std::time::Instant::now();
+        let out =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| io_runtime().block_on(f)))
+                .map_err(|panic| {
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                });
+        let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
+        self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
+        out
+    }
+
     pub(crate) fn new(grants: &Grants, limits: &Limits) -> Result<Self, TaskError> {
         let mut wasi = WasiCtxBuilder::new();
         // Tasks run on threads of their own, synchronously: file reads, opens and syncs may

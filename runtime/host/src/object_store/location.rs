@@ -151,41 +151,25 @@ pub(crate) fn hadoop_config(options: &HashMap<String, String>) -> HashMap<String
 pub(crate) fn open(url: &str, options: &HashMap<String, String>) -> Result<Location, String> {
     let target = parse(url)?;
     check_options(&target, options)?;
-    let confined = |store: Arc<dyn ObjectStore>, prefix: &str| -> Arc<dyn ObjectStore> {
-        if prefix.is_empty() {
-            store
-        } else {
-            Arc::new(PrefixStore::new(store, prefix))
-        }
-    };
-    match target {
+    let (store, prefix): (Arc<dyn ObjectStore>, String) = match target {
         Target::Local(root) => {
             std::fs::create_dir_all(&root)
                 .map_err(|e| format!("creating the folder {}: {e}", root.display()))?;
             let store = LocalFileSystem::new_with_prefix(&root)
                 .map_err(|e| format!("{}: {e}", root.display()))?;
-            Ok(Location {
+            return Ok(Location {
                 store: Arc::new(store),
                 local_root: Some(root),
-            })
+            });
         }
-        Target::S3 { bucket, prefix } => {
-            let store = s3(&bucket, options)?;
-            Ok(Location {
-                store: confined(Arc::new(store), &prefix),
-                local_root: None,
-            })
-        }
+        Target::S3 { bucket, prefix } => (Arc::new(s3(&bucket, options)?), prefix),
         Target::Hdfs { namenode, prefix } => {
             let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
                 .with_url(namenode.clone())
                 .with_config(hadoop_config(options))
                 .build()
                 .map_err(|e| format!("HDFS at {namenode}: {e}"))?;
-            Ok(Location {
-                store: confined(Arc::new(store), &prefix),
-                local_root: None,
-            })
+            (Arc::new(store), prefix)
         }
         #[cfg(feature = "gcs")]
         Target::Gcs { bucket, prefix } => {
@@ -193,13 +177,8 @@ pub(crate) fn open(url: &str, options: &HashMap<String, String>) -> Result<Locat
             let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                 .with_bucket_name(bucket)
                 .with_client_options(client)
-                .with_retry(retry)
-                .build()
-                .map_err(|e| e.to_string())?;
-            Ok(Location {
-                store: confined(Arc::new(store), &prefix),
-                local_root: None,
-            })
+                .with_retry(retry);
+            (Arc::new(store.build().map_err(|e| e.to_string())?), prefix)
         }
         #[cfg(feature = "azure")]
         Target::Azure { container, prefix } => {
@@ -207,19 +186,26 @@ pub(crate) fn open(url: &str, options: &HashMap<String, String>) -> Result<Locat
             let store = object_store::azure::MicrosoftAzureBuilder::from_env()
                 .with_container_name(container)
                 .with_client_options(client)
-                .with_retry(retry)
-                .build()
-                .map_err(|e| e.to_string())?;
-            Ok(Location {
-                store: confined(Arc::new(store), &prefix),
-                local_root: None,
-            })
+                .with_retry(retry);
+            (Arc::new(store.build().map_err(|e| e.to_string())?), prefix)
         }
         #[allow(unreachable_patterns)]
-        Target::Gcs { .. } | Target::Azure { .. } => Err(format!(
-            "{url}: this connectd was built without GCS and Azure support (cargo build --features connectd-host/gcs or connectd-host/azure)"
-        )),
-    }
+        Target::Gcs { .. } | Target::Azure { .. } => {
+            return Err(format!(
+                "{url}: this connectd was built without GCS and Azure support (cargo build --features connectd-host/gcs or connectd-host/azure)"
+            ));
+        }
+    };
+    // Every path the guest names lies under the URL's prefix.
+    let store = if prefix.is_empty() {
+        store
+    } else {
+        Arc::new(PrefixStore::new(store, prefix))
+    };
+    Ok(Location {
+        store,
+        local_root: None,
+    })
 }
 
 /// An S3 client: credentials from the options, else the usual `AWS_*` environment, else the

@@ -14,7 +14,7 @@ mod location;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use object_store::WriteMultipart;
@@ -29,18 +29,6 @@ use crate::store::TaskState;
 
 /// Parts one upload may have in flight at once.
 pub const UPLOAD_CONCURRENCY: usize = 4;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("connectd-store")
-            .enable_all()
-            .build()
-            .expect("building the object store runtime")
-    })
-}
 
 /// The host side of a `bucket`.
 struct Bucket {
@@ -153,29 +141,18 @@ impl TaskState {
         Ok((b.store.clone(), b.local_root.clone()))
     }
 
-    /// Runs `f` on the store runtime, counting the wait as time the guest did not compute. A
-    /// panic inside the store client (it has a few `unwrap`s on what it is given) becomes an
-    /// error of this call, not the end of the task's thread.
+    /// Runs `f` on the I/O runtime (see [`TaskState::block_on`]); a panic inside the store
+    /// client (it has a few `unwrap`s on what it is given) becomes an error of this call.
     fn store_wait<T>(
         &mut self,
         f: impl Future<Output = object_store::Result<T>>,
     ) -> object_store::Result<T> {
-        let started = std::time::Instant::now();
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime().block_on(f)))
-            .unwrap_or_else(|panic| {
-                let text = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                Err(object_store::Error::Generic {
-                    store: "client",
-                    source: format!("the object store client failed: {text}").into(),
-                })
-            });
-        let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
-        self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
-        out
+        self.block_on(f).unwrap_or_else(|text| {
+            Err(object_store::Error::Generic {
+                store: "client",
+                source: format!("the object store client failed: {text}").into(),
+            })
+        })
     }
 }
 
@@ -392,7 +369,7 @@ impl HostUpload for TaskState {
         if let Some(writer) = u.writer {
             // Not completed: give the parts up (S3 would keep them, billed, until a lifecycle
             // rule removes them).
-            runtime().spawn(async move {
+            crate::store::io_runtime().spawn(async move {
                 let _ = writer.abort().await;
             });
         }

@@ -10,8 +10,7 @@
 
 mod convert;
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
@@ -30,19 +29,6 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connections one task's pool may hold.
 const MAX_CONNECTIONS: u32 = 2;
-
-/// The runtime every SQL call runs on.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("connectd-sql")
-            .enable_all()
-            .build()
-            .expect("building the SQL runtime")
-    })
-}
 
 /// A pool to one of the three databases (a handle to shared state: cloning is cheap).
 #[derive(Clone)]
@@ -161,14 +147,10 @@ fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
 }
 
 impl TaskState {
-    /// Runs `f` on the SQL runtime, blocking this thread, and counts the wait as time the guest
-    /// did not spend computing.
+    /// Runs `f` on the I/O runtime (see [`TaskState::block_on`]); a panic inside the driver
+    /// goes on as a panic of the task, as it would outside this wait.
     fn wait<T>(&mut self, f: impl Future<Output = T>) -> T {
-        let started = Instant::now();
-        let out = runtime().block_on(f);
-        let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
-        self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
-        out
+        self.block_on(f).unwrap_or_else(|text| panic!("{text}"))
     }
 
     fn connection(&self, handle: &Resource<sql::Connection>) -> Result<&Connection, SqlError> {
@@ -256,7 +238,7 @@ impl HostConnection for TaskState {
             .delete(Resource::<Connection>::new_own(connection.rep()))?;
         let pool = c.pool;
         // Closing says goodbye to the server; a pool dropped without it only drops sockets.
-        runtime().spawn(async move {
+        crate::store::io_runtime().spawn(async move {
             match pool {
                 Pool::Postgres(p) => p.close().await,
                 Pool::MySql(p) => p.close().await,
