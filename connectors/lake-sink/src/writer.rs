@@ -225,8 +225,8 @@ impl PartitionWriter {
         offset: i64,
     ) -> Result<(), ConnectorError> {
         // Most records go to the folder the one before went to.
-        let last = (self.files.get(self.last_file)).filter(|f| f.folder == folder);
-        let last = last.map(|_| self.last_file);
+        let last =
+            Some(self.last_file).filter(|&i| self.files.get(i).is_some_and(|f| f.folder == folder));
         let index = match last.or_else(|| self.files.iter().position(|f| f.folder == folder)) {
             Some(i) => i,
             None => {
@@ -265,19 +265,17 @@ impl PartitionWriter {
         // Row groups end at fixed record counts, so the size cap is checked at the same
         // records in a replay.
         let file = &mut self.files[index];
-        if file.chunk_full() && !file.row_group_full(settings.row_group_records) {
+        let group_full = file.row_group_full(settings.row_group_records);
+        if !settings.format.is_json() && (group_full || file.chunk_full()) {
             file.encode().map_err(|e| file_error("encoding", e))?;
-        }
-        if file.row_group_full(settings.row_group_records) || settings.format.is_json() {
-            if !settings.format.is_json() {
-                file.encode().map_err(|e| file_error("encoding", e))?;
+            if group_full {
                 file.row_group_ended();
             }
-            if file.bytes() >= settings.rotate_size_bytes {
-                let file = self.files.remove(index);
-                file.complete()
-                    .map_err(|e| file_error("completing a full file", e))?;
-            }
+        }
+        if (group_full || settings.format.is_json()) && file.bytes() >= settings.rotate_size_bytes {
+            let file = self.files.remove(index);
+            file.complete()
+                .map_err(|e| file_error("completing a full file", e))?;
         }
         Ok(())
     }
