@@ -14,6 +14,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use crate::columns::{Column, Kind, Misfit};
+use crate::dictionary;
 
 /// Bytes gathered before they are handed to the upload (the host sends 5 MiB parts).
 const HANDOFF_BYTES: usize = 4 << 20;
@@ -164,6 +165,23 @@ impl Uploader {
         })
     }
 
+    /// An uploader with nothing behind it.
+    fn closed() -> Uploader {
+        Uploader {
+            upload: None,
+            pending: Vec::new(),
+            error: None,
+            written: 0,
+        }
+    }
+
+    /// Gives the upload up: nothing becomes visible.
+    fn abort(&mut self) {
+        if let Some(u) = self.upload.take() {
+            let _ = u.abort();
+        }
+    }
+
     fn complete(mut self) -> Result<(), StoreError> {
         if let Err(e) = self.hand_off() {
             return Err(self
@@ -194,6 +212,12 @@ impl Write for Uploader {
 }
 
 enum Output {
+    /// A Parquet file whose encoder starts with the first chunk, which decides its dictionaries.
+    ParquetFirstChunk {
+        uploader: Uploader,
+        compression: Compression,
+        row_group_records: usize,
+    },
     Parquet(Box<ArrowWriter<Uploader>>),
     Json(Uploader),
 }
@@ -247,9 +271,7 @@ impl OpenFile {
     ) -> Result<OpenFile, FileError> {
         let uploader = Uploader {
             upload: Some(upload),
-            pending: Vec::new(),
-            error: None,
-            written: 0,
+            ..Uploader::closed()
         };
         let Kind::Struct(fields) = &schema else {
             return Err(FileError::Encode(
@@ -267,17 +289,11 @@ impl OpenFile {
         );
         let arrow_schema = Arc::new(Schema::new(arrow_fields));
         let output = match format {
-            Format::Parquet(compression) => {
-                let props = WriterProperties::builder()
-                    .set_compression(compression)
-                    .set_max_row_group_row_count(Some(row_group_records))
-                    .set_max_row_group_bytes(None)
-                    .build();
-                Output::Parquet(Box::new(
-                    ArrowWriter::try_new(uploader, arrow_schema.clone(), Some(props))
-                        .map_err(|e| FileError::Encode(e.to_string()))?,
-                ))
-            }
+            Format::Parquet(compression) => Output::ParquetFirstChunk {
+                uploader,
+                compression,
+                row_group_records,
+            },
             Format::Json => Output::Json(uploader),
         };
         Ok(OpenFile {
@@ -333,10 +349,7 @@ impl OpenFile {
     /// Hands the gathered rows to the encoder (which writes a row group once it holds
     /// `row_group_records` rows): at a chunk's or a row group's end, and at completion.
     pub fn encode(&mut self) -> Result<(), FileError> {
-        let Output::Parquet(writer) = &mut self.output else {
-            return Ok(());
-        };
-        if self.rows.len() == 0 {
+        if self.output.is_json() || self.rows.len() == 0 {
             return Ok(());
         }
         self.gathered_bytes = 0;
@@ -357,6 +370,7 @@ impl OpenFile {
                 .map_err(|e| FileError::Encode(e.to_string()))?
         };
         debug_assert_eq!(batch.num_rows(), len);
+        let writer = self.output.parquet_writer(&self.arrow_schema, &batch)?;
         let result = writer.write(&batch);
         result.map_err(|e| {
             let uploader_error = writer.inner_mut().error.take();
@@ -370,6 +384,7 @@ impl OpenFile {
     /// Bytes encoded so far (for Parquet, the completed row groups).
     pub fn bytes(&self) -> u64 {
         match &self.output {
+            Output::ParquetFirstChunk { .. } => 0,
             Output::Parquet(w) => w.bytes_written() as u64,
             Output::Json(u) => u.written,
         }
@@ -378,32 +393,72 @@ impl OpenFile {
     /// Finishes the file and makes it visible, whole.
     pub fn complete(mut self) -> Result<(), FileError> {
         self.encode()?;
+        if let Output::ParquetFirstChunk { .. } = self.output {
+            // No rows: a file with no row groups, as the encoder writes it.
+            let empty = RecordBatch::new_empty(self.arrow_schema.clone());
+            self.output.parquet_writer(&self.arrow_schema, &empty)?;
+        }
         let uploader = match self.output {
             Output::Parquet(writer) => writer
                 .into_inner()
                 .map_err(|e| FileError::Encode(e.to_string()))?,
             Output::Json(u) => u,
+            Output::ParquetFirstChunk { .. } => unreachable!("started above"),
         };
         uploader.complete().map_err(FileError::Store)
     }
 
     /// Gives the file up: nothing becomes visible.
-    pub fn abort(self) {
-        let upload = match self.output {
-            Output::Parquet(mut writer) => writer.inner_mut().upload.take(),
-            Output::Json(mut u) => u.upload.take(),
-        };
-        if let Some(u) = upload {
-            let _ = u.abort();
-        }
+    pub fn abort(mut self) {
+        self.output.uploader().abort();
     }
 
     fn store_error(&mut self, e: std::io::Error) -> FileError {
-        let stored = match &mut self.output {
-            Output::Json(u) => u.error.take(),
-            Output::Parquet(w) => w.inner_mut().error.take(),
-        };
+        let stored = self.output.uploader().error.take();
         stored.map_or_else(|| FileError::Encode(e.to_string()), FileError::Store)
+    }
+}
+
+impl Output {
+    fn is_json(&self) -> bool {
+        matches!(self, Output::Json(_))
+    }
+
+    fn uploader(&mut self) -> &mut Uploader {
+        match self {
+            Output::ParquetFirstChunk { uploader, .. } | Output::Json(uploader) => uploader,
+            Output::Parquet(w) => w.inner_mut(),
+        }
+    }
+
+    /// The Parquet encoder, started on the file's first chunk (see [`crate::dictionary`]).
+    fn parquet_writer(
+        &mut self,
+        schema: &Arc<Schema>,
+        first_chunk: &RecordBatch,
+    ) -> Result<&mut ArrowWriter<Uploader>, FileError> {
+        if let Output::ParquetFirstChunk { .. } = self {
+            let Output::ParquetFirstChunk {
+                uploader,
+                compression,
+                row_group_records,
+            } = std::mem::replace(self, Output::Json(Uploader::closed()))
+            else {
+                unreachable!("matched above")
+            };
+            let props = WriterProperties::builder()
+                .set_compression(compression)
+                .set_max_row_group_row_count(Some(row_group_records))
+                .set_max_row_group_bytes(None);
+            let props = dictionary::choose(props, first_chunk).build();
+            let writer = ArrowWriter::try_new(uploader, schema.clone(), Some(props))
+                .map_err(|e| FileError::Encode(e.to_string()))?;
+            *self = Output::Parquet(Box::new(writer));
+        }
+        match self {
+            Output::Parquet(w) => Ok(w),
+            _ => Err(FileError::Encode("the file is not Parquet".into())),
+        }
     }
 }
 

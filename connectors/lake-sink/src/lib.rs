@@ -15,6 +15,7 @@
 //!   same files again (see [`writer`]).
 
 mod columns;
+mod dictionary;
 mod file;
 mod infer;
 mod partitioner;

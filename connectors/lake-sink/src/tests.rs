@@ -7,6 +7,7 @@ use std::path::Path;
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use connectd_sdk::{Config, ConnectorError, Offset, Sink, SinkBatch, SinkRecord, TopicPartition};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::LakeSink;
 
@@ -371,13 +372,15 @@ fn columns_take_keys_in_any_order_escaped_keys_and_refuse_bytes_that_are_not_utf
 #[test]
 fn a_file_has_the_same_bytes_whatever_the_batches_that_brought_its_records() {
     // Enough distinct text that the encoder cuts several pages and gives up its dictionary
-    // (1 MiB each) inside the file: where it does so must not depend on the batches.
+    // (1 MiB each) inside the file: where it does so must not depend on the batches. The
+    // first chunk's texts come twice each, so the file starts with a dictionary.
     let wide = |offset: i64| {
+        let seed = if offset < 8192 { offset % 4096 } else { offset } as u64;
         let text: String = (0..8u64)
             .map(|k| {
                 format!(
                     "{:016x}",
-                    (offset as u64 * 8 + k).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    (seed * 8 + k).wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 )
             })
             .collect();
@@ -401,5 +404,44 @@ fn a_file_has_the_same_bytes_whatever_the_batches_that_brought_its_records() {
     };
     let whole = bytes(&[20_000]);
     assert!(whole.len() > 2_000_000, "{} bytes", whole.len());
+    let reader = SerializedFileReader::new(bytes::Bytes::from(whole.clone())).unwrap();
+    let text = reader.metadata().row_group(0).column(1);
+    assert!(text.dictionary_page_offset().is_some(), "{text:?}");
     assert_eq!(whole, bytes(&[777, 5000, 1]));
+}
+
+#[test]
+fn nearly_unique_columns_are_written_without_a_dictionary() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = sink(dir.path(), &[("flush.size", "1000")]);
+    let levels = ["info", "warn", "error"];
+    sink.put(&batch(0, 0..1000, |offset| {
+        let level = levels[offset as usize % 3];
+        format!(r#"{{"id": {offset}, "level": "{level}", "amount": {offset}.25}}"#)
+    }))
+    .unwrap();
+    let names = files(dir.path());
+    let file = std::fs::File::open(dir.path().join(&names[0])).unwrap();
+    let reader = SerializedFileReader::new(file).unwrap();
+    let group = reader.metadata().row_group(0);
+    let dictionary: Vec<(String, bool)> = group
+        .columns()
+        .iter()
+        .map(|c| {
+            (
+                c.column_path().string(),
+                c.dictionary_page_offset().is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        dictionary,
+        [
+            ("id".into(), false),
+            ("level".into(), true),
+            ("amount".into(), false)
+        ]
+    );
+    let rows = read(&dir.path().join(&names[0]));
+    assert_eq!(rows.num_rows(), 1000);
 }
