@@ -7,14 +7,18 @@
 #
 #   RUNS=3 bash tests/bench/lake.sh
 #
-# Prints one JSON line per run and the medians (records/s, peak RSS of the whole process).
+# Each run also times the kernel (tests/bench/kernel: the same kind of work, JSON into Parquet
+# in memory, with no connector, host or broker around it) natively and as a WASI command on the
+# engine connectors get: the WebAssembly/native ratio of the code alone, the bound for the
+# sink's. Prints one JSON line per run and the medians (records/s, peak RSS of the whole
+# process), then the arithmetic of that bound.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
 RECORDS=${RECORDS:-1000000}
 rustup toolchain install >/dev/null
-cargo build --release -q -p connectd-bench-pipeline
-cargo build --release -q --target wasm32-wasip2 -p connectd-lake-sink
+cargo build --release -q -p connectd-bench-pipeline -p connectd-bench-kernel
+cargo build --release -q --target wasm32-wasip2 -p connectd-lake-sink -p connectd-bench-kernel
 WORK=$(mktemp -d)
 MOTO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >/dev/null 2>&1 &
@@ -32,20 +36,40 @@ bench() { # mode target -> one JSON line
 }
 # Compile the component once (cached), and touch page cache as pipeline.sh does.
 bench wasm local >/dev/null
+kernel() { # mode -> one JSON line
+  if [ "$1" = native ]; then
+    target/release/connectd-bench-kernel "$RECORDS"
+  else
+    target/release/connectd-bench-pipeline kernel target/wasm32-wasip2/release/connectd-bench-kernel.wasm "$RECORDS"
+  fi | sed "s/^{/{\"mode\":\"$1\",\"target\":\"kernel\",/"
+}
 for run in $(seq "$RUNS"); do
   for mode_target in "native local" "wasm local" "wasm s3"; do
     bench $mode_target | tee -a "$WORK/results"
     sync
   done
+  kernel native | tee -a "$WORK/results"
+  kernel wasm | tee -a "$WORK/results"
 done
 python3 - "$WORK/results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 med = {}
-for mode, target in (("native", "local"), ("wasm", "local"), ("wasm", "s3")):
+for mode, target in (("native", "local"), ("wasm", "local"), ("wasm", "s3"), ("native", "kernel"), ("wasm", "kernel")):
     sel = [r for r in rows if r["mode"] == mode and r["target"] == target]
     med[mode, target] = statistics.median(r["records_per_s"] for r in sel)
-    print(f"{mode} {target}: {med[mode, target]:.0f} records/s (runs {[r['records_per_s'] for r in sel]}), "
-          f"peak RSS {statistics.median(r['peak_rss_mb'] for r in sel):.0f} MB")
-print(f"wasm time / native time (local): {med['native', 'local'] / med['wasm', 'local']:.2f}x")
+    rss = "" if target == "kernel" else f", peak RSS {statistics.median(r['peak_rss_mb'] for r in sel):.0f} MB"
+    print(f"{mode} {target}: {med[mode, target]:.0f} records/s (runs {[r['records_per_s'] for r in sel]}){rss}")
+records = rows[0]["records"]
+native, wasm = records / med["native", "local"], records / med["wasm", "local"]
+k = med["native", "kernel"] / med["wasm", "kernel"]
+kernel_native = records / med["native", "kernel"]
+print(f"wasm time / native time (local): {wasm / native:.2f}x")
+print(f"kernel, the code alone: wasm time / native time {k:.2f}x")
+# native = host + code, wasm = host + k * code: the time the sink's code takes natively.
+code = (wasm - native) / (k - 1)
+print(f"the sink's code natively: {code:.3f} s of {native:.3f} s (the rest, {native - code:.3f} s, is the same native host work in both)")
+print(f"a sink as lean as the kernel ({kernel_native:.3f} s natively) would be at best "
+      f"{(native - code + k * kernel_native) / (native - code + kernel_native):.2f}x; 1.3x needs the code under "
+      f"{0.3 * native / (k - 1):.3f} s natively")
 PY

@@ -12,6 +12,7 @@
 
 mod bindings;
 mod cache;
+mod command;
 mod files;
 mod native;
 mod object_store;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+pub use command::run_command;
 use connectd_records::Descriptor;
 pub use sink::SinkTask;
 pub use source::SourceTask;
@@ -57,6 +59,14 @@ pub enum Error {
     /// The engine could not be set up.
     #[error("wasmtime engine: {0}")]
     Engine(String),
+    /// A command component ([`run_command`]) trapped or exited with a failure.
+    #[error("{path}: {reason}")]
+    CommandFailed {
+        /// The `.wasm` file.
+        path: PathBuf,
+        /// The trap, or its exit.
+        reason: String,
+    },
 }
 
 /// Errors from one task's calls, by what the worker should do next.
@@ -93,17 +103,23 @@ pub struct Host {
     stop: Arc<AtomicBool>,
 }
 
+/// The engine's settings: components, and epoch checks for CPU deadlines.
+fn engine_config() -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    // `CONNECTD_WASM_PERFMAP=1` writes /tmp/perf-<pid>.map, so `perf report` names the
+    // functions of connector components.
+    if std::env::var_os("CONNECTD_WASM_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
+}
+
 impl Host {
     /// A host whose compiled components are cached in `cache_dir`.
     pub fn new(cache_dir: &Path) -> Result<Self> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true).epoch_interruption(true);
-        // `CONNECTD_WASM_PERFMAP=1` writes /tmp/perf-<pid>.map, so `perf report` names the
-        // functions of connector components.
-        if std::env::var_os("CONNECTD_WASM_PERFMAP").is_some() {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = wasmtime::Engine::new(&config).map_err(|e| Error::Engine(e.to_string()))?;
+        let engine =
+            wasmtime::Engine::new(&engine_config()).map_err(|e| Error::Engine(e.to_string()))?;
         std::fs::create_dir_all(cache_dir).map_err(|e| Error::Io {
             context: format!("creating {}", cache_dir.display()),
             source: e,

@@ -16,6 +16,10 @@
 //!   (which it does only once the last file is complete); the rate is the sink's alone.
 //!   `CONNECTD_BENCH_LAKE_KEYS` adds lines to the sink's config (`"parquet.codec" = "none"`).
 //!
+//! `connectd-bench-pipeline kernel <connectd-bench-kernel.wasm> <records>` instead runs the
+//! benchmark kernel (`tests/bench/kernel`, the lake sink's kind of work with no connector
+//! around it) as a WASI command on the engine connectors get.
+//!
 //! Prints one JSON line: records/s from the worker's start, and the process's peak RSS.
 //! `plugin_dir` holds `datagen-source.wasm`, `file-source.wasm` and `file-sink.wasm` (wasm
 //! mode); `cache_dir` keeps compiled components between runs, so only a warm-up run compiles.
@@ -67,9 +71,16 @@ fn write(path: &Path, text: &str) -> Result<()> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [kernel, wasm, records] = args.as_slice()
+        && kernel == "kernel"
+    {
+        // connectd-bench-kernel built as a WASI command, on the engine connectors get.
+        let args = ["connectd-bench-kernel".to_string(), records.clone()];
+        return Ok(connectd_host::run_command(Path::new(wasm), &args)?);
+    }
     let [mode, pipeline, records, plugin_dir, cache_dir] = args.as_slice() else {
         bail!(
-            "usage: connectd-bench-pipeline <wasm|native> <datagen|file|lake> <records> <plugin_dir> <cache_dir>"
+            "usage: connectd-bench-pipeline <wasm|native> <datagen|file|lake> <records> <plugin_dir> <cache_dir>\n   or: connectd-bench-pipeline kernel <connectd-bench-kernel.wasm> <records>"
         );
     };
     let records: u64 = records.parse().context("records: expected a number")?;
