@@ -156,6 +156,30 @@ impl TaskState {
     }
 }
 
+/// Refuses a local object reached through a symbolic link below the location's folder: one
+/// planted there (the connector cannot make them) must not lead outside the folder. Parts that
+/// do not exist yet are fine: a put creates them as folders.
+fn refuse_symlinks(root: Option<&std::path::Path>, target: &Path) -> Result<(), StoreError> {
+    let Some(root) = root else {
+        return Ok(());
+    };
+    let mut at = root.to_path_buf();
+    for part in target.parts() {
+        at.push(part.as_ref());
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(StoreError::Denied(format!(
+                    "{target}: {} is a symbolic link, and a local location's objects are never reached through one (it could lead outside the folder); remove it",
+                    at.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
 /// The hidden temporary object a local upload of `target` writes, and removes what a crash
 /// during an earlier upload of the same object left (object_store stages it as `<name>#<n>`).
 fn local_temporary(root: &std::path::Path, target: &Path) -> Path {
@@ -221,6 +245,7 @@ impl HostBucket for TaskState {
     ) -> Result<(), StoreError> {
         let (store, local_root) = self.bucket(&bucket)?;
         let target = path(&p)?;
+        refuse_symlinks(local_root.as_deref(), &target)?;
         let temporary = local_root
             .as_deref()
             .map(|root| local_temporary(root, &target));
@@ -238,8 +263,9 @@ impl HostBucket for TaskState {
     }
 
     fn get(&mut self, bucket: Resource<wit::Bucket>, p: String) -> Result<Vec<u8>, StoreError> {
-        let (store, _) = self.bucket(&bucket)?;
+        let (store, local_root) = self.bucket(&bucket)?;
         let target = path(&p)?;
+        refuse_symlinks(local_root.as_deref(), &target)?;
         self.store_wait(async move { store.get(&target).await?.bytes().await })
             .map(|b| b.to_vec())
             .map_err(classify)
@@ -250,19 +276,24 @@ impl HostBucket for TaskState {
         bucket: Resource<wit::Bucket>,
         prefix: String,
     ) -> Result<Vec<ObjectMeta>, StoreError> {
-        let (store, _) = self.bucket(&bucket)?;
+        let (store, local_root) = self.bucket(&bucket)?;
         let prefix = if prefix.is_empty() {
             None
         } else {
             Some(path(&prefix)?)
         };
+        if let Some(prefix) = &prefix {
+            refuse_symlinks(local_root.as_deref(), prefix)?;
+        }
         let objects: Vec<object_store::ObjectMeta> = self
             .store_wait(async move { store.list(prefix.as_ref()).try_collect().await })
             .map_err(classify)?;
         Ok(objects
             .into_iter()
-            // Hidden files are a local upload's temporaries.
+            // Hidden files are a local upload's temporaries; what a symbolic link leads to is
+            // not in the location.
             .filter(|o| !o.location.filename().unwrap_or_default().starts_with('.'))
+            .filter(|o| refuse_symlinks(local_root.as_deref(), &o.location).is_ok())
             .map(|o| ObjectMeta {
                 path: o.location.to_string(),
                 size: o.size,
@@ -272,8 +303,9 @@ impl HostBucket for TaskState {
     }
 
     fn delete(&mut self, bucket: Resource<wit::Bucket>, p: String) -> Result<(), StoreError> {
-        let (store, _) = self.bucket(&bucket)?;
+        let (store, local_root) = self.bucket(&bucket)?;
         let target = path(&p)?;
+        refuse_symlinks(local_root.as_deref(), &target)?;
         match self.store_wait(async move { store.delete(&target).await }) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(classify(e)),
@@ -287,6 +319,7 @@ impl HostBucket for TaskState {
     ) -> Result<Resource<wit::Upload>, StoreError> {
         let (store, local_root) = self.bucket(&bucket)?;
         let target = path(&p)?;
+        refuse_symlinks(local_root.as_deref(), &target)?;
         let temporary = local_root
             .as_deref()
             .map(|root| local_temporary(root, &target));
@@ -393,6 +426,12 @@ mod tests {
         Resource::new_borrow(b.rep())
     }
 
+    /// Every object's path, as `list_objects` gives them.
+    fn paths(s: &mut TaskState, b: &Resource<wit::Bucket>) -> Vec<String> {
+        let objects = s.list_objects(borrow(b), "".into()).unwrap();
+        objects.into_iter().map(|o| o.path).collect()
+    }
+
     #[test]
     fn a_local_location_puts_uploads_lists_gets_and_deletes_inside_its_folder() {
         let dir = tempfile::tempdir().unwrap();
@@ -425,12 +464,7 @@ mod tests {
             .unwrap();
         s.write(Resource::new_borrow(u.rep()), vec![8; 3 << 20])
             .unwrap();
-        let listed: Vec<String> = s
-            .list_objects(borrow(&b), "".into())
-            .unwrap()
-            .into_iter()
-            .map(|o| o.path)
-            .collect();
+        let listed = paths(&mut s, &b);
         assert_eq!(listed, ["a/one.txt"]);
         assert!(!root.join("a/big.bin").exists());
         s.complete(Resource::new_borrow(u.rep())).unwrap();
@@ -468,6 +502,45 @@ mod tests {
         s.delete(borrow(&b), "a/one.txt".into()).unwrap();
         s.delete(borrow(&b), "a/one.txt".into()).unwrap();
         assert!(!root.join("a/one.txt").exists());
+        HostBucket::drop(&mut s, b).unwrap();
+    }
+
+    #[test]
+    fn a_symbolic_link_planted_in_a_local_location_leads_nowhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("lake"), dir.path().join("outside"));
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret.txt"), b"secret").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret.txt"), root.join("a/file.txt")).unwrap();
+        let mut s = state(&root.to_string_lossy());
+        let b = HostBucket::open(&mut s, root.to_string_lossy().into_owned(), vec![]).unwrap();
+        s.put(borrow(&b), "a/real.txt".into(), b"mine".to_vec())
+            .unwrap();
+        for p in ["link/secret.txt", "a/file.txt"] {
+            let refused = |r: Result<(), StoreError>| {
+                assert!(
+                    matches!(&r, Err(StoreError::Denied(m)) if m.contains("symbolic link")),
+                    "{p}: {r:?}"
+                )
+            };
+            refused(s.get(borrow(&b), p.into()).map(drop));
+            refused(s.put(borrow(&b), p.into(), b"x".to_vec()));
+            refused(s.upload(borrow(&b), p.into()).map(drop));
+            refused(s.delete(borrow(&b), p.into()));
+        }
+        assert!(matches!(
+            s.list_objects(borrow(&b), "link".into()),
+            Err(StoreError::Denied(_))
+        ));
+        let listed = paths(&mut s, &b);
+        assert_eq!(listed, ["a/real.txt"]);
+        assert_eq!(
+            std::fs::read(outside.join("secret.txt")).unwrap(),
+            b"secret"
+        );
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
         HostBucket::drop(&mut s, b).unwrap();
     }
 }
