@@ -370,7 +370,7 @@ impl OpenFile {
                 .map_err(|e| FileError::Encode(e.to_string()))?
         };
         debug_assert_eq!(batch.num_rows(), len);
-        let writer = self.output.parquet_writer(&self.arrow_schema, &batch)?;
+        let writer = self.output.parquet_writer(&batch)?;
         let result = writer.write(&batch);
         result.map_err(|e| {
             let uploader_error = writer.inner_mut().error.take();
@@ -393,18 +393,22 @@ impl OpenFile {
     /// Finishes the file and makes it visible, whole.
     pub fn complete(mut self) -> Result<(), FileError> {
         self.encode()?;
-        if let Output::ParquetFirstChunk { .. } = self.output {
+        let writer = match self.output {
+            Output::Parquet(writer) => *writer,
             // No rows: a file with no row groups, as the encoder writes it.
-            let empty = RecordBatch::new_empty(self.arrow_schema.clone());
-            self.output.parquet_writer(&self.arrow_schema, &empty)?;
-        }
-        let uploader = match self.output {
-            Output::Parquet(writer) => writer
-                .into_inner()
-                .map_err(|e| FileError::Encode(e.to_string()))?,
-            Output::Json(u) => u,
-            Output::ParquetFirstChunk { .. } => unreachable!("started above"),
+            Output::ParquetFirstChunk {
+                uploader,
+                compression,
+                row_group_records,
+            } => {
+                let empty = RecordBatch::new_empty(self.arrow_schema.clone());
+                start_parquet(uploader, compression, row_group_records, &empty)?
+            }
+            Output::Json(u) => return u.complete().map_err(FileError::Store),
         };
+        let uploader = writer
+            .into_inner()
+            .map_err(|e| FileError::Encode(e.to_string()))?;
         uploader.complete().map_err(FileError::Store)
     }
 
@@ -431,35 +435,43 @@ impl Output {
         }
     }
 
-    /// The Parquet encoder, started on the file's first chunk (see [`crate::dictionary`]).
+    /// The Parquet encoder, started on the file's first chunk. Only for Parquet files.
     fn parquet_writer(
         &mut self,
-        schema: &Arc<Schema>,
         first_chunk: &RecordBatch,
     ) -> Result<&mut ArrowWriter<Uploader>, FileError> {
-        if let Output::ParquetFirstChunk { .. } = self {
-            let Output::ParquetFirstChunk {
+        if let Output::ParquetFirstChunk { .. } = self
+            && let Output::ParquetFirstChunk {
                 uploader,
                 compression,
                 row_group_records,
             } = std::mem::replace(self, Output::Json(Uploader::closed()))
-            else {
-                unreachable!("matched above")
-            };
-            let props = WriterProperties::builder()
-                .set_compression(compression)
-                .set_max_row_group_row_count(Some(row_group_records))
-                .set_max_row_group_bytes(None);
-            let props = dictionary::choose(props, first_chunk).build();
-            let writer = ArrowWriter::try_new(uploader, schema.clone(), Some(props))
-                .map_err(|e| FileError::Encode(e.to_string()))?;
+        {
+            let writer = start_parquet(uploader, compression, row_group_records, first_chunk)?;
             *self = Output::Parquet(Box::new(writer));
         }
-        match self {
-            Output::Parquet(w) => Ok(w),
-            _ => Err(FileError::Encode("the file is not Parquet".into())),
-        }
+        let Output::Parquet(writer) = self else {
+            unreachable!("encode hands rows only to Parquet files")
+        };
+        Ok(writer)
     }
+}
+
+/// Starts a Parquet encoder whose dictionaries `first_chunk` decides (see
+/// [`crate::dictionary`]).
+fn start_parquet(
+    uploader: Uploader,
+    compression: Compression,
+    row_group_records: usize,
+    first_chunk: &RecordBatch,
+) -> Result<ArrowWriter<Uploader>, FileError> {
+    let props = WriterProperties::builder()
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(row_group_records))
+        .set_max_row_group_bytes(None);
+    let props = dictionary::choose(props, first_chunk).build();
+    ArrowWriter::try_new(uploader, first_chunk.schema(), Some(props))
+        .map_err(|e| FileError::Encode(e.to_string()))
 }
 
 /// Writes one JSON line: the value as it came (re-serialized only if it spans lines), with

@@ -7,6 +7,7 @@ use std::path::Path;
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use connectd_sdk::{Config, ConnectorError, Offset, Sink, SinkBatch, SinkRecord, TopicPartition};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Encoding, PageType};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::LakeSink;
@@ -407,6 +408,19 @@ fn a_file_has_the_same_bytes_whatever_the_batches_that_brought_its_records() {
     let reader = SerializedFileReader::new(bytes::Bytes::from(whole.clone())).unwrap();
     let text = reader.metadata().row_group(0).column(1);
     assert!(text.dictionary_page_offset().is_some(), "{text:?}");
+    // The encoder gave the dictionary up inside the file: its data pages use both encodings.
+    let pages = reader
+        .get_row_group(0)
+        .unwrap()
+        .get_column_page_reader(1)
+        .unwrap();
+    let mut encodings: Vec<Encoding> = pages
+        .map(|page| page.unwrap())
+        .filter(|page| page.page_type() != PageType::DICTIONARY_PAGE)
+        .map(|page| page.encoding())
+        .collect();
+    encodings.dedup();
+    assert_eq!(encodings, [Encoding::RLE_DICTIONARY, Encoding::PLAIN]);
     assert_eq!(whole, bytes(&[777, 5000, 1]));
 }
 

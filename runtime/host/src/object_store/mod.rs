@@ -31,6 +31,7 @@ use crate::store::TaskState;
 pub const UPLOAD_CONCURRENCY: usize = 4;
 
 /// The host side of a `bucket`.
+#[derive(Clone)]
 struct Bucket {
     store: Arc<dyn ObjectStore>,
     local_root: Option<PathBuf>,
@@ -130,15 +131,25 @@ fn path(p: &str) -> Result<Path, StoreError> {
 }
 
 impl TaskState {
-    fn bucket(
-        &self,
-        handle: &Resource<wit::Bucket>,
-    ) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>), StoreError> {
+    fn bucket(&self, handle: &Resource<wit::Bucket>) -> Result<Bucket, StoreError> {
         let b = self
             .table
             .get(&bucket_entry(handle))
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        Ok((b.store.clone(), b.local_root.clone()))
+        Ok(b.clone())
+    }
+
+    /// The bucket and the object at `p` in it, refused if it is reached through a symbolic
+    /// link (local locations).
+    fn object(
+        &self,
+        handle: &Resource<wit::Bucket>,
+        p: &str,
+    ) -> Result<(Bucket, Path), StoreError> {
+        let bucket = self.bucket(handle)?;
+        let target = path(p)?;
+        refuse_symlinks(bucket.local_root.as_deref(), &target)?;
+        Ok((bucket, target))
     }
 
     /// Runs `f` on the I/O runtime (see [`TaskState::block_on`]); a panic inside the store
@@ -243,9 +254,7 @@ impl HostBucket for TaskState {
         p: String,
         data: Vec<u8>,
     ) -> Result<(), StoreError> {
-        let (store, local_root) = self.bucket(&bucket)?;
-        let target = path(&p)?;
-        refuse_symlinks(local_root.as_deref(), &target)?;
+        let (Bucket { store, local_root }, target) = self.object(&bucket, &p)?;
         let temporary = local_root
             .as_deref()
             .map(|root| local_temporary(root, &target));
@@ -263,9 +272,7 @@ impl HostBucket for TaskState {
     }
 
     fn get(&mut self, bucket: Resource<wit::Bucket>, p: String) -> Result<Vec<u8>, StoreError> {
-        let (store, local_root) = self.bucket(&bucket)?;
-        let target = path(&p)?;
-        refuse_symlinks(local_root.as_deref(), &target)?;
+        let (Bucket { store, .. }, target) = self.object(&bucket, &p)?;
         self.store_wait(async move { store.get(&target).await?.bytes().await })
             .map(|b| b.to_vec())
             .map_err(classify)
@@ -276,7 +283,7 @@ impl HostBucket for TaskState {
         bucket: Resource<wit::Bucket>,
         prefix: String,
     ) -> Result<Vec<ObjectMeta>, StoreError> {
-        let (store, local_root) = self.bucket(&bucket)?;
+        let Bucket { store, local_root } = self.bucket(&bucket)?;
         let prefix = if prefix.is_empty() {
             None
         } else {
@@ -303,9 +310,7 @@ impl HostBucket for TaskState {
     }
 
     fn delete(&mut self, bucket: Resource<wit::Bucket>, p: String) -> Result<(), StoreError> {
-        let (store, local_root) = self.bucket(&bucket)?;
-        let target = path(&p)?;
-        refuse_symlinks(local_root.as_deref(), &target)?;
+        let (Bucket { store, .. }, target) = self.object(&bucket, &p)?;
         match self.store_wait(async move { store.delete(&target).await }) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(classify(e)),
@@ -317,9 +322,7 @@ impl HostBucket for TaskState {
         bucket: Resource<wit::Bucket>,
         p: String,
     ) -> Result<Resource<wit::Upload>, StoreError> {
-        let (store, local_root) = self.bucket(&bucket)?;
-        let target = path(&p)?;
-        refuse_symlinks(local_root.as_deref(), &target)?;
+        let (Bucket { store, local_root }, target) = self.object(&bucket, &p)?;
         let temporary = local_root
             .as_deref()
             .map(|root| local_temporary(root, &target));
