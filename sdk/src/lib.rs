@@ -10,20 +10,31 @@
 //! The WIT bindings stay private: connectors see only the types below.
 //!
 //! ```
-//! use connectd_sdk::{Config, ConnectorError, Descriptor, PollRecords, Resume, Source, SourceBatch};
+//! use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, PollRecords, Resume, Source, SourceBatch};
+//!
+//! /// The counter's keys, declared once: the schema, the parser and the docs come from here.
+//! #[derive(Configurable)]
+//! struct CounterConfig {
+//!     /// The topic the numbers go to.
+//!     topic: String,
+//!     /// The first number.
+//!     #[config(default = 0, minimum = 0)]
+//!     start: u64,
+//! }
 //!
 //! struct Counter { next: u64 }
 //!
 //! impl Source for Counter {
 //!     fn describe() -> Descriptor {
-//!         Descriptor::source("counter", "0.1.0", r#"{"type":"object","required":["topic"]}"#)
+//!         Descriptor::source("counter", "0.1.0", &CounterConfig::schema())
 //!     }
 //!     fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
+//!         let CounterConfig { start, .. } = config.parse()?;
 //!         // This task's own source partition, and where it got to before.
 //!         let partition = format!("counter-{}", config.task_id());
 //!         let next = resume
 //!             .position(partition.as_bytes())
-//!             .map_or(0, |p| u64::from_be_bytes(p.try_into().unwrap()));
+//!             .map_or(start, |p| u64::from_be_bytes(p.try_into().unwrap()));
 //!         Ok(Counter { next })
 //!     }
 //!     fn poll(&mut self, max: u32, batch: &mut SourceBatch) -> Result<(), ConnectorError> {
@@ -39,7 +50,7 @@
 //! assert_eq!(c.poll_records(3).unwrap().len(), 3);
 //! ```
 
-mod config;
+mod config_map;
 mod error;
 pub mod files;
 #[cfg(any(target_arch = "wasm32", test))]
@@ -52,7 +63,10 @@ pub mod sql;
 #[doc(hidden)]
 pub mod __private;
 
-pub use config::Config;
+pub use config_map::Config;
+/// Config declarations: `#[derive(Configurable)]` on a struct of keys (see [`config`]).
+pub use connectd_config as config;
+pub use connectd_config::Configurable;
 pub use connectd_records::{
     ConnectRecord, Descriptor, Header, HeaderSpan, Kind, Offset, SinkBatch, SinkEntry, SinkRecord,
     SinkRecordRef, SourceBatch, SourceEntry, SourcePartitionIndex, SourceRecord, Span,

@@ -1,17 +1,22 @@
 //! `console-sink`: prints each record's value to the worker's stdout, one per line.
 //!
-//! Config keys:
-//! - `topics` (required, used by the host): comma-separated topics to read.
-//! - `print.key` (default false): print `key<TAB>value`.
-//!
-//! The host grants it the worker's stdout (the `x-connectd-grant: stdout` in its schema) and
-//! nothing else.
+//! Config keys: [`ConsoleSinkConfig`]. The host grants it the worker's stdout (the
+//! `#[grant(stdout)]` of its keys) and nothing else.
 
 use std::io::Write;
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch};
+use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, Sink, SinkBatch};
 
-const SCHEMA: &str = r#"{"type":"object","required":["topics"],"x-connectd-grant":"stdout","properties":{"topics":{"type":"string"},"print.key":{"type":"boolean"}}}"#;
+/// console-sink's keys. Granted: the worker's standard output.
+#[derive(Configurable)]
+#[grant(stdout)]
+pub struct ConsoleSinkConfig {
+    /// Comma-separated topics to read.
+    pub topics: Vec<String>,
+    /// Print `key<TAB>value` (a missing key as `null`) instead of the value alone.
+    #[config(key = "print.key", default = false)]
+    pub print_key: bool,
+}
 
 /// The console sink task.
 pub struct ConsoleSink {
@@ -20,13 +25,16 @@ pub struct ConsoleSink {
 
 impl Sink for ConsoleSink {
     fn describe() -> Descriptor {
-        Descriptor::sink("console-sink", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::sink(
+            "console-sink",
+            env!("CARGO_PKG_VERSION"),
+            &ConsoleSinkConfig::schema(),
+        )
     }
 
     fn open(config: Config) -> Result<Self, ConnectorError> {
-        Ok(ConsoleSink {
-            print_key: config.parse_or("print.key", false)?,
-        })
+        let ConsoleSinkConfig { print_key, .. } = config.parse()?;
+        Ok(ConsoleSink { print_key })
     }
 
     fn put(&mut self, batch: &SinkBatch) -> Result<(), ConnectorError> {

@@ -6,24 +6,34 @@
 //! its `user`. Record `n` of task `t` is always the same, so a restart that resumes at `n` regenerates
 //! exactly what a crash lost.
 //!
-//! Config keys:
-//! - `topic` (required, used by the host): the topic to write to.
-//! - `rate`: records per second per task; `0` means as fast as possible. Default `10`.
-//! - `iterations`: records per task before it goes idle; `0` means no end. Default `0`.
-//! - `record.bytes`: pads each value with a `pad` field to at least this many bytes. Default `0`
-//!   (no padding).
-//! - `include.worker`: adds `"worker":"<worker id>","generation":<n>` after `task`: which
-//!   worker ran the task, under which group generation (scale-out; 0 on a single worker).
-//!   Default `false`. These two differ when the task runs again elsewhere; the rest of record
-//!   `n` stays the same.
+//! Config keys: [`DatagenConfig`].
 //!
 //! Offsets: the source partition is `datagen-<task.id>`, the position the next record number.
 
 use std::time::Instant;
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch};
+use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, Resume, Source, SourceBatch};
 
-const SCHEMA: &str = r#"{"type":"object","required":["topic"],"properties":{"topic":{"type":"string"},"rate":{"type":"number","minimum":0,"default":10},"iterations":{"type":"integer","minimum":0,"default":0},"record.bytes":{"type":"integer","minimum":0,"default":0},"include.worker":{"type":"boolean","default":false}}}"#;
+/// datagen-source's keys.
+#[derive(Configurable)]
+pub struct DatagenConfig {
+    /// The topic the records go to.
+    pub topic: String,
+    /// Records per second per task; `0`: as fast as possible.
+    #[config(default = 10, minimum = 0)]
+    pub rate: f64,
+    /// Records per task before it goes idle; `0`: no end.
+    #[config(default = 0)]
+    pub iterations: u64,
+    /// Pad each value with a `pad` field to at least this many bytes; `0`: no padding.
+    #[config(key = "record.bytes", default = 0)]
+    pub record_bytes: usize,
+    /// Add `"worker":"<worker id>","generation":<n>` after `task`: which worker ran the task,
+    /// under which group generation (0 on a single worker). Only these differ when a task runs
+    /// again elsewhere.
+    #[config(key = "include.worker", default = false)]
+    pub include_worker: bool,
+}
 
 const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
 
@@ -123,22 +133,27 @@ impl Datagen {
 
 impl Source for Datagen {
     fn describe() -> Descriptor {
-        Descriptor::source("datagen-source", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::source(
+            "datagen-source",
+            env!("CARGO_PKG_VERSION"),
+            &DatagenConfig::schema(),
+        )
     }
 
     fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
-        let rate: f64 = config.parse_or("rate", 10.0)?;
-        if !(rate >= 0.0 && rate.is_finite()) {
-            return Err(ConnectorError::InvalidConfig(format!(
-                "key `rate`: expected records per second, 0 or more, got {rate}"
-            )));
-        }
+        let DatagenConfig {
+            rate,
+            iterations,
+            record_bytes,
+            include_worker,
+            ..
+        } = config.parse()?;
         let partition = format!("datagen-{}", config.task_id()).into_bytes();
         let next = resume
             .position(&partition)
             .and_then(|pos| std::str::from_utf8(pos).ok()?.parse().ok())
             .unwrap_or(0);
-        let worker = if config.parse_or("include.worker", false)? {
+        let worker = if include_worker {
             let id = config.get("worker.id").unwrap_or("");
             let generation: i64 = config.parse_or("task.generation", 0)?;
             let id: String = id
@@ -159,8 +174,8 @@ impl Source for Datagen {
             partition,
             next,
             rate,
-            iterations: config.parse_or("iterations", 0)?,
-            record_bytes: config.parse_or("record.bytes", 0)?,
+            iterations,
+            record_bytes,
             started: (Instant::now(), next),
         })
     }
@@ -189,7 +204,8 @@ mod tests {
     use super::*;
 
     fn open(pairs: &[(&str, &str)], resume: Vec<(Vec<u8>, Vec<u8>)>) -> Datagen {
-        Datagen::open(Config::from_pairs(pairs.iter().copied()), resume.into()).unwrap()
+        let pairs = [("topic", "t")].iter().chain(pairs).copied();
+        Datagen::open(Config::from_pairs(pairs), resume.into()).unwrap()
     }
 
     #[test]

@@ -1,23 +1,44 @@
 //! `fields`: a transform that inserts and masks fields of JSON record values, like Kafka
 //! Connect's `InsertField` and `MaskField` in one.
 //!
-//! Config keys (under `transforms.<alias>.` in a connector file):
-//! - `mask.fields`: comma-separated fields to mask (dotted for nested objects). A string becomes
-//!   `mask.replacement`; with no replacement set, every value becomes its type's empty value
-//!   (`""`, `0`, `false`, `[]`, `{}`), as MaskField does. Missing fields are left alone.
-//! - `mask.replacement`: the string that replaces masked values.
-//! - `static.field` and `static.value`: inserts this field with this string value.
-//! - `topic.field`, `partition.field`, `offset.field`, `timestamp.field`: insert the record's
-//!   topic, partition, offset or timestamp under that field name (on a source, partition and
-//!   offset are null).
+//! Config keys (under `transforms.<alias>.` in a connector file): [`FieldsConfig`].
 //!
 //! A value that is not a JSON object is a bad record (see `errors.tolerance`). At least one
 //! key must be set.
 
-use connectd_sdk::{Config, ConnectRecord, ConnectorError, Descriptor, Transform};
+use connectd_sdk::{Config, Configurable, ConnectRecord, ConnectorError, Descriptor, Transform};
 use serde_json::{Map, Value};
 
-const SCHEMA: &str = r#"{"type":"object","properties":{"mask.fields":{"type":"string"},"mask.replacement":{"type":"string"},"static.field":{"type":"string"},"static.value":{"type":"string"},"topic.field":{"type":"string"},"partition.field":{"type":"string"},"offset.field":{"type":"string"},"timestamp.field":{"type":"string"}}}"#;
+/// fields' keys; at least one must be set.
+#[derive(Configurable)]
+pub struct FieldsConfig {
+    /// Comma-separated fields to mask, dotted for nesting. Each becomes `mask.replacement`, or
+    /// without one its type's empty value (`""`, `0`, `false`, `[]`, `{}`) as Kafka's
+    /// MaskField does. Missing fields are left alone.
+    #[config(key = "mask.fields")]
+    pub mask_fields: Option<Vec<String>>,
+    /// The string that replaces masked values.
+    #[config(key = "mask.replacement")]
+    pub mask_replacement: Option<String>,
+    /// Insert a field of this name holding `static.value`.
+    #[config(key = "static.field")]
+    pub static_field: Option<String>,
+    /// The string `static.field` holds.
+    #[config(key = "static.value")]
+    pub static_value: Option<String>,
+    /// Insert the record's topic under this field.
+    #[config(key = "topic.field")]
+    pub topic_field: Option<String>,
+    /// Insert the record's partition under this field (`null` on a source).
+    #[config(key = "partition.field")]
+    pub partition_field: Option<String>,
+    /// Insert the record's offset under this field (`null` on a source).
+    #[config(key = "offset.field")]
+    pub offset_field: Option<String>,
+    /// Insert the record's timestamp under this field.
+    #[config(key = "timestamp.field")]
+    pub timestamp_field: Option<String>,
+}
 
 /// The fields transform.
 pub struct Fields {
@@ -59,12 +80,13 @@ fn mask_at(doc: &mut Value, path: &[String], replacement: Option<&str>) {
 
 impl Transform for Fields {
     fn describe() -> Descriptor {
-        Descriptor::transform("fields", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::transform("fields", env!("CARGO_PKG_VERSION"), &FieldsConfig::schema())
     }
 
     fn open(config: Config) -> Result<Self, ConnectorError> {
-        let insert_static = match (config.get("static.field"), config.get("static.value")) {
-            (Some(f), Some(v)) => Some((f.to_string(), v.to_string())),
+        let keys: FieldsConfig = config.parse()?;
+        let insert_static = match (keys.static_field, keys.static_value) {
+            (Some(f), Some(v)) => Some((f, v)),
             (None, None) => None,
             (Some(_), None) => {
                 return Err(ConnectorError::InvalidConfig(
@@ -77,22 +99,19 @@ impl Transform for Fields {
                 ));
             }
         };
-        let field = |key: &str| config.get(key).map(str::to_string);
         let fields = Fields {
-            mask: config
-                .get("mask.fields")
+            mask: keys
+                .mask_fields
                 .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
+                .iter()
                 .map(|f| f.split('.').map(str::to_string).collect())
                 .collect(),
-            replacement: field("mask.replacement"),
+            replacement: keys.mask_replacement,
             insert_static,
-            topic_field: field("topic.field"),
-            partition_field: field("partition.field"),
-            offset_field: field("offset.field"),
-            timestamp_field: field("timestamp.field"),
+            topic_field: keys.topic_field,
+            partition_field: keys.partition_field,
+            offset_field: keys.offset_field,
+            timestamp_field: keys.timestamp_field,
         };
         if fields.mask.is_empty()
             && fields.insert_static.is_none()

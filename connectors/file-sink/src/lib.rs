@@ -1,19 +1,26 @@
 //! `file-sink`: appends each record's value to a file, one record per line, like Kafka
 //! Connect's FileStreamSink.
 //!
-//! Config keys:
-//! - `file` (required): the file to append to, created if missing (the host grants its
-//!   directory read-write, and nothing else).
-//! - `topics` (required, used by the host): comma-separated topics to read.
+//! Config keys: [`FileSinkConfig`].
 //!
 //! Delivery: records reach the file in `put`, and `flush` fsyncs it; the host commits the
 //! consumer-group offsets only after `flush`. After a crash, the records after the last commit
 //! are delivered again, so the file may repeat an uncommitted tail (at-least-once).
 
 use connectd_sdk::files::Appender;
-use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch};
+use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, Sink, SinkBatch};
 
-const SCHEMA: &str = r#"{"type":"object","required":["file","topics"],"properties":{"file":{"type":"string","x-connectd-grant":"write-parent"},"topics":{"type":"string"}}}"#;
+/// file-sink's keys.
+#[derive(Configurable)]
+pub struct FileSinkConfig {
+    /// The file each record's value is appended to, one a line; created if missing. Relative
+    /// paths start at the connector file's folder. Granted: read-write access to the file's
+    /// folder (created if missing), and nothing else.
+    #[grant(write_parent)]
+    pub file: String,
+    /// Comma-separated topics to read.
+    pub topics: Vec<String>,
+}
 
 /// Most bytes of whole lines gathered into one append (one system call on the host).
 const BUFFER: usize = 1 << 20;
@@ -39,11 +46,15 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn describe() -> Descriptor {
-        Descriptor::sink("file-sink", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::sink(
+            "file-sink",
+            env!("CARGO_PKG_VERSION"),
+            &FileSinkConfig::schema(),
+        )
     }
 
     fn open(config: Config) -> Result<Self, ConnectorError> {
-        let path = config.required("file")?.to_string();
+        let FileSinkConfig { file: path, .. } = config.parse()?;
         let file = Appender::open(&path).map_err(|e| {
             ConnectorError::InvalidConfig(format!(
                 "key `file`: cannot open {path} for appending: {e}"

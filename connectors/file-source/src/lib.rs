@@ -1,11 +1,7 @@
 //! `file-source`: tails one file into a topic, one record per line, like Kafka Connect's
 //! FileStreamSource and Flume's Taildir.
 //!
-//! Config keys:
-//! - `file` (required): the file to tail, as the task sees it (the host grants its directory
-//!   read-only).
-//! - `topic` (required): the topic to write to (used by the host).
-//! - `batch.size` (default 1000): most lines returned by one poll.
+//! Config keys: [`FileSourceConfig`].
 //!
 //! Resume point: the source partition is the file path; the position is the file's identity
 //! (a checksum of its first line, as Vector fingerprints files) plus the byte offset after the
@@ -17,14 +13,25 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch};
+use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, Resume, Source, SourceBatch};
 
-/// Config schema. `x-connectd-grant: read-parent` asks the host to grant read-only access to
-/// the directory holding `file` (at the same path), and nothing else.
+/// file-source's keys.
+#[derive(Configurable)]
+pub struct FileSourceConfig {
+    /// The file to tail, one record per line. Relative paths start at the connector file's
+    /// folder. Granted: read-only access to the file's folder, and nothing else.
+    #[grant(read_parent)]
+    pub file: String,
+    /// The topic the lines go to.
+    pub topic: String,
+    /// Most lines one poll returns.
+    #[config(key = "batch.size", default = 1000, minimum = 1)]
+    pub batch_size: u32,
+}
+
 /// Bytes read from the file at a time.
 const READ_BYTES: usize = 1 << 20;
 
-const SCHEMA: &str = r#"{"type":"object","required":["file","topic"],"properties":{"file":{"type":"string","x-connectd-grant":"read-parent"},"topic":{"type":"string"},"batch.size":{"type":"integer","minimum":1}}}"#;
 /// Bytes of the first line used as the file's identity.
 const FINGERPRINT_BYTES: usize = 256;
 
@@ -87,20 +94,19 @@ fn fingerprint(head: &[u8]) -> Option<u64> {
 
 impl Source for FileSource {
     fn describe() -> Descriptor {
-        Descriptor::source("file-source", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::source(
+            "file-source",
+            env!("CARGO_PKG_VERSION"),
+            &FileSourceConfig::schema(),
+        )
     }
 
     fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
-        let path = config.required("file")?.to_string();
-        config.required("topic")?;
-        let batch_size = config.parse_or("batch.size", 1000u32)?;
-        if batch_size == 0 {
-            return Err(ConnectorError::InvalidConfig(
-                "key `batch.size`: must be at least 1".into(),
-            ));
-        }
+        let FileSourceConfig {
+            file, batch_size, ..
+        } = config.parse()?;
         let mut task = FileSource {
-            path,
+            path: file,
             batch_size,
             identity: None,
             offset: 0,

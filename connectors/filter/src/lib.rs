@@ -1,19 +1,33 @@
 //! `filter`: a transform that keeps or drops records, like Kafka Connect's `Filter` with a
 //! predicate.
 //!
-//! Config keys (under `transforms.<alias>.` in a connector file):
-//! - `pattern` (required): a regular expression (Rust `regex` syntax) searched for in the
-//!   record value, or in one field of it.
-//! - `field`: a field of the JSON value, dotted for nested objects (`user.country`). A string
-//!   field is matched as is, any other value as its JSON text. A missing field does not match.
-//!   A value that is not JSON is a bad record (see `errors.tolerance`).
-//! - `action`: `keep` (the default) keeps matching records and drops the rest; `drop` drops
-//!   matching records and keeps the rest.
+//! Config keys (under `transforms.<alias>.` in a connector file): [`FilterConfig`].
 
-use connectd_sdk::{Config, ConnectRecord, ConnectorError, Descriptor, Transform};
+use connectd_sdk::{Config, Configurable, ConnectRecord, ConnectorError, Descriptor, Transform};
 use regex::Regex;
 
-const SCHEMA: &str = r#"{"type":"object","required":["pattern"],"properties":{"pattern":{"type":"string"},"field":{"type":"string"},"action":{"enum":["keep","drop"],"default":"keep"}}}"#;
+/// filter's keys.
+#[derive(Configurable)]
+pub struct FilterConfig {
+    /// A regular expression (Rust `regex` syntax) searched for in the record's value, or in
+    /// its `field`.
+    pub pattern: String,
+    /// A field of the JSON value, dotted for nesting (`user.country`). A string field is
+    /// matched as it is, any other value as its JSON text; a missing field does not match. A
+    /// value that is not JSON is a bad record.
+    pub field: Option<String>,
+    /// `keep`: keep matching records and drop the rest. `drop`: drop matching records and keep
+    /// the rest.
+    #[config(default = "keep")]
+    pub action: Action,
+}
+
+/// What happens to a matching record.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Keep,
+    Drop,
+}
 
 /// The filter transform.
 pub struct Filter {
@@ -48,29 +62,22 @@ impl Filter {
 
 impl Transform for Filter {
     fn describe() -> Descriptor {
-        Descriptor::transform("filter", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::transform("filter", env!("CARGO_PKG_VERSION"), &FilterConfig::schema())
     }
 
     fn open(config: Config) -> Result<Self, ConnectorError> {
-        let raw = config.required("pattern")?;
-        let pattern = Regex::new(raw).map_err(|e| {
+        let FilterConfig {
+            pattern,
+            field,
+            action,
+        } = config.parse()?;
+        let pattern = Regex::new(&pattern).map_err(|e| {
             ConnectorError::InvalidConfig(format!("key `pattern`: not a valid regex: {e}"))
         })?;
-        let keep_matching = match config.get("action").unwrap_or("keep") {
-            "keep" => true,
-            "drop" => false,
-            other => {
-                return Err(ConnectorError::InvalidConfig(format!(
-                    "key `action`: expected \"keep\" or \"drop\", got {other:?}"
-                )));
-            }
-        };
         Ok(Filter {
             pattern,
-            field: config
-                .get("field")
-                .map(|f| f.split('.').map(str::to_string).collect()),
-            keep_matching,
+            field: field.map(|f| f.split('.').map(str::to_string).collect()),
+            keep_matching: action == Action::Keep,
         })
     }
 

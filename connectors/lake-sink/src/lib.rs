@@ -1,7 +1,7 @@
 //! `lake-sink`: topics into Parquet or JSON-lines files in a data lake (a local folder, S3 or
 //! an S3-compatible store, HDFS, GCS, Azure), in Hive-style folders, exactly once, like
-//! Confluent's S3 and HDFS sink connectors. Every key is documented in the README ("Data
-//! lake") and in [`settings::SCHEMA`].
+//! Confluent's S3 and HDFS sink connectors. Every key is declared, with its documentation,
+//! in [`LakeSinkConfig`] (the README's "Data lake" table is generated from it).
 //!
 //! - Files are named `<topics.dir>/<topic>/<folders>/<topic>+<partition>+<first offset, 20
 //!   digits>.<parquet|json>` and written through the host's `object-store` as uploads that
@@ -29,12 +29,14 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use connectd_sdk::object_store::{Bucket, StoreError};
-use connectd_sdk::{Config, ConnectorError, Descriptor, Offset, Sink, SinkBatch, TopicPartition};
+use connectd_sdk::{
+    Config, Configurable, ConnectorError, Descriptor, Offset, Sink, SinkBatch, TopicPartition,
+};
 
 use settings::Settings;
 use writer::PartitionWriter;
 
-pub use settings::SCHEMA;
+pub use settings::LakeSinkConfig;
 
 /// The lake-sink task.
 pub struct LakeSink {
@@ -74,7 +76,11 @@ pub(crate) fn unwrap_envelope(json: &[u8]) -> Cow<'_, [u8]> {
 
 impl Sink for LakeSink {
     fn describe() -> Descriptor {
-        Descriptor::sink("lake-sink", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::sink(
+            "lake-sink",
+            env!("CARGO_PKG_VERSION"),
+            &LakeSinkConfig::schema(),
+        )
     }
 
     fn open(config: Config) -> Result<Self, ConnectorError> {

@@ -1,44 +1,185 @@
 //! The lake sink's config keys, read and checked once when a task opens.
 
-use connectd_sdk::{Config, ConnectorError};
+use connectd_sdk::{Config, Configurable, ConnectorError};
 use parquet::basic::{Compression, GzipLevel};
 
 use crate::columns::Kind;
 use crate::file::{Format, KafkaColumn};
 use crate::partitioner::{Extractor, Partitioner, parse_path_format, parse_timezone};
 
-/// The config schema (JSON Schema) the worker checks before a task opens.
-pub const SCHEMA: &str = r#"{"type":"object","required":["store.url","topics"],"additionalProperties":false,
-"patternProperties":{"^hdfs\\.":{"type":"string"}},
-"properties":{
-"store.url":{"type":"string","x-connectd-grant":"store-url"},
-"topics":{"type":"string"},
-"topics.dir":{"type":"string","default":"topics"},
-"format.class":{"enum":["parquet","json"],"default":"parquet"},
-"parquet.codec":{"enum":["snappy","gzip","lz4","none","zstd"],"default":"snappy"},
-"parquet.row.group.records":{"type":"integer","minimum":1,"default":100000},
-"flush.size":{"type":"integer","minimum":1,"default":100000},
-"rotate.interval.ms":{"type":"integer","minimum":1},
-"rotate.schedule.interval.ms":{"type":"integer","minimum":1},
-"rotate.size.bytes":{"type":"integer","minimum":1,"default":268435456},
-"partitioner.class":{"type":"string","default":"default"},
-"partition.field.name":{"type":"string"},
-"path.format":{"type":"string"},
-"partition.duration.ms":{"type":"integer","minimum":0,"default":0},
-"timestamp.extractor":{"enum":["Record","RecordField","Wallclock"],"default":"Record"},
-"timestamp.field":{"type":"string"},
-"timezone":{"type":"string","default":"UTC"},
-"partitioner.max.open.files":{"type":"integer","minimum":1,"default":64},
-"schema":{"type":"string"},
-"kafka.columns":{"type":"string"},
-"behavior.on.null.values":{"enum":["ignore","fail"],"default":"ignore"},
-"s3.region":{"type":"string"},
-"s3.endpoint":{"type":"string"},
-"s3.path.style.access.enabled":{"type":"boolean","default":true},
-"aws.access.key.id":{"type":"string"},
-"aws.secret.access.key":{"type":"string"},
-"aws.session.token":{"type":"string"},
-"aws.profile":{"type":"string"}}}"#;
+/// lake-sink's keys.
+#[derive(Configurable)]
+#[config(deny_unknown_keys)]
+pub struct LakeSinkConfig {
+    /// Where the lake is: a folder (relative to the connector file's folder, or
+    /// `file:///abs/path`), `s3://bucket/prefix`, `hdfs://namenode:port/path`,
+    /// `gs://bucket/prefix`, `az://container/prefix`. The connector reaches nothing outside it
+    /// (in a local folder, objects reached through a symbolic link are refused and left out of
+    /// listings). Granted: that location, and nothing else.
+    #[config(key = "store.url")]
+    #[grant(store_url)]
+    pub store_url: String,
+    /// Comma-separated topics to read.
+    pub topics: Vec<String>,
+    /// The folder under `store.url` every topic's folder is in.
+    #[config(key = "topics.dir", default = "topics")]
+    pub topics_dir: String,
+    /// `parquet` or `json` (JSON lines: each value as it came, one a line); Confluent's
+    /// `...ParquetFormat` / `...JsonFormat` names work too.
+    #[config(key = "format.class", default = "parquet")]
+    pub format_class: FormatClass,
+    /// `snappy`, `gzip`, `lz4` (LZ4_RAW) or `none`. `zstd` is refused: its C library does not
+    /// build for WebAssembly.
+    #[config(key = "parquet.codec", default = "snappy")]
+    pub parquet_codec: Codec,
+    /// Records per Parquet row group.
+    #[config(key = "parquet.row.group.records", default = 100000, minimum = 1)]
+    pub row_group_records: usize,
+    /// Records of a partition after which all its files are completed.
+    #[config(key = "flush.size", default = 100000, minimum = 1)]
+    pub flush_size: u64,
+    /// Complete a partition's files when a record's time is this far (ms) past the first
+    /// record's in them.
+    #[config(key = "rotate.interval.ms", minimum = 1, default_doc = "none")]
+    pub rotate_interval_ms: Option<i64>,
+    /// Complete a partition's files this long (ms, wall clock) after their first record came,
+    /// so a quiet topic still lands; not repeatable after a crash.
+    #[config(key = "rotate.schedule.interval.ms", minimum = 1, default_doc = "none")]
+    pub rotate_schedule_ms: Option<i64>,
+    /// Complete a file once its encoded size reaches this (checked at row group ends).
+    #[config(key = "rotate.size.bytes", default = 268435456, minimum = 1)]
+    pub rotate_size_bytes: u64,
+    /// `default` (`partition=<n>`), `field` (`<field>=<value>`), `time` (`path.format`);
+    /// Confluent's `DefaultPartitioner`, `FieldPartitioner`, `TimeBasedPartitioner` names work
+    /// too.
+    #[config(key = "partitioner.class", default = "default")]
+    pub partitioner_class: PartitionerClass,
+    /// Comma-separated fields (nested with dots) to make folders of; values are escaped as
+    /// Hive does, a missing or null one is `__HIVE_DEFAULT_PARTITION__`.
+    #[config(key = "partition.field.name", default_doc = "required by `field`")]
+    pub partition_field_name: Option<Vec<String>>,
+    /// Joda-style folders, e.g. `'dt'=YYYY-MM-dd/'hr'=HH`: quoted text, `YYYY`, `MM`, `dd`,
+    /// `HH`, `mm`, `ss`.
+    #[config(key = "path.format", default_doc = "required by `time`")]
+    pub path_format: Option<String>,
+    /// Floor each time to this many ms (in `timezone`) before formatting.
+    #[config(key = "partition.duration.ms", default = 0, minimum = 0)]
+    pub partition_duration_ms: i64,
+    /// The time of a record: `Record` (its Kafka timestamp), `RecordField`
+    /// (`timestamp.field`), `Wallclock` (when it is written; not repeatable).
+    #[config(key = "timestamp.extractor", default = "Record")]
+    pub timestamp_extractor: ExtractorName,
+    /// The value's field (nested with dots) holding the time: ms since the epoch or an RFC
+    /// 3339 string.
+    #[config(key = "timestamp.field", default_doc = "required by `RecordField`")]
+    pub timestamp_field: Option<String>,
+    /// The time zone of `path.format`: `UTC` or an IANA name such as `America/New_York`.
+    #[config(default = "UTC")]
+    pub timezone: String,
+    /// Folders one partition may have open at once.
+    #[config(key = "partitioner.max.open.files", default = 64, minimum = 1)]
+    pub max_open_files: usize,
+    /// The value schema as JSON: `{"id": "int64", "at": "timestamp", "tags": ["string"],
+    /// "geo": {"lat": "float64"}}` with types `boolean`, `int32`, `int64`, `float64`, `string`,
+    /// `timestamp` (ms or RFC 3339 in the record); a field not declared is a bad record.
+    #[config(default_doc = "inferred")]
+    pub schema: Option<String>,
+    /// Comma-separated Kafka columns to add after the value's: `topic`, `partition`,
+    /// `offset`, `timestamp`, `key`, `headers` (as `kafka_topic`, ...; keys and headers as
+    /// UTF-8 text).
+    #[config(key = "kafka.columns", default_doc = "none")]
+    pub kafka_columns: Option<Vec<String>>,
+    /// A record with a null value (a tombstone): `ignore` skips it, `fail` makes it a bad
+    /// record.
+    #[config(key = "behavior.on.null.values", default = "ignore")]
+    pub behavior_on_null_values: OnNull,
+    /// The bucket's region.
+    #[config(key = "s3.region", default_doc = "`AWS_REGION`, else `us-east-1`")]
+    pub s3_region: Option<String>,
+    /// An S3-compatible server, e.g. `http://127.0.0.1:9000` (MinIO, moto).
+    #[config(key = "s3.endpoint", default_doc = "AWS")]
+    pub s3_endpoint: Option<String>,
+    /// `bucket` in the path rather than the host name.
+    #[config(key = "s3.path.style.access.enabled", default = true)]
+    pub s3_path_style: bool,
+    /// The access key (without it, the `AWS_*` environment, then the `aws.profile` profile
+    /// of `~/.aws/credentials`).
+    #[config(key = "aws.access.key.id", default_doc = "`AWS_ACCESS_KEY_ID`")]
+    pub aws_access_key_id: Option<String>,
+    /// The secret key; put it in `${env:...}` or `${file:...}`.
+    #[config(key = "aws.secret.access.key", default_doc = "`AWS_SECRET_ACCESS_KEY`")]
+    pub aws_secret_access_key: Option<String>,
+    /// A session token for temporary keys.
+    #[config(key = "aws.session.token", default_doc = "`AWS_SESSION_TOKEN`")]
+    pub aws_session_token: Option<String>,
+    /// The profile to read keys from.
+    #[config(key = "aws.profile", default_doc = "`AWS_PROFILE`, else `default`")]
+    pub aws_profile: Option<String>,
+    /// A Hadoop client setting, e.g. `hdfs.dfs.ha.namenodes.ns1 = "nn1,nn2"` for an HA name
+    /// service. connectd sets `dfs.client.failover.max.attempts = 2` and
+    /// `dfs.client.failover.sleep.max.millis = 2000`, so a NameNode that does not answer is
+    /// reported within seconds; set them to wait longer.
+    #[config(prefix = "hdfs.")]
+    pub hdfs: Vec<(String, String)>,
+}
+
+/// `format.class`.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatClass {
+    #[config(alias = "io.confluent.connect.s3.format.parquet.ParquetFormat")]
+    Parquet,
+    #[config(alias = "io.confluent.connect.s3.format.json.JsonFormat")]
+    Json,
+}
+
+/// `parquet.codec`.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Snappy,
+    Gzip,
+    Lz4,
+    #[config(alias = "uncompressed")]
+    None,
+    Zstd,
+}
+
+/// `partitioner.class`.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionerClass {
+    #[config(
+        alias = "DefaultPartitioner",
+        alias = "io.confluent.connect.storage.partitioner.DefaultPartitioner"
+    )]
+    Default,
+    #[config(
+        alias = "FieldPartitioner",
+        alias = "io.confluent.connect.storage.partitioner.FieldPartitioner"
+    )]
+    Field,
+    #[config(
+        alias = "TimeBasedPartitioner",
+        alias = "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"
+    )]
+    Time,
+}
+
+/// `timestamp.extractor`.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtractorName {
+    #[config(name = "Record")]
+    Record,
+    #[config(name = "RecordField")]
+    RecordField,
+    #[config(name = "Wallclock")]
+    Wallclock,
+}
+
+/// `behavior.on.null.values`.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnNull {
+    Ignore,
+    Fail,
+}
 
 /// Key families handed to the host's `object-store` open as options (the host knows which
 /// keys of them exist, and refuses the others naming them).
@@ -69,99 +210,61 @@ fn invalid(key: &str, message: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::InvalidConfig(format!("key `{key}`: {message}"))
 }
 
-fn positive(config: &Config, key: &str) -> Result<Option<i64>, ConnectorError> {
-    match config.get(key) {
-        None => Ok(None),
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n > 0 => Ok(Some(n)),
-            _ => Err(invalid(key, format!("{v:?} is not a positive integer"))),
-        },
-    }
-}
-
-fn fields(list: &str) -> Vec<Vec<String>> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|f| !f.is_empty())
+/// A list of dotted field names as paths.
+fn paths(list: &[String]) -> Vec<Vec<String>> {
+    list.iter()
         .map(|f| f.split('.').map(str::to_string).collect())
         .collect()
 }
 
 impl Settings {
+    /// The keys parsed, then the checks that span keys (a partitioner's own keys) or need
+    /// more than a type (paths, time zones, schemas).
     pub fn read(config: &Config) -> Result<Settings, ConnectorError> {
-        let store_url = config.required("store.url")?.to_string();
+        let keys: LakeSinkConfig = config.parse()?;
         let store_options: Vec<(String, String)> = config
             .pairs()
             .iter()
             .filter(|(k, _)| STORE_OPTION_PREFIXES.iter().any(|p| k.starts_with(p)))
             .cloned()
             .collect();
-        let topics_dir = config
-            .get("topics.dir")
-            .unwrap_or("topics")
-            .trim_matches('/')
-            .to_string();
+        let topics_dir = keys.topics_dir.trim_matches('/').to_string();
         if topics_dir.is_empty() || topics_dir.split('/').any(|s| s.is_empty() || s == "..") {
             return Err(invalid(
                 "topics.dir",
                 "expected a relative folder such as topics",
             ));
         }
-        let compression = match config.get("parquet.codec").unwrap_or("snappy") {
-            "snappy" => Compression::SNAPPY,
-            "gzip" => Compression::GZIP(GzipLevel::default()),
-            "lz4" => Compression::LZ4_RAW,
-            "none" | "uncompressed" => Compression::UNCOMPRESSED,
-            "zstd" => {
+        let compression = match keys.parquet_codec {
+            Codec::Snappy => Compression::SNAPPY,
+            Codec::Gzip => Compression::GZIP(GzipLevel::default()),
+            Codec::Lz4 => Compression::LZ4_RAW,
+            Codec::None => Compression::UNCOMPRESSED,
+            Codec::Zstd => {
                 return Err(invalid(
                     "parquet.codec",
                     "zstd is not available: its C library does not build for WebAssembly; use snappy, gzip, lz4 or none",
                 ));
             }
-            other => {
-                return Err(invalid(
-                    "parquet.codec",
-                    format!("{other:?}: expected snappy, gzip, lz4 or none"),
-                ));
-            }
         };
-        let format = match config.get("format.class").unwrap_or("parquet") {
-            "parquet" | "io.confluent.connect.s3.format.parquet.ParquetFormat" => {
-                Format::Parquet(compression)
-            }
-            "json" | "io.confluent.connect.s3.format.json.JsonFormat" => Format::Json,
-            other => {
-                return Err(invalid(
-                    "format.class",
-                    format!("{other:?}: expected parquet or json"),
-                ));
-            }
+        let format = match keys.format_class {
+            FormatClass::Parquet => Format::Parquet(compression),
+            FormatClass::Json => Format::Json,
         };
-        let extractor = match config.get("timestamp.extractor").unwrap_or("Record") {
-            "Record" => Extractor::Record,
-            "Wallclock" => Extractor::Wallclock,
-            "RecordField" => {
-                let field = config.get("timestamp.field").ok_or_else(|| {
+        let extractor = match keys.timestamp_extractor {
+            ExtractorName::Record => Extractor::Record,
+            ExtractorName::Wallclock => Extractor::Wallclock,
+            ExtractorName::RecordField => {
+                let field = keys.timestamp_field.as_deref().ok_or_else(|| {
                     invalid("timestamp.field", "missing: timestamp.extractor = RecordField reads the time from this field of the value")
                 })?;
                 Extractor::Field(field.split('.').map(str::to_string).collect())
             }
-            other => {
-                return Err(invalid(
-                    "timestamp.extractor",
-                    format!("{other:?}: expected Record, RecordField or Wallclock"),
-                ));
-            }
         };
-        let class = config.get("partitioner.class").unwrap_or("default");
-        let short = class.rsplit('.').next().unwrap_or(class);
-        let partitioner = match short {
-            "default" | "DefaultPartitioner" => Partitioner::Default,
-            "field" | "FieldPartitioner" => {
-                let names = config
-                    .get("partition.field.name")
-                    .map(fields)
-                    .unwrap_or_default();
+        let partitioner = match keys.partitioner_class {
+            PartitionerClass::Default => Partitioner::Default,
+            PartitionerClass::Field => {
+                let names = paths(keys.partition_field_name.as_deref().unwrap_or_default());
                 if names.is_empty() {
                     return Err(invalid(
                         "partition.field.name",
@@ -170,40 +273,23 @@ impl Settings {
                 }
                 Partitioner::Field(names)
             }
-            "time" | "TimeBasedPartitioner" => {
-                let format = config.get("path.format").ok_or_else(|| {
+            PartitionerClass::Time => {
+                let format = keys.path_format.as_deref().ok_or_else(|| {
                     invalid("path.format", "missing: the time partitioner needs a format such as 'dt'=YYYY-MM-dd/'hr'=HH")
                 })?;
                 Partitioner::Time {
                     format: parse_path_format(format).map_err(|e| invalid("path.format", e))?,
-                    duration_ms: config.parse_or("partition.duration.ms", 0i64)?,
-                    timezone: parse_timezone(config.get("timezone").unwrap_or("UTC"))
-                        .map_err(|e| invalid("timezone", e))?,
+                    duration_ms: keys.partition_duration_ms,
+                    timezone: parse_timezone(&keys.timezone).map_err(|e| invalid("timezone", e))?,
                 }
             }
-            other => {
-                return Err(invalid(
-                    "partitioner.class",
-                    format!(
-                        "{other:?}: expected default, field or time (or Confluent's DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner)"
-                    ),
-                ));
-            }
         };
-        let schema = match config.get("schema") {
+        let schema = match &keys.schema {
             Some(text) => Some(crate::infer::declared(text).map_err(|e| invalid("schema", e))?),
             None => None,
         };
         let mut kafka_columns = Vec::new();
-        for name in config
-            .get("kafka.columns")
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-        {
-            if name.is_empty() {
-                continue;
-            }
+        for name in keys.kafka_columns.iter().flatten() {
             let Some(c) = KafkaColumn::ALL.into_iter().find(|c| c.key() == name) else {
                 return Err(invalid(
                     "kafka.columns",
@@ -214,35 +300,22 @@ impl Settings {
             };
             kafka_columns.push(c);
         }
-        let fail_on_null = match config.get("behavior.on.null.values").unwrap_or("ignore") {
-            "ignore" => false,
-            "fail" => true,
-            other => {
-                return Err(invalid(
-                    "behavior.on.null.values",
-                    format!("{other:?}: expected ignore or fail"),
-                ));
-            }
-        };
-        let count = |key: &str, default: u64| -> Result<u64, ConnectorError> {
-            Ok(positive(config, key)?.map_or(default, |n| n as u64))
-        };
         Ok(Settings {
-            store_url,
+            store_url: keys.store_url,
             store_options,
             topics_dir,
             format,
-            row_group_records: count("parquet.row.group.records", 100_000)? as usize,
-            flush_size: count("flush.size", 100_000)?,
-            rotate_interval_ms: positive(config, "rotate.interval.ms")?,
-            rotate_schedule_ms: positive(config, "rotate.schedule.interval.ms")?,
-            rotate_size_bytes: count("rotate.size.bytes", 256 << 20)?,
+            row_group_records: keys.row_group_records,
+            flush_size: keys.flush_size,
+            rotate_interval_ms: keys.rotate_interval_ms,
+            rotate_schedule_ms: keys.rotate_schedule_ms,
+            rotate_size_bytes: keys.rotate_size_bytes,
             partitioner,
             extractor,
-            max_open_files: count("partitioner.max.open.files", 64)? as usize,
+            max_open_files: keys.max_open_files,
             schema,
             kafka_columns,
-            fail_on_null,
+            fail_on_null: keys.behavior_on_null_values == OnNull::Fail,
         })
     }
 }

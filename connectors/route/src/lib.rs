@@ -2,20 +2,27 @@
 //! value, like Confluent's `ExtractTopic` with a topic format as Kafka's `TimestampRouter`
 //! has one.
 //!
-//! Config keys (under `transforms.<alias>.` in a connector file):
-//! - `field` (required): the field of the JSON value, dotted for nested objects
-//!   (`user.country`). A string is used as is, any other value as its JSON text.
-//! - `topic.format`: the new topic, with `${topic}` standing for the record's topic and
-//!   `${field}` for the field's value. Default `${field}`.
+//! Config keys (under `transforms.<alias>.` in a connector file): [`RouteConfig`].
 //!
 //! A record whose field is missing or null keeps its topic. A value that is not JSON, or a
 //! topic name Kafka would refuse (empty, longer than 249, or other than ASCII letters, digits,
 //! `.`, `_` and `-`), is a bad record (see `errors.tolerance`).
 
-use connectd_sdk::{Config, ConnectRecord, ConnectorError, Descriptor, Transform};
+use connectd_sdk::{Config, Configurable, ConnectRecord, ConnectorError, Descriptor, Transform};
 use serde_json::Value;
 
-const SCHEMA: &str = r#"{"type":"object","required":["field"],"properties":{"field":{"type":"string"},"topic.format":{"type":"string","default":"${field}"}}}"#;
+/// route's keys.
+#[derive(Configurable)]
+pub struct RouteConfig {
+    /// The field of the JSON value naming the topic, dotted for nesting (`user.country`). A
+    /// string is used as it is, any other value as its JSON text. A missing or null field
+    /// keeps the record's topic.
+    pub field: String,
+    /// The new topic: `${field}` stands for the field's value (and must be there), `${topic}`
+    /// for the record's topic, e.g. `level.${field}` gives `level.warn`.
+    #[config(key = "topic.format", default = "${field}")]
+    pub topic_format: String,
+}
 
 /// The route transform.
 pub struct Route {
@@ -37,17 +44,19 @@ fn legal_topic(name: &str) -> bool {
 
 impl Transform for Route {
     fn describe() -> Descriptor {
-        Descriptor::transform("route", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::transform("route", env!("CARGO_PKG_VERSION"), &RouteConfig::schema())
     }
 
     fn open(config: Config) -> Result<Self, ConnectorError> {
-        let field = config.required("field")?.to_string();
+        let RouteConfig {
+            field,
+            topic_format: format,
+        } = config.parse()?;
         if field.is_empty() || field.split('.').any(str::is_empty) {
             return Err(ConnectorError::InvalidConfig(format!(
                 "key `field`: expected a field name, dotted for nested objects, got {field:?}"
             )));
         }
-        let format = config.get("topic.format").unwrap_or("${field}").to_string();
         if !format.contains("${field}") {
             return Err(ConnectorError::InvalidConfig(format!(
                 "key `topic.format`: must contain ${{field}}, got {format:?}"

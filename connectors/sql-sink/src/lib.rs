@@ -1,30 +1,7 @@
 //! `sql-sink`: topics into tables of PostgreSQL, MySQL/MariaDB or SQLite, like Confluent's
 //! JDBC sink connector, through the host's `sql` interface.
 //!
-//! Config keys:
-//! - `connection.url` (required): as for `sql-source` (`postgres://`, `mysql://`,
-//!   `sqlite://`); the password through `${env:NAME}` or `${file:/path}`.
-//! - `topics` (required, used by the host): the topics to read.
-//! - `table.name.format`: the table each topic goes to, `${topic}` replaced by the topic's
-//!   name. Default `${topic}`. The result is one identifier (quoted; a dot is part of the
-//!   name), in the connection's current schema or database.
-//! - `insert.mode`: `insert` (plain inserts), `upsert` (insert, or update the row with the
-//!   same primary key: `ON CONFLICT ... DO UPDATE` in PostgreSQL and SQLite, `ON DUPLICATE
-//!   KEY UPDATE` in MySQL) or `update` (update only). Default `insert`.
-//! - `pk.mode`: where the primary key comes from: `none`, `kafka` (the record's topic,
-//!   partition and offset, as columns `__connect_topic`, `__connect_partition`,
-//!   `__connect_offset`), `record_key` (the key's fields, or the key itself named by
-//!   `pk.fields`) or `record_value` (fields of the value). Default `none`.
-//! - `pk.fields`: the key's column names (comma-separated). For `record_value`, which value
-//!   fields form the key (default all); for `record_key`, which key fields (default all), or
-//!   the column name of a key that is not an object; for `kafka`, three names instead of the
-//!   defaults.
-//! - `auto.create`: create a missing table from the first record's fields, with the key as
-//!   its primary key. Default `false`.
-//! - `auto.evolve`: add a nullable column for a field the table lacks. Default `false`.
-//! - `delete.enabled`: a record with a null value (a tombstone) deletes the row its key names
-//!   (needs `pk.mode = record_key`). Default `false`: tombstones are skipped.
-//! - `batch.size`: the most rows one statement writes. Default `3000`.
+//! Config keys: [`SqlSinkConfig`].
 //!
 //! Records are JSON: Kafka Connect's envelope, `{"schema": ..., "payload": ...}`, whose schema
 //! gives exact types (decimals, zoned timestamps and bytes as `sql-source` writes them), or a
@@ -33,35 +10,29 @@
 //! commits it, so the host commits offsets only for rows that are in the table; with
 //! `upsert`, replaying records after a crash leaves the table as it was.
 
+mod config;
 mod statements;
 mod tables;
 
 use connectd_sdk::sql::Transaction;
-use connectd_sdk::{Config, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecordRef};
+use connectd_sdk::{
+    Config, Configurable, ConnectorError, Descriptor, Sink, SinkBatch, SinkRecordRef,
+};
 use connectd_sql_common::json::{Decoded, decode};
 use connectd_sql_common::{Connection, Field, FieldType, Statement, Value};
 
+pub use config::SqlSinkConfig;
 use statements::InsertMode;
 use tables::Tables;
 
-const SCHEMA: &str = r#"{"type":"object","required":["connection.url","topics"],"properties":{
-"connection.url":{"type":"string","x-connectd-grant":"sql-url"},
-"topics":{"type":"string"},
-"table.name.format":{"type":"string","default":"${topic}"},
-"insert.mode":{"enum":["insert","upsert","update"],"default":"insert"},
-"pk.mode":{"enum":["none","kafka","record_key","record_value"],"default":"none"},
-"pk.fields":{"type":"string"},
-"auto.create":{"type":"boolean","default":false},
-"auto.evolve":{"type":"boolean","default":false},
-"delete.enabled":{"type":"boolean","default":false},
-"batch.size":{"type":"integer","minimum":1,"default":3000}}}"#;
-
 /// Where the primary key comes from (`pk.mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PkMode {
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkMode {
     None,
     Kafka,
+    #[config(name = "record_key")]
     RecordKey,
+    #[config(name = "record_value")]
     RecordValue,
 }
 
@@ -336,33 +307,26 @@ impl SqlSink {
 
 impl Sink for SqlSink {
     fn describe() -> Descriptor {
-        Descriptor::sink("sql-sink", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::sink(
+            "sql-sink",
+            env!("CARGO_PKG_VERSION"),
+            &SqlSinkConfig::schema(),
+        )
     }
 
     fn open(config: Config) -> Result<Self, ConnectorError> {
-        let invalid = |key: &str, v: &str, expected: &str| {
-            ConnectorError::InvalidConfig(format!("key `{key}`: {v:?} is not one of {expected}"))
-        };
-        let insert_mode = match config.get("insert.mode").unwrap_or("insert") {
-            "insert" => InsertMode::Insert,
-            "upsert" => InsertMode::Upsert,
-            "update" => InsertMode::Update,
-            other => return Err(invalid("insert.mode", other, "insert, upsert, update")),
-        };
-        let pk_mode = match config.get("pk.mode").unwrap_or("none") {
-            "none" => PkMode::None,
-            "kafka" => PkMode::Kafka,
-            "record_key" => PkMode::RecordKey,
-            "record_value" => PkMode::RecordValue,
-            other => {
-                return Err(invalid(
-                    "pk.mode",
-                    other,
-                    "none, kafka, record_key, record_value",
-                ));
-            }
-        };
-        let delete_enabled = config.parse_or("delete.enabled", false)?;
+        let SqlSinkConfig {
+            connection_url,
+            table_name_format,
+            insert_mode,
+            pk_mode,
+            pk_fields,
+            auto_create,
+            auto_evolve,
+            delete_enabled,
+            batch_size,
+            ..
+        } = config.parse()?;
         if delete_enabled && pk_mode != PkMode::RecordKey {
             return Err(ConnectorError::InvalidConfig(
                 "delete.enabled = true needs pk.mode = record_key (a tombstone has only its key)"
@@ -374,30 +338,16 @@ impl Sink for SqlSink {
                 "insert.mode upsert and update need a primary key: set pk.mode".into(),
             ));
         }
-        let conn = Connection::open(config.required("connection.url")?)?;
+        let conn = Connection::open(&connection_url)?;
         Ok(SqlSink {
-            tables: Tables::new(
-                config.parse_or("auto.create", false)?,
-                config.parse_or("auto.evolve", false)?,
-            ),
+            tables: Tables::new(auto_create, auto_evolve),
             conn,
-            table_format: config
-                .get("table.name.format")
-                .unwrap_or("${topic}")
-                .to_string(),
+            table_format: table_name_format,
             insert_mode,
             pk_mode,
-            pk_fields: config
-                .get("pk.fields")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            pk_fields: pk_fields.unwrap_or_default(),
             delete_enabled,
-            batch_size: config.parse_or::<usize>("batch.size", 3000)?.max(1),
+            batch_size,
             open: None,
         })
     }

@@ -7,7 +7,7 @@ use connectd_sql_common::ident::{placeholder, quote};
 use connectd_sql_common::{Dialect, Field, Statement, Value, float_text};
 
 /// How rows are written (`insert.mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(connectd_sdk::Configurable, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InsertMode {
     Insert,
     Upsert,

@@ -1,30 +1,7 @@
 //! `sql-source`: tables of PostgreSQL, MySQL/MariaDB or SQLite into topics, like Confluent's
 //! JDBC source connector, through the host's `sql` interface.
 //!
-//! Config keys:
-//! - `connection.url` (required): `postgres://user:password@host:port/db`,
-//!   `mysql://user:password@host:port/db` (MariaDB too) or `sqlite:///path/file.db`. Put the
-//!   password in `${env:NAME}` or `${file:/path}`; it never shows in logs or status.
-//! - `mode` (required): `bulk` (the whole table every `poll.interval.ms`), `incrementing` (new
-//!   rows by a strictly increasing column), `timestamp` (new and updated rows by a timestamp
-//!   column) or `timestamp+incrementing` (both: the only mode that sees updates and never
-//!   misses or repeats a row).
-//! - `incrementing.column.name`, `timestamp.column.name`: the columns those modes use.
-//! - `timestamp.delay.interval.ms`: rows are read only once their timestamp is this much older
-//!   than the database's clock, so rows that commit late with an earlier timestamp are not
-//!   skipped. Default `0`.
-//! - `query`: a query to read instead of tables (its rows go to the topic `topic.prefix`); the
-//!   mode's conditions are added around it.
-//! - `table.include.list`, `table.exclude.list`: comma-separated table names (`name` or
-//!   `schema.name`) to read or to leave out. Default: every table in the current schema.
-//!   Tables are split across `tasks.max` tasks.
-//! - `topic.prefix` (required): each table goes to `<topic.prefix><table>`, with characters a
-//!   topic name cannot hold replaced by `_`.
-//! - `poll.interval.ms`: how often a table that had nothing new is asked again. Default `5000`.
-//! - `batch.max.rows`: the most rows one query returns. Default `100`.
-//! - `value.converter.schemas.enable`, `key.converter.schemas.enable`: write records in Kafka
-//!   Connect's JSON envelope, `{"schema": ..., "payload": ...}` (the JsonConverter's default),
-//!   or the payload alone. Default `true`.
+//! Config keys: [`SqlSourceConfig`].
 //!
 //! Records: the value is the row as a JSON object, the key the primary key columns (none for a
 //! table without one, or a query). Types: integers exact (64-bit), `numeric`/`decimal` as
@@ -34,31 +11,20 @@
 //! ...}`), the position the last row's incrementing and timestamp values (`bulk`: the pass and
 //! row number), so a restart resumes with no gap and no repeat.
 
+mod config;
 mod query;
 
 use std::time::{Duration, Instant};
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch, SourceRecord};
+use connectd_sdk::{
+    Config, Configurable, ConnectorError, Descriptor, Resume, Source, SourceBatch, SourceRecord,
+};
 use connectd_sql_common::catalog::{self, ColumnInfo, TableId};
 use connectd_sql_common::json::Encoder;
 use connectd_sql_common::{Connection, Field, FieldType, Value};
 
+pub use config::{ModeName, SqlSourceConfig};
 pub use query::{Mode, Position};
-
-const SCHEMA: &str = r#"{"type":"object","required":["connection.url","mode","topic.prefix"],"properties":{
-"connection.url":{"type":"string","x-connectd-grant":"sql-url"},
-"mode":{"enum":["bulk","incrementing","timestamp","timestamp+incrementing"]},
-"incrementing.column.name":{"type":"string"},
-"timestamp.column.name":{"type":"string"},
-"timestamp.delay.interval.ms":{"type":"integer","minimum":0,"default":0},
-"query":{"type":"string"},
-"table.include.list":{"type":"string"},
-"table.exclude.list":{"type":"string"},
-"topic.prefix":{"type":"string"},
-"poll.interval.ms":{"type":"integer","minimum":0,"default":5000},
-"batch.max.rows":{"type":"integer","minimum":1,"default":100},
-"value.converter.schemas.enable":{"type":"boolean","default":true},
-"key.converter.schemas.enable":{"type":"boolean","default":true}}}"#;
 
 /// What one table (or the query) is read as.
 struct Stream {
@@ -115,25 +81,17 @@ pub fn topic_safe(name: &str) -> String {
         .collect()
 }
 
-fn list(config: &Config, key: &str) -> Vec<String> {
-    config
-        .get(key)
-        .map(|v| {
-            v.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The tables this task reads: those the lists select, every `tasks.max`-th one.
-fn tables(conn: &Connection, config: &Config) -> Result<Vec<TableId>, ConnectorError> {
-    let include = list(config, "table.include.list");
-    let exclude = list(config, "table.exclude.list");
+fn tables(
+    conn: &Connection,
+    keys: &SqlSourceConfig,
+    config: &Config,
+) -> Result<Vec<TableId>, ConnectorError> {
+    let include = keys.table_include.as_deref().unwrap_or_default();
+    let exclude = keys.table_exclude.as_deref().unwrap_or_default();
     let all = catalog::tables(conn)?;
     let names = |t: &TableId| [t.name.clone(), t.to_string()];
-    for wanted in &include {
+    for wanted in include {
         if !all.iter().any(|(t, _)| names(t).contains(wanted)) {
             return Err(ConnectorError::Fatal(format!(
                 "table.include.list names {wanted:?}, which is not a table this connection can see"
@@ -299,19 +257,23 @@ impl SqlSource {
 
 impl Source for SqlSource {
     fn describe() -> Descriptor {
-        Descriptor::source("sql-source", env!("CARGO_PKG_VERSION"), SCHEMA)
+        Descriptor::source(
+            "sql-source",
+            env!("CARGO_PKG_VERSION"),
+            &SqlSourceConfig::schema(),
+        )
     }
 
     fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
-        let mode = Mode::from_config(&config)?;
-        let url = config.required("connection.url")?;
-        let prefix = config.required("topic.prefix")?.to_string();
-        let conn = Connection::open(url)?;
+        let keys: SqlSourceConfig = config.parse()?;
+        let mode = keys.mode()?;
+        let prefix = keys.topic_prefix.clone();
+        let conn = Connection::open(&keys.connection_url)?;
         let dialect = conn.dialect();
         let mut streams = Vec::new();
         let now = Instant::now();
-        if let Some(q) = config.get("query") {
-            if config.get("table.include.list").is_some() {
+        if let Some(q) = &keys.query {
+            if keys.table_include.is_some() {
                 return Err(invalid(
                     "set either `query` or `table.include.list`, not both".into(),
                 ));
@@ -328,7 +290,7 @@ impl Source for SqlSource {
                 encoders: None,
             });
         } else {
-            for table in tables(&conn, &config)? {
+            for table in tables(&conn, &keys, &config)? {
                 let partition = serde_json::json!({ "table": table.to_string() })
                     .to_string()
                     .into_bytes();
@@ -350,11 +312,11 @@ impl Source for SqlSource {
         Ok(SqlSource {
             conn,
             mode,
-            delay_ms: config.parse_or("timestamp.delay.interval.ms", 0)?,
-            poll_interval: Duration::from_millis(config.parse_or("poll.interval.ms", 5000)?),
-            batch_max_rows: config.parse_or("batch.max.rows", 100)?,
-            value_schemas: config.parse_or("value.converter.schemas.enable", true)?,
-            key_schemas: config.parse_or("key.converter.schemas.enable", true)?,
+            delay_ms: keys.timestamp_delay_ms,
+            poll_interval: Duration::from_millis(keys.poll_interval_ms),
+            batch_max_rows: keys.batch_max_rows,
+            value_schemas: keys.value_schemas,
+            key_schemas: keys.key_schemas,
             streams,
             next: 0,
         })

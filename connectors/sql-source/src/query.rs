@@ -12,8 +12,8 @@
 //! `timestamp.delay.interval.ms`, so a transaction that commits late with an earlier
 //! timestamp is still read. Column names are quoted; values are parameters.
 
+use connectd_sdk::ConnectorError;
 use connectd_sdk::sql::Column;
-use connectd_sdk::{Config, ConnectorError};
 use connectd_sql_common::catalog::ColumnInfo;
 use connectd_sql_common::ident::{placeholder, quote};
 use connectd_sql_common::{Dialect, Statement, Value, tagged, untagged};
@@ -46,32 +46,6 @@ pub enum Position {
 }
 
 impl Mode {
-    /// The mode `mode` and its column keys name.
-    pub fn from_config(config: &Config) -> Result<Mode, ConnectorError> {
-        let column = |key: &str| {
-            config.get(key).map(str::to_string).ok_or_else(|| {
-                ConnectorError::InvalidConfig(format!(
-                    "mode {:?} needs `{key}`",
-                    config.get("mode").unwrap_or_default()
-                ))
-            })
-        };
-        Ok(match config.required("mode")? {
-            "bulk" => Mode::Bulk,
-            "incrementing" => Mode::Incrementing(column("incrementing.column.name")?),
-            "timestamp" => Mode::Timestamp(column("timestamp.column.name")?),
-            "timestamp+incrementing" => Mode::TimestampIncrementing {
-                timestamp: column("timestamp.column.name")?,
-                incrementing: column("incrementing.column.name")?,
-            },
-            other => {
-                return Err(ConnectorError::InvalidConfig(format!(
-                    "key `mode`: {other:?} is not one of bulk, incrementing, timestamp, timestamp+incrementing"
-                )));
-            }
-        })
-    }
-
     /// The position after each of `rows`.
     pub fn advance(
         &self,

@@ -5,7 +5,22 @@
 
 use std::time::{Duration, Instant};
 
-use connectd_sdk::{Config, ConnectorError, Descriptor, Resume, Source, SourceBatch, SourceRecord};
+use connectd_sdk::{
+    Config, Configurable, ConnectorError, Descriptor, Resume, Source, SourceBatch, SourceRecord,
+};
+
+/// The ticker's keys: each field's doc comment is the key's documentation.
+#[derive(Configurable)]
+pub struct TickerConfig {
+    /// The topic the ticks go to.
+    pub topic: String,
+    /// Milliseconds between ticks.
+    #[config(key = "interval.ms", default = 1000, minimum = 1)]
+    pub interval_ms: u64,
+    /// The text in every tick.
+    #[config(default = "tick")]
+    pub message: String,
+}
 
 pub struct Ticker {
     next: u64,
@@ -16,19 +31,23 @@ pub struct Ticker {
 
 impl Source for Ticker {
     fn describe() -> Descriptor {
-        let schema = r#"{"type":"object","required":["topic"],"properties":{"interval.ms":{"type":"integer"},"message":{"type":"string"}}}"#;
-        Descriptor::source("ticker", "0.1.0", schema)
+        Descriptor::source("ticker", "0.1.0", &TickerConfig::schema())
     }
 
     fn open(config: Config, resume: Resume) -> Result<Self, ConnectorError> {
+        let TickerConfig {
+            interval_ms,
+            message,
+            ..
+        } = config.parse()?;
         // The stored position is the next tick number, as text.
         let next = resume
             .position(b"ticker")
             .and_then(|p| String::from_utf8_lossy(p).parse().ok());
         Ok(Ticker {
             next: next.unwrap_or(0),
-            every: Duration::from_millis(config.parse_or("interval.ms", 1000)?),
-            message: config.get("message").unwrap_or("tick").to_string(),
+            every: Duration::from_millis(interval_ms),
+            message,
             last: None,
         })
     }

@@ -6,13 +6,43 @@
 //! with its `password` config in the message), `ok` (one record per poll).
 
 use connectd_sdk::{
-    Config, ConnectorError, Descriptor, Header, Resume, Source, SourceBatch, SourceRecord,
+    Config, Configurable, ConnectorError, Descriptor, Header, Resume, Source, SourceBatch,
+    SourceRecord,
 };
+
+/// The misbehaving source's keys.
+#[derive(Configurable)]
+pub struct MisbehaveConfig {
+    /// How to misbehave (see the crate's docs).
+    pub mode: Mode,
+    /// The port `socket` tries to connect to.
+    #[config(default = 9)]
+    pub port: u16,
+    /// What `leak` puts in its error.
+    #[config(default = "")]
+    pub password: String,
+    /// The file `read` reads.
+    pub path: Option<String>,
+}
+
+/// The ways it misbehaves.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Loop,
+    Alloc,
+    Panic,
+    Fatal,
+    Socket,
+    Read,
+    Internal,
+    Forge,
+    Leak,
+    Ok,
+}
 
 /// The misbehaving task.
 pub struct Misbehave {
-    mode: String,
-    config: Config,
+    config: MisbehaveConfig,
     polls: u64,
 }
 
@@ -21,15 +51,13 @@ impl Source for Misbehave {
         Descriptor::source(
             "test-misbehave",
             env!("CARGO_PKG_VERSION"),
-            r#"{"type":"object","required":["mode"]}"#,
+            &MisbehaveConfig::schema(),
         )
     }
 
     fn open(config: Config, _resume: Resume) -> Result<Self, ConnectorError> {
-        let mode = config.required("mode")?.to_string();
         Ok(Misbehave {
-            mode,
-            config,
+            config: config.parse()?,
             polls: 0,
         })
     }
@@ -45,26 +73,26 @@ impl Source for Misbehave {
 impl Misbehave {
     /// The one record a poll returns, or how the mode misbehaves.
     fn record(&mut self) -> Result<SourceRecord, ConnectorError> {
-        match self.mode.as_str() {
-            "loop" => {
+        match self.config.mode {
+            Mode::Loop => {
                 let mut x: u64 = self.polls;
                 loop {
                     x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
                 }
             }
-            "alloc" => {
+            Mode::Alloc => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
                 loop {
                     hoard.push(vec![1u8; 16 << 20]);
                     std::hint::black_box(&hoard);
                 }
             }
-            "panic" => panic!("misbehave: panicking on purpose"),
-            "fatal" => Err(ConnectorError::Fatal(
+            Mode::Panic => panic!("misbehave: panicking on purpose"),
+            Mode::Fatal => Err(ConnectorError::Fatal(
                 "misbehave: giving up on purpose".into(),
             )),
-            "socket" => {
-                let port = self.config.get("port").unwrap_or("9");
+            Mode::Socket => {
+                let port = self.config.port;
                 match std::net::TcpStream::connect(format!("127.0.0.1:{port}")) {
                     Ok(_) => Ok(SourceRecord::new(
                         b"connected".to_vec(),
@@ -74,29 +102,31 @@ impl Misbehave {
                     Err(e) => Err(ConnectorError::Fatal(format!("socket refused: {e}"))),
                 }
             }
-            "internal" => Ok(SourceRecord {
+            Mode::Internal => Ok(SourceRecord {
                 topic: Some("connectd-offsets".into()),
                 ..SourceRecord::new(b"forged offsets".to_vec(), b"internal".to_vec(), vec![])
             }),
-            "forge" => Ok(SourceRecord {
+            Mode::Forge => Ok(SourceRecord {
                 headers: vec![Header {
                     key: "connectd.source".into(),
                     value: b"{\"someone-else\":1}".to_vec(),
                 }],
                 ..SourceRecord::new(b"forged".to_vec(), b"forge".to_vec(), vec![])
             }),
-            "leak" => Err(ConnectorError::Fatal(format!(
+            Mode::Leak => Err(ConnectorError::Fatal(format!(
                 "cannot log in with password {}",
-                self.config.get("password").unwrap_or("")
+                self.config.password
             ))),
-            "read" => {
-                let path = self.config.required("path")?;
+            Mode::Read => {
+                let path = self.config.path.as_deref().ok_or_else(|| {
+                    ConnectorError::InvalidConfig("key `path`: missing; mode read needs it".into())
+                })?;
                 match std::fs::read(path) {
                     Ok(bytes) => Ok(SourceRecord::new(bytes, b"read".to_vec(), vec![])),
                     Err(e) => Err(ConnectorError::Fatal(format!("read refused: {e}"))),
                 }
             }
-            _ => Ok(SourceRecord::new(
+            Mode::Ok => Ok(SourceRecord::new(
                 self.polls.to_string().into_bytes(),
                 b"ok".to_vec(),
                 self.polls.to_be_bytes().to_vec(),

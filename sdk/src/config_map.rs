@@ -70,6 +70,14 @@ impl Config {
         }
     }
 
+    /// The config as the struct `T` declares it (`#[derive(Configurable)]`): every key
+    /// parsed, defaults applied, bounds and choices checked, and every problem reported at
+    /// once as an `invalid-config` error naming the keys.
+    pub fn parse<T: connectd_config::Configurable>(&self) -> Result<T, ConnectorError> {
+        T::from_pairs(&self.pairs)
+            .map_err(|problems| ConnectorError::InvalidConfig(problems.to_string()))
+    }
+
     /// Every pair.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs
