@@ -7,6 +7,7 @@
 mod connectors;
 mod deploy;
 mod lake_support;
+mod readme_keys;
 mod sql_support;
 mod support;
 mod wire;

@@ -119,7 +119,7 @@ pub struct LakeSinkConfig {
     /// service. connectd sets `dfs.client.failover.max.attempts = 2` and
     /// `dfs.client.failover.sleep.max.millis = 2000`, so a NameNode that does not answer is
     /// reported within seconds; set them to wait longer.
-    #[config(prefix = "hdfs.")]
+    #[config(prefix = "hdfs.", key = "hdfs.<hadoop key>")]
     pub hdfs: Vec<(String, String)>,
 }
 

@@ -226,6 +226,7 @@ fn config_struct(input: &DeriveInput, fields: &Fields, krate: &Tokens) -> syn::R
         };
         let default_doc = quote_option(&attrs.default_doc);
         if let Some(prefix) = &attrs.prefix {
+            let doc_name = quote_option(&attrs.key);
             keys.push(quote! {
                 #krate::Key {
                     name: #prefix,
@@ -238,6 +239,7 @@ fn config_struct(input: &DeriveInput, fields: &Fields, krate: &Tokens) -> syn::R
                     maximum: ::core::option::Option::None,
                     grant: #grant,
                     prefix: true,
+                    doc_name: #doc_name,
                 }
             });
             reads.push(quote!(let #var = #krate::__private::family(pairs, #prefix);));
@@ -274,6 +276,7 @@ fn config_struct(input: &DeriveInput, fields: &Fields, krate: &Tokens) -> syn::R
                 maximum: #maximum,
                 grant: #grant,
                 prefix: false,
+                doc_name: ::core::option::Option::None,
             }
         });
         reads.push(quote! {

@@ -70,6 +70,10 @@ fn property(out: &mut String, key: &Key) {
         out.push_str(",\"x-connectd-default-doc\":");
         string(out, text);
     }
+    if let Some(name) = key.doc_name {
+        out.push_str(",\"x-connectd-key\":");
+        string(out, name);
+    }
     if let Some(grant) = key.grant {
         out.push_str(",\"x-connectd-grant\":");
         string(out, grant.name());

@@ -54,7 +54,7 @@
 //! | `#[config(default = 1000)]` | the value when the key is unset, written as a user would write it |
 //! | `#[config(default_doc = "AWS_REGION, else us-east-1")]` | the default column's text, for a default decided elsewhere |
 //! | `#[config(minimum = 1)]`, `#[config(maximum = 10)]` | bounds of a number |
-//! | `#[config(prefix = "hdfs.")]` | a family of keys, on a `Vec<(String, String)>` field: every key starting with the prefix, the prefix kept |
+//! | `#[config(prefix = "hdfs.")]` | a family of keys, on a `Vec<(String, String)>` field: every key starting with the prefix, the prefix kept; with `key = "hdfs.<hadoop key>"`, the name the docs show |
 //! | `#[config(alias = "discard")]` | on an enum variant: another name it is accepted under |
 //! | `#[grant(read_parent)]` and friends | the capability the value asks the host for (below) |
 //!
@@ -162,6 +162,8 @@ pub struct Key {
     pub grant: Option<Grant>,
     /// A family of keys: every key starting with `name`.
     pub prefix: bool,
+    /// How the documentation names a family (`hdfs.<hadoop key>`).
+    pub doc_name: Option<&'static str>,
 }
 
 impl Key {

@@ -30,7 +30,7 @@ struct Tail {
     #[config(default_doc = "AWS_REGION, else us-east-1")]
     region: Option<String>,
     /// Hadoop settings.
-    #[config(prefix = "hdfs.")]
+    #[config(prefix = "hdfs.", key = "hdfs.<key>")]
     hdfs: Vec<(String, String)>,
 }
 
@@ -163,7 +163,7 @@ fn the_schema_is_json_schema_with_the_same_keys() {
     );
     assert!(
         schema.contains(
-            r#""patternProperties":{"^hdfs\\.":{"type":"string","description":"Hadoop settings."}}"#
+            r#""patternProperties":{"^hdfs\\.":{"type":"string","x-connectd-key":"hdfs.<key>","description":"Hadoop settings."}}"#
         ),
         "{schema}"
     );

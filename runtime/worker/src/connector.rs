@@ -32,6 +32,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use connectd_config::Configurable;
 use connectd_records::ConnectorName;
 
 use crate::{Error, Result};
@@ -116,24 +117,83 @@ pub fn scalar_text(value: &toml::Value) -> Option<String> {
     }
 }
 
-/// Keys the worker reads itself; every other key is passed to the connector, except the
-/// `transforms.*` and `errors.*` families, which the worker reads too.
-pub const WORKER_KEYS: &[&str] = &[
-    "name",
-    "plugin",
-    "connector.class",
-    "tasks.max",
-    "poll.batch.size",
-    "transforms",
-];
+/// The keys the worker reads from every connector config (Kafka Connect's connector-level
+/// keys); every other key goes to the connector. `connectd plugins describe --worker` prints
+/// them, and the README's table is generated from here.
+#[derive(Configurable, Debug)]
+pub struct ConnectorKeys {
+    /// The plugin: its file stem in `plugin_dir`, or the name it describes itself with
+    /// (`file-source`).
+    #[config(default_doc = "required")]
+    pub plugin: Option<String>,
+    /// Kafka Connect's name for `plugin`.
+    #[config(key = "connector.class", default_doc = "`plugin`")]
+    pub connector_class: Option<String>,
+    /// Connector name; sinks consume as the group `connect-<name>`.
+    #[config(default_doc = "the file stem")]
+    pub name: Option<String>,
+    /// Tasks to run; a sink's task i of n owns the partitions p with p % n = i.
+    #[config(key = "tasks.max", default = 1, minimum = 1)]
+    pub tasks_max: u32,
+    /// Most records one source poll may return.
+    #[config(key = "poll.batch.size", default = 1000, minimum = 1)]
+    pub poll_batch_size: u32,
+    /// Comma-separated aliases of a transform chain, applied in order between the connector and
+    /// its topics.
+    #[config(default_doc = "none")]
+    pub transforms: Option<Vec<String>>,
+    /// `transforms.<alias>.type` names the transform plugin of an alias (`filter`, `fields`,
+    /// `route`, or your own); every other `transforms.<alias>.<key>` is a key of that transform.
+    #[config(prefix = "transforms.", key = "transforms.<alias>.<key>")]
+    pub transform_keys: Vec<(String, String)>,
+    /// `none`: a bad record fails the task. `all`: it is skipped (and dead-lettered).
+    #[config(key = "errors.tolerance", default = "none")]
+    pub errors_tolerance: Tolerance,
+    /// Topic for skipped records (needs `errors.tolerance = "all"`); created with 1
+    /// partition.
+    #[config(key = "errors.deadletterqueue.topic.name", default_doc = "none")]
+    pub dlq_topic: Option<String>,
+    /// Add `__connect.errors.{topic,partition,offset,connector.name,task.id,stage,class.name,exception.class.name,exception.message}`
+    /// headers to dead letters. Kafka Connect defaults to `false`; a dead letter without its
+    /// reason is rarely wanted.
+    #[config(key = "errors.deadletterqueue.context.headers.enable", default = true)]
+    pub dlq_context_headers: bool,
+    /// Ms to retry a retryable error (poll, put, flush, produce, commit) before the task fails;
+    /// `-1` retries until it works, `0` not at all.
+    #[config(key = "errors.retry.timeout", default = -1, minimum = -1)]
+    pub retry_timeout_ms: i64,
+    /// Longest wait between retries (they start at 100 ms and double).
+    #[config(key = "errors.retry.delay.max.ms", default = 60000, minimum = 1)]
+    pub retry_delay_max_ms: u64,
+    /// Log each skipped record with its error.
+    #[config(key = "errors.log.enable", default = false)]
+    pub log_enable: bool,
+    /// Accepted for Kafka Connect's configs; one broker keeps one replica.
+    #[config(
+        key = "errors.deadletterqueue.topic.replication.factor",
+        default_doc = "1"
+    )]
+    pub dlq_replication_factor: Option<String>,
+    /// Accepted for Kafka Connect's configs; records' contents are never logged.
+    #[config(key = "errors.log.include.messages", default = false)]
+    pub log_include_messages: bool,
+}
 
-/// Key families the worker reads itself.
-const WORKER_PREFIXES: &[&str] = &["transforms.", "errors."];
+/// `errors.tolerance`.
+#[derive(Configurable, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tolerance {
+    None,
+    All,
+}
 
-/// Whether the worker reads `key` itself (one of [`WORKER_KEYS`], or of the `transforms.*`
+/// The family of keys the worker owns whole: a key in it that [`ConnectorKeys`] does not
+/// declare is a typo, not the connector's.
+const WORKER_FAMILY: &str = "errors.";
+
+/// Whether the worker reads `key` itself (one of [`ConnectorKeys`], or of the `transforms.*`
 /// and `errors.*` families), so it is not the connector's to check.
 pub fn is_worker_key(key: &str) -> bool {
-    WORKER_KEYS.contains(&key) || WORKER_PREFIXES.iter().any(|p| key.starts_with(p))
+    key.starts_with(WORKER_FAMILY) || ConnectorKeys::declaration().key(key).is_some()
 }
 
 /// One step of a connector's transform chain.
@@ -168,19 +228,6 @@ pub struct ErrorPolicy {
     pub dlq_context_headers: bool,
     /// `errors.log.enable`: log every skipped record's error. Default `false`.
     pub log_enable: bool,
-}
-
-impl Default for ErrorPolicy {
-    fn default() -> Self {
-        ErrorPolicy {
-            tolerate_all: false,
-            retry_timeout_ms: -1,
-            retry_delay_max_ms: 60_000,
-            dlq_topic: None,
-            dlq_context_headers: true,
-            log_enable: false,
-        }
-    }
 }
 
 /// A validated connector config.
@@ -239,31 +286,24 @@ impl ConnectorConfig {
                 .map_err(|reason| Error::config(path, key, reason))?;
             values.insert(key.clone(), resolved);
         }
-        let stem = name.to_string();
-        let name = ConnectorName::new(values.get("name").cloned().unwrap_or(stem))
+        let pairs: Vec<(String, String)> = values
+            .iter()
+            .filter(|(k, _)| is_worker_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let keys = ConnectorKeys::from_pairs(&pairs)
+            .map_err(|problems| Error::config(path, "", problems.to_string()))?;
+        let name = ConnectorName::new(keys.name.clone().unwrap_or_else(|| name.to_string()))
             .map_err(|e| Error::config(path, "name", e.to_string()))?;
-        let plugin = values
-            .get("plugin")
-            .or_else(|| values.get("connector.class"))
-            .cloned()
+        let plugin = keys.plugin.clone().or_else(|| keys.connector_class.clone())
             .ok_or_else(|| Error::config(path, "plugin", "missing: name the plugin to run, e.g. plugin = \"file-source\" (plugin_dir/<plugin>.wasm)".into()))?;
-        let positive = |key: &str, default: u32| -> Result<u32> {
-            match values.get(key) {
-                None => Ok(default),
-                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    Error::config(path, key, format!("expected a positive integer, got {v:?}"))
-                }),
-            }
-        };
-        let tasks_max = positive("tasks.max", 1)?;
-        let poll_batch_size = positive("poll.batch.size", 1000)?;
-        let transforms = transforms(path, &values)?;
-        let errors = error_policy(path, &values)?;
+        let transforms = transforms(path, &keys)?;
+        let errors = error_policy(path, &keys, &pairs)?;
         Ok(ConnectorConfig {
             name,
             plugin,
-            tasks_max,
-            poll_batch_size,
+            tasks_max: keys.tasks_max,
+            poll_batch_size: keys.poll_batch_size,
             transforms,
             errors,
             file: path.to_path_buf(),
@@ -293,125 +333,86 @@ impl ConnectorConfig {
     }
 }
 
-fn transforms(path: &Path, values: &BTreeMap<String, String>) -> Result<Vec<TransformConfig>> {
-    let aliases: Vec<&str> = values
-        .get("transforms")
-        .map(|t| {
-            t.split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+fn transforms(path: &Path, keys: &ConnectorKeys) -> Result<Vec<TransformConfig>> {
+    let aliases = keys.transforms.as_deref().unwrap_or_default();
     let mut chain = Vec::new();
-    for alias in &aliases {
+    for alias in aliases {
         let prefix = format!("transforms.{alias}.");
-        let plugin = values.get(&format!("{prefix}type")).ok_or_else(|| {
-            Error::config(
-                path,
-                &format!("{prefix}type"),
-                format!("missing: name the transform plugin for {alias:?}, e.g. \"filter\""),
-            )
-        })?;
-        let config = values
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v)))
+        let of_alias = || {
+            keys.transform_keys
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v)))
+        };
+        let plugin = of_alias()
+            .find(|(k, _)| *k == "type")
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| {
+                Error::config(
+                    path,
+                    &format!("{prefix}type"),
+                    format!("missing: name the transform plugin for {alias:?}, e.g. \"filter\""),
+                )
+            })?;
+        let config = of_alias()
             .filter(|(k, _)| *k != "type")
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         chain.push(TransformConfig {
             alias: alias.to_string(),
-            plugin: plugin.clone(),
+            plugin,
             config,
         });
     }
     // A `transforms.<alias>.*` key whose alias is not listed is almost always a typo.
-    for key in values.keys() {
-        if let Some(rest) = key.strip_prefix("transforms.") {
-            let alias = rest.split('.').next().unwrap_or_default();
-            if !aliases.contains(&alias) {
-                return Err(Error::config(
-                    path,
-                    key,
-                    format!(
-                        "transform {alias:?} is not listed in `transforms` ({:?})",
-                        aliases.join(",")
-                    ),
-                ));
-            }
+    for (key, _) in &keys.transform_keys {
+        let alias = key["transforms.".len()..]
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        if !aliases.iter().any(|a| a == alias) {
+            return Err(Error::config(
+                path,
+                key,
+                format!(
+                    "transform {alias:?} is not listed in `transforms` ({:?})",
+                    aliases.join(",")
+                ),
+            ));
         }
     }
     Ok(chain)
 }
 
-fn error_policy(path: &Path, values: &BTreeMap<String, String>) -> Result<ErrorPolicy> {
-    let mut policy = ErrorPolicy::default();
-    let bool_key = |key: &str, default: bool| -> Result<bool> {
-        match values.get(key).map(String::as_str) {
-            None => Ok(default),
-            Some("true") => Ok(true),
-            Some("false") => Ok(false),
-            Some(other) => Err(Error::config(
-                path,
-                key,
-                format!("expected true or false, got {other:?}"),
-            )),
-        }
-    };
-    for (key, value) in values.iter().filter(|(k, _)| k.starts_with("errors.")) {
-        match key.as_str() {
-            "errors.tolerance" => {
-                policy.tolerate_all = match value.as_str() {
-                    "none" => false,
-                    "all" => true,
-                    other => {
-                        return Err(Error::config(
-                            path,
-                            key,
-                            format!("expected \"none\" or \"all\", got {other:?}"),
-                        ));
-                    }
-                }
-            }
-            "errors.retry.timeout" => {
-                policy.retry_timeout_ms =
-                    value.parse().ok().filter(|n| *n >= -1).ok_or_else(|| {
-                        Error::config(
-                            path,
-                            key,
-                            format!("expected milliseconds, or -1 for no limit, got {value:?}"),
-                        )
-                    })?
-            }
-            "errors.retry.delay.max.ms" => {
-                policy.retry_delay_max_ms =
-                    value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        Error::config(
-                            path,
-                            key,
-                            format!("expected positive milliseconds, got {value:?}"),
-                        )
-                    })?
-            }
-            "errors.deadletterqueue.topic.name" => {
-                policy.dlq_topic = Some(value.clone()).filter(|t| !t.is_empty())
-            }
-            "errors.deadletterqueue.context.headers.enable" => {
-                policy.dlq_context_headers = bool_key(key, true)?
-            }
-            "errors.log.enable" => policy.log_enable = bool_key(key, false)?,
-            // Accepted for Kafka Connect compatibility; one broker has one replica.
-            "errors.deadletterqueue.topic.replication.factor" | "errors.log.include.messages" => {}
-            other => {
-                return Err(Error::config(
-                    path,
-                    other,
-                    "unknown errors.* key; known: errors.tolerance, errors.retry.timeout, errors.retry.delay.max.ms, errors.deadletterqueue.topic.name, errors.deadletterqueue.context.headers.enable, errors.log.enable".into(),
-                ));
-            }
-        }
+fn error_policy(
+    path: &Path,
+    keys: &ConnectorKeys,
+    pairs: &[(String, String)],
+) -> Result<ErrorPolicy> {
+    let declared = ConnectorKeys::declaration();
+    if let Some((key, _)) = pairs
+        .iter()
+        .find(|(k, _)| k.starts_with(WORKER_FAMILY) && declared.key(k).is_none())
+    {
+        let known: Vec<&str> = declared
+            .keys
+            .iter()
+            .map(|k| k.name)
+            .filter(|k| k.starts_with(WORKER_FAMILY))
+            .collect();
+        return Err(Error::config(
+            path,
+            key,
+            format!("unknown errors.* key; known: {}", known.join(", ")),
+        ));
     }
-
+    let policy = ErrorPolicy {
+        tolerate_all: keys.errors_tolerance == Tolerance::All,
+        retry_timeout_ms: keys.retry_timeout_ms,
+        retry_delay_max_ms: keys.retry_delay_max_ms,
+        dlq_topic: keys.dlq_topic.clone().filter(|t| !t.is_empty()),
+        dlq_context_headers: keys.dlq_context_headers,
+        log_enable: keys.log_enable,
+    };
     if policy.dlq_topic.is_some() && !policy.tolerate_all {
         return Err(Error::config(
             path,

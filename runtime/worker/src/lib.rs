@@ -76,6 +76,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use connectd_config::Grant;
 use connectd_host::{Grants, Host, Limits};
 
 use crate::backend::TopicBackend;
@@ -349,7 +350,12 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
     let Ok(schema) = serde_json::from_str::<serde_json::Value>(schema) else {
         return (connector, grants);
     };
-    if schema.get("x-connectd-grant").and_then(|g| g.as_str()) == Some("stdout") {
+    let grant_of = |spec: &serde_json::Value| {
+        spec.get("x-connectd-grant")
+            .and_then(|g| g.as_str())
+            .map(|name| (name.to_string(), Grant::from_name(name)))
+    };
+    if let Some((_, Some(Grant::Stdout))) = grant_of(&schema) {
         grants.stdout = true;
     }
     let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
@@ -361,19 +367,16 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
         .map(Path::to_path_buf)
         .unwrap_or_default();
     for (key, spec) in properties {
-        let (Some(kind), Some(value)) = (
-            spec.get("x-connectd-grant").and_then(|g| g.as_str()),
-            connector.values.get(key),
-        ) else {
+        let (Some((name, kind)), Some(value)) = (grant_of(spec), connector.values.get(key)) else {
             continue;
         };
-        if kind == "sql-url" {
+        if kind == Some(Grant::SqlUrl) {
             let url = sqlite_absolute(&base, value);
             connector.values.insert(key.clone(), url.clone());
             grants.sql_urls.push(url);
             continue;
         }
-        if kind == "store-url" {
+        if kind == Some(Grant::StoreUrl) {
             let url = local_store_absolute(&base, value);
             connector.values.insert(key.clone(), url.clone());
             grants.store_urls.push(url);
@@ -388,16 +391,16 @@ fn grants_for(schema: &str, mut connector: ConnectorConfig) -> (ConnectorConfig,
         };
         let entry = (parent.to_path_buf(), parent.to_string_lossy().into_owned());
         match kind {
-            "read-parent" => grants.read_dirs.push(entry),
-            "write-parent" => {
+            Some(Grant::ReadParent) => grants.read_dirs.push(entry),
+            Some(Grant::WriteParent) => {
                 // A sink's output folder may not exist yet; the grant needs it.
                 if let Err(e) = std::fs::create_dir_all(parent) {
                     tracing::warn!(connector = %connector.name, dir = %parent.display(), error = %e, "cannot create granted directory");
                 }
                 grants.write_dirs.push(entry)
             }
-            other => {
-                tracing::warn!(connector = %connector.name, key = %key, grant = other, "unknown x-connectd-grant; granting nothing")
+            _ => {
+                tracing::warn!(connector = %connector.name, key = %key, grant = %name, "unknown x-connectd-grant; granting nothing")
             }
         }
     }

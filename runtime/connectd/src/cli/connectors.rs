@@ -3,7 +3,7 @@
 //! the API's own JSON with `--output json`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -105,6 +105,17 @@ enum PluginAction {
     /// Check that a .wasm file is a connector plugin connectd can load, and show what it
     /// describes (needs no worker).
     Validate { file: PathBuf },
+    /// Print a plugin's config keys as a Markdown table (key, default, meaning) from the
+    /// schema it describes itself with (needs no worker); `--worker` prints the keys the
+    /// worker reads from every connector config.
+    Describe {
+        /// The plugin's .wasm file.
+        #[arg(required_unless_present = "worker", conflicts_with = "worker")]
+        file: Option<PathBuf>,
+        /// The worker's own connector keys (`tasks.max`, `errors.*`, `transforms.*`).
+        #[arg(long)]
+        worker: bool,
+    },
 }
 
 impl Api {
@@ -331,11 +342,23 @@ pub fn run_plugins(args: PluginsArgs) -> Result<()> {
                 }
             });
         }
+        PluginAction::Describe { file, worker } => {
+            let schema = match file {
+                Some(file) => load_descriptor(&file)?.config_schema,
+                None => {
+                    debug_assert!(worker);
+                    <connectd_worker::connector::ConnectorKeys as connectd_config::Configurable>::schema()
+                }
+            };
+            let table = super::keys::markdown(&schema)
+                .context("the plugin's config schema is not a JSON Schema object")?;
+            match api.output {
+                Output::Json => println!("{schema}"),
+                Output::Table => print!("{table}"),
+            }
+        }
         PluginAction::Validate { file } => {
-            let cache = tempfile_dir()?;
-            let host = connectd_host::Host::new(&cache).context("starting the WebAssembly host")?;
-            let plugin = host.load(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let d = plugin.descriptor();
+            let d = load_descriptor(&file)?;
             let schema: Value = serde_json::from_str(&d.config_schema).unwrap_or(Value::Null);
             let described = json!({
                 "file": file.display().to_string(),
@@ -344,7 +367,6 @@ pub fn run_plugins(args: PluginsArgs) -> Result<()> {
                 "version": d.version,
                 "config": schema,
             });
-            let _ = std::fs::remove_dir_all(&cache);
             api.print(&described, |v| {
                 println!(
                     "{}: a valid {} plugin: {} {}",
@@ -379,6 +401,18 @@ pub fn run_plugins(args: PluginsArgs) -> Result<()> {
 }
 
 /// A fresh directory for the compiled-component cache of one validation.
+/// What the plugin file describes itself as, loaded by a host of its own.
+fn load_descriptor(file: &Path) -> Result<connectd_records::Descriptor> {
+    let cache = tempfile_dir()?;
+    let host = connectd_host::Host::new(&cache).context("starting the WebAssembly host")?;
+    let loaded = host
+        .load(file)
+        .map(|plugin| plugin.descriptor().clone())
+        .map_err(|e| anyhow::anyhow!("{e}"));
+    let _ = std::fs::remove_dir_all(&cache);
+    loaded
+}
+
 fn tempfile_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("connectd-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

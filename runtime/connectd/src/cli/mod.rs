@@ -4,6 +4,7 @@
 pub mod connectors;
 pub mod consume;
 pub mod groups;
+pub mod keys;
 pub mod perf;
 pub mod produce;
 pub mod topics;
