@@ -120,6 +120,14 @@ pub(crate) fn trap(e: wasmtime::Error) -> TaskError {
                 .unwrap_or_else(|| "memory limit exceeded (limits: memory)".into()),
         ),
         Some(t) => TaskError::Trap(t.to_string()),
-        None => TaskError::Trap(e.root_cause().to_string()),
+        None => match crate::MISSING_CAPABILITIES
+            .iter()
+            .find(|(_, interface)| chain.contains("unknown import") && chain.contains(interface))
+        {
+            Some((feature, interface)) => TaskError::Fatal(format!(
+                "the plugin called {interface}, but this connectd was built without the `{feature}` capability; build it with `cargo build --release -p connectd --features {feature}` (on by default)"
+            )),
+            None => TaskError::Trap(e.root_cause().to_string()),
+        },
     }
 }

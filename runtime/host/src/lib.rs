@@ -12,12 +12,15 @@
 
 mod bindings;
 mod cache;
+#[cfg(feature = "bench")]
 mod command;
 mod files;
-mod native;
+pub mod native;
+#[cfg(feature = "object-store")]
 mod object_store;
 mod sink;
 mod source;
+#[cfg(feature = "sql")]
 mod sql;
 mod store;
 mod transform;
@@ -27,12 +30,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+#[cfg(feature = "bench")]
 pub use command::run_command;
 use connectd_records::Descriptor;
 pub use sink::SinkTask;
 pub use source::SourceTask;
 pub use store::{Grants, Limits, TABLE_ELEMENT_BYTES};
 pub use transform::Transformer;
+
+/// The capabilities this build lacks (cargo features of `connectd-host`), with the WIT
+/// interface each one implements.
+pub const MISSING_CAPABILITIES: &[(&str, &str)] = &[
+    #[cfg(not(feature = "sql"))]
+    ("sql", "connectd:connector/sql"),
+    #[cfg(not(feature = "object-store"))]
+    ("object-store", "connectd:connector/object-store"),
+];
 
 /// How often the shared epoch advances; CPU deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -161,16 +174,26 @@ impl Host {
             wasmtime::component::HasSelf<_>,
         >(&mut linker, |state| state)
         .map_err(|e| Error::Engine(e.to_string()))?;
+        #[cfg(feature = "object-store")]
         bindings::sink::connectd::connector::object_store::add_to_linker::<
             _,
             wasmtime::component::HasSelf<_>,
         >(&mut linker, |state| state)
         .map_err(|e| Error::Engine(e.to_string()))?;
+        #[cfg(feature = "sql")]
         bindings::source::connectd::connector::sql::add_to_linker::<
             _,
             wasmtime::component::HasSelf<_>,
         >(&mut linker, |state| state)
         .map_err(|e| Error::Engine(e.to_string()))?;
+        if !MISSING_CAPABILITIES.is_empty() {
+            // Every SDK plugin imports the capabilities its kind may use; in a build without
+            // one, its functions trap when called (the trap names the feature), and the rest
+            // of the plugin runs.
+            linker
+                .define_unknown_imports_as_traps(&component)
+                .map_err(|e| Error::Engine(e.to_string()))?;
+        }
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(
                 "imports something the host does not provide: {e:#}"
@@ -263,21 +286,21 @@ pub struct Plugin {
 
 impl Plugin {
     /// A source connector compiled into this process, run without the sandbox: for measuring
-    /// what the WebAssembly boundary costs, everything else being equal.
-    pub fn native_source<T: connectd_sdk::Source + Send>() -> Plugin {
+    /// what the WebAssembly boundary costs, everything else being equal (see [`native`]).
+    pub fn native_source(descriptor: Descriptor, open: native::OpenSource) -> Plugin {
         Plugin {
             engine: wasmtime::Engine::default(),
-            kind: PluginKind::NativeSource(native::open_source::<T>()),
-            descriptor: T::describe(),
+            kind: PluginKind::NativeSource(open),
+            descriptor,
         }
     }
 
     /// A sink connector compiled into this process, run without the sandbox.
-    pub fn native_sink<T: connectd_sdk::Sink + Send>() -> Plugin {
+    pub fn native_sink(descriptor: Descriptor, open: native::OpenSink) -> Plugin {
         Plugin {
             engine: wasmtime::Engine::default(),
-            kind: PluginKind::NativeSink(native::open_sink::<T>()),
-            descriptor: T::describe(),
+            kind: PluginKind::NativeSink(open),
+            descriptor,
         }
     }
 

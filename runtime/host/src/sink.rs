@@ -7,7 +7,7 @@ use connectd_records::{Offset, SinkBatch, TopicPartition};
 
 use crate::TaskError;
 use crate::bindings::{sink as bindings, task_error, trap_in, wit};
-use crate::native::DynSink;
+use crate::native::NativeSink;
 use crate::store::TaskState;
 
 pub(crate) type Pre = bindings::SinkConnectorPre<TaskState>;
@@ -17,11 +17,11 @@ pub struct SinkTask(Inner);
 
 enum Inner {
     Wasm(WasmSinkTask),
-    Native(Box<dyn DynSink>),
+    Native(Box<dyn NativeSink>),
 }
 
 impl SinkTask {
-    pub(crate) fn native(task: Box<dyn DynSink>) -> Self {
+    pub(crate) fn native(task: Box<dyn NativeSink>) -> Self {
         SinkTask(Inner::Native(task))
     }
 

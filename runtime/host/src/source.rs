@@ -7,7 +7,7 @@ use connectd_records::{SourceBatch, SourceColumns};
 
 use crate::TaskError;
 use crate::bindings::{source as bindings, task_error, trap_in};
-use crate::native::DynSource;
+use crate::native::NativeSource;
 use crate::store::TaskState;
 
 pub(crate) type Pre = bindings::SourceConnectorPre<TaskState>;
@@ -17,11 +17,11 @@ pub struct SourceTask(Inner);
 
 enum Inner {
     Wasm(WasmSourceTask),
-    Native(Box<dyn DynSource>),
+    Native(Box<dyn NativeSource>),
 }
 
 impl SourceTask {
-    pub(crate) fn native(task: Box<dyn DynSource>) -> Self {
+    pub(crate) fn native(task: Box<dyn NativeSource>) -> Self {
         SourceTask(Inner::Native(task))
     }
 

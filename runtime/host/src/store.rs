@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::ResourceLimiter;
@@ -60,8 +60,10 @@ pub(crate) struct TaskState {
     /// The read-write directories, for the host's `files` interface.
     pub(crate) write_dirs: Vec<(PathBuf, String)>,
     /// The URLs the `sql` interface may open.
+    #[cfg(feature = "sql")]
     pub(crate) sql_urls: Vec<String>,
     /// The locations the `object-store` interface may open.
+    #[cfg(feature = "object-store")]
     pub(crate) store_urls: Vec<String>,
     /// Epoch ticks the current call spent blocked in the host waiting on a database: the
     /// deadline is extended by them, so the CPU deadline counts the guest's own time.
@@ -241,8 +243,9 @@ impl WasiView for TaskState {
 
 /// The runtime the host's client libraries (object stores, SQL drivers) run on; tasks block
 /// on it from their own threads.
+#[cfg(any(feature = "sql", feature = "object-store"))]
 pub(crate) fn io_runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -258,6 +261,7 @@ impl TaskState {
     /// guest did not spend computing (given back to its CPU deadline). A panic inside `f` (a
     /// client library's `unwrap` on what it was given) is caught and returned as its text,
     /// for the caller to make an error of the call rather than the end of the task's thread.
+    #[cfg(any(feature = "sql", feature = "object-store"))]
     pub(crate) fn block_on<T>(&mut self, f: impl Future<Output = T>) -> Result<T, String> {
         let started = std::time::Instant::now();
         let out =
@@ -300,7 +304,9 @@ impl TaskState {
             stderr,
             table: ResourceTable::new(),
             write_dirs: grants.write_dirs.clone(),
+            #[cfg(feature = "sql")]
             sql_urls: grants.sql_urls.clone(),
+            #[cfg(feature = "object-store")]
             store_urls: grants.store_urls.clone(),
             waited_ticks: 0,
             limits: TaskLimiter::new(limits.memory_bytes),

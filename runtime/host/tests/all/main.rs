@@ -4,5 +4,6 @@
 #[path = "../../../../tests/all/connectors.rs"]
 mod support;
 
+mod capabilities;
 mod file_source;
 mod misbehaving;

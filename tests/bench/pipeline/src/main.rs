@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod native;
+
 use anyhow::{Context, Result, bail};
 use connectd_host::{Limits, Plugin};
 use connectd_records::TopicPartition;
@@ -57,10 +59,10 @@ const NATIVE: [&str; 4] = ["datagen-source", "file-source", "file-sink", "lake-s
 /// One of [`NATIVE`], compiled in.
 fn native_plugin(name: &str) -> Result<Plugin> {
     Ok(match name {
-        "datagen-source" => Plugin::native_source::<connectd_datagen_source::Datagen>(),
-        "file-source" => Plugin::native_source::<connectd_file_source::FileSource>(),
-        "file-sink" => Plugin::native_sink::<connectd_file_sink::FileSink>(),
-        "lake-sink" => Plugin::native_sink::<connectd_lake_sink::LakeSink>(),
+        "datagen-source" => native::source::<connectd_datagen_source::Datagen>(),
+        "file-source" => native::source::<connectd_file_source::FileSource>(),
+        "file-sink" => native::sink::<connectd_file_sink::FileSink>(),
+        "lake-sink" => native::sink::<connectd_lake_sink::LakeSink>(),
         other => bail!("unknown native connector {other:?}; known: {NATIVE:?}"),
     })
 }
