@@ -4,6 +4,7 @@
 //! with clients no one here wrote: librdkafka (the rdkafka crate), kcat, confluent-kafka and
 //! kafka-python.
 
+mod architecture;
 mod connectors;
 mod deploy;
 mod lake_support;
