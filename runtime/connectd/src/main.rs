@@ -158,6 +158,7 @@ fn run_worker(
                         status: file.worker.status_storage_topic.clone(),
                         configs: file.worker.config_storage_topic.clone(),
                     },
+                    io: tokio::runtime::Handle::current(),
                     cluster: file.cluster.as_ref().map(|c| connectd_worker::ClusterSettings {
                         group_id: c.group_id.clone(),
                         bootstrap_servers: match (&file.mode, &broker) {

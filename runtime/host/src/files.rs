@@ -142,7 +142,8 @@ mod tests {
             write_dirs: vec![(dir.path().to_path_buf(), guest.clone())],
             ..Default::default()
         };
-        let mut state = TaskState::new(&grants, &crate::Limits::default()).unwrap();
+        let mut state =
+            TaskState::new(&grants, &crate::Limits::default(), Some(crate::tests_io())).unwrap();
         let path = format!("{guest}/out.txt");
         let a = state.open(path.clone()).unwrap();
         state

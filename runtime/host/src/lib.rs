@@ -112,6 +112,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The wasmtime engine, its epoch ticker and the component cache.
 pub struct Host {
     engine: wasmtime::Engine,
+    io: tokio::runtime::Handle,
     cache_dir: PathBuf,
     stop: Arc<AtomicBool>,
 }
@@ -129,8 +130,10 @@ fn engine_config() -> wasmtime::Config {
 }
 
 impl Host {
-    /// A host whose compiled components are cached in `cache_dir`.
-    pub fn new(cache_dir: &Path) -> Result<Self> {
+    /// A host whose compiled components are cached in `cache_dir`, and whose capabilities'
+    /// clients (SQL drivers, object stores) run on `io`: the binary's runtime, handed down.
+    /// Tasks call from threads of their own and block on it; they must not be its workers.
+    pub fn new(cache_dir: &Path, io: tokio::runtime::Handle) -> Result<Self> {
         let engine =
             wasmtime::Engine::new(&engine_config()).map_err(|e| Error::Engine(e.to_string()))?;
         std::fs::create_dir_all(cache_dir).map_err(|e| Error::Io {
@@ -153,6 +156,7 @@ impl Host {
             })?;
         Ok(Host {
             engine,
+            io,
             cache_dir: cache_dir.to_path_buf(),
             stop,
         })
@@ -227,6 +231,7 @@ impl Host {
         );
         Ok(Plugin {
             engine: self.engine.clone(),
+            io: Some(self.io.clone()),
             kind,
             descriptor,
         })
@@ -237,16 +242,18 @@ impl Host {
         grants: &Grants,
         limits: &Limits,
     ) -> Result<wasmtime::Store<store::TaskState>, TaskError> {
-        new_store(&self.engine, grants, limits)
+        new_store(&self.engine, Some(&self.io), grants, limits)
     }
 }
 
 fn new_store(
     engine: &wasmtime::Engine,
+    io: Option<&tokio::runtime::Handle>,
     grants: &Grants,
     limits: &Limits,
 ) -> Result<wasmtime::Store<store::TaskState>, TaskError> {
-    let mut store = wasmtime::Store::new(engine, store::TaskState::new(grants, limits)?);
+    let mut store =
+        wasmtime::Store::new(engine, store::TaskState::new(grants, limits, io.cloned())?);
     store.limiter(|s| &mut s.limits);
     // At the deadline, time the call spent waiting on a database in the host is given back
     // once; a guest that computed that long traps.
@@ -280,6 +287,8 @@ enum PluginKind {
 /// [`Plugin::native_source`]).
 pub struct Plugin {
     engine: wasmtime::Engine,
+    /// The host's I/O runtime (`None` for a native plugin, which has no store).
+    io: Option<tokio::runtime::Handle>,
     kind: PluginKind,
     descriptor: Descriptor,
 }
@@ -290,6 +299,7 @@ impl Plugin {
     pub fn native_source(descriptor: Descriptor, open: native::OpenSource) -> Plugin {
         Plugin {
             engine: wasmtime::Engine::default(),
+            io: None,
             kind: PluginKind::NativeSource(open),
             descriptor,
         }
@@ -299,6 +309,7 @@ impl Plugin {
     pub fn native_sink(descriptor: Descriptor, open: native::OpenSink) -> Plugin {
         Plugin {
             engine: wasmtime::Engine::default(),
+            io: None,
             kind: PluginKind::NativeSink(open),
             descriptor,
         }
@@ -329,7 +340,7 @@ impl Plugin {
         };
         SourceTask::open(
             pre,
-            new_store(&self.engine, grants, limits)?,
+            new_store(&self.engine, self.io.as_ref(), grants, limits)?,
             limits.deadline_ticks(),
             config,
             resume,
@@ -355,7 +366,7 @@ impl Plugin {
         };
         SinkTask::open(
             pre,
-            new_store(&self.engine, grants, limits)?,
+            new_store(&self.engine, self.io.as_ref(), grants, limits)?,
             limits.deadline_ticks(),
             config,
         )
@@ -375,7 +386,7 @@ impl Plugin {
         };
         Transformer::open(
             pre,
-            new_store(&self.engine, &Grants::default(), limits)?,
+            new_store(&self.engine, self.io.as_ref(), &Grants::default(), limits)?,
             limits.deadline_ticks(),
             config,
         )
@@ -386,4 +397,21 @@ impl Plugin {
 pub(crate) fn arm_deadline(store: &mut wasmtime::Store<store::TaskState>, ticks: u64) {
     store.data_mut().waited_ticks = 0;
     store.set_epoch_deadline(ticks);
+}
+
+/// The I/O runtime the unit tests hand to task states, as the binary hands its own to the
+/// host.
+#[cfg(test)]
+pub(crate) fn tests_io() -> tokio::runtime::Handle {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("building the tests' I/O runtime")
+        })
+        .handle()
+        .clone()
 }

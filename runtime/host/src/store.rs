@@ -59,6 +59,11 @@ pub(crate) struct TaskState {
     pub(crate) table: ResourceTable,
     /// The read-write directories, for the host's `files` interface.
     pub(crate) write_dirs: Vec<(PathBuf, String)>,
+    /// The runtime the capabilities' client libraries (SQL drivers, object stores) run on:
+    /// the binary's, handed down through [`crate::Host::new`]; the task's thread blocks on it
+    /// (`None` for a host made without one: a capability call then fails).
+    #[cfg_attr(not(any(feature = "sql", feature = "object-store")), allow(dead_code))]
+    pub(crate) io: Option<tokio::runtime::Handle>,
     /// The URLs the `sql` interface may open.
     #[cfg(feature = "sql")]
     pub(crate) sql_urls: Vec<String>,
@@ -241,21 +246,6 @@ impl WasiView for TaskState {
     }
 }
 
-/// The runtime the host's client libraries (object stores, SQL drivers) run on; tasks block
-/// on it from their own threads.
-#[cfg(any(feature = "sql", feature = "object-store"))]
-pub(crate) fn io_runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("connectd-io")
-            .enable_all()
-            .build()
-            .expect("building the I/O runtime")
-    })
-}
-
 impl TaskState {
     /// Runs `f` on the I/O runtime, blocking this thread, and counts the wait as time the
     /// guest did not spend computing (given back to its CPU deadline). A panic inside `f` (a
@@ -264,21 +254,25 @@ impl TaskState {
     #[cfg(any(feature = "sql", feature = "object-store"))]
     pub(crate) fn block_on<T>(&mut self, f: impl Future<Output = T>) -> Result<T, String> {
         let started = std::time::Instant::now();
-        let out =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| io_runtime().block_on(f)))
-                .map_err(|panic| {
-                    panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                });
+        let io = self.io.clone().ok_or("the host was given no I/O runtime")?;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| io.block_on(f)))
+            .map_err(|panic| {
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            });
         let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
         self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
         out
     }
 
-    pub(crate) fn new(grants: &Grants, limits: &Limits) -> Result<Self, TaskError> {
+    pub(crate) fn new(
+        grants: &Grants,
+        limits: &Limits,
+        io: Option<tokio::runtime::Handle>,
+    ) -> Result<Self, TaskError> {
         let mut wasi = WasiCtxBuilder::new();
         // Tasks run on threads of their own, synchronously: file reads, opens and syncs may
         // block the calling thread instead of a round trip through tokio's blocking pool.
@@ -304,6 +298,7 @@ impl TaskState {
             stderr,
             table: ResourceTable::new(),
             write_dirs: grants.write_dirs.clone(),
+            io,
             #[cfg(feature = "sql")]
             sql_urls: grants.sql_urls.clone(),
             #[cfg(feature = "object-store")]

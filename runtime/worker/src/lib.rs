@@ -179,6 +179,9 @@ pub struct WorkerSettings {
     pub cluster: Option<ClusterSettings>,
     /// The names of its internal topics.
     pub internal_topics: InternalTopics,
+    /// The runtime the plugins' capabilities (SQL drivers, object stores) run on: the
+    /// binary's, handed down to the host (see ARCHITECTURE.md).
+    pub io: tokio::runtime::Handle,
 }
 
 pub use cluster::ClusterSettings;
@@ -209,7 +212,7 @@ impl Worker {
         backend: Arc<dyn TopicBackend>,
         builtins: Vec<(String, Arc<connectd_host::Plugin>)>,
     ) -> Result<Worker> {
-        let host = Host::new(&settings.cache_dir)?;
+        let host = Host::new(&settings.cache_dir, settings.io.clone())?;
         let follow = settings.cluster.is_some();
         let topics = &settings.internal_topics;
         let offsets = Arc::new(SourceOffsets::load(

@@ -400,11 +400,17 @@ pub fn run_plugins(args: PluginsArgs) -> Result<()> {
     Ok(())
 }
 
-/// A fresh directory for the compiled-component cache of one validation.
-/// What the plugin file describes itself as, loaded by a host of its own.
+/// What the plugin file describes itself as, loaded by a host of its own. Describing calls
+/// no capability, so the host's I/O runtime is a small one that lives as long as the call.
 fn load_descriptor(file: &Path) -> Result<connectd_records::Descriptor> {
     let cache = tempfile_dir()?;
-    let host = connectd_host::Host::new(&cache).context("starting the WebAssembly host")?;
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    let host = connectd_host::Host::new(&cache, io.handle().clone())
+        .context("starting the WebAssembly host")?;
     let loaded = host
         .load(file)
         .map(|plugin| plugin.descriptor().clone())
@@ -413,6 +419,7 @@ fn load_descriptor(file: &Path) -> Result<connectd_records::Descriptor> {
     loaded
 }
 
+/// A fresh directory for the compiled-component cache of one validation.
 fn tempfile_dir() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("connectd-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

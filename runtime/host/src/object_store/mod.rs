@@ -405,9 +405,11 @@ impl HostUpload for TaskState {
         if let Some(writer) = u.writer {
             // Not completed: give the parts up (S3 would keep them, billed, until a lifecycle
             // rule removes them).
-            crate::store::io_runtime().spawn(async move {
-                let _ = writer.abort().await;
-            });
+            if let Some(io) = &self.io {
+                io.spawn(async move {
+                    let _ = writer.abort().await;
+                });
+            }
         }
         Ok(())
     }
@@ -422,7 +424,7 @@ mod tests {
             store_urls: vec![granted.to_string()],
             ..Default::default()
         };
-        TaskState::new(&grants, &crate::Limits::default()).unwrap()
+        TaskState::new(&grants, &crate::Limits::default(), Some(crate::tests_io())).unwrap()
     }
 
     fn borrow(b: &Resource<wit::Bucket>) -> Resource<wit::Bucket> {

@@ -238,13 +238,15 @@ impl HostConnection for TaskState {
             .delete(Resource::<Connection>::new_own(connection.rep()))?;
         let pool = c.pool;
         // Closing says goodbye to the server; a pool dropped without it only drops sockets.
-        crate::store::io_runtime().spawn(async move {
-            match pool {
-                Pool::Postgres(p) => p.close().await,
-                Pool::MySql(p) => p.close().await,
-                Pool::Sqlite(p) => p.close().await,
-            }
-        });
+        if let Some(io) = &self.io {
+            io.spawn(async move {
+                match pool {
+                    Pool::Postgres(p) => p.close().await,
+                    Pool::MySql(p) => p.close().await,
+                    Pool::Sqlite(p) => p.close().await,
+                }
+            });
+        }
         Ok(())
     }
 }
@@ -317,7 +319,8 @@ mod tests {
             sql_urls: vec!["sqlite::memory:".into()],
             ..Default::default()
         };
-        let mut state = TaskState::new(&grants, &crate::Limits::default()).unwrap();
+        let mut state =
+            TaskState::new(&grants, &crate::Limits::default(), Some(crate::tests_io())).unwrap();
         let Err(SqlError::Denied(m)) = state.open("sqlite:///etc/passwd".into()) else {
             panic!("an ungranted URL opened");
         };
@@ -337,7 +340,8 @@ mod tests {
             sql_urls: vec![url.clone()],
             ..Default::default()
         };
-        let mut state = TaskState::new(&grants, &crate::Limits::default()).unwrap();
+        let mut state =
+            TaskState::new(&grants, &crate::Limits::default(), Some(crate::tests_io())).unwrap();
         let c = state.open(url).unwrap();
         let conn = || Resource::<sql::Connection>::new_borrow(c.rep());
         let statement = |sql: &str, params: Vec<sql::Value>| Statement {

@@ -10,7 +10,7 @@ fn a_capability_left_out_of_the_build_fails_the_call_naming_its_feature() {
     let wasm = crate::support::build_connector("connectd-sql-source");
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let host = Host::new(cache.path()).unwrap();
+    let host = Host::new(cache.path(), crate::io()).unwrap();
     let plugin = host
         .load(&wasm)
         .expect("a plugin loads whatever capabilities the build has");

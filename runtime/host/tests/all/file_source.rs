@@ -9,7 +9,7 @@ use connectd_records::Kind;
 fn file_source_component_reads_its_granted_directory_only() {
     let wasm = crate::support::build_connector("connectd-file-source");
     let cache = tempfile::tempdir().unwrap();
-    let host = Host::new(cache.path()).unwrap();
+    let host = Host::new(cache.path(), crate::io()).unwrap();
     let plugin = host.load(&wasm).unwrap();
     assert_eq!(plugin.descriptor().name, "file-source");
     assert_eq!(plugin.descriptor().kind, Kind::Source);
@@ -115,7 +115,7 @@ fn a_file_that_is_not_a_component_is_refused_with_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("broken.wasm");
     std::fs::write(&bogus, b"\0asm not really").unwrap();
-    let host = Host::new(&dir.path().join("cache")).unwrap();
+    let host = Host::new(&dir.path().join("cache"), crate::io()).unwrap();
     let err = host.load(&bogus).err().unwrap().to_string();
     assert!(
         err.contains("broken.wasm") && err.contains("wasm32-wasip2"),

@@ -22,7 +22,7 @@ fn rss_kb() -> u64 {
 fn each_misbehaviour_fails_only_its_own_task() {
     let wasm = crate::support::build_connector("connectd-test-misbehave");
     let cache = tempfile::tempdir().unwrap();
-    let host = Host::new(cache.path()).unwrap();
+    let host = Host::new(cache.path(), crate::io()).unwrap();
     let plugin = host.load(&wasm).unwrap();
     let limits = Limits {
         memory_bytes: 64 << 20,

@@ -171,8 +171,10 @@ fn main() -> Result<()> {
         )?,
         other => bail!("pipeline: expected datagen, file or lake, got {other:?}"),
     }
+    // As in the binary: one runtime for the broker's maintenance and the plugins' I/O, with a
+    // worker per core of this 2-core machine.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()?;
     let config = connectd_broker::BrokerConfig::default();
@@ -191,6 +193,7 @@ fn main() -> Result<()> {
         worker_id: "bench".into(),
         cluster: None,
         internal_topics: Default::default(),
+        io: runtime.handle().clone(),
     };
     let backend = Arc::new(connectd_worker::backend::Embedded::new(broker.clone()));
     let mut started = Instant::now();
