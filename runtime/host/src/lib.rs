@@ -400,18 +400,9 @@ pub(crate) fn arm_deadline(store: &mut wasmtime::Store<store::TaskState>, ticks:
 }
 
 /// The I/O runtime the unit tests hand to task states, as the binary hands its own to the
-/// host.
+/// host (one file serves the unit and the integration tests).
 #[cfg(test)]
-pub(crate) fn tests_io() -> tokio::runtime::Handle {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("building the tests' I/O runtime")
-        })
-        .handle()
-        .clone()
-}
+#[path = "../tests/all/io.rs"]
+mod tests_io;
+#[cfg(test)]
+pub(crate) use tests_io::io as tests_io;
