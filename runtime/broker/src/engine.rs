@@ -18,7 +18,6 @@ use tokio::sync::Notify;
 use crate::config::BrokerConfig;
 use crate::groups::{Coordinator, OffsetStore};
 use crate::producer_ids::ProducerIds;
-use crate::server::BoundBroker;
 use crate::topics::Topics;
 use crate::{Error, Result};
 
@@ -112,7 +111,7 @@ impl Broker {
     /// Opens the data directory (recovering partitions) and returns the engine, with no
     /// listener: topics, logs, groups and producer state behind an in-process API. Call it
     /// inside a tokio runtime (the group coordinator keeps its timers there), and run
-    /// [`Broker::maintain`] for retention and time-based flushes. [`Broker::bind`] adds the
+    /// [`Broker::maintain`] for retention and time-based flushes. [`crate::BoundBroker::open`] adds the
     /// Kafka protocol server on top.
     pub fn open(config: BrokerConfig, data_dir: &Path) -> Result<Arc<Broker>> {
         std::fs::create_dir_all(data_dir)
@@ -150,13 +149,6 @@ impl Broker {
             data_dir: data_dir.to_path_buf(),
             connections: AtomicUsize::new(0),
         }))
-    }
-
-    /// Opens the engine ([`Broker::open`]) and binds its Kafka listener (`listen`). Must be
-    /// called inside a tokio runtime.
-    pub async fn bind(config: BrokerConfig, data_dir: &Path) -> Result<BoundBroker> {
-        let broker = Broker::open(config, data_dir)?;
-        BoundBroker::bind(broker).await
     }
 
     /// The address clients are told to connect to: `advertised_listener`, or the bound one.

@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 use kafka_protocol::protocol::Decodable;
 
-use crate::{handlers, shape};
+use crate::{shape, versions};
 
 /// A frame the broker will answer.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ pub(crate) fn decode(frame: &mut Bytes) -> Result<Frame, Refused> {
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
     let key = ApiKey::try_from(api_key).map_err(|_| Refused::UnknownKey(api_key))?;
-    let supported = handlers::supported_versions(key);
+    let supported = versions::supported_versions(key);
     if supported.is_none_or(|(min, max)| version < min || version > max) {
         if key == ApiKey::ApiVersions {
             return Ok(Frame::UnsupportedApiVersions { correlation_id });

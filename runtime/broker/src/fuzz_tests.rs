@@ -26,8 +26,8 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::Compression;
 
 use crate::frame;
-use crate::handlers::SUPPORTED;
 use crate::shape::samples::sample;
+use crate::versions::SUPPORTED;
 
 /// The system allocator, noting the largest single allocation this thread asked for.
 struct Tracking;
@@ -153,7 +153,7 @@ fn hex(bytes: &[u8]) -> String {
 fn request_seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
     for (key, _, _) in SUPPORTED {
-        let (min, max) = crate::handlers::supported_versions(*key).expect("served");
+        let (min, max) = crate::versions::supported_versions(*key).expect("served");
         for version in min..=max {
             let mut frame = BytesMut::new();
             RequestHeader::default()

@@ -2,11 +2,12 @@
 //! generated messages) over [`connectd_log`] partitions, with a classic-protocol group
 //! coordinator and the admin APIs.
 //!
-//! Layers: [`engine`] is the broker you can run without a socket (topics, logs, groups,
-//! producer state, and the in-process API the worker's embedded backend uses); [`server`]
-//! owns sockets and framing; [`handlers`] turn one decoded request into one response over the
-//! engine; [`topics`] owns topic metadata and partition logs; [`groups`] owns consumer groups
-//! and committed offsets. Nothing here knows about connectors, or whether the worker runs
+//! Layers, each importing only those below it: [`topics`] owns topic metadata and partition
+//! logs and [`groups`] owns consumer groups and committed offsets; [`engine`] is the broker
+//! you can run without a socket (topics, logs, groups, producer state, and the in-process API
+//! the worker's embedded backend uses); `versions` and `shape` are what the protocol accepts;
+//! `handlers` turn one decoded request into one response over the engine; [`server`] owns
+//! sockets and framing and sits on top. Nothing here knows about connectors, or whether the worker runs
 //! against this engine or a Kafka cluster (that choice is the binary's).
 
 pub mod config;
@@ -21,6 +22,7 @@ mod producer_ids;
 pub mod server;
 mod shape;
 pub(crate) mod topics;
+mod versions;
 
 use std::path::PathBuf;
 

@@ -29,7 +29,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use crate::engine::Broker;
 use crate::frame::{self, Frame};
 use crate::gather::Gather;
-use crate::{Error, Result, handlers};
+use crate::handlers::{self, Client};
+use crate::{Error, Result};
 
 /// Requests one connection may have in flight before the reader stops reading.
 const PIPELINE_DEPTH: usize = 64;
@@ -88,6 +89,15 @@ impl Budget {
 }
 
 impl BoundBroker {
+    /// Opens the engine ([`Broker::open`]) and binds its Kafka listener (`listen`). Must be
+    /// called inside a tokio runtime.
+    pub async fn open(
+        config: crate::BrokerConfig,
+        data_dir: &std::path::Path,
+    ) -> Result<BoundBroker> {
+        Self::bind(Broker::open(config, data_dir)?).await
+    }
+
     /// Binds the Kafka listener (`listen`) in front of an open engine.
     pub async fn bind(broker: Arc<Broker>) -> Result<BoundBroker> {
         let config = &broker.config;
@@ -154,13 +164,6 @@ impl BoundBroker {
             .await
             .map_err(|e| Error::io("shutdown task", std::io::Error::other(e)))?
     }
-}
-
-/// Connection-level context handlers may need.
-#[derive(Debug, Clone)]
-pub(crate) struct Client {
-    pub id: String,
-    pub host: String,
 }
 
 /// A started request: its header, response header version, the future of its response, and

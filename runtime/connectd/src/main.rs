@@ -129,7 +129,7 @@ fn run_worker(
         let mut broker_addr = None;
         let (broker, serving) = match &file.mode {
             config::BrokerMode::Embedded => {
-                let bound = connectd_broker::Broker::bind(file.broker, &file.worker.data_dir).await?;
+                let bound = connectd_broker::BoundBroker::open(file.broker, &file.worker.data_dir).await?;
                 broker_addr = Some(bound.local_addr().to_string());
                 tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
                 let broker = bound.broker();

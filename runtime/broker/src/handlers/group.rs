@@ -27,10 +27,10 @@ use kafka_protocol::messages::{
     SyncGroupResponse, TopicName,
 };
 
+use super::Client;
 use super::str;
 use crate::engine::Broker;
 use crate::groups::{Committed, JoinArgs};
-use crate::server::Client;
 
 /// FindCoordinator key type for transactions, which this broker does not coordinate.
 const KEY_TYPE_TRANSACTION: i8 = 1;

@@ -267,7 +267,7 @@ impl Walk<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handlers::supported_versions;
+    use crate::versions::supported_versions;
 
     fn encode(key: ApiKey, version: i16) -> Vec<u8> {
         samples::sample(key, version)
@@ -375,7 +375,7 @@ mod tests {
     /// refuses a request it has no layout for).
     #[test]
     fn every_served_api_has_a_layout() {
-        for (key, _, _) in crate::handlers::SUPPORTED {
+        for (key, _, _) in crate::versions::SUPPORTED {
             assert!(
                 table::SHAPES.iter().any(|s| s.key == *key),
                 "{key:?} is served but has no layout: add it to tools/request-shapes.py"
