@@ -165,7 +165,7 @@ async fn bad_input_is_refused_and_others_keep_being_served() {
     wait_progress("malformed frames");
 
     // 7. A produce whose batch fails its CRC gets CORRUPT_MESSAGE, on a connection that stays usable.
-    let mut batch = connectd_records::record_batch::build_batch(1, &[b"payload"]);
+    let mut batch = connectd_record_batch::build_batch(1, &[b"payload"]);
     let last = batch.len() - 1;
     batch[last] ^= 0xff;
     let mut s = connect(&c);
@@ -301,7 +301,7 @@ async fn hostile_frames_for_every_api_and_version_leave_the_broker_serving() {
     // A zstd batch of 100 MiB of zeros (a few KiB on the wire, valid CRC) is stored as sent;
     // a ListOffsets by timestamp, which opens the batch, stops at the decompression bound.
     let bomb_ts = 1_800_000_000_000;
-    let bomb = bytes::Bytes::from(connectd_records::record_batch::client_batch(
+    let bomb = bytes::Bytes::from(connectd_record_batch::client_batch(
         [(0, bomb_ts, None, Some(vec![0u8; 100 << 20].into()))],
         kafka_protocol::records::Compression::Zstd,
     ));
@@ -405,10 +405,7 @@ async fn clients_that_never_read_stay_within_the_request_budget() {
 
     // Under the topic's max.message.bytes (1 MiB).
     let payload = vec![b'x'; 768 << 10];
-    let batch = bytes::Bytes::from(connectd_records::record_batch::build_batch(
-        1,
-        &[&payload[..]],
-    ));
+    let batch = bytes::Bytes::from(connectd_record_batch::build_batch(1, &[&payload[..]]));
     let mut s = connect(&c);
     for _ in 0..24 {
         assert_eq!(produce_raw(&mut s, "flooded", batch.clone()).error_code, 0);

@@ -203,7 +203,7 @@ fn kill9_during_acks_all_produce_loses_nothing_acknowledged() {
 /// original offset, and not appended again. The restarted broker hands out a new producer id.
 #[test]
 fn an_idempotent_retry_after_kill9_is_a_duplicate() {
-    use connectd_records::record_batch::{build_batch, set_producer};
+    use connectd_record_batch::{build_batch, set_producer};
     use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse};
     use kafka_protocol::protocol::Decodable;
 

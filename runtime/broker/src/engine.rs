@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use connectd_records::{Offset, SinkBatch, TopicPartition};
+use connectd_records::{Offset, TopicPartition};
 use tokio::sync::Notify;
 
 use crate::config::BrokerConfig;
@@ -195,7 +195,7 @@ impl Broker {
     }
 
     /// In-process produce: appends record batches (RecordBatch v2, as
-    /// [`connectd_records::record_batch`] builds them) to one partition, makes them as durable
+    /// [`connectd_record_batch`] builds them) to one partition, makes them as durable
     /// as the topic's `flush.messages` says an acknowledged write is, and wakes waiting
     /// fetches. Returns the offset of the first record. Blocking: call it from a worker thread.
     pub fn produce(&self, tp: &TopicPartition, records: &[u8]) -> Result<Offset> {
@@ -343,39 +343,27 @@ impl Broker {
         ))
     }
 
-    /// In-process fetch: adds the records of `tp` from `from` on, about `max_bytes` of them,
-    /// to `into`, and returns the offset to read next. An offset below the log start reads from
-    /// the log start; a partition that does not exist (yet) reads nothing. Compressed batches
-    /// are decompressed, control batches skipped. Blocking: call it from a worker thread, and
-    /// wait for more with [`Broker::wait_for_append`].
+    /// In-process fetch: the stored batches of `tp` from `from` on, about `max_bytes` of
+    /// them, raw, as the log holds them (the reader decodes them, with
+    /// `connectd_record_batch::decode_into`), and the offset they start at. An offset below
+    /// the log start reads from the log start; a partition that does not exist (yet), or has
+    /// nothing new, reads no batch. Blocking: call it from a worker thread, and wait for more
+    /// with [`Broker::wait_for_append`].
     pub fn read(
         &self,
         tp: &TopicPartition,
         from: Offset,
         max_bytes: usize,
-        into: &mut SinkBatch,
-    ) -> Result<Offset> {
+    ) -> Result<(Offset, Option<bytes::Bytes>)> {
         let Some(log) = self
             .topics
             .get(&tp.topic)
             .and_then(|t| t.partition(tp.partition))
         else {
-            return Ok(from);
+            return Ok((from, None));
         };
         let from = from.0.max(log.log_start_offset());
-        let read = log.read(from, max_bytes)?;
-        let Some(bytes) = read.records else {
-            return Ok(Offset(from));
-        };
-        let next = connectd_records::record_batch::decode_into(
-            &bytes,
-            from,
-            &tp.topic,
-            tp.partition,
-            into,
-        )
-        .map_err(connectd_log::Error::from)?;
-        Ok(Offset(next))
+        Ok((Offset(from), log.read(from, max_bytes)?.records))
     }
 
     /// Clean shutdown: flush, persist indexes, write the clean-shutdown marker.

@@ -1,6 +1,6 @@
 //! Seeded mutation fuzzing of everything the broker decodes from outside: request frames
 //! ([`crate::frame::decode`]: header, shape check, kafka-protocol's body decoder) and stored
-//! batches ([`connectd_records::record_batch::decode_into`]: bounded decompression, records
+//! batches ([`connectd_record_batch::decode_into`]: bounded decompression, records
 //! read in place). Every input must decode or be refused: no panic, and no single allocation
 //! beyond a bound proportional to the input (a counting allocator checks), which is what an
 //! abort from a huge reservation would have needed.
@@ -19,8 +19,8 @@ use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bytes::{Bytes, BytesMut};
+use connectd_record_batch::{MAX_DECOMPRESSED, build_batch, client_batch, decode_into};
 use connectd_records::SinkBatch;
-use connectd_records::record_batch::{MAX_DECOMPRESSED, build_batch, client_batch, decode_into};
 use kafka_protocol::messages::RequestHeader;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::Compression;

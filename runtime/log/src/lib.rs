@@ -3,7 +3,7 @@
 //! fsync. No networking: the broker crate puts the Kafka protocol on top.
 //!
 //! Record batches are stored exactly as producers sent them (RecordBatch v2, any codec); the
-//! log reads only the 61-byte batch header, through [`connectd_records::record_batch`]. See [`partition`] for the on-disk layout.
+//! log reads only the 61-byte batch header, through [`connectd_record_batch`]. See [`partition`] for the on-disk layout.
 
 pub mod config;
 pub mod partition;
@@ -79,12 +79,11 @@ pub enum Error {
     },
 }
 
-impl From<connectd_records::Error> for Error {
-    fn from(e: connectd_records::Error) -> Self {
+impl From<connectd_record_batch::Error> for Error {
+    fn from(e: connectd_record_batch::Error) -> Self {
         match e {
-            connectd_records::Error::UnsupportedMagic(m) => Error::UnsupportedMagic(m),
-            connectd_records::Error::CorruptBatch(m) => Error::CorruptBatch(m),
-            other => Error::CorruptBatch(other.to_string()),
+            connectd_record_batch::Error::UnsupportedMagic(m) => Error::UnsupportedMagic(m),
+            connectd_record_batch::Error::CorruptBatch(m) => Error::CorruptBatch(m),
         }
     }
 }

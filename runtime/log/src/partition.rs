@@ -32,7 +32,7 @@ use crate::config::LogConfig;
 use crate::producer::{ProducerStates, SequenceCheck};
 use crate::segment::{Segment, sync_dir, write_file_atomic};
 use crate::{Error, Result};
-use connectd_records::record_batch::{self as batch, BatchHeader};
+use connectd_record_batch::{self as batch, BatchHeader};
 
 const RECOVERY_POINT: &str = "recovery-point";
 const LOG_START_OFFSET: &str = "log-start-offset";

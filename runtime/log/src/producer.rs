@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use connectd_records::record_batch::BatchHeader;
+use connectd_record_batch::BatchHeader;
 
 /// How many recent batches per producer are remembered for duplicate detection (Kafka keeps 5,
 /// matching `max.in.flight.requests.per.connection`).

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::{Error, Result};
-use connectd_records::record_batch::{BatchHeader, HEADER_LEN};
+use connectd_record_batch::{BatchHeader, HEADER_LEN};
 
 /// Reads at least this large are served from a mapping of the segment rather than a copy
 /// (see `Segment::read_bytes`); below it (a consumer keeping up with the producers) a copy

@@ -8,7 +8,7 @@ mod common;
 
 use common::{config, fill, read_all, segment_files};
 use connectd_log::{Error, PartitionLog};
-use connectd_records::record_batch::build_batch;
+use connectd_record_batch::build_batch;
 
 /// Files of this process cannot grow past `bytes` (writes fail with EFBIG); `None` lifts the
 /// limit back to the hard limit. The hard limit stays as it was, so no privilege is needed.

@@ -9,8 +9,8 @@ use std::os::unix::fs::FileExt;
 
 use common::{config, fill, offset_after, read_all, segment_files};
 use connectd_log::{Error, LogConfig, PartitionLog};
-use connectd_records::record_batch::BatchHeader;
-use connectd_records::record_batch::{build_batch, set_producer};
+use connectd_record_batch::BatchHeader;
+use connectd_record_batch::{build_batch, set_producer};
 use rand::Rng;
 
 #[test]
@@ -332,8 +332,7 @@ fn records_of(log: &PartitionLog) -> Vec<Stored> {
     let mut offset = 0;
     while let Some(bytes) = log.read(offset, 64 * 1024).unwrap().records {
         let mut batch = connectd_records::SinkBatch::default();
-        offset = connectd_records::record_batch::decode_into(&bytes, offset, "t", 0, &mut batch)
-            .unwrap();
+        offset = connectd_record_batch::decode_into(&bytes, offset, "t", 0, &mut batch).unwrap();
         out.extend(
             batch
                 .to_records()
@@ -352,7 +351,7 @@ fn records_of(log: &PartitionLog) -> Vec<Stored> {
 #[test]
 fn compaction_keeps_the_latest_record_of_each_key() {
     use bytes::Bytes;
-    use connectd_records::record_batch::client_batch;
+    use connectd_record_batch::client_batch;
     use kafka_protocol::records::Compression;
 
     let dir = tempfile::tempdir().unwrap();

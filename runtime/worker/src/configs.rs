@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use connectd_records::record_batch::ProducerRecord;
+use connectd_record_batch::ProducerRecord;
 use connectd_records::{Offset, TopicPartition};
 use serde::{Deserialize, Serialize};
 

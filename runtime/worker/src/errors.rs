@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use connectd_host::TaskError;
-use connectd_records::record_batch::ProducerRecord;
+use connectd_record_batch::ProducerRecord;
 use connectd_records::{ConnectRecord, Header, TopicPartition};
 
 use crate::backend::{self, Producer, TopicBackend};

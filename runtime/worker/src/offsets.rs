@@ -30,7 +30,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use connectd_records::record_batch::ProducerRecord;
+use connectd_record_batch::ProducerRecord;
 use connectd_records::{ConnectorName, Header, Offset, TaskId, TopicPartition};
 use serde::Deserialize;
 

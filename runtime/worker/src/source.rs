@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use connectd_host::{Grants, Limits, Plugin, SourceTask, TaskError};
-use connectd_records::record_batch::{BatchBuilder, ProducerBatch};
+use connectd_record_batch::{BatchBuilder, ProducerBatch};
 use connectd_records::{
     ConnectRecord, SourceBatch, SourceEntry, SourceRecord, Span, TaskId, TopicPartition,
 };

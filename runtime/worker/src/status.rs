@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use connectd_records::record_batch::ProducerRecord;
+use connectd_record_batch::ProducerRecord;
 use connectd_records::{Offset, TopicPartition};
 
 use crate::backend::{self, Producer, Tail, TopicBackend};

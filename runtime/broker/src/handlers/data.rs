@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connectd_log::PartitionLog;
-use connectd_records::record_batch::{BatchHeader, MAX_DECOMPRESSED, RecordReader, uncompressed};
+use connectd_record_batch::{BatchHeader, MAX_DECOMPRESSED, RecordReader, uncompressed};
 use futures_util::future::BoxFuture;
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::delete_records_response::{
@@ -324,7 +324,7 @@ fn exact_offset_for_timestamp(
     let found = (|| {
         let header = BatchHeader::parse(&batch)?;
         let records = batch.get(..header.size).ok_or_else(|| {
-            connectd_records::Error::CorruptBatch("batch runs past the read".into())
+            connectd_record_batch::Error::CorruptBatch("batch runs past the read".into())
         })?;
         let records = uncompressed(&header, records, MAX_DECOMPRESSED)?;
         for record in RecordReader::new(&records, 0..records.len(), header.record_count) {
@@ -334,7 +334,7 @@ fn exact_offset_for_timestamp(
                 return Ok(Some((header.base_offset + record.offset_delta, timestamp)));
             }
         }
-        Ok::<_, connectd_records::Error>(None)
+        Ok::<_, connectd_record_batch::Error>(None)
     })();
     match found {
         Ok(found) => Ok(found.or(Some((base, batch_max)))),

@@ -24,7 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use connectd_records::record_batch::{
+use connectd_record_batch::{
     BatchHeader, HEADER_LEN, MAX_DECOMPRESSED, RecordReader, uncompressed,
 };
 

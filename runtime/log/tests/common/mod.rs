@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use connectd_log::{LogConfig, PartitionLog};
-use connectd_records::record_batch::BatchHeader;
-use connectd_records::record_batch::build_batch;
+use connectd_record_batch::BatchHeader;
+use connectd_record_batch::build_batch;
 
 pub fn config(pairs: &[(&str, &str)]) -> LogConfig {
     let overrides: BTreeMap<String, String> = pairs

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connectd_broker::Broker;
-use connectd_records::record_batch::ProducerBatch;
+use connectd_record_batch::ProducerBatch;
 use connectd_records::{Offset, SinkBatch, TopicPartition};
 
 use super::{Admin, Consumer, Producer, TopicBackend};
@@ -24,7 +24,7 @@ impl Embedded {
     }
 }
 
-fn failed(what: String) -> impl FnOnce(connectd_broker::Error) -> Error {
+fn failed<E: std::fmt::Display>(what: String) -> impl FnOnce(E) -> Error {
     move |e| Error::Backend(format!("{what}: {e}"))
 }
 
@@ -125,10 +125,24 @@ impl Consumer for EmbeddedConsumer {
             let seen = self.broker.append_count();
             let mut moved = false;
             for (tp, at) in &mut self.positions {
-                let next = self
+                let (from, batches) = self
                     .broker
-                    .read(tp, *at, max_bytes, into)
+                    .read(tp, *at, max_bytes)
                     .map_err(failed(format!("reading {tp}")))?;
+                // Compressed batches are decompressed, control batches skipped.
+                let next = match batches {
+                    Some(bytes) => Offset(
+                        connectd_record_batch::decode_into(
+                            &bytes,
+                            from.0,
+                            &tp.topic,
+                            tp.partition,
+                            into,
+                        )
+                        .map_err(failed(format!("decoding {tp}")))?,
+                    ),
+                    None => from,
+                };
                 moved |= next != *at;
                 *at = next;
             }
@@ -174,8 +188,8 @@ mod tests {
     use std::time::Instant;
 
     use connectd_broker::BrokerConfig;
+    use connectd_record_batch::ProducerRecord;
     use connectd_records::Header;
-    use connectd_records::record_batch::ProducerRecord;
 
     use super::*;
     use crate::backend::{append, read_to_end};

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use connectd_records::record_batch::ProducerBatch;
+use connectd_record_batch::ProducerBatch;
 use connectd_records::{Offset, SinkBatch, TopicPartition};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;

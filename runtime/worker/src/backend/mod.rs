@@ -20,7 +20,7 @@ mod kafka;
 
 use std::time::Duration;
 
-use connectd_records::record_batch::{ProducerBatch, ProducerRecord};
+use connectd_record_batch::{ProducerBatch, ProducerRecord};
 use connectd_records::{Offset, SinkBatch, SinkRecord, TopicPartition};
 
 pub use embedded::Embedded;

@@ -130,8 +130,8 @@ mod tests {
     use kafka_protocol::records::Compression;
 
     use super::*;
-    use crate::record_batch::RecordReader;
-    use crate::record_batch::client::client_batch;
+    use crate::RecordReader;
+    use crate::client::client_batch;
 
     /// Records with keys `k{i}` and the given values, at offsets from 0.
     fn batch(values: &[Vec<u8>], compression: Compression) -> Vec<u8> {

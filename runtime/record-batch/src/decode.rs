@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::decompress::{MAX_DECOMPRESSED, uncompressed};
 use super::{BatchHeader, RecordReader};
 use crate::Result;
-use crate::columns::{HeaderSpan, SinkBatch, SinkEntry, Span};
+use connectd_records::columns::{HeaderSpan, SinkBatch, SinkEntry, Span};
 
 /// Adds the records at offset `from` and later of stored batches (`bytes`, as the log returns
 /// them) to `into`; returns the offset after the last batch. Each batch's records are read in
@@ -76,9 +76,9 @@ mod tests {
     use kafka_protocol::records::{Compression, RecordBatchDecoder};
 
     use super::*;
-    use crate::Header;
-    use crate::record_batch::client::client_batch;
-    use crate::record_batch::{ProducerBatch, ProducerRecord, set_base_offset};
+    use crate::client::client_batch;
+    use crate::{ProducerBatch, ProducerRecord, set_base_offset};
+    use connectd_records::Header;
 
     fn encode(records: &[ProducerRecord]) -> Vec<u8> {
         ProducerBatch::from_records(records).as_bytes().to_vec()

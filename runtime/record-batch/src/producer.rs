@@ -3,7 +3,8 @@
 use std::ops::Range;
 
 use super::{BatchBuilder, BatchHeader, RecordReader};
-use crate::{Header, Result};
+use crate::Result;
+use connectd_records::Header;
 
 /// Records bound for one topic partition, in order, all or nothing (Kafka's producer batch).
 /// They are kept as the uncompressed RecordBatch v2 they will be stored as, so the embedded

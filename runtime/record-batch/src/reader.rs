@@ -142,7 +142,7 @@ fn corrupt(what: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record_batch::{BatchBuilder, BatchHeader};
+    use crate::{BatchBuilder, BatchHeader};
 
     #[test]
     fn built_records_read_back_in_place() {
