@@ -41,8 +41,6 @@ pub struct Kafka {
     bootstrap: String,
     properties: Vec<(String, String)>,
     admin: AdminClient<DefaultClientContext>,
-    /// Runs the admin client's futures.
-    runtime: tokio::runtime::Runtime,
 }
 
 impl Kafka {
@@ -55,10 +53,6 @@ impl Kafka {
                 .create()
                 .map_err(failed(format!("creating an admin client for {bootstrap}")))?,
             properties,
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Backend(format!("starting a runtime for admin calls: {e}")))?,
         };
         kafka
             .admin
@@ -149,9 +143,10 @@ impl Admin for Kafka {
             new = new.set(k, v);
         }
         let options = AdminOptions::new().operation_timeout(Some(TIMEOUT));
-        let results = self
-            .runtime
-            .block_on(self.admin.create_topics([&new], &options))
+        // The admin client's own polling thread completes the future: no async runtime is
+        // needed to wait for it (a private one would be dropped on a tokio worker at shutdown,
+        // where dropping a runtime panics).
+        let results = futures::executor::block_on(self.admin.create_topics([&new], &options))
             .map_err(failed(format!("creating topic {topic}")))?;
         for result in results {
             match result {
