@@ -22,9 +22,9 @@ use connectd_cluster::{GroupState, Membership, MembershipConfig, Tasks};
 use connectd_records::TaskId;
 
 use crate::configs::ConfigStore;
+use crate::error::{Error, Result};
 use crate::status::Status;
 use crate::supervisor::Supervisor;
-use crate::{Error, Result};
 
 /// How often a worker looks for config and status changes made by the others.
 pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);

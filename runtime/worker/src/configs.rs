@@ -20,7 +20,8 @@ use connectd_records::{Offset, TopicPartition};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Producer, Tail, TopicBackend};
-use crate::{Result, now_ms};
+use crate::clock::now_ms;
+use crate::error::Result;
 
 /// The internal topic holding REST-created connectors and target states.
 pub const CONFIGS_TOPIC: &str = "connectd-configs";
@@ -126,7 +127,7 @@ pub struct ConfigStore {
 impl ConfigStore {
     /// Creates the topic if needed and replays it.
     pub fn load(backend: Arc<dyn TopicBackend>, topic: &str) -> Result<Self> {
-        crate::ensure_internal_topic(
+        crate::internal_topics::ensure_internal_topic(
             backend.as_ref(),
             topic,
             "connector configs",

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use connectd_config::Configurable;
 use connectd_records::ConnectorName;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Directories `${file:}` may read below (Kafka's `config.providers.file.param.allowed.paths`,
 /// KIP-993). Paths are compared after resolving symlinks and `..`.

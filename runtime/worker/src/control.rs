@@ -19,7 +19,8 @@ use crate::connector::{ConnectorConfig, SecretFiles};
 use crate::offsets::SourceOffsets;
 use crate::status::TaskStatus;
 use crate::supervisor::{KnownConnector, Supervisor, rest_origin};
-use crate::{WorkerSettings, validate};
+use crate::validate;
+use crate::worker::WorkerSettings;
 
 /// Why a request could not be done, by the HTTP status Kafka Connect answers with.
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +161,7 @@ fn info_of(name: &str, known: &KnownConnector) -> ConnectorInfo {
     }
 }
 
-fn internal(e: crate::Error) -> ControlError {
+fn internal(e: crate::error::Error) -> ControlError {
     ControlError::Internal(e.to_string())
 }
 

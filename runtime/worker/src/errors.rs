@@ -176,7 +176,7 @@ impl ErrorHandler {
         if let Some(topic) = &self.connector.errors.dlq_topic
             && !dead.is_empty()
         {
-            let to_retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+            let to_retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
             if !self.dlq_ready {
                 self.backend
                     .admin()

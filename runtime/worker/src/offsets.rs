@@ -35,7 +35,8 @@ use connectd_records::{ConnectorName, Header, Offset, TaskId, TopicPartition};
 use serde::Deserialize;
 
 use crate::backend::{self, Producer, Tail, TopicBackend};
-use crate::{Result, now_ms};
+use crate::clock::now_ms;
+use crate::error::Result;
 
 /// The internal topic holding source offsets.
 pub const OFFSETS_TOPIC: &str = "connectd-offsets";
@@ -214,7 +215,7 @@ impl SourceOffsets {
     /// Creates the topic if needed and replays it; `follow`: keeps following it
     /// ([`SourceOffsets::catch_up`]), for a worker of a group.
     pub fn load(backend: Arc<dyn TopicBackend>, topic: &str, follow: bool) -> Result<Self> {
-        crate::ensure_internal_topic(
+        crate::internal_topics::ensure_internal_topic(
             backend.as_ref(),
             topic,
             "source offsets",

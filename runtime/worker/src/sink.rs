@@ -79,7 +79,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         Some(ctx.task_id),
         TaskStatus::running(&ctx.connector.plugin),
     );
-    let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+    let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
     let mut consumer = match ctx.backend.consumer(Some(&group)) {
         Ok(c) => c,
         Err(e) => return Some(retryable(e)),
@@ -238,7 +238,7 @@ fn assign(
     topics: &[String],
     consumer: &mut dyn Consumer,
     owned: &mut Vec<TopicPartition>,
-) -> crate::Result<()> {
+) -> crate::error::Result<()> {
     let tasks = ctx.connector.tasks_max.max(1) as i32;
     let mut new = Vec::new();
     for topic in topics {

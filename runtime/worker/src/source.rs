@@ -25,13 +25,14 @@ use connectd_records::{
 };
 
 use crate::backend::{Producer, TopicBackend};
+use crate::clock::now_ms;
 use crate::connector::ConnectorConfig;
 use crate::errors::ErrorHandler;
+use crate::internal_topics::InternalTopics;
 use crate::offsets::{CountMap, Counts, SOURCE_HEADER, SourceOffsets};
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
 use crate::transforms::{Chain, TransformSpec, failures};
-use crate::{InternalTopics, now_ms};
 
 /// Everything one source task needs.
 pub(crate) struct SourceTaskContext {
@@ -337,7 +338,7 @@ impl<'a> Routing<'a> {
         if let Some(n) = self.partitions.get(topic) {
             return Ok(*n);
         }
-        let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+        let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
         let admin = self.ctx.backend.admin();
         let n = admin.ensure_topic(topic, 1, &[]).map_err(retryable)?;
         self.ctx
@@ -580,7 +581,7 @@ fn produce(
     delivery: Delivery,
     errors: &mut ErrorHandler,
 ) -> Result<Delivered, TaskError> {
-    let retryable = |e: crate::Error| TaskError::Retryable(e.to_string());
+    let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
     let started = Instant::now();
     let (mut records, mut bytes) = (0, 0);
     for (tp, batch) in &delivery.batches {

@@ -15,7 +15,7 @@ use connectd_record_batch::ProducerRecord;
 use connectd_records::{Offset, TopicPartition};
 
 use crate::backend::{self, Producer, Tail, TopicBackend};
-use crate::now_ms;
+use crate::clock::now_ms;
 
 /// The internal topic holding status.
 pub const STATUS_TOPIC: &str = "connectd-status";
@@ -79,8 +79,13 @@ impl Status {
         topic: &str,
         worker_id: &str,
         follow: bool,
-    ) -> crate::Result<Self> {
-        crate::ensure_internal_topic(backend.as_ref(), topic, "status", "status_storage_topic")?;
+    ) -> crate::error::Result<Self> {
+        crate::internal_topics::ensure_internal_topic(
+            backend.as_ref(),
+            topic,
+            "status",
+            "status_storage_topic",
+        )?;
         let tp = TopicPartition::new(topic, 0);
         let cluster = if follow {
             let tail = Tail::new(backend.as_ref(), tp.clone(), Offset::ZERO)?;
@@ -117,7 +122,7 @@ impl Status {
     }
 
     /// Scaled out: applies what every worker wrote to `connectd-status` since the last look.
-    pub fn catch_up(&self) -> crate::Result<()> {
+    pub fn catch_up(&self) -> crate::error::Result<()> {
         let Some(cluster) = &self.cluster else {
             return Ok(());
         };

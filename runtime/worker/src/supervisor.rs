@@ -21,11 +21,14 @@ use notify::Watcher;
 use crate::backend::TopicBackend;
 use crate::configs::{ConfigStore, TargetState};
 use crate::connector::{ConnectorConfig, SecretFiles};
+use crate::error::{Error, Result};
+use crate::grants::grants_for;
 use crate::offsets::SourceOffsets;
 use crate::status::{Status, TaskStatus};
 use crate::transforms::TransformSpec;
 use crate::validate;
-use crate::{Error, Result, WorkerSettings, files_with_extension, grants_for, sink, source};
+use crate::worker::WorkerSettings;
+use crate::{sink, source};
 
 mod scaled_out;
 
@@ -712,7 +715,7 @@ fn check_config(
     config: &ConnectorConfig,
     plugin: &Plugin,
     transforms: &[TransformSpec],
-    internal: &crate::InternalTopics,
+    internal: &crate::internal_topics::InternalTopics,
 ) -> Result<(), String> {
     if let Some(topic) = config
         .errors
@@ -749,4 +752,18 @@ fn check_config(
     } else {
         Err(validate::message(file, &problems))
     }
+}
+
+/// The files in `dir` ending in `.ext`, sorted.
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::Io {
+        context: format!("reading {}", dir.display()),
+        source: e,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    files.sort();
+    Ok(files)
 }

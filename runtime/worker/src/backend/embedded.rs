@@ -10,7 +10,7 @@ use connectd_record_batch::ProducerBatch;
 use connectd_records::{Offset, SinkBatch, TopicPartition};
 
 use super::{Admin, Consumer, Producer, TopicBackend};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The in-process backend: connectd's embedded broker engine.
 pub struct Embedded {

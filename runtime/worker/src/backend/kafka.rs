@@ -25,7 +25,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _,
 use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 
 use super::{Admin, Consumer, Producer, TopicBackend};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// How long a metadata, admin or offsets call waits for the cluster.
 const TIMEOUT: Duration = Duration::from_secs(30);

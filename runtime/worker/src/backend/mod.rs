@@ -26,7 +26,7 @@ use connectd_records::{Offset, SinkBatch, SinkRecord, TopicPartition};
 pub use embedded::Embedded;
 pub use kafka::Kafka;
 
-use crate::Result;
+use crate::error::Result;
 
 /// A topic store the worker runs against: hands out its roles.
 pub trait TopicBackend: Send + Sync {
@@ -118,7 +118,7 @@ pub fn append(
         .iter()
         .find(|(p, _)| p == tp)
         .map(|(_, end)| *end)
-        .ok_or_else(|| crate::Error::Backend(format!("flush did not report {tp}")))?;
+        .ok_or_else(|| crate::error::Error::Backend(format!("flush did not report {tp}")))?;
     Ok(end.plus(-(records.len() as i64)))
 }
 
@@ -165,7 +165,7 @@ impl Tail {
                 0
             };
             if idle_polls >= 100 {
-                return Err(crate::Error::Backend(format!(
+                return Err(crate::error::Error::Backend(format!(
                     "reading {tp}: stuck at offset {at} below its end {end} for 10 s"
                 )));
             }

@@ -1,0 +1,137 @@
+//! The capabilities a connector is granted, read from its plugin's config schema
+//! (`x-connectd-grant`, written by `#[grant(...)]` on a key of its `#[derive(Configurable)]`
+//! struct): read-only or read-write access to the folder of a path, a database URL, a storage
+//! location, stdout. Nothing else is reachable from the sandbox.
+
+use std::path::Path;
+
+use connectd_config::Grant;
+use connectd_host::Grants;
+
+use crate::connector::ConnectorConfig;
+
+/// A `sqlite://` URL with a relative path made absolute against `base` (the connector file's
+/// folder), its folder created; any other URL as it is.
+fn sqlite_absolute(base: &Path, url: &str) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return url.to_string();
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with('/') || path.starts_with(':') {
+        return url.to_string();
+    }
+    let absolute = std::path::absolute(base.join(rest)).unwrap_or_else(|_| base.join(rest));
+    if let Some(parent) = std::path::absolute(base.join(path))
+        .ok()
+        .as_deref()
+        .and_then(Path::parent)
+    {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    format!("sqlite://{}", absolute.display())
+}
+
+/// A store location as the host opens it: URLs as they are, a local path (or `file://`
+/// path) made absolute against the connector file's folder.
+fn local_store_absolute(base: &Path, value: &str) -> String {
+    if value.contains("://") && !value.starts_with("file://") {
+        return value.to_string();
+    }
+    let path = value.strip_prefix("file://").unwrap_or(value);
+    let absolute = std::path::absolute(base.join(path)).unwrap_or_else(|_| base.join(path));
+    absolute.to_string_lossy().into_owned()
+}
+
+/// The capabilities a connector's own schema asks for, from its config values. Granted paths
+/// that are relative are resolved against the connector file's folder (and passed to the
+/// connector absolute), so a config works from any working directory.
+pub(crate) fn grants_for(
+    schema: &str,
+    mut connector: ConnectorConfig,
+) -> (ConnectorConfig, Grants) {
+    let mut grants = Grants::default();
+    let Ok(schema) = serde_json::from_str::<serde_json::Value>(schema) else {
+        return (connector, grants);
+    };
+    let grant_of = |spec: &serde_json::Value| {
+        spec.get("x-connectd-grant")
+            .and_then(|g| g.as_str())
+            .map(|name| (name.to_string(), Grant::from_name(name)))
+    };
+    if let Some((_, Some(Grant::Stdout))) = grant_of(&schema) {
+        grants.stdout = true;
+    }
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return (connector, grants);
+    };
+    let base = connector
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for (key, spec) in properties {
+        let (Some((name, kind)), Some(value)) = (grant_of(spec), connector.values.get(key)) else {
+            continue;
+        };
+        if kind == Some(Grant::SqlUrl) {
+            let url = sqlite_absolute(&base, value);
+            connector.values.insert(key.clone(), url.clone());
+            grants.sql_urls.push(url);
+            continue;
+        }
+        if kind == Some(Grant::StoreUrl) {
+            let url = local_store_absolute(&base, value);
+            connector.values.insert(key.clone(), url.clone());
+            grants.store_urls.push(url);
+            continue;
+        }
+        let absolute = std::path::absolute(base.join(value)).unwrap_or_else(|_| base.join(value));
+        connector
+            .values
+            .insert(key.clone(), absolute.to_string_lossy().into_owned());
+        let Some(parent) = absolute.parent().filter(|p| !p.as_os_str().is_empty()) else {
+            continue;
+        };
+        let entry = (parent.to_path_buf(), parent.to_string_lossy().into_owned());
+        match kind {
+            Some(Grant::ReadParent) => grants.read_dirs.push(entry),
+            Some(Grant::WriteParent) => {
+                // A sink's output folder may not exist yet; the grant needs it.
+                if let Err(e) = std::fs::create_dir_all(parent) {
+                    tracing::warn!(connector = %connector.name, dir = %parent.display(), error = %e, "cannot create granted directory");
+                }
+                grants.write_dirs.push(entry)
+            }
+            _ => {
+                tracing::warn!(connector = %connector.name, key = %key, grant = %name, "unknown x-connectd-grant; granting nothing")
+            }
+        }
+    }
+    (connector, grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sqlite_urls_resolve_against_the_connector_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        assert_eq!(
+            sqlite_absolute(base, "sqlite://out/orders.db?mode=rwc"),
+            format!("sqlite://{}/out/orders.db?mode=rwc", base.display())
+        );
+        assert!(
+            base.join("out").is_dir(),
+            "the database's folder is created"
+        );
+        for kept in [
+            "sqlite:///var/lib/x.db",
+            "sqlite://:memory:",
+            "postgres://u@h/db",
+        ] {
+            assert_eq!(sqlite_absolute(base, kept), kept);
+        }
+    }
+}
