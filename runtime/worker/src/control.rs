@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::configs::{ConfigStore, TargetState};
 use crate::connector::{ConnectorConfig, SecretFiles};
 use crate::offsets::SourceOffsets;
-use crate::status::TaskStatus;
+use crate::status::{State, TaskStatus};
 use crate::supervisor::{KnownConnector, Supervisor, rest_origin};
 use crate::validate;
 use crate::worker::WorkerSettings;
@@ -68,7 +68,7 @@ pub struct ConnectorInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct StateInfo {
     /// RUNNING, PAUSED, STOPPED, FAILED, RESTARTING or UNASSIGNED.
-    pub state: String,
+    pub state: State,
     /// Which worker it runs on.
     pub worker_id: String,
     /// Why it failed.
@@ -228,7 +228,7 @@ impl Control {
         all: &BTreeMap<String, TaskStatus>,
     ) -> ConnectorStatus {
         let state = |s: Option<&TaskStatus>| StateInfo {
-            state: s.map_or("UNASSIGNED".to_string(), |s| s.state.clone()),
+            state: s.map_or(State::Unassigned, |s| s.state),
             // The worker that runs it (scaled out, maybe another one); this one if none yet.
             worker_id: s
                 .map(|s| s.worker_id.clone())

@@ -20,11 +20,44 @@ use crate::clock::now_ms;
 /// The internal topic holding status.
 pub const STATUS_TOPIC: &str = "connectd-status";
 
+/// A connector's or task's state, as Kafka Connect names them (written in capitals in the
+/// status topic and the REST API).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    /// Running.
+    Running,
+    /// Paused by its target state; keeps its place.
+    Paused,
+    /// Stopped by its target state.
+    Stopped,
+    /// Failed; the trace says why.
+    Failed,
+    /// Being restarted.
+    Restarting,
+    /// Not (yet) running on any worker.
+    #[default]
+    Unassigned,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            State::Running => "RUNNING",
+            State::Paused => "PAUSED",
+            State::Stopped => "STOPPED",
+            State::Failed => "FAILED",
+            State::Restarting => "RESTARTING",
+            State::Unassigned => "UNASSIGNED",
+        })
+    }
+}
+
 /// One status entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskStatus {
-    /// RUNNING, FAILED or UNASSIGNED.
-    pub state: String,
+    /// Its state.
+    pub state: State,
     /// Why it failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
@@ -44,7 +77,7 @@ impl TaskStatus {
     /// RUNNING, with `plugin`.
     pub fn running(plugin: &str) -> Self {
         TaskStatus {
-            state: "RUNNING".into(),
+            state: State::Running,
             trace: None,
             plugin: plugin.to_string(),
             ..TaskStatus::default()
@@ -252,5 +285,33 @@ impl Status {
             }
         }
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_written_and_read_as_kafka_connect_names_them() {
+        for state in [
+            State::Running,
+            State::Paused,
+            State::Stopped,
+            State::Failed,
+            State::Restarting,
+            State::Unassigned,
+        ] {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{state}\""));
+            assert_eq!(serde_json::from_str::<State>(&json).unwrap(), state);
+        }
+        let entry: TaskStatus =
+            serde_json::from_str(r#"{"state":"FAILED","trace":"boom","plugin":"p"}"#).unwrap();
+        assert_eq!(
+            (entry.state, entry.trace.as_deref()),
+            (State::Failed, Some("boom"))
+        );
+        assert!(serde_json::from_str::<State>(r#""running""#).is_err());
     }
 }

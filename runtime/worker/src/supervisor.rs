@@ -24,7 +24,7 @@ use crate::connector::{ConnectorConfig, SecretFiles};
 use crate::error::{Error, Result};
 use crate::grants::grants_for;
 use crate::offsets::SourceOffsets;
-use crate::status::{Status, TaskStatus};
+use crate::status::{State, Status, TaskStatus};
 use crate::transforms::TransformSpec;
 use crate::validate;
 use crate::worker::WorkerSettings;
@@ -179,7 +179,7 @@ impl Supervisor {
             name,
             None,
             TaskStatus {
-                state: "FAILED".into(),
+                state: State::Failed,
                 trace: Some(reason),
                 plugin: plugin.to_string(),
                 ..TaskStatus::default()
@@ -291,7 +291,7 @@ impl Supervisor {
                 &name,
                 None,
                 TaskStatus {
-                    state: "UNASSIGNED".into(),
+                    state: State::Unassigned,
                     trace: Some(format!("{} was removed", path.display())),
                     plugin: String::new(),
                     ..TaskStatus::default()
@@ -349,11 +349,11 @@ impl Supervisor {
         if target != TargetState::Started {
             self.stop_connector(key);
             let state = match target {
-                TargetState::Paused => "PAUSED",
-                _ => "STOPPED",
+                TargetState::Paused => State::Paused,
+                _ => State::Stopped,
             };
             let status = TaskStatus {
-                state: state.into(),
+                state,
                 trace: None,
                 plugin: config.plugin.clone(),
                 ..TaskStatus::default()
@@ -603,7 +603,7 @@ impl Supervisor {
             let id = id as u32;
             let failed = status
                 .get(&format!("{name}/{id}"))
-                .is_some_and(|s| s.state == "FAILED");
+                .is_some_and(|s| s.state == State::Failed);
             if task.is_some_and(|t| t != id)
                 || (only_failed && !failed)
                 || !self.runs(&running.config.name, id)
@@ -616,7 +616,7 @@ impl Supervisor {
                 let _ = thread.join();
             }
             let restarting = TaskStatus {
-                state: "RESTARTING".into(),
+                state: State::Restarting,
                 trace: None,
                 plugin: plugin.clone(),
                 ..TaskStatus::default()

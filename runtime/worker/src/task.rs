@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use connectd_host::TaskError;
 
 use crate::connector::ConnectorConfig;
-use crate::status::{Status, TaskStatus};
+use crate::status::{State, Status, TaskStatus};
 
 /// First and largest wait before restarting a failed task.
 const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
@@ -41,7 +41,7 @@ pub(crate) fn restart_loop(
             &connector.name,
             Some(task_id),
             TaskStatus {
-                state: "FAILED".into(),
+                state: State::Failed,
                 trace: Some(connector.redact(&error.to_string())),
                 plugin: connector.plugin.clone(),
                 ..TaskStatus::default()
