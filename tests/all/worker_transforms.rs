@@ -142,7 +142,7 @@ fn transforms_filter_and_mask_and_bad_records_go_to_the_dead_letter_queue() {
 
     // datagen -> filter -> fields -> topic: exactly the warn/error records, masked and stamped.
     let mut generator = connectd_datagen_source::Datagen::open(
-        Config::from_pairs([("rate", "0"), ("iterations", "2000")]),
+        Config::from_pairs([("topic", "events"), ("rate", "0"), ("iterations", "2000")]),
         Resume::default(),
     )
     .unwrap();

@@ -23,10 +23,10 @@ pub struct DatagenConfig {
     #[config(default = 10, minimum = 0)]
     pub rate: f64,
     /// Records per task before it goes idle; `0`: no end.
-    #[config(default = 0)]
+    #[config(default = 0, minimum = 0)]
     pub iterations: u64,
     /// Pad each value with a `pad` field to at least this many bytes; `0`: no padding.
-    #[config(key = "record.bytes", default = 0)]
+    #[config(key = "record.bytes", default = 0, minimum = 0)]
     pub record_bytes: usize,
     /// Add `"worker":"<worker id>","generation":<n>` after `task`: which worker ran the task,
     /// under which group generation (0 on a single worker). Only these differ when a task runs
