@@ -4,10 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
-use crate::{
-    Config, ConnectRecord, ConnectorError, Descriptor, Header, Kind, Sink, SinkBatch, SinkColumns,
-    Source, SourceBatch, Transform,
-};
+use crate::{Config, ConnectorError, Sink, SinkBatch, SinkColumns, Source, SourceBatch, Transform};
 
 pub mod source {
     wit_bindgen::generate!({
@@ -76,64 +73,11 @@ macro_rules! conversions {
                 }
             }
 
-            pub fn descriptor(d: Descriptor) -> w::Descriptor {
-                w::Descriptor {
-                    name: d.name,
-                    version: d.version,
-                    kind: match d.kind {
-                        Kind::Source => w::Kind::Source,
-                        Kind::Sink => w::Kind::Sink,
-                        Kind::Transform => w::Kind::Transform,
-                    },
-                    config_schema: d.config_schema,
-                }
-            }
-
             pub fn config(c: w::Config) -> Config {
                 Config::from_pairs(c)
             }
 
-            pub fn headers_in(h: Vec<w::Header>) -> Vec<Header> {
-                h.into_iter()
-                    .map(|h| Header {
-                        key: h.key,
-                        value: h.value,
-                    })
-                    .collect()
-            }
-
-            pub fn headers_out(h: Vec<Header>) -> Vec<w::Header> {
-                h.into_iter()
-                    .map(|h| w::Header {
-                        key: h.key,
-                        value: h.value,
-                    })
-                    .collect()
-            }
-
-            pub fn connect_record_in(r: w::ConnectRecord) -> ConnectRecord {
-                ConnectRecord {
-                    topic: r.topic,
-                    partition: r.partition,
-                    offset: r.offset,
-                    key: r.key,
-                    value: r.value,
-                    headers: headers_in(r.headers),
-                    timestamp_ms: r.timestamp_ms,
-                }
-            }
-
-            pub fn connect_record_out(r: ConnectRecord) -> w::ConnectRecord {
-                w::ConnectRecord {
-                    topic: r.topic,
-                    partition: r.partition,
-                    offset: r.offset,
-                    key: r.key,
-                    value: r.value,
-                    headers: headers_out(r.headers),
-                    timestamp_ms: r.timestamp_ms,
-                }
-            }
+            connectd_records::wit_conversions!(w);
         }
     };
 }
@@ -149,7 +93,7 @@ mod source_impl {
     impl<T: Source> Guest for Component<T> {
         type SourceTask = Task<T>;
         fn describe() -> w::Descriptor {
-            super::source_conv::descriptor(T::describe())
+            super::source_conv::descriptor_out(T::describe())
         }
     }
 
@@ -210,7 +154,7 @@ mod sink_impl {
     impl<T: Sink> Guest for Component<T> {
         type SinkTask = Task<T>;
         fn describe() -> w::Descriptor {
-            super::sink_conv::descriptor(T::describe())
+            super::sink_conv::descriptor_out(T::describe())
         }
     }
 
@@ -269,7 +213,7 @@ mod transform_impl {
     impl<T: Transform> Guest for Component<T> {
         type Transformer = Task<T>;
         fn describe() -> w::Descriptor {
-            conv::descriptor(T::describe())
+            conv::descriptor_out(T::describe())
         }
     }
 

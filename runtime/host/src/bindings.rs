@@ -1,8 +1,6 @@
 //! The generated bindings of both connector worlds (sharing one set of `types`), and the
 //! conversions every task kind uses.
 
-use connectd_records::{ConnectRecord, Descriptor, Header, Kind};
-
 use crate::TaskError;
 
 pub(crate) mod source {
@@ -33,19 +31,6 @@ pub(crate) mod transform {
 
 pub(crate) use source::connectd::connector::types as wit;
 
-pub(crate) fn descriptor(d: wit::Descriptor) -> Descriptor {
-    Descriptor {
-        name: d.name,
-        version: d.version,
-        kind: match d.kind {
-            wit::Kind::Source => Kind::Source,
-            wit::Kind::Sink => Kind::Sink,
-            wit::Kind::Transform => Kind::Transform,
-        },
-        config_schema: d.config_schema,
-    }
-}
-
 pub(crate) fn task_error(e: wit::Error) -> TaskError {
     match e {
         wit::Error::InvalidConfig(m) => TaskError::InvalidConfig(m),
@@ -55,43 +40,7 @@ pub(crate) fn task_error(e: wit::Error) -> TaskError {
     }
 }
 
-pub(crate) fn connect_record_out(r: ConnectRecord) -> wit::ConnectRecord {
-    wit::ConnectRecord {
-        topic: r.topic,
-        partition: r.partition,
-        offset: r.offset,
-        key: r.key,
-        value: r.value,
-        headers: r
-            .headers
-            .into_iter()
-            .map(|h| wit::Header {
-                key: h.key,
-                value: h.value,
-            })
-            .collect(),
-        timestamp_ms: r.timestamp_ms,
-    }
-}
-
-pub(crate) fn connect_record_in(r: wit::ConnectRecord) -> ConnectRecord {
-    ConnectRecord {
-        topic: r.topic,
-        partition: r.partition,
-        offset: r.offset,
-        key: r.key,
-        value: r.value,
-        headers: r
-            .headers
-            .into_iter()
-            .map(|h| Header {
-                key: h.key,
-                value: h.value,
-            })
-            .collect(),
-        timestamp_ms: r.timestamp_ms,
-    }
-}
+connectd_records::wit_conversions!(wit);
 
 /// [`trap`], with the panic message the guest printed (if it panicked) added to the reason.
 pub(crate) fn trap_in(

@@ -226,7 +226,7 @@ impl Host {
         } else {
             return Err(invalid("exports none of connectd:connector/source, sink or transform (build it with connectd-sdk's export_source!, export_sink! or export_transform!)".into()));
         };
-        let descriptor = bindings::descriptor(
+        let descriptor = bindings::descriptor_in(
             described.map_err(|e| invalid(format!("describe failed: {e:#}")))?,
         );
         Ok(Plugin {

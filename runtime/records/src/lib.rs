@@ -17,6 +17,7 @@
 pub mod columns;
 pub mod ids;
 pub mod record;
+pub mod wit;
 
 pub use columns::{
     HeaderSpan, SinkBatch, SinkColumns, SinkEntry, SinkRecordRef, SourceBatch, SourceColumns,
