@@ -16,7 +16,7 @@ use connectd_records::{ConnectRecord, Offset, SinkBatch, SinkRecord, TopicPartit
 
 use crate::backend::{Consumer, TopicBackend};
 use crate::connector::ConnectorConfig;
-use crate::errors::{ErrorHandler, Failed, Stage};
+use crate::retry_with_tolerance::{Failed, RetryWithTolerance, Stage};
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop};
 use crate::transforms::{Chain, TransformSpec, failures};
@@ -73,7 +73,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         Ok(t) => t,
         Err(e) => return Some(e),
     };
-    let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
+    let mut errors = RetryWithTolerance::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
     ctx.status.set(
         name,
         Some(ctx.task_id),
@@ -199,7 +199,7 @@ fn positions(owned: &[TopicPartition], consumer: &dyn Consumer) -> Vec<(TopicPar
 fn flush_and_commit(
     ctx: &SinkTaskContext,
     task: &mut connectd_host::SinkTask,
-    errors: &mut ErrorHandler,
+    errors: &mut RetryWithTolerance,
     consumer: &mut dyn Consumer,
     next: &[(TopicPartition, Offset)],
     committed: &mut Vec<(TopicPartition, Offset)>,
@@ -278,7 +278,7 @@ fn deliver(
     ctx: &SinkTaskContext,
     task: &mut connectd_host::SinkTask,
     chain: &mut Chain,
-    errors: &mut ErrorHandler,
+    errors: &mut RetryWithTolerance,
     batch: SinkBatch,
 ) -> Result<(), TaskError> {
     let mut batch = if chain.is_empty() {

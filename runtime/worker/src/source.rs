@@ -27,9 +27,9 @@ use connectd_records::{
 use crate::backend::{Producer, TopicBackend};
 use crate::clock::now_ms;
 use crate::connector::ConnectorConfig;
-use crate::errors::ErrorHandler;
 use crate::internal_topics::InternalTopics;
 use crate::offsets::{CountMap, Counts, SOURCE_HEADER, SourceOffsets};
+use crate::retry_with_tolerance::RetryWithTolerance;
 use crate::status::{Status, TaskStatus};
 use crate::task::{IDLE_WAIT, restart_loop, sleep_unless_stopped};
 use crate::transforms::{Chain, TransformSpec, failures};
@@ -98,7 +98,7 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         Ok(t) => t,
         Err(e) => return Some(e),
     };
-    let errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
+    let errors = RetryWithTolerance::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
     // RUNNING once the task has polled successfully: a task that fails at once keeps showing
     // FAILED and its reason while it restarts.
     let mut running = false;
@@ -114,7 +114,8 @@ fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
         let (results_tx, results) = std::sync::mpsc::channel();
         let default_topic = default_topic.as_str();
         let producer = scope.spawn(move || {
-            let mut errors = ErrorHandler::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
+            let mut errors =
+                RetryWithTolerance::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
             let mut routing = Routing::new(ctx, counts);
             let mut producer = match ctx.backend.producer() {
                 Ok(p) => p,
@@ -234,7 +235,7 @@ fn transform(
     default_topic: &str,
     now: i64,
     chain: &mut Chain,
-    errors: &mut ErrorHandler,
+    errors: &mut RetryWithTolerance,
 ) -> Result<SourceBatch, TaskError> {
     let originals = as_topic_records(&batch, default_topic, now);
     let (kept, failed) = chain.apply(originals.clone())?;
@@ -391,7 +392,7 @@ fn prepare(
     batch: SourceBatch,
     routing: &mut Routing,
     chain: &mut Chain,
-    errors: &mut ErrorHandler,
+    errors: &mut RetryWithTolerance,
 ) -> Result<Delivery, TaskError> {
     let now = now_ms();
     let names_topic = |e: &connectd_records::SourceEntry| {
@@ -579,7 +580,7 @@ fn produce(
     ctx: &SourceTaskContext,
     producer: &mut dyn Producer,
     delivery: Delivery,
-    errors: &mut ErrorHandler,
+    errors: &mut RetryWithTolerance,
 ) -> Result<Delivered, TaskError> {
     let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
     let started = Instant::now();

@@ -7,7 +7,7 @@ use connectd_host::{Limits, Plugin, TaskError, Transformer};
 use connectd_records::ConnectRecord;
 
 use crate::connector::TransformConfig;
-use crate::errors::{Failed, Stage};
+use crate::retry_with_tolerance::{Failed, Stage};
 
 /// A transform step before it is opened: its config and its plugin.
 #[derive(Clone)]

@@ -1,6 +1,7 @@
-//! Kafka Connect's error handling for one task: retrying retryable errors with backoff up to
-//! `errors.retry.timeout`, and, under `errors.tolerance = "all"`, skipping bad records into the
-//! dead letter queue with `__connect.errors.*` headers saying where they came from and why.
+//! Kafka Connect's error handling for one task (its `RetryWithToleranceOperator`): retrying
+//! retryable errors with backoff up to `errors.retry.timeout`, and, under
+//! `errors.tolerance = "all"`, skipping bad records into the dead letter queue with
+//! `__connect.errors.*` headers saying where they came from and why.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -73,7 +74,7 @@ impl Failed {
 }
 
 /// One task's error handling.
-pub(crate) struct ErrorHandler {
+pub(crate) struct RetryWithTolerance {
     connector: ConnectorConfig,
     task_id: u32,
     backend: Arc<dyn TopicBackend>,
@@ -84,13 +85,13 @@ pub(crate) struct ErrorHandler {
     pub(crate) metrics: TaskMetrics,
 }
 
-impl ErrorHandler {
+impl RetryWithTolerance {
     pub(crate) fn new(
         connector: &ConnectorConfig,
         task_id: u32,
         backend: Arc<dyn TopicBackend>,
     ) -> Self {
-        ErrorHandler {
+        RetryWithTolerance {
             connector: connector.clone(),
             task_id,
             backend,
