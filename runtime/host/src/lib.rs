@@ -15,6 +15,7 @@ mod cache;
 #[cfg(feature = "bench")]
 mod command;
 mod files;
+mod instance;
 pub mod native;
 #[cfg(feature = "object-store")]
 mod object_store;

@@ -1,12 +1,12 @@
 //! Sink tasks: the `sink-connector` world.
 
 use wasmtime::Store;
-use wasmtime::component::ResourceAny;
 
 use connectd_records::{Offset, SinkBatch, TopicPartition};
 
 use crate::TaskError;
-use crate::bindings::{sink as bindings, task_error, trap_in, wit};
+use crate::bindings::{sink as bindings, wit};
+use crate::instance::Instance;
 use crate::native::NativeSink;
 use crate::store::TaskState;
 
@@ -55,34 +55,27 @@ impl SinkTask {
     }
 }
 
-struct WasmSinkTask {
-    store: Store<TaskState>,
-    instance: bindings::SinkConnector,
-    task: ResourceAny,
-    ticks: u64,
-}
+/// A sink component instance.
+struct WasmSinkTask(Instance<bindings::SinkConnector>);
 
 impl WasmSinkTask {
     fn open(
         pre: &Pre,
-        mut store: Store<TaskState>,
+        store: Store<TaskState>,
         ticks: u64,
         config: Vec<(String, String)>,
     ) -> Result<Self, TaskError> {
-        let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
-        crate::arm_deadline(&mut store, ticks);
-        let task = instance
-            .connectd_connector_sink()
-            .sink_task()
-            .call_open(&mut store, &config)
-            .map_err(trap_in(&store))?
-            .map_err(task_error)?;
-        Ok(WasmSinkTask {
+        Instance::open(
             store,
-            instance,
-            task,
             ticks,
-        })
+            |store| pre.instantiate(store),
+            |b, store| {
+                b.connectd_connector_sink()
+                    .sink_task()
+                    .call_open(store, &config)
+            },
+        )
+        .map(WasmSinkTask)
     }
 
     fn put(&mut self, batch: &mut SinkBatch) -> Result<(), TaskError> {
@@ -99,25 +92,21 @@ impl WasmSinkTask {
             headers: c.headers,
             topics: c.topics,
         };
-        crate::arm_deadline(&mut self.store, self.ticks);
-        let result = self
-            .instance
-            .connectd_connector_sink()
-            .sink_task()
-            .call_put(&mut self.store, self.task, &columns);
+        let result = self.0.call(|b, store, task| {
+            b.connectd_connector_sink()
+                .sink_task()
+                .call_put(store, task, &columns)
+        });
         batch.data = columns.data;
-        result.map_err(trap_in(&self.store))?.map_err(task_error)
+        result
     }
 
     fn flush(&mut self) -> Result<Option<Vec<(TopicPartition, Offset)>>, TaskError> {
-        crate::arm_deadline(&mut self.store, self.ticks);
-        let offsets = self
-            .instance
-            .connectd_connector_sink()
-            .sink_task()
-            .call_flush(&mut self.store, self.task)
-            .map_err(trap_in(&self.store))?
-            .map_err(task_error)?;
+        let offsets = self.0.call(|b, store, task| {
+            b.connectd_connector_sink()
+                .sink_task()
+                .call_flush(store, task)
+        })?;
         Ok(offsets.map(|offsets| {
             offsets
                 .into_iter()

@@ -1,12 +1,12 @@
 //! Source tasks: the `source-connector` world.
 
 use wasmtime::Store;
-use wasmtime::component::ResourceAny;
 
 use connectd_records::{SourceBatch, SourceColumns};
 
 use crate::TaskError;
-use crate::bindings::{source as bindings, task_error, trap_in};
+use crate::bindings::source as bindings;
+use crate::instance::Instance;
 use crate::native::NativeSource;
 use crate::store::TaskState;
 
@@ -52,46 +52,36 @@ impl SourceTask {
     }
 }
 
-struct WasmSourceTask {
-    store: Store<TaskState>,
-    instance: bindings::SourceConnector,
-    task: ResourceAny,
-    ticks: u64,
-}
+/// A source component instance.
+struct WasmSourceTask(Instance<bindings::SourceConnector>);
 
 impl WasmSourceTask {
     fn open(
         pre: &Pre,
-        mut store: Store<TaskState>,
+        store: Store<TaskState>,
         ticks: u64,
         config: Vec<(String, String)>,
         resume: Vec<(Vec<u8>, Vec<u8>)>,
     ) -> Result<Self, TaskError> {
-        let instance = pre.instantiate(&mut store).map_err(trap_in(&store))?;
-        crate::arm_deadline(&mut store, ticks);
-        let task = instance
-            .connectd_connector_source()
-            .source_task()
-            .call_open(&mut store, &config, &resume)
-            .map_err(trap_in(&store))?
-            .map_err(task_error)?;
-        Ok(WasmSourceTask {
+        Instance::open(
             store,
-            instance,
-            task,
             ticks,
-        })
+            |store| pre.instantiate(store),
+            |b, store| {
+                b.connectd_connector_source()
+                    .source_task()
+                    .call_open(store, &config, &resume)
+            },
+        )
+        .map(WasmSourceTask)
     }
 
     fn poll(&mut self, max: u32) -> Result<SourceBatch, TaskError> {
-        crate::arm_deadline(&mut self.store, self.ticks);
-        let batch = self
-            .instance
-            .connectd_connector_source()
-            .source_task()
-            .call_poll(&mut self.store, self.task, max)
-            .map_err(trap_in(&self.store))?
-            .map_err(task_error)?;
+        let batch = self.0.call(|b, store, task| {
+            b.connectd_connector_source()
+                .source_task()
+                .call_poll(store, task, max)
+        })?;
         SourceBatch::from_columns(SourceColumns {
             data: batch.data,
             topic: batch.topic,
@@ -109,12 +99,10 @@ impl WasmSourceTask {
     }
 
     fn commit(&mut self, positions: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TaskError> {
-        crate::arm_deadline(&mut self.store, self.ticks);
-        self.instance
-            .connectd_connector_source()
-            .source_task()
-            .call_commit(&mut self.store, self.task, &positions)
-            .map_err(trap_in(&self.store))?
-            .map_err(task_error)
+        self.0.call(|b, store, task| {
+            b.connectd_connector_source()
+                .source_task()
+                .call_commit(store, task, &positions)
+        })
     }
 }
