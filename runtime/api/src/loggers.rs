@@ -1,5 +1,5 @@
 //! Log levels while the worker runs, as Kafka Connect's `/admin/loggers` changes log4j's: a
-//! logger is a `tracing` target (a module path such as `connectd_worker::source`), `root` is
+//! logger is a `tracing` target (a module path such as `connectd_worker::tasks::source`), `root` is
 //! the default. Levels are log4j's names: TRACE, DEBUG, INFO, WARN, ERROR, OFF (FATAL is
 //! ERROR).
 
@@ -65,7 +65,7 @@ impl Loggers {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.' | '-'))
         {
             return Err(format!(
-                "logger {logger:?}: expected a module path such as connectd_worker::source, or root"
+                "logger {logger:?}: expected a module path such as connectd_worker::tasks::source, or root"
             ));
         }
         // Kafka's dotted names map onto Rust's module paths.
@@ -109,13 +109,15 @@ mod tests {
             "info",
         );
         assert_eq!(
-            loggers.set("connectd_worker.source", "debug").unwrap(),
-            ["connectd_worker::source"]
+            loggers
+                .set("connectd_worker.tasks.source", "debug")
+                .unwrap(),
+            ["connectd_worker::tasks::source"]
         );
         loggers.set("root", "WARN").unwrap();
         assert_eq!(
             applied.lock().unwrap().last().unwrap(),
-            "connectd_worker::source=debug,warn"
+            "connectd_worker::tasks::source=debug,warn"
         );
         assert_eq!(loggers.levels()["root"], "WARN");
         assert!(loggers.set("x", "LOUD").unwrap_err().contains("LOUD"));

@@ -226,7 +226,7 @@ impl WorkerFile {
         }
         let mut kafka = Vec::new();
         for (key, value) in raw.kafka {
-            let Some(text) = connectd_worker::connector::scalar_text(&value) else {
+            let Some(text) = connectd_worker::connectors::config::scalar_text(&value) else {
                 anyhow::bail!(
                     "{}: [kafka] {key}: expected a string, number or boolean, got {value}",
                     path.display()

@@ -1,15 +1,13 @@
 //! The worker's one error type.
 
-use std::path::{Path, PathBuf};
-
 /// Errors from the worker.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A connector file is wrong.
-    #[error("{file}: {key}{reason}")]
+    /// A connector config is wrong.
+    #[error("{origin}: {key}{reason}")]
     Config {
-        /// The connector file.
-        file: PathBuf,
+        /// Where the config comes from: its file, or the REST API.
+        origin: String,
         /// The key, formatted as "key `x`: " (empty for whole-file problems).
         key: String,
         /// What was expected.
@@ -35,9 +33,9 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn config(file: &Path, key: &str, reason: String) -> Self {
+    pub(crate) fn config(origin: &dyn std::fmt::Display, key: &str, reason: String) -> Self {
         Error::Config {
-            file: file.to_path_buf(),
+            origin: origin.to_string(),
             key: if key.is_empty() {
                 String::new()
             } else {

@@ -8,7 +8,7 @@ use std::path::Path;
 use connectd_config::Grant;
 use connectd_host::Grants;
 
-use crate::connector::ConnectorConfig;
+use crate::connectors::config::ConnectorConfig;
 
 /// A `sqlite://` URL with a relative path made absolute against `base` (the connector file's
 /// folder), its folder created; any other URL as it is.
@@ -43,11 +43,12 @@ fn local_store_absolute(base: &Path, value: &str) -> String {
 }
 
 /// The capabilities a connector's own schema asks for, from its config values. Granted paths
-/// that are relative are resolved against the connector file's folder (and passed to the
-/// connector absolute), so a config works from any working directory.
+/// that are relative are resolved against `base`, the connector file's folder (and passed to
+/// the connector absolute), so a config works from any working directory.
 pub(crate) fn grants_for(
     schema: &str,
     mut connector: ConnectorConfig,
+    base: &Path,
 ) -> (ConnectorConfig, Grants) {
     let mut grants = Grants::default();
     let Ok(schema) = serde_json::from_str::<serde_json::Value>(schema) else {
@@ -64,23 +65,18 @@ pub(crate) fn grants_for(
     let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
         return (connector, grants);
     };
-    let base = connector
-        .file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
     for (key, spec) in properties {
         let (Some((name, kind)), Some(value)) = (grant_of(spec), connector.values.get(key)) else {
             continue;
         };
         if kind == Some(Grant::SqlUrl) {
-            let url = sqlite_absolute(&base, value);
+            let url = sqlite_absolute(base, value);
             connector.values.insert(key.clone(), url.clone());
             grants.sql_urls.push(url);
             continue;
         }
         if kind == Some(Grant::StoreUrl) {
-            let url = local_store_absolute(&base, value);
+            let url = local_store_absolute(base, value);
             connector.values.insert(key.clone(), url.clone());
             grants.store_urls.push(url);
             continue;

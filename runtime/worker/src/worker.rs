@@ -9,12 +9,14 @@ use std::thread::JoinHandle;
 use connectd_host::{Host, Limits};
 
 use crate::backend::TopicBackend;
-use crate::cluster::{self, ClusterSettings};
+use crate::connectors::control;
 use crate::error::Result;
-use crate::internal_topics::InternalTopics;
-use crate::offsets::SourceOffsets;
-use crate::status::{Status, TaskStatus};
-use crate::{configs, control, supervisor};
+use crate::scale_out::{self, ClusterSettings};
+use crate::state::configs;
+use crate::state::internal_topics::InternalTopics;
+use crate::state::offsets::SourceOffsets;
+use crate::state::status::{Status, TaskStatus};
+use crate::supervisor;
 
 /// Where the worker finds plugins and connectors, and its task limits.
 #[derive(Debug, Clone)]
@@ -48,7 +50,7 @@ pub struct Worker {
     control: control::Control,
     shutdown: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
-    cluster: Option<cluster::Cluster>,
+    cluster: Option<scale_out::Cluster>,
 }
 
 impl Worker {
@@ -101,7 +103,7 @@ impl Worker {
         let shutdown = Arc::new(AtomicBool::new(false));
         let watcher = supervisor::watch(&settings, supervisor.clone(), shutdown.clone())?;
         let cluster = match &settings.cluster {
-            Some(c) => Some(cluster::Cluster::start(
+            Some(c) => Some(scale_out::Cluster::start(
                 c,
                 &settings.worker_id,
                 supervisor.clone(),

@@ -3,13 +3,14 @@
 //! `connectd-configs`, from which every worker of the group runs.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use connectd_records::{ConnectorName, TaskId};
 
-use super::{Desired, Supervisor};
-use crate::status::TaskStatus;
+use super::Supervisor;
+use super::desired::Desired;
+use crate::connectors::config::Origin;
+use crate::state::status::TaskStatus;
 
 impl Supervisor {
     /// Whether this worker runs task `task` of `connector` (scaled out: whether the group
@@ -46,7 +47,7 @@ impl Supervisor {
         valid: &AtomicBool,
     ) {
         self.assigned = Some(tasks);
-        let keys: Vec<PathBuf> = self.running.keys().cloned().collect();
+        let keys: Vec<ConnectorName> = self.running.keys().cloned().collect();
         // Every revoked task is asked to stop at once, then waited for.
         let mut stopping = Vec::new();
         for key in &keys {
@@ -109,8 +110,14 @@ impl Supervisor {
     pub(super) fn publish_files(&mut self, files: &[Desired]) {
         let stored = self.configs.connectors();
         let mut now = BTreeMap::new();
-        for (_, file, raw, config) in files {
-            let (Some(file), Ok(config)) = (file, config) else {
+        for Desired {
+            origin,
+            raw,
+            config,
+            ..
+        } in files
+        {
+            let (Origin::File(file), Ok(config)) = (origin, config) else {
                 continue;
             };
             let name = config.name.to_string();

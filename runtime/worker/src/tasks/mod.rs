@@ -1,12 +1,26 @@
-//! What every task kind shares: the restart loop with backoff, and interruptible sleeps.
+//! Tasks: the threads that move records.
+//!
+//! - [`source`]: a source task polls its plugin, routes the records to topic partitions,
+//!   encodes and produces them, and checkpoints its positions;
+//! - [`sink`]: a sink task reads its topics as a consumer group, puts, flushes and commits;
+//! - [`transform_stage`]: the transform chain, the same stage for both directions;
+//! - [`retry_with_tolerance`]: retries, `errors.tolerance` and the dead letter queue.
+//!
+//! This module holds what every task kind shares: the restart loop with backoff, the config a
+//! task opens with, and interruptible sleeps.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use connectd_host::TaskError;
 
-use crate::connector::ConnectorConfig;
-use crate::status::{State, Status, TaskStatus};
+use crate::connectors::config::ConnectorConfig;
+use crate::state::status::{State, Status, TaskStatus};
+
+pub(crate) mod retry_with_tolerance;
+pub(crate) mod sink;
+pub(crate) mod source;
+pub(crate) mod transform_stage;
 
 /// First and largest wait before restarting a failed task.
 const RESTART_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));

@@ -15,11 +15,11 @@ use connectd_host::{Grants, Limits, Plugin, TaskError};
 use connectd_records::{ConnectRecord, Offset, SinkBatch, SinkRecord, TopicPartition};
 
 use crate::backend::{Consumer, TopicBackend};
-use crate::connector::ConnectorConfig;
-use crate::retry_with_tolerance::{Failed, RetryWithTolerance, Stage};
-use crate::status::{Status, TaskStatus};
-use crate::task::{IDLE_WAIT, restart_loop};
-use crate::transforms::{Chain, TransformSpec, failures};
+use crate::connectors::config::ConnectorConfig;
+use crate::state::status::{Status, TaskStatus};
+use crate::tasks::retry_with_tolerance::{Failed, RetryWithTolerance, Stage};
+use crate::tasks::transform_stage::{Chain, Indexed, TransformSpec, Transformable};
+use crate::tasks::{IDLE_WAIT, restart_loop};
 
 /// Bytes read per partition per round.
 const READ_BYTES: usize = 1 << 20;
@@ -60,11 +60,11 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         None => {
             return Some(TaskError::InvalidConfig(format!(
                 "{}: missing key `topics`: the comma-separated topics this sink reads",
-                ctx.connector.file.display()
+                ctx.connector.origin
             )));
         }
     };
-    let config = crate::task::task_config(&ctx.connector, ctx.task_id, &ctx.status);
+    let config = crate::tasks::task_config(&ctx.connector, ctx.task_id, &ctx.status);
     let opened = ctx
         .plugin
         .open_sink(config, &ctx.grants, &ctx.limits)
@@ -281,29 +281,7 @@ fn deliver(
     errors: &mut RetryWithTolerance,
     batch: SinkBatch,
 ) -> Result<(), TaskError> {
-    let mut batch = if chain.is_empty() {
-        batch
-    } else {
-        let originals: Vec<ConnectRecord> =
-            batch.to_records().into_iter().map(Into::into).collect();
-        let (kept, failed) = chain.apply(originals.clone())?;
-        errors.handle(failures(failed, &originals))?;
-        let mut kept_batch = SinkBatch::default();
-        for (i, r) in kept {
-            // A transform may route or rewrite a record, not move where it was read from.
-            let read = &originals[i];
-            kept_batch.push(&SinkRecord {
-                topic: r.topic,
-                partition: read.partition.unwrap_or(-1),
-                offset: read.offset.unwrap_or(-1),
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-                timestamp_ms: r.timestamp_ms,
-            });
-        }
-        kept_batch
-    };
+    let mut batch = chain.run(batch, errors)?;
     let started = Instant::now();
     let (records, bytes) = (batch.len() as u64, batch.data.len() as u64);
     if !batch.is_empty() {
@@ -334,4 +312,33 @@ fn deliver(
     errors.metrics.bytes_out.increment(bytes);
     errors.metrics.batch_seconds.record(started.elapsed());
     Ok(())
+}
+
+impl Transformable for SinkBatch {
+    fn records(&self) -> Vec<ConnectRecord> {
+        self.to_records().into_iter().map(Into::into).collect()
+    }
+
+    /// A transform may route or rewrite a record, not move where it was read from.
+    fn kept(self, kept: Vec<Indexed>) -> SinkBatch {
+        let read: Vec<(i32, i64)> = self
+            .records
+            .iter()
+            .map(|e| (e.partition, e.offset))
+            .collect();
+        let mut batch = SinkBatch::default();
+        for (i, r) in kept {
+            let (partition, offset) = read[i];
+            batch.push(&SinkRecord {
+                topic: r.topic,
+                partition,
+                offset,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp_ms: r.timestamp_ms,
+            });
+        }
+        batch
+    }
 }

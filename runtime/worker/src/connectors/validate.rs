@@ -18,8 +18,6 @@
 //! general validator (with its two regex engines) was the largest library in a binary that
 //! must stay small, and checked nothing more for the schemas plugins have.
 
-use std::path::Path;
-
 use serde_json::{Map, Value};
 
 pub use connectd_config::Problem as ConfigProblem;
@@ -68,10 +66,10 @@ pub fn check(
     Ok(problems)
 }
 
-/// The problems as one message naming the file and every key.
-pub fn message(file: &Path, problems: &[ConfigProblem]) -> String {
+/// The problems as one message naming where the config comes from and every key.
+pub fn message(origin: &dyn std::fmt::Display, problems: &[ConfigProblem]) -> String {
     let problems = connectd_config::Problems(problems.to_vec());
-    format!("{}: invalid config: {problems}", file.display())
+    format!("{origin}: invalid config: {problems}")
 }
 
 /// A `patternProperties` pattern: `^literal` is a prefix. Any other pattern is left to the
@@ -336,7 +334,7 @@ mod tests {
         assert!(found("batch.size", "at least 1"), "{problems:?}");
         assert!(found("print.key", "a boolean"), "{problems:?}");
         assert!(found("action", "one of"), "{problems:?}");
-        let text = message(Path::new("c.toml"), &problems);
+        let text = message(&"c.toml", &problems);
         assert!(text.starts_with("c.toml: invalid config: "), "{text}");
         assert!(
             !text.contains("secret-fast"),

@@ -113,7 +113,7 @@ impl Status {
         worker_id: &str,
         follow: bool,
     ) -> crate::error::Result<Self> {
-        crate::internal_topics::ensure_internal_topic(
+        crate::state::internal_topics::ensure_internal_topic(
             backend.as_ref(),
             topic,
             "status",

@@ -14,12 +14,12 @@ use connectd_records::{ConnectorName, Kind, Offset, TopicPartition};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::configs::{ConfigStore, TargetState};
-use crate::connector::{ConnectorConfig, SecretFiles};
-use crate::offsets::SourceOffsets;
-use crate::status::{State, TaskStatus};
-use crate::supervisor::{KnownConnector, Supervisor, rest_origin};
-use crate::validate;
+use crate::connectors::config::{ConnectorConfig, Origin, SecretFiles};
+use crate::connectors::validate;
+use crate::state::configs::{ConfigStore, TargetState};
+use crate::state::offsets::SourceOffsets;
+use crate::state::status::{State, TaskStatus};
+use crate::supervisor::{KnownConnector, Prepared, Supervisor};
 use crate::worker::WorkerSettings;
 
 /// Why a request could not be done, by the HTTP status Kafka Connect answers with.
@@ -117,7 +117,7 @@ pub struct PluginInfo {
 pub struct Control {
     pub(crate) backend: Arc<dyn crate::backend::TopicBackend>,
     pub(crate) supervisor: Arc<Mutex<Supervisor>>,
-    pub(crate) status: Arc<crate::status::Status>,
+    pub(crate) status: Arc<crate::state::status::Status>,
     pub(crate) configs: Arc<ConfigStore>,
     pub(crate) offsets: Arc<SourceOffsets>,
     pub(crate) settings: WorkerSettings,
@@ -181,7 +181,7 @@ impl Control {
     /// A connector that may be changed through the API: not one from a file.
     fn rest_owned(&self, name: &str) -> Result<KnownConnector> {
         let known = self.known(name)?;
-        if let Some(file) = &known.file {
+        if let Some(file) = known.origin.file() {
             return Err(ControlError::Conflict(format!(
                 "Connector {name} is defined by the file {}; edit or remove that file instead",
                 file.display()
@@ -190,9 +190,9 @@ impl Control {
         Ok(known)
     }
 
-    /// Applies what is stored now.
-    fn apply(&self) {
-        self.supervisor().reconcile();
+    /// Applies what is stored now; `prepared` is the config just stored, as checked.
+    fn apply(&self, prepared: Option<Prepared>) {
+        self.supervisor().apply(prepared);
     }
 
     /// The names of every connector.
@@ -249,15 +249,16 @@ impl Control {
         }
     }
 
-    /// Checks a config as the worker would run it: the worker's keys, then the plugin's
-    /// schema and each transform's. The error lists every problem.
-    fn check(&self, name: &str, config: &BTreeMap<String, String>) -> Result<()> {
-        let origin = rest_origin(&self.settings.connectors_dir, name);
+    /// Checks a config as the worker would run it: the worker's keys (secrets resolved),
+    /// then the plugin's schema and each transform's. The error lists every problem; what
+    /// is returned starts as it is once stored, without being read or checked again.
+    fn check(&self, name: &str, config: &BTreeMap<String, String>) -> Result<Prepared> {
+        let origin = Origin::Rest(name.to_string());
         let secret_files = SecretFiles::new(&self.settings.secret_dirs);
         let parsed = ConnectorConfig::from_values(&origin, name, config.clone(), &secret_files)
             .map_err(|e| ControlError::BadRequest(e.to_string()))?;
         self.supervisor()
-            .check(&origin, &parsed)
+            .prepare(parsed)
             .map_err(ControlError::BadRequest)
     }
 
@@ -286,12 +287,12 @@ impl Control {
                 "Connector {name} already exists"
             )));
         }
-        self.check(name, &config)?;
+        let prepared = self.check(name, &config)?;
         if initial != TargetState::Started {
             self.configs.set_target(name, initial).map_err(internal)?;
         }
         self.configs.put_connector(name, config).map_err(internal)?;
-        self.apply();
+        self.apply(Some(prepared));
         self.info(name)
     }
 
@@ -308,9 +309,9 @@ impl Control {
             Err(e) => return Err(e),
         };
         let config = Self::named(name, config)?;
-        self.check(name, &config)?;
+        let prepared = self.check(name, &config)?;
         self.configs.put_connector(name, config).map_err(internal)?;
-        self.apply();
+        self.apply(Some(prepared));
         Ok((created, self.info(name)?))
     }
 
@@ -335,7 +336,7 @@ impl Control {
     pub fn delete(&self, name: &str) -> Result<()> {
         self.rest_owned(name)?;
         self.configs.delete_connector(name).map_err(internal)?;
-        self.apply();
+        self.apply(None);
         Ok(())
     }
 
@@ -343,7 +344,7 @@ impl Control {
     pub fn set_target(&self, name: &str, target: TargetState) -> Result<()> {
         self.known(name)?;
         self.configs.set_target(name, target).map_err(internal)?;
-        self.apply();
+        self.apply(None);
         Ok(())
     }
 
@@ -532,7 +533,7 @@ impl Control {
             .ok_or_else(|| ControlError::NotFound(format!("Plugin {plugin} not found")))?;
         let pairs: Vec<(String, String)> = config
             .iter()
-            .filter(|(k, _)| !crate::connector::is_worker_key(k))
+            .filter(|(k, _)| !crate::connectors::config::is_worker_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         validate::check(&found.descriptor().config_schema, &pairs, "")

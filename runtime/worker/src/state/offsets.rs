@@ -215,7 +215,7 @@ impl SourceOffsets {
     /// Creates the topic if needed and replays it; `follow`: keeps following it
     /// ([`SourceOffsets::catch_up`]), for a worker of a group.
     pub fn load(backend: Arc<dyn TopicBackend>, topic: &str, follow: bool) -> Result<Self> {
-        crate::internal_topics::ensure_internal_topic(
+        crate::state::internal_topics::ensure_internal_topic(
             backend.as_ref(),
             topic,
             "source offsets",

@@ -12,9 +12,9 @@ use connectd_record_batch::ProducerRecord;
 use connectd_records::{ConnectRecord, Header, TopicPartition};
 
 use crate::backend::{self, Producer, TopicBackend};
-use crate::connector::ConnectorConfig;
+use crate::connectors::config::ConnectorConfig;
 use crate::metrics::TaskMetrics;
-use crate::task::sleep_unless_stopped;
+use crate::tasks::sleep_unless_stopped;
 
 /// The first wait before a retry.
 const FIRST_RETRY: Duration = Duration::from_millis(100);

@@ -37,6 +37,44 @@ use connectd_records::ConnectorName;
 
 use crate::error::{Error, Result};
 
+/// Where a connector's config comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A file in `connectors_dir` (scaled out: maybe another worker's, published to the group).
+    File(PathBuf),
+    /// The REST API, under this name (stored in `connectd-configs`).
+    Rest(String),
+}
+
+impl Origin {
+    /// The folder relative paths in the config resolve against: the file's, or
+    /// `connectors_dir` for a REST-created connector.
+    pub fn folder<'a>(&'a self, connectors_dir: &'a Path) -> &'a Path {
+        match self {
+            Origin::File(path) => path.parent().unwrap_or(connectors_dir),
+            Origin::Rest(_) => connectors_dir,
+        }
+    }
+
+    /// The file, for a connector that comes from one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Origin::File(path) => Some(path),
+            Origin::Rest(_) => None,
+        }
+    }
+}
+
+/// How errors name it: the file's path, or `connector <name> (REST)`.
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(path) => path.display().fmt(f),
+            Origin::Rest(name) => write!(f, "connector {name} (REST)"),
+        }
+    }
+}
+
 /// Directories `${file:}` may read below (Kafka's `config.providers.file.param.allowed.paths`,
 /// KIP-993). Paths are compared after resolving symlinks and `..`.
 #[derive(Debug, Clone, Default)]
@@ -80,10 +118,10 @@ impl SecretFiles {
 /// written: `${...}` references are not resolved.
 pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::config(path, "", format!("cannot read: {e}")))?;
+        .map_err(|e| Error::config(&path.display(), "", format!("cannot read: {e}")))?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| {
         Error::config(
-            path,
+            &path.display(),
             "",
             format!("not valid TOML: {}", e.to_string().trim()),
         )
@@ -92,7 +130,7 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>> {
     for (key, value) in table {
         let value = scalar_text(&value).ok_or_else(|| {
             Error::config(
-                path,
+                &path.display(),
                 &key,
                 format!(
                     "expected a string, number or boolean, got a {}",
@@ -245,8 +283,8 @@ pub struct ConnectorConfig {
     pub transforms: Vec<TransformConfig>,
     /// What happens on errors.
     pub errors: ErrorPolicy,
-    /// The file it came from.
-    pub file: PathBuf,
+    /// Where it comes from.
+    pub origin: Origin,
     /// Every key, secrets resolved (the connector sees this).
     pub values: BTreeMap<String, String>,
     /// Every key as written, `${env:}` and `${file:}` references unresolved (what the REST
@@ -266,14 +304,14 @@ impl ConnectorConfig {
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
-        Self::from_values(path, &stem, raw, secret_files)
+        Self::from_values(&Origin::File(path.to_path_buf()), &stem, raw, secret_files)
     }
 
     /// Validates a connector config given as a flat map of strings (as Kafka Connect's REST
-    /// API takes one). `origin` names where it came from in errors, and its folder is where
-    /// relative paths resolve; `name` is used unless the map has a `name`.
+    /// API takes one), resolving its `${env:}` and `${file:}` references. `origin` names where
+    /// it came from in errors; `name` is used unless the map has a `name`.
     pub fn from_values(
-        origin: &Path,
+        origin: &Origin,
         name: &str,
         raw: BTreeMap<String, String>,
         secret_files: &SecretFiles,
@@ -306,7 +344,7 @@ impl ConnectorConfig {
             poll_batch_size: keys.poll_batch_size,
             transforms,
             errors,
-            file: path.to_path_buf(),
+            origin: origin.clone(),
             values,
             raw,
             secrets,
@@ -333,7 +371,7 @@ impl ConnectorConfig {
     }
 }
 
-fn transforms(path: &Path, keys: &ConnectorKeys) -> Result<Vec<TransformConfig>> {
+fn transforms(path: &Origin, keys: &ConnectorKeys) -> Result<Vec<TransformConfig>> {
     let aliases = keys.transforms.as_deref().unwrap_or_default();
     let mut chain = Vec::new();
     for alias in aliases {
@@ -384,7 +422,7 @@ fn transforms(path: &Path, keys: &ConnectorKeys) -> Result<Vec<TransformConfig>>
 }
 
 fn error_policy(
-    path: &Path,
+    path: &Origin,
     keys: &ConnectorKeys,
     pairs: &[(String, String)],
 ) -> Result<ErrorPolicy> {

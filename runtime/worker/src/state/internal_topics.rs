@@ -3,7 +3,7 @@
 
 use crate::backend::TopicBackend;
 use crate::error::{Error, Result};
-use crate::{configs, offsets, status};
+use crate::state::{configs, offsets, status};
 
 /// The names of connectd's own topics: source offsets, status, and connector configs (Kafka
 /// Connect's `offset.storage.topic`, `status.storage.topic` and `config.storage.topic`).

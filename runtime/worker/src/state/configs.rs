@@ -127,7 +127,7 @@ pub struct ConfigStore {
 impl ConfigStore {
     /// Creates the topic if needed and replays it.
     pub fn load(backend: Arc<dyn TopicBackend>, topic: &str) -> Result<Self> {
-        crate::internal_topics::ensure_internal_topic(
+        crate::state::internal_topics::ensure_internal_topic(
             backend.as_ref(),
             topic,
             "connector configs",

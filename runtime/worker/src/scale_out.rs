@@ -3,13 +3,13 @@
 //! topics.
 //!
 //! - Connector configs: every worker runs from `connectd-configs`; a worker publishes its own
-//!   `connectors_dir` files there ([`crate::configs`]). A change by any worker (file or REST)
+//!   `connectors_dir` files there ([`crate::state::configs`]). A change by any worker (file or REST)
 //!   reaches the others within [`FOLLOW_INTERVAL`], and when it changes the set of tasks a
 //!   rebalance follows.
 //! - Status: each worker writes its tasks' status with its worker id and generation, and
 //!   reads the others' from `connectd-status`.
 //! - Source positions: a task that moves resumes from what its previous worker stored; the
-//!   exactly-once bookkeeping ([`crate::offsets`]) is all in topics, so it holds across
+//!   exactly-once bookkeeping ([`crate::state::offsets`]) is all in topics, so it holds across
 //!   workers as across restarts.
 
 use std::collections::BTreeSet;
@@ -21,9 +21,9 @@ use std::time::Duration;
 use connectd_cluster::{GroupState, Membership, MembershipConfig, Tasks};
 use connectd_records::TaskId;
 
-use crate::configs::ConfigStore;
 use crate::error::{Error, Result};
-use crate::status::Status;
+use crate::state::configs::ConfigStore;
+use crate::state::status::Status;
 use crate::supervisor::Supervisor;
 
 /// How often a worker looks for config and status changes made by the others.

@@ -1,0 +1,325 @@
+//! Starting, restarting and stopping a connector's tasks.
+//!
+//! A config is checked once on its way in ([`Supervisor::prepare`]: its plugins found, every
+//! key checked against their schemas) and runs as prepared; a reconcile that finds it
+//! unchanged, on the same plugin versions, leaves it alone.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use connectd_host::Plugin;
+use connectd_records::{ConnectorName, Kind};
+
+use super::Supervisor;
+use crate::connectors::config::ConnectorConfig;
+use crate::connectors::validate;
+use crate::grants::grants_for;
+use crate::state::configs::TargetState;
+use crate::state::internal_topics::InternalTopics;
+use crate::state::status::{State, TaskStatus};
+use crate::tasks::transform_stage::TransformSpec;
+use crate::tasks::{sink, source};
+
+/// A connector config checked against the plugins it names, ready to start.
+pub(crate) struct Prepared {
+    /// Its config as loaded (secrets resolved).
+    pub config: ConnectorConfig,
+    plugin: Arc<Plugin>,
+    transforms: Vec<TransformSpec>,
+    /// The generation of its plugin, then of each transform's plugin.
+    generations: Vec<u64>,
+}
+
+pub(super) struct RunningConnector {
+    /// Its config as loaded (compared at each reconcile).
+    pub config: ConnectorConfig,
+    /// Its config as its tasks get it (granted paths made absolute).
+    resolved: ConnectorConfig,
+    /// The generation of its plugin, then of each transform's plugin.
+    generations: Vec<u64>,
+    /// What it runs with, to start a task again.
+    plugin: Arc<Plugin>,
+    grants: connectd_host::Grants,
+    transforms: Vec<TransformSpec>,
+    /// Each task's stop flag and thread (none if it could not start), by task id.
+    pub tasks: Vec<(Arc<AtomicBool>, Option<JoinHandle<()>>)>,
+}
+
+impl Supervisor {
+    /// Checks a connector config as starting it would: its plugin exists and is a source or
+    /// a sink, its transforms exist, and every key fits the schemas. The error names where
+    /// the config comes from and every key that is wrong.
+    pub(crate) fn prepare(&self, config: ConnectorConfig) -> Result<Prepared, String> {
+        let found = self.find(&config)?;
+        check_config(
+            &config,
+            &found.plugin,
+            &found.transforms,
+            &self.settings.internal_topics,
+        )?;
+        Ok(Prepared {
+            config,
+            plugin: found.plugin,
+            transforms: found.transforms,
+            generations: found.generations,
+        })
+    }
+
+    /// Starts, restarts or stops one valid connector so it runs as its config, its plugins
+    /// and its target state say. `prepared` is the same config, checked already (by the REST
+    /// API, just before it stored it).
+    pub(super) fn reconcile_one(
+        &mut self,
+        config: ConnectorConfig,
+        target: TargetState,
+        prepared: Option<Prepared>,
+    ) {
+        let (name, plugin) = (config.name.clone(), config.plugin.clone());
+        if target != TargetState::Started {
+            self.stop_connector(&name);
+            let state = match target {
+                TargetState::Paused => State::Paused,
+                _ => State::Stopped,
+            };
+            let status = TaskStatus {
+                state,
+                trace: None,
+                plugin: config.plugin.clone(),
+                ..TaskStatus::default()
+            };
+            if self.runs(&name, 0) {
+                self.status.set_changed(&name, None, status.clone());
+            }
+            for task in 0..config.tasks_max {
+                if self.runs(&name, task) {
+                    self.status.set_changed(&name, Some(task), status.clone());
+                }
+            }
+            return;
+        }
+        let generations = self.find(&config).map(|found| found.generations);
+        if let (Some(r), Ok(generations)) = (self.running.get(&name), &generations)
+            && r.config == config
+            && r.generations == *generations
+        {
+            return; // unchanged
+        }
+        let prepared = match prepared {
+            Some(p) if Ok(&p.generations) == generations.as_ref() => Ok(p),
+            _ => self.prepare(config),
+        };
+        if self.running.contains_key(&name) {
+            tracing::info!(connector = %name, "connector or a plugin it uses changed; restarting its tasks");
+            self.stop_connector(&name);
+        }
+        if let Err(reason) = prepared.and_then(|p| self.start_connector(p)) {
+            self.failed(&name, &plugin, reason);
+        }
+    }
+
+    fn start_connector(&mut self, prepared: Prepared) -> Result<(), String> {
+        let Prepared {
+            config,
+            plugin,
+            transforms,
+            generations,
+        } = prepared;
+        let base = config.origin.folder(&self.settings.connectors_dir);
+        let (connector, grants) =
+            grants_for(&plugin.descriptor().config_schema, config.clone(), base);
+        if plugin.descriptor().kind == Kind::Source
+            && let Some(topic) = connector.values.get("topic")
+        {
+            // The topic exists from the start, even before the first record.
+            self.backend
+                .admin()
+                .ensure_topic(topic, 1, &[])
+                .map_err(|e| e.to_string())?;
+        }
+        if self.runs(&connector.name, 0) {
+            self.status.set(
+                &connector.name,
+                None,
+                TaskStatus::running(&connector.plugin),
+            );
+        }
+        let mut running = RunningConnector {
+            config,
+            resolved: connector,
+            generations,
+            plugin,
+            grants,
+            transforms,
+            tasks: Vec::new(),
+        };
+        for task_id in 0..running.config.tasks_max {
+            if !self.runs(&running.config.name, task_id) {
+                // Scaled out: another worker runs it (or nobody yet).
+                running.tasks.push((Arc::new(AtomicBool::new(true)), None));
+                continue;
+            }
+            let task = self.spawn_task(&running, task_id)?;
+            running.tasks.push((task.0, Some(task.1)));
+        }
+        self.running.insert(running.config.name.clone(), running);
+        Ok(())
+    }
+
+    /// Starts task `task_id` of a connector on a thread of its own.
+    pub(super) fn spawn_task(
+        &self,
+        running: &RunningConnector,
+        task_id: u32,
+    ) -> Result<(Arc<AtomicBool>, JoinHandle<()>), String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let connector = &running.resolved;
+        let run: Box<dyn FnOnce() + Send> = if running.plugin.descriptor().kind == Kind::Source {
+            let ctx = source::SourceTaskContext {
+                connector: connector.clone(),
+                task_id,
+                plugin: running.plugin.clone(),
+                backend: self.backend.clone(),
+                offsets: self.offsets.clone(),
+                status: self.status.clone(),
+                grants: running.grants.clone(),
+                limits: self.settings.limits.clone(),
+                transforms: running.transforms.clone(),
+                stop: stop.clone(),
+                internal_topics: self.settings.internal_topics.clone(),
+            };
+            Box::new(move || source::run(ctx))
+        } else {
+            let ctx = sink::SinkTaskContext {
+                connector: connector.clone(),
+                task_id,
+                plugin: running.plugin.clone(),
+                backend: self.backend.clone(),
+                status: self.status.clone(),
+                grants: running.grants.clone(),
+                limits: self.settings.limits.clone(),
+                transforms: running.transforms.clone(),
+                stop: stop.clone(),
+            };
+            Box::new(move || sink::run(ctx))
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("{}-{task_id}", connector.name))
+            .spawn(run)
+            .map_err(|e| format!("starting a task thread: {e}"))?;
+        Ok((stop, handle))
+    }
+
+    /// Restarts the tasks of connector `name` (all, or only `task`; with `only_failed`, only
+    /// those whose status is FAILED). Returns false if it is not running.
+    pub(crate) fn restart(&mut self, name: &str, task: Option<u32>, only_failed: bool) -> bool {
+        let Some(key) = self.running.keys().find(|k| k.as_str() == name).cloned() else {
+            return false;
+        };
+        let status = self.status.snapshot();
+        let mut running = self.running.remove(&key).expect("found above");
+        let plugin = running.config.plugin.clone();
+        let tasks = std::mem::take(&mut running.tasks);
+        for (id, (stop, thread)) in tasks.into_iter().enumerate() {
+            let id = id as u32;
+            let failed = status
+                .get(&format!("{name}/{id}"))
+                .is_some_and(|s| s.state == State::Failed);
+            if task.is_some_and(|t| t != id)
+                || (only_failed && !failed)
+                || !self.runs(&running.config.name, id)
+            {
+                running.tasks.push((stop, thread));
+                continue;
+            }
+            stop.store(true, Ordering::Relaxed);
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+            let restarting = TaskStatus {
+                state: State::Restarting,
+                trace: None,
+                plugin: plugin.clone(),
+                ..TaskStatus::default()
+            };
+            self.status.set(name, Some(id), restarting);
+            match self.spawn_task(&running, id) {
+                Ok((stop, thread)) => running.tasks.push((stop, Some(thread))),
+                Err(reason) => {
+                    self.failed(name, &plugin, reason);
+                    running.tasks.push((stop, None));
+                }
+            }
+            tracing::info!(connector = name, task = id, "restarted task");
+        }
+        self.running.insert(key, running);
+        true
+    }
+
+    /// Stops a connector's tasks and waits for them (each finishes its current call).
+    pub(super) fn stop_connector(&mut self, name: &ConnectorName) {
+        if let Some(r) = self.running.remove(name) {
+            for (stop, _) in &r.tasks {
+                stop.store(true, Ordering::Relaxed);
+            }
+            for (_, t) in r.tasks {
+                if let Some(t) = t {
+                    let _ = t.join();
+                }
+            }
+            tracing::info!(connector = %r.config.name, "stopped connector");
+        }
+    }
+
+    pub(crate) fn stop_all(&mut self) {
+        let names: Vec<ConnectorName> = self.running.keys().cloned().collect();
+        for name in names {
+            self.stop_connector(&name);
+        }
+    }
+}
+
+/// Checks a connector's keys, and each transform's, against the config schema its plugin
+/// describes ([`validate`]), before any task opens. The error names where the config comes
+/// from and every key that is wrong.
+fn check_config(
+    config: &ConnectorConfig,
+    plugin: &Plugin,
+    transforms: &[TransformSpec],
+    internal: &InternalTopics,
+) -> Result<(), String> {
+    let origin = &config.origin;
+    if let Some(topic) = config
+        .errors
+        .dlq_topic
+        .as_deref()
+        .filter(|t| internal.contains(t))
+    {
+        return Err(format!(
+            "{origin}: key `errors.deadletterqueue.topic.name`: {topic} is one of connectd's internal topics; choose another topic"
+        ));
+    }
+    let schema_error = |plugin: &str, e: String| format!("{origin}: plugin {plugin:?}: {e}");
+    let mut problems = validate::check(
+        &plugin.descriptor().config_schema,
+        &config.connector_pairs(),
+        "",
+    )
+    .map_err(|e| schema_error(&config.plugin, e))?;
+    for t in transforms {
+        let prefix = format!("transforms.{}.", t.config.alias);
+        problems.extend(
+            validate::check(
+                &t.plugin.descriptor().config_schema,
+                &t.config.config,
+                &prefix,
+            )
+            .map_err(|e| schema_error(&t.config.plugin, e))?,
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(validate::message(origin, &problems))
+    }
+}
