@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::Connectd;
+use crate::support::{Connectd, read_to_end};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
@@ -31,45 +31,12 @@ impl ProducerContext for Acks {
     }
 }
 
+/// Everything `topic` holds now, by (partition, offset).
 fn read_everything(c: &Connectd, topic: &str, partitions: i32) -> HashMap<(i32, i64), String> {
-    let consumer: BaseConsumer = c
-        .client()
-        .set("group.id", "reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = HashMap::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-        ends.insert(
-            p,
-            consumer
-                .fetch_watermarks(topic, p, Duration::from_secs(10))
-                .unwrap()
-                .1,
-        );
-    }
-    consumer.assign(&tpl).unwrap();
-    let total: i64 = ends.values().sum();
-    let mut out = HashMap::new();
-    let start = Instant::now();
-    while (out.len() as i64) < total {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "read {} of {total}",
-            out.len()
-        );
-        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            let m = m.unwrap();
-            out.insert(
-                (m.partition(), m.offset()),
-                String::from_utf8(m.payload().unwrap().to_vec()).unwrap(),
-            );
-        }
-    }
-    out
+    read_to_end(&c.bootstrap(), topic, partitions)
+        .into_iter()
+        .map(|r| ((r.partition, r.offset), r.text))
+        .collect()
 }
 
 #[test]

@@ -184,23 +184,6 @@ pub fn produce_at(c: &Connectd, topic: &str, values: &[(i64, Value)]) {
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
-/// Waits until `f` holds, or panics with `what` and the end of the worker's log.
-pub fn wait_for(c: &Connectd, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !f() {
-        if start.elapsed() > timeout {
-            let log = c.log_text();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            panic!(
-                "timed out waiting for {what}; the worker's log ends:\n{}",
-                tail.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 /// `rows` by id, without the columns the readers add (`__file`) and the Kafka ones.
 pub fn by_id(rows: &[Value]) -> std::collections::BTreeMap<i64, Value> {
     rows.iter()

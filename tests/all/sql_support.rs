@@ -5,7 +5,7 @@
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -86,15 +86,6 @@ macro_rules! count {
     }};
 }
 pub(crate) use count;
-
-/// Waits until `f` holds, or panics with `what` after `timeout`.
-pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// A connector's status from the REST API: (connector state, each task's state and trace).
 pub fn status(api: &str, name: &str) -> Vec<(String, String)> {

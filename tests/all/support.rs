@@ -162,6 +162,21 @@ impl Connectd {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Reads partition 0 of `topic` as [`read_topic`] does.
+    pub fn read_topic(&self, topic: &str, expect: usize, timeout: Duration) -> Vec<Read> {
+        read_topic(&self.bootstrap(), topic, expect, timeout)
+    }
+
+    /// Waits until `f` holds, or panics with `what` and the end of the worker's log.
+    pub fn wait_for(&self, what: &str, timeout: Duration, f: impl FnMut() -> bool) {
+        wait_or(what, timeout, f, || {
+            let log = self.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!("; the worker's log ends:\n{}", tail.join("\n"))
+        });
+    }
+
     /// A librdkafka client config for this broker.
     pub fn client(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
@@ -291,24 +306,61 @@ pub fn repo_root() -> PathBuf {
 pub struct Read {
     pub topic: String,
     pub partition: i32,
+    pub offset: i64,
     pub key: String,
+    /// The value as text.
+    pub text: String,
+    /// The value as JSON (`null` where it is not JSON).
     pub value: serde_json::Value,
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+impl Read {
+    fn of(m: &rdkafka::message::BorrowedMessage<'_>) -> Read {
+        use rdkafka::message::Headers as _;
+        let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), text(h.value)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Read {
+            topic: m.topic().to_string(),
+            partition: m.partition(),
+            offset: m.offset(),
+            key: text(m.key()),
+            text: text(m.payload()),
+            value: serde_json::from_slice(m.payload().unwrap_or_default())
+                .unwrap_or(serde_json::Value::Null),
+            headers,
+        }
+    }
+}
+
+/// A librdkafka consumer of the broker at `bootstrap` that is given its partitions (no group
+/// membership) and commits nothing.
+pub fn reader(bootstrap: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap()
 }
 
 /// Reads every partition of `topics` from the beginning until `expect` records arrived and
-/// then 3 s more (to see any extra), or until `timeout`.
-pub fn read_all(
+/// then none for `quiet` (so that any extra shows), or until `timeout`.
+pub fn read_records(
     bootstrap: &str,
     topics: &[(&str, i32)],
     expect: usize,
+    quiet: Duration,
     timeout: Duration,
 ) -> Vec<Read> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "exactly-once-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
+    let consumer = reader(bootstrap);
     let mut tpl = TopicPartitionList::new();
     for (topic, partitions) in topics {
         for p in 0..*partitions {
@@ -318,24 +370,85 @@ pub fn read_all(
     }
     consumer.assign(&tpl).unwrap();
     let start = Instant::now();
-    let mut complete: Option<Instant> = None;
+    let mut last = Instant::now();
     let mut out = Vec::new();
-    while start.elapsed() < timeout && complete.is_none_or(|t| t.elapsed() < Duration::from_secs(3))
-    {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        out.push(Read {
-            topic: m.topic().to_string(),
-            partition: m.partition(),
-            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-            value: serde_json::from_slice(m.payload().unwrap_or_default()).unwrap(),
-        });
-        if out.len() >= expect && complete.is_none() {
-            complete = Some(Instant::now());
+    while start.elapsed() < timeout && (out.len() < expect || last.elapsed() < quiet) {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            out.push(Read::of(&m));
+            last = Instant::now();
         }
     }
     out
+}
+
+/// Reads every partition of `topics` from the beginning until `expect` records arrived and
+/// then 3 s more with none (to see any extra), or until `timeout`.
+pub fn read_all(
+    bootstrap: &str,
+    topics: &[(&str, i32)],
+    expect: usize,
+    timeout: Duration,
+) -> Vec<Read> {
+    read_records(bootstrap, topics, expect, Duration::from_secs(3), timeout)
+}
+
+/// Reads partition 0 of `topic` from the beginning until `expect` records arrived and the next
+/// poll found nothing more, or until `timeout`.
+pub fn read_topic(bootstrap: &str, topic: &str, expect: usize, timeout: Duration) -> Vec<Read> {
+    read_records(
+        bootstrap,
+        &[(topic, 1)],
+        expect,
+        Duration::from_millis(100),
+        timeout,
+    )
+}
+
+/// Everything `topic`'s partitions hold now (up to their ends when called), by (partition,
+/// offset); panics if it cannot be read within 60 s.
+pub fn read_to_end(bootstrap: &str, topic: &str, partitions: i32) -> Vec<Read> {
+    let consumer = reader(bootstrap);
+    let mut total = 0;
+    for p in 0..partitions {
+        total += consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .unwrap()
+            .1;
+    }
+    let out = read_records(
+        bootstrap,
+        &[(topic, partitions)],
+        total as usize,
+        Duration::ZERO,
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.len() >= total as usize,
+        "read {} of the {total} records of {topic} in 60 s",
+        out.len()
+    );
+    out
+}
+
+/// Waits until `f` holds, or panics with `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, f: impl FnMut() -> bool) {
+    wait_or(what, timeout, f, String::new);
+}
+
+/// Waits until `f` holds, or panics with `what` and `context()` after `timeout`.
+fn wait_or(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let start = Instant::now();
+    while !f() {
+        if start.elapsed() > timeout {
+            panic!("timed out waiting for {what}{}", context());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// tansu 0.6 (installed by tests/setup), a Kafka-compatible broker no one here wrote, in

@@ -10,10 +10,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use crate::support::{Connectd, WORKER, read_all};
+use crate::support::{Connectd, WORKER, read_all, read_to_end};
 
 /// The `[cluster]` section of the test workers, with this session timeout.
 fn group(session: Duration) -> String {
@@ -81,42 +79,19 @@ fn wait_for_spread(
 
 /// Every status record in `connectd-status`, in order: (key, worker, generation, state).
 fn status_records(bootstrap: &str) -> Vec<(String, String, i64, String)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "status-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset("connectd-status", 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let (_, end) = consumer
-        .fetch_watermarks("connectd-status", 0, Duration::from_secs(5))
-        .unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
-        if let Some(v) = m
-            .payload()
-            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
-        {
-            out.push((
-                key,
+    read_to_end(bootstrap, "connectd-status", 1)
+        .into_iter()
+        .filter(|r| !r.value.is_null())
+        .map(|r| {
+            let v = &r.value;
+            (
+                r.key.clone(),
                 v["worker_id"].as_str().unwrap_or("").to_string(),
                 v["generation"].as_i64().unwrap_or(0),
                 v["state"].as_str().unwrap_or("").to_string(),
-            ));
-        }
-        if m.offset() + 1 >= end {
-            break;
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
 /// A worker's log lines about the group and its tasks (for failure messages).

@@ -6,32 +6,17 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use crate::support::Connectd;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use crate::support::{Connectd, read_to_end};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+/// The values of partition 0 of `topic`, as [`Connectd::read_topic`] reads them.
 fn read_topic(c: &Connectd, topic: &str, expect: usize, timeout: Duration) -> Vec<String> {
-    let consumer: BaseConsumer = c
-        .client()
-        .set("group.id", "reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let start = Instant::now();
-    let mut out = Vec::new();
-    while start.elapsed() < timeout {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => out.push(String::from_utf8(m.payload().unwrap().to_vec()).unwrap()),
-            Some(Err(_)) | None if out.len() >= expect => break,
-            _ => {}
-        }
-    }
-    out
+    c.read_topic(topic, expect, timeout)
+        .into_iter()
+        .map(|r| r.text)
+        .collect()
 }
 
 #[test]
@@ -104,7 +89,7 @@ fn file_source_into_topic_survives_kill9() {
         let first = doubled.first().map(|s| s.as_str()).unwrap_or("-");
         let at: Vec<&str> = dump.lines().filter(|l| l.ends_with(first)).collect();
         // Where the source positions were marked around there.
-        let consumer: BaseConsumer = c.client().set("group.id", "diag").create().unwrap();
+        let consumer = crate::support::reader(&c.bootstrap());
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset("lines", 0, Offset::Beginning)
             .unwrap();
@@ -514,7 +499,11 @@ fn plugins_cannot_reach_internal_topics_and_secrets_stay_hidden() {
     };
     assert!(status.contains("good\t0\tRUNNING"), "{status}");
     let status_topic = read_topic(&c, "connectd-status", 1, Duration::from_secs(5)).join("\n");
-    let offsets_topic = read_topic(&c, "connectd-offsets", 0, Duration::from_secs(3)).join("\n");
+    let offsets_topic: Vec<String> = read_to_end(&c.bootstrap(), "connectd-offsets", 1)
+        .into_iter()
+        .map(|r| format!("{} {}", r.key, r.text))
+        .collect();
+    let offsets_topic = offsets_topic.join("\n");
     let log = c.log_text();
     for (what, text) in [
         ("the log", &log),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::lake_support::{Moto, PLUGINS, by_id, duckdb, local_rows, produce_at, record, wait_for};
+use crate::lake_support::{Moto, PLUGINS, by_id, duckdb, local_rows, produce_at, record};
 use crate::sql_support::{caught_up, status, suffix};
 use crate::support::{Connectd, free_port};
 
@@ -64,7 +64,7 @@ fn records_from_a_source_land_in_s3_and_on_disk_and_read_back_equal() {
         .collect();
 
     let mut s3_rows = Vec::new();
-    wait_for(&c, "300 rows in S3", Duration::from_secs(90), || {
+    c.wait_for("300 rows in S3", Duration::from_secs(90), || {
         s3_rows = moto.rows("lake", "warehouse");
         s3_rows.len() >= n as usize
     });
@@ -86,7 +86,7 @@ fn records_from_a_source_land_in_s3_and_on_disk_and_read_back_equal() {
 
     let lake = c.dir.path().join("lake");
     let mut disk_rows = Vec::new();
-    wait_for(&c, "300 rows on disk", Duration::from_secs(60), || {
+    c.wait_for("300 rows on disk", Duration::from_secs(60), || {
         disk_rows = local_rows(&lake);
         disk_rows.len() >= n as usize
     });
@@ -106,7 +106,7 @@ fn records_from_a_source_land_in_s3_and_on_disk_and_read_back_equal() {
 
     let json_dir = c.dir.path().join("lake-json/topics/landing/partition=0");
     let mut lines_back: Vec<Value> = Vec::new();
-    wait_for(&c, "300 JSON lines", Duration::from_secs(60), || {
+    c.wait_for("300 JSON lines", Duration::from_secs(60), || {
         lines_back = std::fs::read_dir(&json_dir)
             .into_iter()
             .flatten()
@@ -156,7 +156,7 @@ fn time_folders_and_a_new_field_read_back_in_one_duckdb_query() {
          FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true) GROUP BY ALL ORDER BY ALL"
     );
     let mut rows = Vec::new();
-    wait_for(&c, "ten rows in DuckDB", Duration::from_secs(60), || {
+    c.wait_for("ten rows in DuckDB", Duration::from_secs(60), || {
         rows = if lake.exists() {
             duckdb(&query)
         } else {
@@ -235,8 +235,7 @@ fn kill_9_while_landing_leaves_every_record_in_s3_exactly_once() {
         c.kill9();
         c.restart();
     }
-    wait_for(
-        &c,
+    c.wait_for(
         "the sink to commit all 4000 records",
         Duration::from_secs(120),
         || caught_up(&c.bootstrap(), &format!("connect-{}", "crash"), &topic),
@@ -296,8 +295,7 @@ fn bad_destinations_fail_saying_which_and_resume_after_the_fix() {
 
     let failed_with = |name: &str, says: &str| {
         let mut last = Vec::new();
-        wait_for(
-            &c,
+        c.wait_for(
             &format!("{name} FAILED saying {says}"),
             Duration::from_secs(60),
             || {
@@ -336,8 +334,7 @@ fn bad_destinations_fail_saying_which_and_resume_after_the_fix() {
         ("unreachable", Box::new(|| later.rows("later", "x"))),
     ] {
         let mut got = Vec::new();
-        wait_for(
-            &c,
+        c.wait_for(
             &format!("{name} to land 30 records"),
             Duration::from_secs(90),
             || {

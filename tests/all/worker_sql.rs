@@ -9,9 +9,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::sql_support::{
     MARIADB_URL, PG_URL, PLUGINS, block, count, exec, mariadb, pg, sqlite, status, suffix,
-    wait_until,
 };
-use crate::support::{Connectd, read_all};
+use crate::support::{Connectd, read_all, wait_until};
 
 /// One row as every database reads it back, normalized: id, amount (decimal text), at
 /// (instant), note, data, flag, big, ratio.

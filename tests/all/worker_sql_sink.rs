@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use crate::sql_support::{
     PG_URL, PLUGINS, Proxy, block, caught_up, count, exec, mariadb, pg, produce, status, suffix,
-    wait_until,
 };
-use crate::support::Connectd;
+use crate::support::{Connectd, wait_until};
 
 /// A row of the upsert test's table: id, name, score, big.
 type Upserted = (i64, Option<String>, Option<f64>, Option<i64>);

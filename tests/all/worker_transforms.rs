@@ -2,7 +2,6 @@
 //! partitions, and the example custom connector: each built from source as a component and
 //! run by a real connectd, checked with a librdkafka consumer.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -10,46 +9,6 @@ use std::time::{Duration, Instant};
 use crate::connectors::install;
 use crate::support::Connectd;
 use connectd_sdk::{Config, PollRecords as _, Resume, Source as _};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
-
-/// A record read back: value and headers.
-struct Read {
-    value: String,
-    headers: BTreeMap<String, String>,
-}
-
-/// Reads partition 0 of `topic` from the start until `expect` records came, or `timeout`.
-fn read_topic(c: &Connectd, topic: &str, expect: usize, timeout: Duration) -> Vec<Read> {
-    let consumer: BaseConsumer = c.client().set("group.id", "reader").create().unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let start = Instant::now();
-    let mut out = Vec::new();
-    while out.len() < expect && start.elapsed() < timeout {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            let headers = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            let v = String::from_utf8_lossy(h.value.unwrap_or_default());
-                            (h.key.to_string(), v.into_owned())
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push(Read {
-                value: String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
-                headers,
-            });
-        }
-    }
-    out
-}
 
 fn wait_for_lines(path: &Path, n: usize, timeout: Duration) -> Vec<String> {
     let start = Instant::now();
@@ -156,12 +115,12 @@ fn transforms_filter_and_mask_and_bad_records_go_to_the_dead_letter_queue() {
         })
         .collect();
     assert!(expected.len() > 500 && expected.len() < 1500);
-    let events = read_topic(&c, "events", expected.len() + 1, Duration::from_secs(30));
+    let events = c.read_topic("events", expected.len() + 1, Duration::from_secs(30));
     let mut ids = Vec::new();
     for e in &events {
-        let v: serde_json::Value = serde_json::from_str(&e.value).unwrap();
-        assert_eq!(v["user"], "", "masked: {}", e.value);
-        assert_eq!(v["env"], "test", "inserted: {}", e.value);
+        let v: serde_json::Value = serde_json::from_str(&e.text).unwrap();
+        assert_eq!(v["user"], "", "masked: {}", e.text);
+        assert_eq!(v["env"], "test", "inserted: {}", e.text);
         ids.push(v["id"].as_u64().unwrap());
     }
     assert_eq!(
@@ -180,11 +139,11 @@ fn transforms_filter_and_mask_and_bad_records_go_to_the_dead_letter_queue() {
         .map(|i| format!("{{\"level\":\"error\",\"n\":{i}}}"))
         .collect();
     assert_eq!(out, want);
-    let dead = read_topic(&c, "mixed-dlq", 100, Duration::from_secs(30));
+    let dead = c.read_topic("mixed-dlq", 100, Duration::from_secs(30));
     assert_eq!(dead.len(), 100);
     for (k, d) in dead.iter().enumerate() {
         let i = 3 * k + 2;
-        assert_eq!(d.value, format!("not json {i}"));
+        assert_eq!(d.text, format!("not json {i}"));
         let h = |key: &str| d.headers.get(key).map(String::as_str).unwrap_or_default();
         assert_eq!(h("__connect.errors.topic"), "mixed");
         assert_eq!(h("__connect.errors.partition"), "0");
@@ -314,9 +273,9 @@ fn sink_tasks_share_partitions_and_the_example_connector_runs() {
     );
 
     // The example connector from examples/ticker-source ran from its own .wasm.
-    let ticks = read_topic(&c, "ticks", 5, Duration::from_secs(20));
+    let ticks = c.read_topic("ticks", 5, Duration::from_secs(20));
     assert!(ticks.len() >= 5);
     for (n, t) in ticks.iter().enumerate() {
-        assert_eq!(t.value, format!("{{\"tick\":{n},\"message\":\"hello\"}}"));
+        assert_eq!(t.text, format!("{{\"tick\":{n},\"message\":\"hello\"}}"));
     }
 }
