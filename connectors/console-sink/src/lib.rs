@@ -7,7 +7,7 @@ use std::io::Write;
 
 use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, Sink, SinkBatch};
 
-/// console-sink's keys. Granted: the worker's standard output.
+/// console-sink's keys.
 #[derive(Configurable)]
 #[grant(stdout)]
 pub struct ConsoleSinkConfig {

@@ -13,9 +13,8 @@ use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, Sink, SinkB
 /// file-sink's keys.
 #[derive(Configurable)]
 pub struct FileSinkConfig {
-    /// The file each record's value is appended to, one a line; created if missing. Relative
-    /// paths start at the connector file's folder. Granted: read-write access to the file's
-    /// folder (created if missing), and nothing else.
+    /// The file each record's value is appended to, one a line; created if missing, with its
+    /// folder. Relative paths start at the connector file's folder.
     #[grant(write_parent)]
     pub file: String,
     /// Comma-separated topics to read.

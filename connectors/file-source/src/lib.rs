@@ -19,7 +19,7 @@ use connectd_sdk::{Config, Configurable, ConnectorError, Descriptor, Resume, Sou
 #[derive(Configurable)]
 pub struct FileSourceConfig {
     /// The file to tail, one record per line. Relative paths start at the connector file's
-    /// folder. Granted: read-only access to the file's folder, and nothing else.
+    /// folder.
     #[grant(read_parent)]
     pub file: String,
     /// The topic the lines go to.

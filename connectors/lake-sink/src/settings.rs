@@ -15,7 +15,7 @@ pub struct LakeSinkConfig {
     /// `file:///abs/path`), `s3://bucket/prefix`, `hdfs://namenode:port/path`,
     /// `gs://bucket/prefix`, `az://container/prefix`. The connector reaches nothing outside it
     /// (in a local folder, objects reached through a symbolic link are refused and left out of
-    /// listings). Granted: that location, and nothing else.
+    /// listings).
     #[config(key = "store.url")]
     #[grant(store_url)]
     pub store_url: String,

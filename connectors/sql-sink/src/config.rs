@@ -9,8 +9,7 @@ use crate::statements::InsertMode;
 #[derive(Configurable)]
 pub struct SqlSinkConfig {
     /// The database, as for `sql-source` (`postgres://`, `mysql://`, `sqlite://`); the
-    /// password through `${env:NAME}` or `${file:/path}`. Granted: the database it names, and
-    /// nothing else.
+    /// password through `${env:NAME}` or `${file:/path}`.
     #[config(key = "connection.url")]
     #[grant(sql_url)]
     pub connection_url: String,

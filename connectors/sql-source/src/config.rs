@@ -10,7 +10,7 @@ pub struct SqlSourceConfig {
     /// The database: `postgres://user:password@host:port/db`, `mysql://user:password@host:port/db`
     /// (MariaDB too) or `sqlite:///path/file.db` (relative paths start at the connector file's
     /// folder). Put the password in `${env:NAME}` or `${file:/path}`; it never shows in logs or
-    /// status. Granted: the database it names, and nothing else.
+    /// status.
     #[config(key = "connection.url")]
     #[grant(sql_url)]
     pub connection_url: String,

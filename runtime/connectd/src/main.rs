@@ -119,6 +119,17 @@ fn run_worker(
     } else {
         None
     };
+    // Plugin I/O (the SQL and object-store capabilities) runs on a runtime of its own, with a
+    // bounded blocking pool, so a connector's network or disk work never takes the threads
+    // that serve the broker's clients and the REST API. Declared first, it is dropped last,
+    // after the worker stopped.
+    let io_runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("connectd-io")
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime for plugin I/O")?;
+    let io = io_runtime.handle().clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,7 +169,7 @@ fn run_worker(
                         status: file.worker.status_storage_topic.clone(),
                         configs: file.worker.config_storage_topic.clone(),
                     },
-                    io: tokio::runtime::Handle::current(),
+                    io: io.clone(),
                     cluster: file.cluster.as_ref().map(|c| connectd_worker::ClusterSettings {
                         group_id: c.group_id.clone(),
                         bootstrap_servers: match (&file.mode, &broker) {

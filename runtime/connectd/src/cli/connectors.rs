@@ -316,7 +316,7 @@ fn create_body(file: &std::path::Path) -> Result<Value> {
         }
         return Ok(body);
     }
-    let config = connectd_worker::connector::read_file(file)?;
+    let config = connectd_worker::connectors::config::read_file(file)?;
     let stem = file
         .file_stem()
         .and_then(|s| s.to_str())
@@ -347,7 +347,7 @@ pub fn run_plugins(args: PluginsArgs) -> Result<()> {
                 Some(file) => load_descriptor(&file)?.config_schema,
                 None => {
                     debug_assert!(worker);
-                    <connectd_worker::connector::ConnectorKeys as connectd_config::Configurable>::schema()
+                    <connectd_worker::connectors::config::ConnectorKeys as connectd_config::Configurable>::schema()
                 }
             };
             let table = super::keys::markdown(&schema)
@@ -403,25 +403,20 @@ pub fn run_plugins(args: PluginsArgs) -> Result<()> {
 /// What the plugin file describes itself as, loaded by a host of its own. Describing calls
 /// no capability, so the host's I/O runtime is a small one that lives as long as the call.
 fn load_descriptor(file: &Path) -> Result<connectd_records::Descriptor> {
-    let cache = tempfile_dir()?;
+    // A fresh private folder (random name, mode 0700) for the compiled-component cache: the
+    // host loads native code from it, so it must not be one another user could prepare.
+    let cache = tempfile::Builder::new()
+        .prefix("connectd-describe-")
+        .tempdir()
+        .context("creating a folder for the compiled-component cache")?;
     let io = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    let host = connectd_host::Host::new(&cache, io.handle().clone())
+    let host = connectd_host::Host::new(cache.path(), io.handle().clone())
         .context("starting the WebAssembly host")?;
-    let loaded = host
-        .load(file)
+    host.load(file)
         .map(|plugin| plugin.descriptor().clone())
-        .map_err(|e| anyhow::anyhow!("{e}"));
-    let _ = std::fs::remove_dir_all(&cache);
-    loaded
-}
-
-/// A fresh directory for the compiled-component cache of one validation.
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("connectd-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -18,9 +18,24 @@ struct Schema {
     pattern_properties: IndexMap<String, Value>,
 }
 
-/// One cell's text: pipes escaped, so the table keeps its columns.
+/// One cell's text: pipes escaped and control characters (line breaks, terminal escapes) made
+/// spaces, so the table keeps its rows and columns and a plugin's text cannot drive the
+/// terminal it is printed on.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|")
+}
+
+/// What a key's value grants the plugin, as a sentence, if anything: written from the grant
+/// itself, so a plugin's docs need not repeat it.
+fn granted(spec: &Value) -> Option<String> {
+    let name = spec.get("x-connectd-grant")?.as_str()?;
+    Some(match connectd_config::Grant::from_name(name) {
+        Some(grant) => grant.describe().to_string(),
+        None => format!("`{name}`, which this worker does not know and does not grant"),
+    })
 }
 
 /// A default as the table shows it.
@@ -40,8 +55,8 @@ fn default_text(spec: &Value, required: bool) -> String {
 
 /// The keys of `schema` (a JSON Schema with `properties`, and `patternProperties` for key
 /// families) as a Markdown table: key, default, meaning.
-pub fn markdown(schema: &str) -> Result<String, serde_json::Error> {
-    let schema: Schema = serde_json::from_str(schema)?;
+pub fn markdown(schema_text: &str) -> Result<String, serde_json::Error> {
+    let schema: Schema = serde_json::from_str(schema_text)?;
     let mut out = String::from("| key | default | meaning |\n| --- | --- | --- |\n");
     let families = schema.pattern_properties.iter().map(|(k, v)| (k, v, true));
     for (key, spec, family) in schema
@@ -55,15 +70,27 @@ pub fn markdown(schema: &str) -> Result<String, serde_json::Error> {
             .and_then(Value::as_str)
             .unwrap_or(key);
         let required = !family && schema.required.iter().any(|r| r == key);
-        let meaning = spec
+        let mut meaning = spec
             .get("description")
             .and_then(Value::as_str)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .to_string();
+        if let Some(grant) = granted(spec) {
+            meaning = format!("{meaning} Granted: {grant}, and nothing else.")
+                .trim()
+                .to_string();
+        }
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             cell(shown),
             cell(&default_text(spec, required)),
-            cell(meaning)
+            cell(&meaning)
+        ));
+    }
+    if let Some(grant) = granted(&serde_json::from_str(schema_text)?) {
+        out.push_str(&format!(
+            "\nGranted to the plugin as a whole: {}.\n",
+            cell(&grant)
         ));
     }
     Ok(out)
@@ -90,5 +117,19 @@ mod tests {
              | `region` | AWS_REGION |  |\n\
              | `hdfs.<key>` |  | Hadoop. |\n"
         );
+    }
+
+    #[test]
+    fn grants_are_named_and_a_plugins_text_cannot_break_rows_or_drive_the_terminal() {
+        let schema = r#"{"type":"object","x-connectd-grant":"stdout","properties":{
+            "file":{"type":"string","description":"Where.\n| fake | row |\u001b]52;c;x\u0007","x-connectd-grant":"write-parent"}}}"#;
+        let table = markdown(schema).unwrap();
+        assert_eq!(
+            table,
+            "| key | default | meaning |\n| --- | --- | --- |\n\
+             | `file` |  | Where. \\| fake \\| row \\| ]52;c;x  Granted: read-write access to the folder of the file it names, and nothing else. |\n\
+             \nGranted to the plugin as a whole: the worker's standard output.\n"
+        );
+        assert!(!table.chars().any(|c| c.is_control() && c != '\n'));
     }
 }
