@@ -171,8 +171,9 @@ fn main() -> Result<()> {
         )?,
         other => bail!("pipeline: expected datagen, file or lake, got {other:?}"),
     }
-    // As in the binary: one runtime for the broker's maintenance and the plugins' I/O, with a
-    // worker per core of this 2-core machine.
+    // One runtime for the broker's maintenance and the plugins' I/O, with a worker per core of
+    // this 2-core machine (the binary gives plugin I/O a runtime of its own, `connectd-io`, so
+    // that it never takes the threads serving clients; no clients are served here).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
