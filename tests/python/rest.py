@@ -98,6 +98,8 @@ def first():
 
     # PATCH one key, POST another connector, expand.
     r = requests.patch(f"{URL}/connectors/gen/config", json={"rate": "300"})
+    # The PATCH stopped gen's tasks (each stored its last position) and started new ones.
+    patched = {o["partition"]: o["offset"] for o in requests.get(f"{URL}/connectors/gen/offsets").json()["offsets"]}
     check(r.status_code == 200 and r.json()["config"]["rate"] == "300", f"PATCH config: {r.text}")
     r = requests.post(f"{URL}/connectors", json={"name": "keep", "config": {"connector.class": "datagen-source", "topic": "rest-keep", "rate": 50}})
     check(r.status_code == 201 and r.json()["type"] == "source", f"POST /connectors -> 201: {r.text}")
@@ -129,7 +131,11 @@ def first():
     errors = {c["value"]["name"]: c["value"]["errors"] for c in v["configs"]}
     check(v["error_count"] == 2 and errors["rate"] and errors["topic"] and not errors["iterations"], f"validate: {v}")
 
-    # Active topics (KIP-558).
+    # Active topics (KIP-558). A task marks its topic active when it first sends to it, so the
+    # tasks the PATCH above restarted must have sent before the reset (both stored a newer
+    # position than when the PATCH returned), or one of them marks the topic again just after it.
+    wait_for("gen's restarted tasks sending", lambda: all(
+        o["offset"] > patched.get(o["partition"], 0) for o in requests.get(f"{URL}/connectors/gen/offsets").json()["offsets"]))
     topics = requests.get(f"{URL}/connectors/gen/topics").json()
     check(topics == {"gen": {"topics": ["rest-gen"]}}, f"active topics: {topics}")
     check(requests.put(f"{URL}/connectors/gen/topics/reset").status_code == 202, "topics reset -> 202")
