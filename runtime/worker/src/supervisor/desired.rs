@@ -184,6 +184,12 @@ impl Supervisor {
                 ),
                 Err(_) => (None, 0),
             };
+            let running_elsewhere = ConnectorName::new(&name).ok().and_then(|n| {
+                self.running
+                    .get(&n)
+                    .filter(|r| r.config.origin != origin)
+                    .map(|r| r.config.origin.clone())
+            });
             known.insert(
                 name.clone(),
                 KnownConnector {
@@ -201,12 +207,20 @@ impl Supervisor {
                         .filter(|p| p.config == config);
                     self.reconcile_one(config, target, prepared);
                 }
-                Err(e) => {
-                    if let Ok(name) = ConnectorName::new(&name) {
-                        self.stop_connector(&name);
+                // A config that fails under a name another origin's connector runs as (a
+                // broken file whose stem is that name, a second file with a taken name) must
+                // not stop it or take its status: it is reported in the log.
+                Err(e) => match running_elsewhere {
+                    Some(other) => {
+                        tracing::error!(connector = %name, runs_from = %other, error = %e, "a connector config failed under a name that another connector runs as")
                     }
-                    self.failed(&name, "", e.to_string());
-                }
+                    None => {
+                        if let Ok(name) = ConnectorName::new(&name) {
+                            self.stop_connector(&name);
+                        }
+                        self.failed(&name, "", e.to_string());
+                    }
+                },
             }
         }
         self.known = known;
