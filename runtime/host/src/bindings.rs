@@ -69,12 +69,14 @@ pub(crate) fn trap(e: wasmtime::Error) -> TaskError {
                 .unwrap_or_else(|| "memory limit exceeded (limits: memory)".into()),
         ),
         Some(t) => TaskError::Trap(t.to_string()),
-        None => match crate::MISSING_CAPABILITIES
+        // Only an interface the host did not link traps as an unknown import.
+        None => match crate::CAPABILITIES
             .iter()
-            .find(|(_, interface)| chain.contains("unknown import") && chain.contains(interface))
+            .find(|c| chain.contains("unknown import") && chain.contains(c.interface))
         {
-            Some((feature, interface)) => TaskError::Fatal(format!(
-                "the plugin called {interface}, but this connectd was built without the `{feature}` capability; build it with `cargo build --release -p connectd --features {feature}` (on by default)"
+            Some(c) => TaskError::Fatal(format!(
+                "the plugin called {}, but this connectd was built without the `{}` capability; build it with `cargo build --release -p connectd --features {}` (on by default)",
+                c.interface, c.name, c.name
             )),
             None => TaskError::Trap(e.root_cause().to_string()),
         },

@@ -39,13 +39,29 @@ pub use source::SourceTask;
 pub use store::{Grants, Limits, TABLE_ELEMENT_BYTES};
 pub use transform::Transformer;
 
-/// The capabilities this build lacks (cargo features of `connectd-host`), with the WIT
-/// interface each one implements.
-pub const MISSING_CAPABILITIES: &[(&str, &str)] = &[
-    #[cfg(not(feature = "sql"))]
-    ("sql", "connectd:connector/sql"),
-    #[cfg(not(feature = "object-store"))]
-    ("object-store", "connectd:connector/object-store"),
+/// A capability a plugin may be granted beyond files and stdout.
+#[derive(Debug, Clone, Copy)]
+pub struct Capability {
+    /// Its name: the cargo feature of `connectd-host` that builds it.
+    pub name: &'static str,
+    /// The WIT interface it implements.
+    pub interface: &'static str,
+    /// Whether this build has it.
+    pub built: bool,
+}
+
+/// Every capability, built or not.
+pub const CAPABILITIES: &[Capability] = &[
+    Capability {
+        name: "sql",
+        interface: "connectd:connector/sql",
+        built: cfg!(feature = "sql"),
+    },
+    Capability {
+        name: "object-store",
+        interface: "connectd:connector/object-store",
+        built: cfg!(feature = "object-store"),
+    },
 ];
 
 /// How often the shared epoch advances; CPU deadlines are counted in these ticks.
@@ -116,6 +132,9 @@ pub struct Host {
     io: tokio::runtime::Handle,
     cache_dir: PathBuf,
     stop: Arc<AtomicBool>,
+    /// The capabilities plugins are linked against: those this build has, less any
+    /// [`Host::leave_out`] named.
+    linked: Vec<&'static str>,
 }
 
 /// The engine's settings: components, and epoch checks for CPU deadlines.
@@ -160,7 +179,20 @@ impl Host {
             io,
             cache_dir: cache_dir.to_path_buf(),
             stop,
+            linked: CAPABILITIES
+                .iter()
+                .filter(|c| c.built)
+                .map(|c| c.name)
+                .collect(),
         })
+    }
+
+    /// This host, linking plugins loaded from now on as a build without `capability` would:
+    /// a call into it fails the task, naming the feature. It lets one build test what a
+    /// smaller build does.
+    pub fn leave_out(mut self, capability: &str) -> Self {
+        self.linked.retain(|name| *name != capability);
+        self
     }
 
     /// Loads a connector component (compiling it, or reading the cached compilation),
@@ -180,21 +212,25 @@ impl Host {
         >(&mut linker, |state| state)
         .map_err(|e| Error::Engine(e.to_string()))?;
         #[cfg(feature = "object-store")]
-        bindings::sink::connectd::connector::object_store::add_to_linker::<
-            _,
-            wasmtime::component::HasSelf<_>,
-        >(&mut linker, |state| state)
-        .map_err(|e| Error::Engine(e.to_string()))?;
+        if self.linked.contains(&"object-store") {
+            bindings::sink::connectd::connector::object_store::add_to_linker::<
+                _,
+                wasmtime::component::HasSelf<_>,
+            >(&mut linker, |state| state)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        }
         #[cfg(feature = "sql")]
-        bindings::source::connectd::connector::sql::add_to_linker::<
-            _,
-            wasmtime::component::HasSelf<_>,
-        >(&mut linker, |state| state)
-        .map_err(|e| Error::Engine(e.to_string()))?;
-        if !MISSING_CAPABILITIES.is_empty() {
-            // Every SDK plugin imports the capabilities its kind may use; in a build without
-            // one, its functions trap when called (the trap names the feature), and the rest
-            // of the plugin runs.
+        if self.linked.contains(&"sql") {
+            bindings::source::connectd::connector::sql::add_to_linker::<
+                _,
+                wasmtime::component::HasSelf<_>,
+            >(&mut linker, |state| state)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        }
+        if self.linked.len() < CAPABILITIES.len() {
+            // Every SDK plugin imports the capabilities its kind may use; where one is not
+            // linked, its functions trap when called (the trap names the feature), and the
+            // rest of the plugin runs.
             linker
                 .define_unknown_imports_as_traps(&component)
                 .map_err(|e| Error::Engine(e.to_string()))?;
