@@ -31,6 +31,7 @@ mod supervisor;
 mod tasks;
 mod worker;
 
+pub use connectors::secrets::ConfigProviders;
 pub use error::{Error, Result};
 pub use scale_out::ClusterSettings;
 pub use state::internal_topics::InternalTopics;

@@ -29,9 +29,8 @@ pub struct WorkerSettings {
     pub cache_dir: PathBuf,
     /// Limits every task runs under.
     pub limits: Limits,
-    /// Directories `${file:}` references may read below (Kafka's
-    /// `config.providers.file.param.allowed.paths`).
-    pub secret_dirs: Vec<PathBuf>,
+    /// What connectors' `${env:}` and `${file:}` references may read.
+    pub config_providers: crate::connectors::secrets::ConfigProviders,
     /// How status names this worker (Kafka Connect's `worker_id`, its REST `host:port`).
     pub worker_id: String,
     /// Scaled out: the group this worker shares tasks with; `None`: it runs every task.
@@ -120,6 +119,7 @@ impl Worker {
                 configs,
                 offsets,
                 settings,
+                writes: Arc::default(),
             },
             supervisor,
             shutdown,

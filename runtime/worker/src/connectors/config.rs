@@ -23,11 +23,11 @@
 //! ```
 //!
 //! `name` defaults to the file stem. Values may be strings, integers, floats or booleans.
-//! `${env:NAME}` and `${file:/path}` in a string are replaced by an environment variable or a
-//! file's contents (trailing newline trimmed), so secrets stay out of the file. A `${file:}`
-//! must lie below one of the worker's allowed directories ([`SecretFiles`], Kafka's
-//! `allowed.paths` from KIP-993), and every value resolved this way is a secret: the worker
-//! writes it nowhere but to the connector ([`ConnectorConfig::redact`]).
+//! `${env:NAME}` and `${file:/path}` in the connector's own keys (and its transforms') are
+//! replaced by an environment variable or a file's contents when the connector starts
+//! ([`ConnectorConfig::resolve`], [`super::secrets`]), so secrets stay out of the file; the
+//! keys the worker reads itself (`tasks.max`, `errors.*`, ...) take no references. Reading and
+//! checking a config never resolves one, so no answer to it can carry a secret.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use connectd_config::Configurable;
 use connectd_records::ConnectorName;
 
+use super::secrets::{ConfigProviders, Secrets, has_reference};
 use crate::error::{Error, Result};
 
 /// Where a connector's config comes from.
@@ -72,45 +73,6 @@ impl std::fmt::Display for Origin {
             Origin::File(path) => path.display().fmt(f),
             Origin::Rest(name) => write!(f, "connector {name} (REST)"),
         }
-    }
-}
-
-/// Directories `${file:}` may read below (Kafka's `config.providers.file.param.allowed.paths`,
-/// KIP-993). Paths are compared after resolving symlinks and `..`.
-#[derive(Debug, Clone, Default)]
-pub struct SecretFiles {
-    allowed: Vec<PathBuf>,
-}
-
-impl SecretFiles {
-    /// Allows files below `dirs` (those that do not exist allow nothing).
-    pub fn new(dirs: &[PathBuf]) -> SecretFiles {
-        SecretFiles {
-            allowed: dirs
-                .iter()
-                .filter_map(|d| std::fs::canonicalize(d).ok())
-                .collect(),
-        }
-    }
-
-    /// The contents of `file`, if it lies below an allowed directory.
-    fn read(&self, file: &str) -> std::result::Result<String, String> {
-        let real = std::fs::canonicalize(file)
-            .map_err(|e| format!("cannot read secret file {file}: {e}"))?;
-        if !self.allowed.iter().any(|d| real.starts_with(d)) {
-            let allowed: Vec<String> = self
-                .allowed
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect();
-            return Err(format!(
-                "${{file:{file}}} is outside the directories secrets may be read from ([{}]); add its directory to config_providers_file_allowed_paths in worker.toml",
-                allowed.join(", ")
-            ));
-        }
-        std::fs::read_to_string(&real)
-            .map(|text| text.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| format!("cannot read secret file {file}: {e}"))
     }
 }
 
@@ -234,6 +196,17 @@ pub fn is_worker_key(key: &str) -> bool {
     key.starts_with(WORKER_FAMILY) || ConnectorKeys::declaration().key(key).is_some()
 }
 
+/// Whether the worker reads `key`'s value itself (a worker key other than a transform's own
+/// `transforms.<alias>.<key>`, which goes to the transform), so it takes no `${...}`
+/// reference: an error about it could then only quote a secret.
+fn read_by_worker(key: &str) -> bool {
+    let transform_own = key
+        .strip_prefix("transforms.")
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(_, k)| k != "type");
+    is_worker_key(key) && !transform_own
+}
+
 /// One step of a connector's transform chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformConfig {
@@ -285,45 +258,46 @@ pub struct ConnectorConfig {
     pub errors: ErrorPolicy,
     /// Where it comes from.
     pub origin: Origin,
-    /// Every key, secrets resolved (the connector sees this).
+    /// Every key as the connector gets it: as written until [`ConnectorConfig::resolve`],
+    /// then with its references resolved (and, once granted, paths made absolute).
     pub values: BTreeMap<String, String>,
     /// Every key as written, `${env:}` and `${file:}` references unresolved (what the REST
-    /// API shows).
+    /// API shows, and what tells whether a config changed).
     pub raw: BTreeMap<String, String>,
-    /// The values `${env:}` and `${file:}` resolved to, hidden wherever the worker writes
-    /// text (logs, status, dead-letter headers).
-    secrets: Vec<String>,
+    /// The values the references resolved to (none before [`ConnectorConfig::resolve`]),
+    /// hidden wherever the worker writes text (logs, status, dead-letter headers).
+    secrets: Secrets,
 }
 
 impl ConnectorConfig {
-    /// Reads and validates a connector file; `${file:}` reads only what `secret_files` allows.
-    pub fn load(path: &Path, secret_files: &SecretFiles) -> Result<Self> {
+    /// Reads and validates a connector file.
+    pub fn load(path: &Path) -> Result<Self> {
         let raw = read_file(path)?;
         let stem = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
-        Self::from_values(&Origin::File(path.to_path_buf()), &stem, raw, secret_files)
+        Self::from_values(&Origin::File(path.to_path_buf()), &stem, raw)
     }
 
     /// Validates a connector config given as a flat map of strings (as Kafka Connect's REST
-    /// API takes one), resolving its `${env:}` and `${file:}` references. `origin` names where
-    /// it came from in errors; `name` is used unless the map has a `name`.
-    pub fn from_values(
-        origin: &Origin,
-        name: &str,
-        raw: BTreeMap<String, String>,
-        secret_files: &SecretFiles,
-    ) -> Result<Self> {
+    /// API takes one); its references stay unresolved. `origin` names where it came from in
+    /// errors; `name` is used unless the map has a `name`.
+    pub fn from_values(origin: &Origin, name: &str, raw: BTreeMap<String, String>) -> Result<Self> {
         let path = origin;
-        let mut values = BTreeMap::new();
-        let mut secrets = Vec::new();
-        for (key, raw) in &raw {
-            let resolved = resolve_secrets(raw, secret_files, &mut secrets)
-                .map_err(|reason| Error::config(path, key, reason))?;
-            values.insert(key.clone(), resolved);
+        if let Some(key) = raw
+            .iter()
+            .find(|(k, v)| read_by_worker(k) && has_reference(v))
+            .map(|(k, _)| k)
+        {
+            return Err(Error::config(
+                path,
+                key,
+                "the worker reads this key as written: ${env:} and ${file:} go in the connector's own keys and its transforms'".into(),
+            ));
         }
+        let values = raw.clone();
         let pairs: Vec<(String, String)> = values
             .iter()
             .filter(|(k, _)| is_worker_key(k))
@@ -347,18 +321,33 @@ impl ConnectorConfig {
             origin: origin.clone(),
             values,
             raw,
-            secrets,
+            secrets: Secrets::default(),
         })
     }
 
-    /// `text` with every resolved secret replaced by `[hidden]`. Secrets shorter than four
-    /// characters are left alone: hiding them would garble any text while hiding little.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for secret in self.secrets.iter().filter(|s| s.chars().count() >= 4) {
-            out = out.replace(secret.as_str(), "[hidden]");
+    /// This config as its connector starts with it: every `${env:}` and `${file:}` reference
+    /// in its values and its transforms' resolved by `providers`. The error names where the
+    /// config comes from and the key, never a value.
+    pub fn resolve(&self, providers: &ConfigProviders) -> std::result::Result<Self, String> {
+        let (values, secrets) = providers
+            .resolve(&self.raw)
+            .map_err(|reason| format!("{}: {reason}", self.origin))?;
+        let mut resolved = self.clone();
+        for t in &mut resolved.transforms {
+            for (key, value) in &mut t.config {
+                if let Some(v) = values.get(&format!("transforms.{}.{key}", t.alias)) {
+                    value.clone_from(v);
+                }
+            }
         }
-        out
+        resolved.values = values;
+        resolved.secrets = secrets;
+        Ok(resolved)
+    }
+
+    /// `text` with every resolved secret replaced by `[hidden]` (see [`Secrets::redact`]).
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets.redact(text)
     }
 
     /// The pairs handed to the connector (worker keys removed).
@@ -461,45 +450,6 @@ fn error_policy(
     Ok(policy)
 }
 
-/// Replaces `${env:NAME}` and `${file:/path}` references, adding each value to `secrets`. As
-/// in Kafka, only `${provider:...}` is a reference: a `${name}` without a colon stays as it
-/// is, for connectors' own placeholders (the route transform's `${field}`).
-fn resolve_secrets(
-    raw: &str,
-    files: &SecretFiles,
-    secrets: &mut Vec<String>,
-) -> std::result::Result<String, String> {
-    let mut out = String::new();
-    let mut rest = raw;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .ok_or_else(|| format!("unterminated ${{...}} in {raw:?}"))?
-            + start;
-        let reference = &rest[start + 2..end];
-        if !reference.contains(':') {
-            out.push_str(&rest[start..=end]);
-            rest = &rest[end + 1..];
-            continue;
-        }
-        let value = if let Some(name) = reference.strip_prefix("env:") {
-            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?
-        } else if let Some(file) = reference.strip_prefix("file:") {
-            files.read(file)?
-        } else {
-            return Err(format!(
-                "unknown reference ${{{reference}}}: use ${{env:NAME}} or ${{file:/path}}"
-            ));
-        };
-        out.push_str(&value);
-        secrets.push(value);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,7 +458,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lines.toml");
         std::fs::write(&path, text).unwrap();
-        ConnectorConfig::load(&path, &SecretFiles::new(&[dir.path().to_path_buf()]))
+        ConnectorConfig::load(&path)
     }
 
     #[test]
@@ -530,16 +480,43 @@ mod tests {
     #[test]
     fn flat_keys_defaults_and_secrets() {
         unsafe { std::env::set_var("CONNECTD_TEST_SECRET", "s3cret") };
-        let c = load("plugin = \"file-source\"\ntopic = \"lines\"\n\"tasks.max\" = 2\npassword = \"${env:CONNECTD_TEST_SECRET}\"\nformat = \"t-${field}\"\n").unwrap();
+        let c = load(concat!(
+            "plugin = \"file-source\"\ntopic = \"lines\"\n\"tasks.max\" = 2\n",
+            "password = \"${env:CONNECTD_TEST_SECRET}\"\nformat = \"t-${field}\"\n",
+            "transforms = \"m\"\n\"transforms.m.type\" = \"fields\"\n",
+            "\"transforms.m.key\" = \"k-${env:CONNECTD_TEST_SECRET}\"\n",
+        ))
+        .unwrap();
         assert_eq!(
             (c.name.as_str(), c.plugin.as_str(), c.tasks_max),
             ("lines", "file-source", 2)
         );
-        assert_eq!(c.values["password"], "s3cret");
-        assert_eq!(c.values["format"], "t-${field}", "not a provider reference");
-        let unknown = load("plugin = \"p\"\ntopic = \"t\"\nx = \"${vault:k}\"\n").unwrap_err();
+        assert_eq!(
+            c.values["password"], "${env:CONNECTD_TEST_SECRET}",
+            "a read config resolves nothing"
+        );
+        let providers = ConfigProviders::new(vec![], Some("CONNECTD_TEST_SECRET")).unwrap();
+        let started = c.resolve(&providers).unwrap();
+        assert_eq!(started.values["password"], "s3cret");
+        assert_eq!(
+            started.values["format"], "t-${field}",
+            "not a provider reference"
+        );
+        assert_eq!(
+            started.transforms[0].config,
+            vec![("key".into(), "k-s3cret".into())]
+        );
+        assert_eq!(started.redact("pw s3cret"), "pw [hidden]");
+        assert_eq!(
+            started.raw, c.raw,
+            "what the REST API shows stays as written"
+        );
+        let unknown = load("plugin = \"p\"\ntopic = \"t\"\nx = \"${vault:k}\"\n")
+            .unwrap()
+            .resolve(&providers)
+            .unwrap_err();
         assert!(
-            unknown.to_string().contains("unknown reference ${vault:k}"),
+            unknown.contains("unknown reference ${vault:k}"),
             "{unknown}"
         );
         assert!(
@@ -549,53 +526,29 @@ mod tests {
         );
     }
 
-    /// `${file:}` reads only below the allowed directories (symlinks and `..` resolved
-    /// first), and the error names the key and the setting to change, not the contents.
+    /// The keys the worker reads itself take no reference: an error about their value could
+    /// only quote it.
     #[test]
-    fn secret_files_only_from_allowed_directories() {
-        let allowed = tempfile::tempdir().unwrap();
-        let outside = tempfile::tempdir().unwrap();
-        std::fs::write(allowed.path().join("pw"), "hunter22\n").unwrap();
-        std::fs::write(outside.path().join("pw"), "elsewhere").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("pw"), allowed.path().join("link")).unwrap();
-        let files = SecretFiles::new(&[allowed.path().to_path_buf()]);
-        let load = |value: String| {
-            let path = allowed.path().join("c.toml");
-            std::fs::write(&path, format!("plugin = \"p\"\npassword = \"{value}\"\n")).unwrap();
-            ConnectorConfig::load(&path, &files)
-        };
-        let c = load(format!("${{file:{}}}", allowed.path().join("pw").display())).unwrap();
-        assert_eq!(c.values["password"], "hunter22");
-        for escape in [
-            outside.path().join("pw"),
-            allowed.path().join("link"),
-            allowed
-                .path()
-                .join("..")
-                .join(outside.path().file_name().unwrap())
-                .join("pw"),
+    fn worker_keys_take_no_references() {
+        for (key, value) in [
+            ("\"tasks.max\"", "${env:HOME}"),
+            ("\"errors.tolerance\"", "${file:/etc/hostname}"),
+            ("plugin", "x${env:HOME}"),
+            ("transforms", "${env:HOME}"),
+            ("\"transforms.a.type\"", "${env:HOME}"),
         ] {
-            let e = load(format!("${{file:{}}}", escape.display()))
-                .unwrap_err()
-                .to_string();
+            let line = format!("{key} = \"{value}\"\n");
+            let text = if key == "plugin" {
+                line
+            } else {
+                format!("plugin = \"p\"\n{line}")
+            };
+            let e = load(&text).unwrap_err().to_string();
             assert!(
-                e.contains("`password`")
-                    && e.contains("config_providers_file_allowed_paths")
-                    && !e.contains("elsewhere"),
-                "{e}"
+                e.contains(&format!("`{}`", key.trim_matches('"'))) && e.contains("as written"),
+                "{key}: {e}"
             );
         }
-    }
-
-    #[test]
-    fn resolved_secrets_are_redacted() {
-        unsafe { std::env::set_var("CONNECTD_TEST_REDACT", "pa55word") };
-        let c = load("plugin = \"p\"\nurl = \"db://me:${env:CONNECTD_TEST_REDACT}@h\"\n").unwrap();
-        assert_eq!(c.values["url"], "db://me:pa55word@h");
-        assert_eq!(
-            c.redact("login failed for db://me:pa55word@h"),
-            "login failed for db://me:[hidden]@h"
-        );
     }
 
     #[test]
@@ -646,8 +599,9 @@ mod tests {
         let e = load("plugin = = \n").unwrap_err().to_string();
         assert!(e.contains("TOML"), "{e}");
         let e = load("plugin = \"p\"\npw = \"${env:CONNECTD_DEFINITELY_UNSET}\"\n")
-            .unwrap_err()
-            .to_string();
+            .unwrap()
+            .resolve(&ConfigProviders::new(vec![], Some("CONNECTD_.*")).unwrap())
+            .unwrap_err();
         assert!(
             e.contains("pw") && e.contains("CONNECTD_DEFINITELY_UNSET"),
             "{e}"

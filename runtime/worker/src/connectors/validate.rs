@@ -6,7 +6,8 @@
 //! Config values arrive as strings (the WIT `config` type); a key the schema types as
 //! `integer`, `number`, `boolean`, `array` or `object` is parsed as that type first, so
 //! `rate = "fast"` is reported as not a number. Values are never echoed back: they may hold
-//! secrets resolved from `${env:}` or `${file:}`.
+//! secrets resolved from `${env:}` or `${file:}`. A value that holds such a reference is
+//! checked only once it is resolved, when the connector starts.
 //!
 //! The keywords checked are the ones a flat config map can use, and all that
 //! `#[derive(Configurable)]` writes: `required`, `properties` and `patternProperties` (a
@@ -19,6 +20,8 @@
 //! must stay small, and checked nothing more for the schemas plugins have.
 
 use serde_json::{Map, Value};
+
+use super::secrets::has_reference;
 
 pub use connectd_config::Problem as ConfigProblem;
 
@@ -56,6 +59,9 @@ pub fn check(
                 problem(key, "not a key this plugin knows".into());
             }
             continue;
+        }
+        if has_reference(raw) {
+            continue; // checked once resolved, when the connector starts
         }
         if let Some(expected) = specs.find_map(|spec| value_problem(spec, raw)) {
             problem(key, expected);

@@ -23,7 +23,7 @@ use crate::tasks::{sink, source};
 
 /// A connector config checked against the plugins it names, ready to start.
 pub(crate) struct Prepared {
-    /// Its config as loaded (secrets resolved).
+    /// Its config as read (`${...}` references unresolved).
     pub config: ConnectorConfig,
     plugin: Arc<Plugin>,
     transforms: Vec<TransformSpec>,
@@ -32,9 +32,9 @@ pub(crate) struct Prepared {
 }
 
 pub(super) struct RunningConnector {
-    /// Its config as loaded (compared at each reconcile).
+    /// Its config as read (compared at each reconcile).
     pub config: ConnectorConfig,
-    /// Its config as its tasks get it (granted paths made absolute).
+    /// Its config as its tasks get it (references resolved, granted paths made absolute).
     resolved: ConnectorConfig,
     /// The generation of its plugin, then of each transform's plugin.
     generations: Vec<u64>,
@@ -125,9 +125,7 @@ impl Supervisor {
             transforms,
             generations,
         } = prepared;
-        let base = config.origin.folder(&self.settings.connectors_dir);
-        let (connector, grants) =
-            grants_for(&plugin.descriptor().config_schema, config.clone(), base);
+        let (connector, grants, transforms) = self.as_tasks_run(&config, &plugin, transforms)?;
         if plugin.descriptor().kind == Kind::Source
             && let Some(topic) = connector.values.get("topic")
         {
@@ -135,7 +133,7 @@ impl Supervisor {
             self.backend
                 .admin()
                 .ensure_topic(topic, 1, &[])
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| connector.redact(&e.to_string()))?;
         }
         if self.runs(&connector.name, 0) {
             self.status.set(
@@ -164,6 +162,30 @@ impl Supervisor {
         }
         self.running.insert(running.config.name.clone(), running);
         Ok(())
+    }
+
+    /// A config as its tasks run it: its `${...}` references resolved (here, at every start
+    /// and restart, and nowhere else: a rotated secret is read again), checked once resolved
+    /// (no message quotes a value), its granted paths made absolute, and its grants.
+    fn as_tasks_run(
+        &self,
+        config: &ConnectorConfig,
+        plugin: &Plugin,
+        mut transforms: Vec<TransformSpec>,
+    ) -> Result<(ConnectorConfig, connectd_host::Grants, Vec<TransformSpec>), String> {
+        let resolved = config.resolve(&self.settings.config_providers)?;
+        for (spec, t) in transforms.iter_mut().zip(&resolved.transforms) {
+            spec.config = t.clone();
+        }
+        check_config(
+            &resolved,
+            plugin,
+            &transforms,
+            &self.settings.internal_topics,
+        )?;
+        let base = config.origin.folder(&self.settings.connectors_dir);
+        let (resolved, grants) = grants_for(&plugin.descriptor().config_schema, resolved, base);
+        Ok((resolved, grants, transforms))
     }
 
     /// Starts task `task_id` of a connector on a thread of its own.
@@ -219,6 +241,20 @@ impl Supervisor {
         let status = self.status.snapshot();
         let mut running = self.running.remove(&key).expect("found above");
         let plugin = running.config.plugin.clone();
+        let transforms = std::mem::take(&mut running.transforms);
+        match self.as_tasks_run(&running.config, &running.plugin, transforms.clone()) {
+            Ok((resolved, grants, transforms)) => {
+                (running.resolved, running.grants, running.transforms) =
+                    (resolved, grants, transforms);
+            }
+            Err(reason) => {
+                // Its tasks run on as they were; the connector says why they did not restart.
+                running.transforms = transforms;
+                self.failed(name, &plugin, reason);
+                self.running.insert(key, running);
+                return true;
+            }
+        }
         let tasks = std::mem::take(&mut running.tasks);
         for (id, (stop, thread)) in tasks.into_iter().enumerate() {
             let id = id as u32;

@@ -190,7 +190,7 @@ fn main() -> Result<()> {
         connectors_dir: connectors.clone(),
         cache_dir: PathBuf::from(cache_dir),
         limits: Limits::default(),
-        secret_dirs: Vec::new(),
+        config_providers: Default::default(),
         worker_id: "bench".into(),
         cluster: None,
         internal_topics: Default::default(),
