@@ -1,11 +1,13 @@
 """The status page in a real browser: headless Chromium driven by selenium.
 
-    python3 ui.py API_URL SCREENSHOT_PATH
+    python3 ui.py API_URL SCREENSHOT_PATH TOKEN
 
-Against a worker running `gen` (datagen into `ui-gen`) and `sink` (file-sink reading it): the
-page shows both connectors RUNNING with a rising records/s figure, the topic and the sink's
-consumer group; clicking gen's pause button pauses it (seen on the page and through the API).
-Keeps a screenshot. Exits non-zero on the first failed check.
+Against a worker with `[api] token = TOKEN` running `gen` (datagen into `ui-gen`), `sink`
+(file-sink reading it) and two connectors named `constructor` and `__proto__`: without the
+token the page gets nothing; opened once as /ui?token=TOKEN, it shows every connector RUNNING
+with a rising records/s figure, the topic and the sink's consumer group; clicking gen's pause
+button pauses it (seen on the page and through the API). Keeps a screenshot. Exits non-zero on
+the first failed check.
 """
 
 import sys
@@ -19,7 +21,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-URL, SHOT = sys.argv[1], sys.argv[2]
+URL, SHOT, TOKEN = sys.argv[1], sys.argv[2], sys.argv[3]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def check(cond, what):
@@ -57,8 +60,11 @@ def click(selector):
 
 try:
     driver.get(f"{URL}/ui")
+    check("Bearer" in driver.page_source and driver.title != "connectd", "without the token, no page")
+    driver.get(f"{URL}/ui?token={TOKEN}")
     check(driver.title == "connectd", "the page loads")
-    for name in ["gen", "sink"]:
+    check("token" not in driver.current_url, f"the token left the address: {driver.current_url}")
+    for name in ["gen", "sink", "constructor", "__proto__"]:
         wait.until(lambda d: cell(f'data-connector="{name}"', "state") == "RUNNING")
         print("ok:", name, "shows RUNNING")
 
@@ -75,7 +81,7 @@ try:
     click('tr[data-connector="gen"] button[data-action="pause"]')
     wait.until(lambda d: cell('data-connector="gen"', "state") == "PAUSED")
     print("ok: clicking pause shows PAUSED")
-    status = requests.get(f"{URL}/connectors/gen/status").json()
+    status = requests.get(f"{URL}/connectors/gen/status", headers=AUTH).json()
     check(status["connector"]["state"] == "PAUSED" and all(t["state"] == "PAUSED" for t in status["tasks"]), f"the API agrees: {status}")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-connector="gen"] button[data-action="resume"]'))
     print("ok: a resume button replaces pause")

@@ -3,17 +3,21 @@
 //! [`Control`] handle (on a blocking thread: a change stops or starts task threads).
 //!
 //! Errors come back as Kafka Connect's `{"error_code": <http status>, "message": "..."}`,
-//! malformed JSON, unknown paths and oversized bodies included. With a token set, requests
-//! that change anything need `Authorization: Bearer <token>`.
+//! malformed JSON, unknown paths and oversized bodies included. [`guard`] decides who may
+//! call: the Host and Origin checks, and the token every route needs when one is set.
 
+pub mod guard;
 pub mod loggers;
+mod serve;
+
+pub use serve::{Limits, serve};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -71,8 +75,8 @@ type Answer = Result<Response, ApiError>;
 pub struct Services {
     /// The worker's connectors.
     pub control: Control,
-    /// A bearer token that changes need, if set.
-    pub token: Option<String>,
+    /// Who may call (Host names, Origin, token).
+    pub guard: guard::Guard,
     /// The metrics recorder `GET /metrics` renders (none: metrics are off).
     pub metrics: Option<PrometheusHandle>,
     /// The embedded broker engine, for the status page's topics and groups (none when the
@@ -100,8 +104,8 @@ fn ok(status: StatusCode, body: impl serde::Serialize) -> Answer {
     Ok((status, Json(body)).into_response())
 }
 
-/// The API over `services`; with a token, changes need `Authorization: Bearer <token>`.
-/// `GET /metrics` renders the metrics (404 when they are off); `GET /ui` is the status page.
+/// The API over `services`, behind its [`guard`]. `GET /metrics` renders the metrics (404
+/// when they are off); `GET /ui` is the status page.
 pub fn router(services: Services) -> Router {
     let api = services;
     Router::new()
@@ -143,64 +147,19 @@ pub fn router(services: Services) -> Router {
                 "no such path; see GET /connectors and GET /connector-plugins".into(),
             )
         })
-        .layer(axum::middleware::from_fn_with_state(api.clone(), authorize))
+        .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            guard::check,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(api)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves. A path with a trailing slash
-/// is the path without it, as in Kafka Connect (`/connectors/x/`).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use tower::Layer as _;
-    let app = axum::middleware::map_request(trim_trailing_slash).layer(router);
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-}
-
-async fn trim_trailing_slash(mut request: Request) -> Request {
-    let path = request.uri().path();
-    if path.len() > 1 && path.ends_with('/') {
-        let trimmed = path.trim_end_matches('/');
-        let rebuilt = match request.uri().query() {
-            Some(q) => format!("{trimmed}?{q}"),
-            None => trimmed.to_string(),
-        };
-        if let Ok(uri) = rebuilt.parse() {
-            *request.uri_mut() = uri;
-        }
-    }
-    request
-}
-
-async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {
-    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
-    if let Some(token) = &api.token
-        && !reads
-    {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return ApiError(
-                StatusCode::UNAUTHORIZED,
-                "this worker's API needs `Authorization: Bearer <token>` for changes ([api] token in worker.toml)".into(),
-            )
-            .into_response();
-        }
-    }
+/// Axum's own refusals (a body over the limit, a bad method) come as plain text: gives them
+/// Kafka Connect's shape.
+async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    // Axum's own refusals (a body over the limit, a bad method) come as plain text: give them
-    // Kafka Connect's shape.
     let status = response.status();
     let is_json = response
         .headers()

@@ -85,11 +85,23 @@ pub struct ApiSection {
     /// `127.0.0.1:8083`.
     #[serde(default = "default_api_listen")]
     pub listen: String,
-    /// A bearer token that requests changing anything must carry (`Authorization: Bearer
-    /// <token>`); `${env:NAME}` reads it from the environment. Unset: no token, and a
-    /// listener off loopback logs a warning.
+    /// A bearer token every request must carry (`Authorization: Bearer <token>`; the status
+    /// page takes it once as `/ui?token=<token>` and keeps it in a cookie); `${env:NAME}`
+    /// reads it from the environment. Unset: no token, and connectd warns at start.
     #[serde(default)]
     pub token: Option<String>,
+    /// Host names the API answers to besides IP addresses, `localhost`, and the hosts of
+    /// `listen` and `advertised_listen` (a request naming another host in `Host` is refused:
+    /// a DNS-rebinding page cannot reach it); `"*"` answers any. Default: none.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Connections the API keeps open at once; one more is closed at once. Default 256.
+    #[serde(default = "default_api_max_connections")]
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's head, in ms: a half-sent header
+    /// or a kept-alive connection left idle longer is closed. Default 30000.
+    #[serde(default = "default_api_header_timeout_ms")]
+    pub header_timeout_ms: u64,
     /// Serve Prometheus metrics at `GET /metrics`. Default `true`; `false` records nothing.
     #[serde(default = "default_true")]
     pub metrics: bool,
@@ -106,6 +118,9 @@ impl Default for ApiSection {
         ApiSection {
             listen: default_api_listen(),
             token: None,
+            allowed_hosts: Vec::new(),
+            max_connections: default_api_max_connections(),
+            header_timeout_ms: default_api_header_timeout_ms(),
             metrics: true,
             advertised_listen: None,
         }
@@ -114,6 +129,14 @@ impl Default for ApiSection {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_api_max_connections() -> usize {
+    256
+}
+
+fn default_api_header_timeout_ms() -> u64 {
+    30_000
 }
 
 fn default_api_listen() -> String {
@@ -157,6 +180,11 @@ pub struct WorkerSection {
     /// the directory holding worker.toml.
     #[serde(default)]
     pub config_providers_file_allowed_paths: Option<Vec<PathBuf>>,
+    /// The environment variables a connector's `${env:NAME}` may read: a regular expression
+    /// the whole name must match (Kafka's `config.providers.env.param.allowlist.pattern`,
+    /// KIP-887), e.g. `"DB_PASSWORD|AWS_.*"`. Default: none.
+    #[serde(default)]
+    pub config_providers_env_allowlist_pattern: Option<String>,
     /// The topic of source offsets (Kafka Connect's `offset.storage.topic`). Default
     /// `connectd-offsets`. Workers of one group must agree; workers that share a Kafka
     /// cluster but not their connectors need names of their own.
@@ -215,6 +243,12 @@ impl WorkerFile {
                     path.display()
                 )
             })?);
+        }
+        if api.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            anyhow::bail!(
+                "{}: [api] token: empty; set a token, or remove the key to run without one",
+                path.display()
+            );
         }
         if let Some(advertised) = &mut api.advertised_listen {
             *advertised = expand_env(advertised).map_err(|name| {

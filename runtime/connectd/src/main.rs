@@ -162,7 +162,11 @@ fn run_worker(
                         memory_bytes: file.worker.task_memory_bytes,
                         call_timeout: std::time::Duration::from_millis(file.worker.task_call_timeout_ms),
                     },
-                    secret_dirs: file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
+                    config_providers: connectd_worker::ConfigProviders::new(
+                        file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),
+                        file.worker.config_providers_env_allowlist_pattern.as_deref(),
+                    )
+                    .with_context(|| format!("{}: [worker]", path.display()))?,
                     worker_id: file.api.advertised_listen.clone().unwrap_or_else(|| file.api.listen.clone()),
                     internal_topics: connectd_worker::InternalTopics {
                         offsets: file.worker.offset_storage_topic.clone(),
@@ -195,7 +199,10 @@ fn run_worker(
                 let worker = started.context("starting the connector worker")?;
                 let services = connectd_api::Services {
                     control: worker.control(),
-                    token: file.api.token.clone(),
+                    guard: connectd_api::guard::Guard {
+                        token: file.api.token.clone(),
+                        allowed_hosts: allowed_hosts(&file.api),
+                    },
                     metrics: metrics.clone(),
                     broker: broker.clone(),
                     loggers,
@@ -225,6 +232,26 @@ fn run_worker(
     })
 }
 
+/// The host names the API answers to besides IP addresses and `localhost`: those of
+/// `listen` and `advertised_listen`, and `allowed_hosts`.
+fn allowed_hosts(section: &config::ApiSection) -> Vec<String> {
+    let host = |authority: &str| {
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+            .trim_matches(['[', ']']);
+        host.to_ascii_lowercase()
+    };
+    let mut hosts: Vec<String> = section
+        .allowed_hosts
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    hosts.push(host(&section.listen));
+    hosts.extend(section.advertised_listen.as_deref().map(host));
+    hosts
+}
+
 /// Binds the REST API (`[api]`) and serves it until `stop` turns true.
 async fn start_api(
     section: &config::ApiSection,
@@ -240,14 +267,19 @@ async fn start_api(
             )
         })?;
     let local = listener.local_addr()?;
-    if section.token.is_none() && !local.ip().is_loopback() {
-        tracing::warn!(listen = %local, "the REST API listens off loopback with no token: anyone who reaches it can change connectors; set [api] token");
+    if section.token.is_none() {
+        tracing::warn!(listen = %local, "the REST API has no token: anyone who reaches {local} can read configs and change connectors; set [api] token in worker.toml");
     }
     tracing::info!(listen = %local, "REST API ready");
     let router = connectd_api::router(services);
+    let limits = connectd_api::Limits {
+        max_connections: section.max_connections.max(1),
+        header_timeout: std::time::Duration::from_millis(section.header_timeout_ms.max(1)),
+    };
     Ok(tokio::spawn(connectd_api::serve(
         listener,
         router,
+        limits,
         async move {
             let _ = stop.wait_for(|s| *s).await;
         },
