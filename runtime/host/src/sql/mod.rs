@@ -7,8 +7,10 @@
 //! - Pools test a connection before handing it out, so a database that restarted is
 //!   reconnected to on the next call, and wait at most [`ACQUIRE_TIMEOUT`] for one.
 //! - Every error text has the URL's password replaced by `***` before the guest sees it.
+//! - A SQLite connection reaches its one file and nothing else ([`sqlite_lockdown`]).
 
 mod convert;
+mod sqlite_lockdown;
 
 use std::time::Duration;
 
@@ -128,7 +130,10 @@ async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
         "sqlite" => {
             let options: SqliteConnectOptions = url.parse()?;
             let options = options.create_if_missing(true).disable_statement_logging();
-            Pool::Sqlite(pool_options().connect_with(options).await?)
+            let pool = pool_options().after_connect(|conn, _| {
+                Box::pin(async move { sqlite_lockdown::apply(conn).await })
+            });
+            Pool::Sqlite(pool.connect_with(options).await?)
         }
         _ => {
             return Err(sqlx::Error::Configuration(
@@ -332,10 +337,9 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn transactions_run_in_order_commit_whole_and_roll_back_when_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/t.db", dir.path().display());
+    /// A task granted the SQLite database `dir/t.db`, and its open connection.
+    fn sqlite_task(dir: &std::path::Path) -> (TaskState, Resource<sql::Connection>) {
+        let url = format!("sqlite://{}/t.db", dir.display());
         let grants = crate::Grants {
             sql_urls: vec![url.clone()],
             ..Default::default()
@@ -343,6 +347,48 @@ mod tests {
         let mut state =
             TaskState::new(&grants, &crate::Limits::default(), Some(crate::tests_io())).unwrap();
         let c = state.open(url).unwrap();
+        (state, c)
+    }
+
+    /// SQL that would open other files (ATTACH, VACUUM INTO) or load native code fails, and
+    /// creates nothing outside the granted database.
+    #[test]
+    fn sqlite_reaches_its_own_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let (mut state, c) = sqlite_task(dir.path());
+        let run = |state: &mut TaskState, sql: &str| {
+            state.execute(
+                Resource::new_borrow(c.rep()),
+                vec![Statement {
+                    sql: sql.into(),
+                    params: vec![],
+                }],
+            )
+        };
+        run(&mut state, "CREATE TABLE t (id INTEGER PRIMARY KEY)").unwrap();
+        let target = |name: &str| elsewhere.path().join(name).display().to_string();
+        for sql in [
+            format!("ATTACH DATABASE '{}' AS other", target("attached.db")),
+            format!(
+                "ATTACH DATABASE 'file:{}?mode=rwc' AS other",
+                target("uri.db")
+            ),
+            format!("VACUUM INTO '{}'", target("copy.db")),
+            "SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so')".to_string(),
+        ] {
+            let refused = run(&mut state, &sql);
+            assert!(refused.is_err(), "{sql} ran");
+        }
+        let created: Vec<_> = std::fs::read_dir(elsewhere.path()).unwrap().collect();
+        assert!(created.is_empty(), "files outside the grant: {created:?}");
+        run(&mut state, "INSERT INTO t (id) VALUES (1)").unwrap();
+    }
+
+    #[test]
+    fn transactions_run_in_order_commit_whole_and_roll_back_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut state, c) = sqlite_task(dir.path());
         let conn = || Resource::<sql::Connection>::new_borrow(c.rep());
         let statement = |sql: &str, params: Vec<sql::Value>| Statement {
             sql: sql.into(),
