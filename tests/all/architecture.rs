@@ -44,6 +44,7 @@ const TIERS: &[(&str, Side, u8)] = &[
     ("connectd-sql-sink", Side::Guest, 4),
     ("connectd-lake-sink", Side::Guest, 4),
     ("connectd-test-misbehave", Side::Guest, 4),
+    ("connectd-test-flaky-sink", Side::Guest, 4),
     ("ticker-source", Side::Guest, 4),
     ("connectd-bench-kernel", Side::Bench, 8),
     ("connectd-bench-pipeline", Side::Bench, 8),

@@ -143,10 +143,15 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             flushed = Instant::now();
             continue;
         }
-        // Where the task stands after this batch: what to commit once it is flushed.
+        // Where the task stands after this batch: what to commit once it is flushed, and
+        // only once `put` took the batch. A put that failed (a retryable error still being
+        // retried when the task is stopped, paused or moved) leaves the commit point where
+        // the last good put put it, so the batch is read again.
         let next = positions(&owned, consumer.as_ref());
         let mut delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch);
-        unflushed = Some(next);
+        if delivered.is_ok() {
+            unflushed = Some(next);
+        }
         if delivered.is_ok() && flushed.elapsed() >= FLUSH_INTERVAL {
             let next = unflushed.take().unwrap_or_default();
             delivered = flush_and_commit(
