@@ -14,7 +14,7 @@ use connectd_records::{ConnectorName, Kind, Offset, TopicPartition};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::connectors::config::{ConnectorConfig, Origin, SecretFiles};
+use crate::connectors::config::{ConnectorConfig, Origin};
 use crate::connectors::validate;
 use crate::state::configs::{ConfigStore, TargetState};
 use crate::state::offsets::SourceOffsets;
@@ -121,6 +121,9 @@ pub struct Control {
     pub(crate) configs: Arc<ConfigStore>,
     pub(crate) offsets: Arc<SourceOffsets>,
     pub(crate) settings: WorkerSettings,
+    /// Held by each config write (create, put, patch, delete) from its check to its apply, so
+    /// a name is checked and taken in one step: of two creates of one name, one gets 409.
+    pub(crate) writes: Arc<Mutex<()>>,
 }
 
 fn kind_name(kind: Option<Kind>) -> String {
@@ -249,13 +252,14 @@ impl Control {
         }
     }
 
-    /// Checks a config as the worker would run it: the worker's keys (secrets resolved),
-    /// then the plugin's schema and each transform's. The error lists every problem; what
-    /// is returned starts as it is once stored, without being read or checked again.
+    /// Checks a config as the worker would run it: the worker's keys, then the plugin's
+    /// schema and each transform's (a value with a `${...}` reference is checked once it is
+    /// resolved, when the connector starts: nothing here resolves one). The error lists every
+    /// problem; what is returned starts as it is once stored, without being read or checked
+    /// again.
     fn check(&self, name: &str, config: &BTreeMap<String, String>) -> Result<Prepared> {
         let origin = Origin::Rest(name.to_string());
-        let secret_files = SecretFiles::new(&self.settings.secret_dirs);
-        let parsed = ConnectorConfig::from_values(&origin, name, config.clone(), &secret_files)
+        let parsed = ConnectorConfig::from_values(&origin, name, config.clone())
             .map_err(|e| ControlError::BadRequest(e.to_string()))?;
         self.supervisor()
             .prepare(parsed)
@@ -282,6 +286,7 @@ impl Control {
         initial: TargetState,
     ) -> Result<ConnectorInfo> {
         let config = Self::named(name, config)?;
+        let _one_write = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         if self.supervisor().known().contains_key(name) {
             return Err(ControlError::Conflict(format!(
                 "Connector {name} already exists"
@@ -299,6 +304,15 @@ impl Control {
     /// Creates or replaces a connector's config (`PUT /connectors/{name}/config`); true if
     /// it was created.
     pub fn put_config(
+        &self,
+        name: &str,
+        config: BTreeMap<String, String>,
+    ) -> Result<(bool, ConnectorInfo)> {
+        let _one_write = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        self.put_config_locked(name, config)
+    }
+
+    fn put_config_locked(
         &self,
         name: &str,
         config: BTreeMap<String, String>,
@@ -322,6 +336,7 @@ impl Control {
         name: &str,
         patch: BTreeMap<String, Option<String>>,
     ) -> Result<ConnectorInfo> {
+        let _one_write = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let mut config = self.rest_owned(name)?.config;
         for (key, value) in patch {
             match value {
@@ -329,11 +344,12 @@ impl Control {
                 None => config.remove(&key),
             };
         }
-        Ok(self.put_config(name, config)?.1)
+        Ok(self.put_config_locked(name, config)?.1)
     }
 
     /// Deletes a REST-created connector; its stored offsets stay, as in Kafka Connect.
     pub fn delete(&self, name: &str) -> Result<()> {
+        let _one_write = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         self.rest_owned(name)?;
         self.configs.delete_connector(name).map_err(internal)?;
         self.apply(None);
@@ -443,22 +459,29 @@ impl Control {
             let mut commits = Vec::new();
             for (partition, offset) in changes {
                 let topic = partition["kafka_topic"].as_str();
-                let p = partition["kafka_partition"].as_i64();
+                let p = partition["kafka_partition"]
+                    .as_i64()
+                    .and_then(|p| i32::try_from(p).ok())
+                    .filter(|p| *p >= 0);
                 let (Some(topic), Some(p)) = (topic, p) else {
                     return Err(ControlError::BadRequest(format!(
-                        "sink partition {partition}: expected {{\"kafka_topic\": ..., \"kafka_partition\": ...}}"
+                        "sink partition {partition}: expected {{\"kafka_topic\": ..., \"kafka_partition\": <0 to {}>}}",
+                        i32::MAX
                     )));
                 };
                 // A removed offset reads the partition from its start again.
                 let at = match offset {
                     None => 0,
-                    Some(o) => o["kafka_offset"].as_i64().ok_or_else(|| {
-                        ControlError::BadRequest(format!(
-                            "sink offset {o}: expected {{\"kafka_offset\": <number>}}"
-                        ))
-                    })?,
+                    Some(o) => o["kafka_offset"]
+                        .as_i64()
+                        .filter(|o| *o >= 0)
+                        .ok_or_else(|| {
+                            ControlError::BadRequest(format!(
+                                "sink offset {o}: expected {{\"kafka_offset\": <a number from 0>}}"
+                            ))
+                        })?,
                 };
-                commits.push((TopicPartition::new(topic, p as i32), Offset(at)));
+                commits.push((TopicPartition::new(topic, p), Offset(at)));
             }
             let mut consumer = self
                 .backend

@@ -231,6 +231,42 @@ impl Status {
         }
     }
 
+    /// Forgets a connector that no longer exists: its entry and its tasks' are dropped here
+    /// and tombstoned in the status topic (as Kafka Connect does on delete), so nothing shows
+    /// or keeps a connector that is gone.
+    pub fn remove(&self, connector: &str) {
+        let prefix = format!("{connector}/");
+        let keys: Vec<String> = {
+            let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+            let keys: Vec<String> = current
+                .keys()
+                .filter(|k| *k == connector || k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            for key in &keys {
+                current.remove(key);
+            }
+            keys
+        };
+        if keys.is_empty() {
+            return;
+        }
+        tracing::info!(connector, "connector removed; its status is forgotten");
+        let tombstones: Vec<ProducerRecord> = keys
+            .into_iter()
+            .map(|key| ProducerRecord {
+                key: Some(key.into_bytes()),
+                value: None,
+                headers: Vec::new(),
+                timestamp_ms: now_ms(),
+            })
+            .collect();
+        let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = backend::append(producer.as_mut(), &self.tp, &tombstones) {
+            tracing::warn!(error = %e, "could not write status");
+        }
+    }
+
     fn key(connector: &str, task: Option<u32>) -> String {
         match task {
             Some(t) => format!("{connector}/{t}"),

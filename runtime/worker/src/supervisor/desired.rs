@@ -2,9 +2,9 @@
 //! REST-created config in `connectd-configs` (scaled out, the files reach the topic first and
 //! every worker runs from it), each keyed by its name, with its origin.
 //!
-//! Each config is read, resolved and checked once: a config that is as it was (same origin,
-//! same keys as written) keeps what was made of it, and one the REST API has just checked is
-//! taken as checked.
+//! Each config is read and checked once: a config that is as it was (same origin, same keys as
+//! written) keeps what was made of it, and one the REST API has just checked is taken as
+//! checked. Its `${...}` references are resolved only when it starts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,10 +13,9 @@ use connectd_records::{ConnectorName, Kind};
 
 use super::Supervisor;
 use super::plugins::files_with_extension;
-use crate::connectors::config::{ConnectorConfig, Origin, SecretFiles, read_file};
+use crate::connectors::config::{ConnectorConfig, Origin, read_file};
 use crate::error::{Error, Result};
 use crate::state::configs::TargetState;
-use crate::state::status::{State, TaskStatus};
 
 /// A connector the worker knows of, running or not.
 #[derive(Debug, Clone)]
@@ -46,14 +45,8 @@ pub(super) struct Desired {
 
 impl Supervisor {
     /// A config as its origin gives it: what was made of it before if it is unchanged (the
-    /// running connector's, or the one the REST API just checked), else read and resolved.
-    fn parse(
-        &self,
-        origin: Origin,
-        name: &str,
-        raw: BTreeMap<String, String>,
-        secret_files: &SecretFiles,
-    ) -> Desired {
+    /// running connector's, or the one the REST API just checked), else read.
+    fn parse(&self, origin: Origin, name: &str, raw: BTreeMap<String, String>) -> Desired {
         let same = |c: &ConnectorConfig| c.origin == origin && c.raw == raw;
         let before = self
             .running
@@ -63,7 +56,7 @@ impl Supervisor {
             .find(|c| same(c));
         let config = match before {
             Some(config) => Ok(config.clone()),
-            None => ConnectorConfig::from_values(&origin, name, raw.clone(), secret_files),
+            None => ConnectorConfig::from_values(&origin, name, raw.clone()),
         };
         Desired {
             name: config
@@ -82,7 +75,6 @@ impl Supervisor {
                 tracing::error!(error = %e, "cannot list connectors_dir");
                 Vec::new()
             });
-        let secret_files = SecretFiles::new(&self.settings.secret_dirs);
         let mut desired: Vec<Desired> = Vec::new();
         for file in files {
             let stem = file
@@ -92,7 +84,7 @@ impl Supervisor {
                 .to_string();
             let origin = Origin::File(file.clone());
             let mut one = match read_file(&file) {
-                Ok(raw) => self.parse(origin, &stem, raw, &secret_files),
+                Ok(raw) => self.parse(origin, &stem, raw),
                 Err(e) => Desired {
                     name: stem.clone(),
                     origin,
@@ -137,7 +129,7 @@ impl Supervisor {
                 Some(file) => Origin::File(PathBuf::from(file)),
                 None => Origin::Rest(name.clone()),
             };
-            desired.push(self.parse(origin, &name, stored.properties, &secret_files));
+            desired.push(self.parse(origin, &name, stored.properties));
         }
         desired
     }
@@ -154,18 +146,18 @@ impl Supervisor {
             .cloned()
             .collect();
         for name in gone {
-            let origin = self.running[&name].config.origin.clone();
             self.stop_connector(&name);
-            self.status.set(
-                &name,
-                None,
-                TaskStatus {
-                    state: State::Unassigned,
-                    trace: Some(format!("{origin} was removed")),
-                    plugin: String::new(),
-                    ..TaskStatus::default()
-                },
-            );
+        }
+        // Whatever status a connector that is gone left (running or not) is forgotten.
+        let forgotten: Vec<String> = self
+            .status
+            .snapshot()
+            .into_keys()
+            .map(|key| key.split('/').next().unwrap_or_default().to_string())
+            .filter(|name| !desired.iter().any(|d| d.name == *name))
+            .collect();
+        for name in forgotten {
+            self.status.remove(&name);
         }
         let mut known = BTreeMap::new();
         for Desired {
