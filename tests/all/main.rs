@@ -24,6 +24,7 @@ mod worker_exactly_once;
 mod worker_file_source;
 mod worker_lake;
 mod worker_rest;
+mod worker_security;
 mod worker_sql;
 mod worker_sql_sink;
 mod worker_transforms;

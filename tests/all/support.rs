@@ -28,6 +28,8 @@ pub struct Connectd {
     pub worker_extra: String,
     /// Extra lines for the `[api]` section.
     pub api_extra: String,
+    /// Environment variables the process gets besides this one's.
+    pub env: Vec<(String, String)>,
     log: PathBuf,
 }
 
@@ -59,6 +61,17 @@ impl Connectd {
         extra: &str,
         prepare: impl FnOnce(&Path),
     ) -> Self {
+        Self::start_with_env(worker_extra, api_extra, extra, &[], prepare)
+    }
+
+    /// [`Connectd::start_with_api`], the process given the variables in `env` too.
+    pub fn start_with_env(
+        worker_extra: &str,
+        api_extra: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&Path),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         let mut c = Connectd {
@@ -70,6 +83,10 @@ impl Connectd {
             extra: extra.to_string(),
             worker_extra: worker_extra.to_string(),
             api_extra: api_extra.to_string(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         c.spawn();
         c
@@ -118,6 +135,7 @@ impl Connectd {
             .arg("--config")
             .arg(&config)
             .env("CONNECTD_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
