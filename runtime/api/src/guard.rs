@@ -95,19 +95,26 @@ fn refuse(status: StatusCode, message: String) -> Response {
 pub(crate) async fn check(State(api): State<Api>, request: Request, next: Next) -> Response {
     let guard = &api.guard;
     let headers = request.headers();
-    let authority = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    if let Some(authority) = &authority
-        && !guard.host_allowed(authority)
-    {
+    // One readable Host (or the request target's authority); none, two or an unreadable one
+    // is refused, as no browser sends such a request and no check could be made of it.
+    let hosts: Vec<_> = headers.get_all(header::HOST).iter().collect();
+    let authority = match hosts.as_slice() {
+        [] => request.uri().authority().map(|a| a.to_string()),
+        [one] => one.to_str().ok().map(str::to_string),
+        _ => None,
+    };
+    let Some(authority) = authority else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "a request needs one Host header, in ASCII".into(),
+        );
+    };
+    if !guard.host_allowed(&authority) {
         return refuse(
             StatusCode::FORBIDDEN,
             format!(
                 "this worker does not answer to the host name {:?}; add it to [api] allowed_hosts in worker.toml",
-                host_of(authority)
+                host_of(&authority)
             ),
         );
     }
@@ -115,7 +122,7 @@ pub(crate) async fn check(State(api): State<Api>, request: Request, next: Next) 
     let foreign_origin = headers
         .get(header::ORIGIN)
         .map(|origin| {
-            let own = authority.as_deref().unwrap_or_default();
+            let own = authority.as_str();
             let origin = origin.to_str().unwrap_or_default();
             let authority = origin
                 .strip_prefix("http://")

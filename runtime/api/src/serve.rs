@@ -3,7 +3,9 @@
 //! - at most [`Limits::max_connections`] connections at once; one more is closed as soon as
 //!   it is accepted (and logged), so idle sockets cannot exhaust the worker's file handles;
 //! - a request's head must arrive within [`Limits::header_timeout`] of the connection being
-//!   ready for it: a half-sent header, and a kept-alive connection left idle, are closed.
+//!   ready for it: a half-sent header, and a kept-alive connection left idle, are closed;
+//! - a whole request (its body read, its answer made) within [`Limits::request_timeout`], or
+//!   it is answered 408 and its connection closed: a body sent a byte a second holds nothing.
 //!
 //! Written on hyper's connection builder rather than `axum::serve`, which sets neither limit.
 //! On shutdown the listener closes and open connections finish their requests.
@@ -15,6 +17,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::response::IntoResponse as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tower::Service as _;
 
@@ -25,6 +28,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long a connection may take to send a request's head.
     pub header_timeout: Duration,
+    /// How long a request may take, from its head to its answer.
+    pub request_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -32,6 +37,7 @@ impl Default for Limits {
         Limits {
             max_connections: 256,
             header_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -75,10 +81,31 @@ pub async fn serve(
         };
         refused_logged = false;
         let router = router.clone();
+        let request_timeout = limits.request_timeout;
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
             let mut router = router.clone();
-            // A Router is always ready: `call` needs no `poll_ready` first.
-            router.call(trim_trailing_slash(request.map(Body::new)))
+            async move {
+                // A Router is always ready: `call` needs no `poll_ready` first.
+                let answer = router.call(trim_trailing_slash(request.map(Body::new)));
+                match tokio::time::timeout(request_timeout, answer).await {
+                    Ok(answered) => answered,
+                    Err(_) => {
+                        let mut late = crate::ApiError(
+                            axum::http::StatusCode::REQUEST_TIMEOUT,
+                            format!(
+                                "the request took longer than {} s",
+                                request_timeout.as_secs()
+                            ),
+                        )
+                        .into_response();
+                        late.headers_mut().insert(
+                            axum::http::header::CONNECTION,
+                            axum::http::HeaderValue::from_static("close"),
+                        );
+                        Ok(late)
+                    }
+                }
+            }
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder

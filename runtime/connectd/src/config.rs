@@ -102,6 +102,10 @@ pub struct ApiSection {
     /// or a kept-alive connection left idle longer is closed. Default 30000.
     #[serde(default = "default_api_header_timeout_ms")]
     pub header_timeout_ms: u64,
+    /// How long a request may take, from its head to its answer (a body sent slowly
+    /// included), in ms; later it is answered 408 and its connection closed. Default 60000.
+    #[serde(default = "default_api_request_timeout_ms")]
+    pub request_timeout_ms: u64,
     /// Serve Prometheus metrics at `GET /metrics`. Default `true`; `false` records nothing.
     #[serde(default = "default_true")]
     pub metrics: bool,
@@ -121,6 +125,7 @@ impl Default for ApiSection {
             allowed_hosts: Vec::new(),
             max_connections: default_api_max_connections(),
             header_timeout_ms: default_api_header_timeout_ms(),
+            request_timeout_ms: default_api_request_timeout_ms(),
             metrics: true,
             advertised_listen: None,
         }
@@ -137,6 +142,10 @@ fn default_api_max_connections() -> usize {
 
 fn default_api_header_timeout_ms() -> u64 {
     30_000
+}
+
+fn default_api_request_timeout_ms() -> u64 {
+    60_000
 }
 
 fn default_api_listen() -> String {
@@ -177,7 +186,7 @@ pub struct WorkerSection {
     pub task_call_timeout_ms: u64,
     /// Directories a connector's `${file:/path}` may read below (Kafka's
     /// `config.providers.file.param.allowed.paths`, KIP-993); relative to this file. Default:
-    /// the directory holding worker.toml.
+    /// none (the folder of worker.toml holds worker.toml itself, and often `data_dir`).
     #[serde(default)]
     pub config_providers_file_allowed_paths: Option<Vec<PathBuf>>,
     /// The environment variables a connector's `${env:NAME}` may read: a regular expression
@@ -329,7 +338,7 @@ impl WorkerFile {
         let allowed = file
             .worker
             .config_providers_file_allowed_paths
-            .get_or_insert_with(|| vec![PathBuf::from(".")]);
+            .get_or_insert_with(Vec::new);
         for dir in allowed.iter_mut() {
             if dir.is_relative() {
                 *dir = base.join(&*dir);

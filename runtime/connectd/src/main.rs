@@ -275,6 +275,7 @@ async fn start_api(
     let limits = connectd_api::Limits {
         max_connections: section.max_connections.max(1),
         header_timeout: std::time::Duration::from_millis(section.header_timeout_ms.max(1)),
+        request_timeout: std::time::Duration::from_millis(section.request_timeout_ms.max(1)),
     };
     Ok(tokio::spawn(connectd_api::serve(
         listener,

@@ -376,6 +376,11 @@ mod tests {
             ),
             format!("VACUUM INTO '{}'", target("copy.db")),
             "SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so')".to_string(),
+            format!(
+                "PRAGMA temp_store_directory = '{}'",
+                elsewhere.path().display()
+            ),
+            "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'x'".to_string(),
         ] {
             let refused = run(&mut state, &sql);
             assert!(refused.is_err(), "{sql} ran");

@@ -196,15 +196,19 @@ pub fn is_worker_key(key: &str) -> bool {
     key.starts_with(WORKER_FAMILY) || ConnectorKeys::declaration().key(key).is_some()
 }
 
+/// The connector keys the worker reads too: a source's `topic` (created, shown as an active
+/// topic, in metrics) and a sink's `topics` (its group's partitions, lag metrics).
+const TOPIC_KEYS: &[&str] = &["topic", "topics"];
+
 /// Whether the worker reads `key`'s value itself (a worker key other than a transform's own
-/// `transforms.<alias>.<key>`, which goes to the transform), so it takes no `${...}`
-/// reference: an error about it could then only quote a secret.
+/// `transforms.<alias>.<key>`, which goes to the transform, or a topic key), so it takes no
+/// `${...}` reference: it would name a topic, a metric or an error after a secret.
 fn read_by_worker(key: &str) -> bool {
     let transform_own = key
         .strip_prefix("transforms.")
         .and_then(|rest| rest.split_once('.'))
         .is_some_and(|(_, k)| k != "type");
-    is_worker_key(key) && !transform_own
+    (is_worker_key(key) && !transform_own) || TOPIC_KEYS.contains(&key)
 }
 
 /// One step of a connector's transform chain.
@@ -536,6 +540,8 @@ mod tests {
             ("plugin", "x${env:HOME}"),
             ("transforms", "${env:HOME}"),
             ("\"transforms.a.type\"", "${env:HOME}"),
+            ("topic", "t-${env:HOME}"),
+            ("topics", "${file:/etc/hostname}"),
         ] {
             let line = format!("{key} = \"{value}\"\n");
             let text = if key == "plugin" {

@@ -121,8 +121,9 @@ pub struct Control {
     pub(crate) configs: Arc<ConfigStore>,
     pub(crate) offsets: Arc<SourceOffsets>,
     pub(crate) settings: WorkerSettings,
-    /// Held by each config write (create, put, patch, delete) from its check to its apply, so
-    /// a name is checked and taken in one step: of two creates of one name, one gets 409.
+    /// Held by each config write (create, put, patch, delete, pause/resume/stop, offset
+    /// changes) from its check to its apply, so a name is checked and changed in one step: of
+    /// two creates of one name, one gets 409; a pause cannot land on a connector just deleted.
     pub(crate) writes: Arc<Mutex<()>>,
 }
 
@@ -358,6 +359,7 @@ impl Control {
 
     /// Pauses, resumes (STARTED) or stops a connector.
     pub fn set_target(&self, name: &str, target: TargetState) -> Result<()> {
+        let _one_write = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         self.known(name)?;
         self.configs.set_target(name, target).map_err(internal)?;
         self.apply(None);
@@ -447,6 +449,8 @@ impl Control {
     /// Alters (`Some`) or removes (`None`) a stopped connector's offsets, given as
     /// `offsets` shows them (KIP-875). With `None` for every partition: a reset.
     pub fn alter_offsets(&self, name: &str, changes: Vec<(Value, Option<Value>)>) -> Result<()> {
+        // Under the write lock: a resume cannot start tasks while offsets are rewritten.
+        let _one_write = self.writes.lock().unwrap_or_else(|e| e.into_inner());
         let known = self.known(name)?;
         if known.target != TargetState::Stopped {
             return Err(ControlError::BadRequest(format!(

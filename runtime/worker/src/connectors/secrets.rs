@@ -49,6 +49,12 @@ impl ConfigProviders {
         allowed_dirs: Vec<PathBuf>,
         env_allowlist: Option<&str>,
     ) -> Result<ConfigProviders, BadAllowlist> {
+        // Relative or empty, a directory would allow every path once normalized.
+        let allowed_dirs = allowed_dirs
+            .into_iter()
+            .filter(|d| !d.as_os_str().is_empty())
+            .filter_map(|d| std::path::absolute(d).ok())
+            .collect();
         let env_allowlist = env_allowlist
             .filter(|p| !p.is_empty())
             .map(|p| regex::Regex::new(&format!("^(?:{p})$")))
@@ -79,7 +85,7 @@ impl ConfigProviders {
                 .map_err(|reason| format!("key `{key}`: {reason}"))?;
             values.insert(key.clone(), value);
         }
-        Ok((values, Secrets(Arc::new(resolver.secrets))))
+        Ok((values, Secrets::new(resolver.secrets)))
     }
 
     fn env(&self, name: &str) -> Result<String, String> {
@@ -178,12 +184,37 @@ pub fn has_reference(text: &str) -> bool {
 pub struct Secrets(Arc<Vec<String>>);
 
 impl Secrets {
-    /// `text` with every secret replaced by `[hidden]`. Secrets shorter than four characters
-    /// are left alone: hiding them would garble any text while hiding little.
+    fn new(values: Vec<String>) -> Secrets {
+        // Every form a message may quote a secret in: as it is, escaped as Rust's `{:?}` and
+        // JSON write it, and each of its lines; the longest first, so a secret inside
+        // another is not hidden piecemeal. Forms shorter than four characters are left
+        // alone: hiding them would garble any text while hiding little.
+        let mut forms: Vec<String> = values
+            .iter()
+            .flat_map(|v| {
+                let mut forms = vec![
+                    v.clone(),
+                    v.escape_debug().to_string(),
+                    v.escape_default().to_string(),
+                    serde_json::to_string(v)
+                        .map(|q| q.trim_matches('"').to_string())
+                        .unwrap_or_default(),
+                ];
+                forms.extend(v.lines().map(|l| l.trim().to_string()));
+                forms
+            })
+            .filter(|f| f.chars().count() >= 4)
+            .collect();
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms.dedup();
+        Secrets(Arc::new(forms))
+    }
+
+    /// `text` with every secret replaced by `[hidden]` (see [`Secrets::new`] for the forms).
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for secret in self.0.iter().filter(|s| s.chars().count() >= 4) {
-            out = out.replace(secret.as_str(), "[hidden]");
+        for form in self.0.iter() {
+            out = out.replace(form.as_str(), "[hidden]");
         }
         out
     }
@@ -350,6 +381,27 @@ mod tests {
         assert!(!has_reference("t-${field}"));
         assert!(!has_reference("${unterminated"));
         assert!(has_reference("${x}${env:Y}"));
+    }
+
+    #[test]
+    fn secrets_are_hidden_in_every_form_a_message_quotes() {
+        let secrets = Secrets::new(vec![
+            "first-line\nsecond-line".into(),
+            "quote\"secret".into(),
+            "5000".into(),
+            "Long-5000-Secret".into(),
+            "abc".into(),
+        ]);
+        for (text, hidden) in [
+            ("topic \"first-line\\nsecond-line\"", "first-line"),
+            ("raw first-line\nsecond-line", "second-line"),
+            ("debug \"quote\\\"secret\"", "quote"),
+            ("nested Long-5000-Secret!", "Long-"),
+        ] {
+            let out = secrets.redact(text);
+            assert!(!out.contains(hidden), "{text} -> {out}");
+        }
+        assert_eq!(secrets.redact("abc"), "abc", "short values are left alone");
     }
 
     #[test]
