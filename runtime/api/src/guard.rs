@@ -74,7 +74,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The host of a `host[:port]` authority (`[::1]:8083` → `::1`).
-fn host_of(authority: &str) -> &str {
+pub fn host_of(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
     }

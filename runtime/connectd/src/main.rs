@@ -235,13 +235,7 @@ fn run_worker(
 /// The host names the API answers to besides IP addresses and `localhost`: those of
 /// `listen` and `advertised_listen`, and `allowed_hosts`.
 fn allowed_hosts(section: &config::ApiSection) -> Vec<String> {
-    let host = |authority: &str| {
-        let host = authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host)
-            .trim_matches(['[', ']']);
-        host.to_ascii_lowercase()
-    };
+    let host = |authority: &str| connectd_api::guard::host_of(authority).to_ascii_lowercase();
     let mut hosts: Vec<String> = section
         .allowed_hosts
         .iter()
