@@ -616,3 +616,166 @@ fn a_deleted_connector_leaves_no_status() {
         );
     }
 }
+
+/// Item 5: with `[broker] internal_allowed_clients = []`, a Kafka client that is not the
+/// worker can neither write `connectd-configs` (the REST token's bypass) nor read the status
+/// traces, delete an internal topic, join the Connect group or commit a sink's offsets; it
+/// does not see them listed. The worker itself, whose group membership joins over the wire,
+/// keeps running its connectors, and ordinary topics stay open. (Before the option, the
+/// produce below became a connector.)
+#[test]
+fn internal_topics_and_groups_are_closed_to_other_clients() {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::error::KafkaError;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use rdkafka::types::RDKafkaErrorCode;
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let c = Connectd::start_with(
+        WORKER,
+        "internal_allowed_clients = []\n\n[cluster]\ngroup_id = \"connectd-closed\"\nsession_timeout_ms = 6000\nheartbeat_interval_ms = 500",
+        |dir| crate::connectors::install(dir, &[("connectd-datagen-source", "datagen-source")]),
+    );
+    let body = json!({"name": "gen", "config": {"connector.class": "datagen-source", "topic": "open-events", "rate": 50}});
+    assert_eq!(call(&c, "POST", "/connectors", "", Some(&body)).0, 201);
+    c.wait_for(
+        "gen runs through the worker's own group membership",
+        Duration::from_secs(60),
+        || {
+            call(&c, "GET", "/connectors/gen/status", "", None)
+                .1
+                .matches("RUNNING")
+                .count()
+                == 2
+        },
+    );
+    let timeout = Duration::from_secs(10);
+
+    // Writing a connector config straight into the config topic is refused, and the next
+    // write through the API picks up nothing.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer: FutureProducer = c
+        .client()
+        .set("message.timeout.ms", "5000")
+        .create()
+        .unwrap();
+    let value = json!({"connector.class": "datagen-source", "topic": "smuggled"}).to_string();
+    let sent = rt.block_on(
+        producer.send(
+            FutureRecord::to("connectd-configs")
+                .key("connector-smuggled")
+                .payload(&value),
+            timeout,
+        ),
+    );
+    assert!(
+        matches!(
+            sent,
+            Err((
+                KafkaError::MessageProduction(RDKafkaErrorCode::TopicAuthorizationFailed),
+                _
+            ))
+        ),
+        "producing to connectd-configs: {sent:?}"
+    );
+    let config = json!({"connector.class": "datagen-source", "topic": "open-events", "rate": 50});
+    assert_eq!(
+        call(&c, "PUT", "/connectors/gen/config", "", Some(&config)).0,
+        200
+    );
+    assert_eq!(call(&c, "GET", "/connectors", "", None).1, r#"["gen"]"#);
+
+    // The status topic cannot be read; the internal topics are not listed.
+    let consumer: BaseConsumer = c
+        .client()
+        .set("group.id", "reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("connectd-status", 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            panic!(
+                "read a status record at offset {}",
+                rdkafka::Message::offset(&m)
+            );
+        }
+    }
+    let status = consumer
+        .fetch_metadata(Some("connectd-status"), timeout)
+        .unwrap();
+    assert_eq!(
+        status.topics()[0].error().map(RDKafkaErrorCode::from),
+        Some(RDKafkaErrorCode::TopicAuthorizationFailed)
+    );
+    let listed: Vec<String> = consumer
+        .fetch_metadata(None, timeout)
+        .unwrap()
+        .topics()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect();
+    assert!(listed.contains(&"open-events".to_string()), "{listed:?}");
+    assert!(
+        !listed.iter().any(|t| t.starts_with("connectd-")),
+        "{listed:?}"
+    );
+    let groups = consumer.fetch_group_list(None, timeout).unwrap();
+    let groups: Vec<&str> = groups.groups().iter().map(|g| g.name()).collect();
+    assert!(!groups.contains(&"connectd-closed"), "{groups:?}");
+
+    // Deleting an internal topic is refused.
+    let admin: AdminClient<DefaultClientContext> = c.client().create().unwrap();
+    let deleted = rt
+        .block_on(admin.delete_topics(&["connectd-offsets"], &AdminOptions::new()))
+        .unwrap();
+    assert!(
+        matches!(
+            deleted[0],
+            Err((_, RDKafkaErrorCode::TopicAuthorizationFailed))
+        ),
+        "{deleted:?}"
+    );
+
+    // Joining the Connect group, or committing as a sink's group, is refused.
+    for group in ["connectd-closed", "connect-anything"] {
+        let member: BaseConsumer = c
+            .client()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("open-events", 0, Offset::Offset(0))
+            .unwrap();
+        let committed = member.commit(&tpl, rdkafka::consumer::CommitMode::Sync);
+        assert!(
+            matches!(
+                committed,
+                Err(KafkaError::ConsumerCommit(
+                    RDKafkaErrorCode::GroupAuthorizationFailed
+                ))
+            ),
+            "commit as {group}: {committed:?}"
+        );
+    }
+
+    // Ordinary topics stay open, and the worker still runs.
+    assert!(!c.read_topic("open-events", 1, timeout).is_empty());
+    assert_eq!(
+        call(&c, "GET", "/connectors/gen/status", "", None)
+            .1
+            .matches("RUNNING")
+            .count(),
+        2
+    );
+}

@@ -55,6 +55,14 @@ pub struct BrokerConfig {
     /// Kafka's `log.retention.check.interval.ms`. Default 300000 (5 minutes).
     #[serde(default = "default_retention_check_ms")]
     pub log_retention_check_interval_ms: u64,
+    /// Who may use the worker's internal topics (configs, offsets, status), its Connect group
+    /// and its sinks' `connect-<name>` groups through this port. Absent (the default): any
+    /// client, as Kafka without an authorizer. A list of IP addresses: this process's own
+    /// connections and clients from these addresses (peer workers); `[]` is this process
+    /// alone. Anyone else gets TOPIC_AUTHORIZATION_FAILED or GROUP_AUTHORIZATION_FAILED and
+    /// does not see them in listings.
+    #[serde(default)]
+    pub internal_allowed_clients: Option<Vec<std::net::IpAddr>>,
     /// Broker-wide defaults for topic configs, under the topic-config names, e.g.
     /// `{ "flush.messages" = "10000" }` for Kafka's page-cache durability everywhere.
     #[serde(default)]
@@ -107,6 +115,7 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: default_initial_rebalance_delay_ms(),
             log_retention_check_interval_ms: default_retention_check_ms(),
             log_cleaner_backoff_ms: default_log_cleaner_backoff_ms(),
+            internal_allowed_clients: None,
             topic_defaults: BTreeMap::new(),
         }
     }

@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 use crate::config::BrokerConfig;
 use crate::groups::{Coordinator, OffsetStore};
 use crate::producer_ids::ProducerIds;
+use crate::reserved::Reserved;
 use crate::topics::Topics;
 use crate::{Error, Result};
 
@@ -36,6 +37,8 @@ pub struct Broker {
     pub(crate) producer_ids: ProducerIds,
     data_dir: PathBuf,
     pub(crate) connections: AtomicUsize,
+    /// Names only trusted clients may use through the Kafka port, once set.
+    pub(crate) reserved: std::sync::OnceLock<Reserved>,
 }
 
 /// Wakes whoever waits for new data: async fetches (a [`Notify`]) and threads (a counter
@@ -148,7 +151,14 @@ impl Broker {
             producer_ids,
             data_dir: data_dir.to_path_buf(),
             connections: AtomicUsize::new(0),
+            reserved: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Reserves topics and groups for trusted clients of the Kafka port (see
+    /// [`crate::reserved`]). Call before serving; a second call is ignored.
+    pub fn reserve(&self, reserved: Reserved) {
+        let _ = self.reserved.set(reserved);
     }
 
     /// The address clients are told to connect to: `advertised_listener`, or the bound one.

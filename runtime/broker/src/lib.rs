@@ -19,6 +19,7 @@ mod gather;
 pub mod groups;
 mod handlers;
 mod producer_ids;
+pub mod reserved;
 pub mod server;
 mod shape;
 pub(crate) mod topics;
@@ -28,6 +29,7 @@ use std::path::PathBuf;
 
 pub use config::BrokerConfig;
 pub use engine::Broker;
+pub use reserved::Reserved;
 pub use server::BoundBroker;
 
 /// Errors from the broker.

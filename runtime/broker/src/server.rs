@@ -409,6 +409,7 @@ fn decode_and_start(
             .map(|s| s.to_string())
             .unwrap_or_default(),
         host: client_host.to_string(),
+        peer,
     };
     let fut = handlers::start(broker.clone(), &header, request, client);
     Some((header, key.response_header_version(version), fut))

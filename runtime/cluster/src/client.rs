@@ -2,8 +2,10 @@
 //! group membership needs (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup),
 //! encoded and decoded by `kafka-protocol`.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -16,9 +18,25 @@ use crate::Error;
 /// metadata; 64 MiB is far beyond any real group).
 const MAX_RESPONSE: usize = 64 << 20;
 
+/// The local addresses of this process's open broker connections: a broker in this process
+/// trusts them where it reserves names for the worker (`[broker] internal_allowed_clients`).
+/// A connection's address is listed from before its first request until it is dropped, so an
+/// address a closed connection leaves behind is never trusted for someone else.
+static OPEN: LazyLock<Mutex<HashSet<SocketAddr>>> = LazyLock::new(Default::default);
+
+/// Whether `peer` (as a broker in this process sees it) is one of this process's own open
+/// group-membership connections.
+pub fn is_own_connection(peer: SocketAddr) -> bool {
+    OPEN.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&peer)
+}
+
 /// One broker connection.
 pub(crate) struct Connection {
     stream: TcpStream,
+    /// Our end, as listed in [`OPEN`].
+    local: Option<SocketAddr>,
     /// `host:port`, for errors.
     pub(crate) addr: String,
     client_id: String,
@@ -37,8 +55,13 @@ impl Connection {
             match TcpStream::connect_timeout(&sa, timeout) {
                 Ok(stream) => {
                     stream.set_nodelay(true).map_err(io)?;
+                    let local = stream.local_addr().ok();
+                    if let Some(local) = local {
+                        OPEN.lock().unwrap_or_else(|e| e.into_inner()).insert(local);
+                    }
                     return Ok(Connection {
                         stream,
+                        local,
                         addr: addr.to_string(),
                         client_id: client_id.to_string(),
                         correlation: 0,
@@ -120,5 +143,15 @@ impl Connection {
             );
         }
         Ok(response)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(local) = self.local {
+            OPEN.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&local);
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod assignor;
 mod client;
 pub mod member;
 
+pub use client::is_own_connection;
 pub use member::{GroupState, Membership, MembershipConfig, Tasks};
 
 /// Errors from group membership.

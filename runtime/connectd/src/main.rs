@@ -140,7 +140,11 @@ fn run_worker(
         let mut broker_addr = None;
         let (broker, serving) = match &file.mode {
             config::BrokerMode::Embedded => {
+                let reserved = reserved(&file);
                 let bound = connectd_broker::BoundBroker::open(file.broker, &file.worker.data_dir).await?;
+                if let Some(reserved) = reserved {
+                    bound.broker().reserve(reserved);
+                }
                 broker_addr = Some(bound.local_addr().to_string());
                 tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
                 let broker = bound.broker();
@@ -234,6 +238,25 @@ fn run_worker(
 
 /// The host names the API answers to besides IP addresses and `localhost`: those of
 /// `listen` and `advertised_listen`, and `allowed_hosts`.
+/// What `[broker] internal_allowed_clients` reserves: the worker's internal topics, its
+/// Connect group and its sinks' groups (`connect-<name>`), for this process's own connections
+/// and the listed addresses.
+fn reserved(file: &config::WorkerFile) -> Option<connectd_broker::Reserved> {
+    let clients = file.broker.internal_allowed_clients.clone()?;
+    let w = &file.worker;
+    Some(connectd_broker::Reserved {
+        topics: vec![
+            w.offset_storage_topic.clone(),
+            w.status_storage_topic.clone(),
+            w.config_storage_topic.clone(),
+        ],
+        groups: file.cluster.iter().map(|c| c.group_id.clone()).collect(),
+        group_prefixes: vec!["connect-".to_string()],
+        clients,
+        own: connectd_cluster::is_own_connection,
+    })
+}
+
 fn allowed_hosts(section: &config::ApiSection) -> Vec<String> {
     let host = |authority: &str| connectd_api::guard::host_of(authority).to_ascii_lowercase();
     let mut hosts: Vec<String> = section

@@ -22,7 +22,7 @@ use kafka_protocol::messages::{
     incremental_alter_configs_response,
 };
 
-use super::str;
+use super::{Client, RESERVED, str};
 use crate::engine::Broker;
 use crate::{Error, Result};
 
@@ -35,6 +35,17 @@ const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
 /// Runs blocking topic-admin work off the async threads, flattening the join error.
+/// Refuses a reserved topic to a client that may not use it ([`crate::reserved`]).
+fn permit(broker: &Broker, client: &Client, topic: &str) -> Result<()> {
+    if client.refuses_topic(broker, topic) {
+        return Err(Error::kafka(
+            E::TopicAuthorizationFailed,
+            format!("topic {topic} is {RESERVED}"),
+        ));
+    }
+    Ok(())
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
@@ -44,6 +55,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 pub(super) async fn create_topics(
     broker: Arc<Broker>,
     req: CreateTopicsRequest,
+    client: Client,
 ) -> CreateTopicsResponse {
     let mut results = Vec::new();
     for t in req.topics {
@@ -76,7 +88,9 @@ pub(super) async fn create_topics(
                     .map(|v| (c.name.to_string(), v.to_string()))
             })
             .collect();
-        let outcome = if t.replication_factor != -1 && t.replication_factor != 1 {
+        let outcome = if let Err(e) = permit(&broker, &client, &name) {
+            Err(e)
+        } else if t.replication_factor != -1 && t.replication_factor != 1 {
             Err(Error::kafka(
                 E::InvalidReplicationFactor,
                 format!(
@@ -129,6 +143,7 @@ pub(super) async fn delete_topics(
     broker: Arc<Broker>,
     req: DeleteTopicsRequest,
     version: i16,
+    client: Client,
 ) -> DeleteTopicsResponse {
     let targets: Vec<(Option<String>, uuid::Uuid)> = if version >= 6 {
         req.topics
@@ -152,10 +167,13 @@ pub(super) async fn delete_topics(
                 E::UnknownTopicId,
                 format!("unknown topic id {id}"),
             )),
-            Some(n) => {
-                let b = broker.clone();
-                blocking(move || b.topics.delete(&n)).await
-            }
+            Some(n) => match permit(&broker, &client, &n) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let b = broker.clone();
+                    blocking(move || b.topics.delete(&n)).await
+                }
+            },
         };
         match outcome {
             Ok(id) => r.topic_id = id,
@@ -198,6 +216,7 @@ fn manual_assignment(node: i32, assignments: impl Iterator<Item = (i32, Vec<i32>
 pub(super) async fn create_partitions(
     broker: Arc<Broker>,
     req: CreatePartitionsRequest,
+    client: Client,
 ) -> CreatePartitionsResponse {
     let mut results = Vec::new();
     for t in req.topics {
@@ -216,9 +235,14 @@ pub(super) async fn create_partitions(
                 )
             })
         });
-        let outcome = match misplaced {
-            Some(e) => Err(e),
-            None => blocking(move || b.topics.create_partitions(&name, count, validate_only)).await,
+        let outcome = match misplaced
+            .map(Err)
+            .unwrap_or_else(|| permit(&broker, &client, &name))
+        {
+            Err(e) => Err(e),
+            Ok(()) => {
+                blocking(move || b.topics.create_partitions(&name, count, validate_only)).await
+            }
         };
         if let Err(e) = outcome {
             r.error_code = e.code();
@@ -313,6 +337,7 @@ fn describe_broker(broker: &Broker, keys: Option<&[String]>) -> Vec<DescribeConf
 pub(super) async fn describe_configs(
     broker: Arc<Broker>,
     req: DescribeConfigsRequest,
+    client: Client,
 ) -> DescribeConfigsResponse {
     let mut results = Vec::new();
     for res in req.resources {
@@ -324,11 +349,17 @@ pub(super) async fn describe_configs(
             .with_resource_type(res.resource_type)
             .with_resource_name(res.resource_name.clone());
         match res.resource_type {
-            RESOURCE_TOPIC => match broker.topics.get(res.resource_name.as_str()) {
-                Some(t) => {
+            RESOURCE_TOPIC => match permit(&broker, &client, res.resource_name.as_str())
+                .map(|()| broker.topics.get(res.resource_name.as_str()))
+            {
+                Err(e) => {
+                    r.error_code = e.code();
+                    r.error_message = Some(str(e.to_string()));
+                }
+                Ok(Some(t)) => {
                     r.configs = describe_topic(&broker, &t.config_overrides(), keys.as_deref())
                 }
-                None => {
+                Ok(None) => {
                     r.error_code = E::UnknownTopicOrPartition.code();
                     r.error_message = Some(str(format!(
                         "unknown topic {:?}",
@@ -352,6 +383,7 @@ pub(super) async fn describe_configs(
 /// Applies new overrides for one topic resource.
 async fn alter_topic(
     broker: &Arc<Broker>,
+    client: &Client,
     resource_type: i8,
     name: &str,
     edit: impl FnOnce(&mut BTreeMap<String, String>) -> Result<()>,
@@ -369,6 +401,7 @@ async fn alter_topic(
             format!("config resource type {resource_type} is not supported"),
         ));
     }
+    permit(broker, client, name)?;
     let topic = broker
         .topics
         .get(name)
@@ -383,6 +416,7 @@ async fn alter_topic(
 pub(super) async fn alter_configs(
     broker: Arc<Broker>,
     req: AlterConfigsRequest,
+    client: Client,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::new();
     for res in req.resources {
@@ -398,6 +432,7 @@ pub(super) async fn alter_configs(
         // AlterConfigs replaces the whole override set.
         let outcome = alter_topic(
             &broker,
+            &client,
             res.resource_type,
             res.resource_name.as_str(),
             |c| {
@@ -422,6 +457,7 @@ pub(super) async fn alter_configs(
 pub(super) async fn incremental_alter_configs(
     broker: Arc<Broker>,
     req: IncrementalAlterConfigsRequest,
+    client: Client,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::new();
     for res in req.resources {
@@ -436,7 +472,7 @@ pub(super) async fn incremental_alter_configs(
                 )
             })
             .collect();
-        let outcome = alter_topic(&broker, res.resource_type, res.resource_name.as_str(), |configs| {
+        let outcome = alter_topic(&broker, &client, res.resource_type, res.resource_name.as_str(), |configs| {
             for (name, op, value) in ops {
                 match (op, value) {
                     (0, Some(v)) => {

@@ -25,7 +25,7 @@ use kafka_protocol::messages::{
     TopicName,
 };
 
-use super::str;
+use super::{Client, RESERVED, str};
 use crate::engine::Broker;
 use crate::topics::{Topic, validate_topic_name};
 use crate::{Error, now_ms};
@@ -34,6 +34,7 @@ use crate::{Error, now_ms};
 pub(super) fn produce(
     broker: Arc<Broker>,
     req: ProduceRequest,
+    client: &Client,
 ) -> BoxFuture<'static, Option<ResponseKind>> {
     let acks = req.acks;
     let now = now_ms();
@@ -41,6 +42,7 @@ pub(super) fn produce(
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let transactional = req.transactional_id.is_some();
     for topic_data in req.topic_data {
+        let refused = client.refuses_topic(&broker, topic_data.name.as_str());
         let topic = broker.topics.get(topic_data.name.as_str());
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
@@ -53,6 +55,11 @@ pub(super) fn produce(
                 Err(Error::kafka(
                     E::InvalidRequiredAcks,
                     format!("acks must be -1, 0 or 1, got {acks}"),
+                ))
+            } else if refused {
+                Err(Error::kafka(
+                    E::TopicAuthorizationFailed,
+                    format!("topic {} is {RESERVED}", topic_data.name.as_str()),
                 ))
             } else if transactional {
                 Err(Error::kafka(
@@ -163,13 +170,13 @@ fn bytes_counter(name: &'static str, topic: &str, partition: i32) -> metrics::Co
 }
 
 /// Long-polls until `min_bytes` are available or `max_wait_ms` passes.
-pub(super) async fn fetch(broker: Arc<Broker>, req: FetchRequest) -> FetchResponse {
+pub(super) async fn fetch(broker: Arc<Broker>, req: FetchRequest, client: Client) -> FetchResponse {
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
     loop {
         let notified = broker.appended.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (response, bytes, errors) = read_fetch(&broker, &req);
+        let (response, bytes, errors) = read_fetch(&broker, &req, &client);
         let now = Instant::now();
         if bytes >= req.min_bytes.max(1) as usize || errors || now >= deadline {
             for topic in &response.responses {
@@ -186,7 +193,11 @@ pub(super) async fn fetch(broker: Arc<Broker>, req: FetchRequest) -> FetchRespon
     }
 }
 
-fn read_fetch(broker: &Broker, req: &FetchRequest) -> (FetchResponse, usize, bool) {
+fn read_fetch(
+    broker: &Broker,
+    req: &FetchRequest,
+    client: &Client,
+) -> (FetchResponse, usize, bool) {
     let mut remaining = if req.max_bytes > 0 {
         req.max_bytes as usize
     } else {
@@ -196,7 +207,8 @@ fn read_fetch(broker: &Broker, req: &FetchRequest) -> (FetchResponse, usize, boo
     let mut errors = false;
     let mut topics = Vec::with_capacity(req.topics.len());
     for ft in &req.topics {
-        let topic = broker.topics.get(ft.topic.as_str());
+        let refused = client.refuses_topic(broker, ft.topic.as_str());
+        let topic = broker.topics.get(ft.topic.as_str()).filter(|_| !refused);
         let mut partitions = Vec::with_capacity(ft.partitions.len());
         for fp in &ft.partitions {
             let mut pd = PartitionData::default()
@@ -206,7 +218,7 @@ fn read_fetch(broker: &Broker, req: &FetchRequest) -> (FetchResponse, usize, boo
                 .with_log_start_offset(-1);
             match topic.as_ref().and_then(|t| t.partition(fp.partition)) {
                 None => {
-                    pd.error_code = E::UnknownTopicOrPartition.code();
+                    pd.error_code = not_found(refused);
                     errors = true;
                 }
                 Some(log) => {
@@ -260,10 +272,12 @@ fn read_fetch(broker: &Broker, req: &FetchRequest) -> (FetchResponse, usize, boo
 pub(super) async fn list_offsets(
     broker: Arc<Broker>,
     req: ListOffsetsRequest,
+    client: Client,
 ) -> ListOffsetsResponse {
     let mut topics = Vec::new();
     for t in req.topics {
-        let topic = broker.topics.get(t.name.as_str());
+        let refused = client.refuses_topic(&broker, t.name.as_str());
+        let topic = broker.topics.get(t.name.as_str()).filter(|_| !refused);
         let mut partitions = Vec::new();
         for p in t.partitions {
             let mut r = ListOffsetsPartitionResponse::default()
@@ -271,7 +285,7 @@ pub(super) async fn list_offsets(
                 .with_timestamp(-1)
                 .with_offset(-1);
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                None => r.error_code = E::UnknownTopicOrPartition.code(),
+                None => r.error_code = not_found(refused),
                 Some(log) => {
                     let found = match p.timestamp {
                         -1 => Ok(Some((log.log_end_offset(), -1))),
@@ -349,6 +363,7 @@ pub(super) async fn metadata(
     broker: Arc<Broker>,
     req: MetadataRequest,
     version: i16,
+    client: Client,
 ) -> MetadataResponse {
     let node = BrokerId(broker.config.node_id);
     let (host, port) = broker.advertised();
@@ -371,11 +386,21 @@ pub(super) async fn metadata(
     match requested {
         None => {
             for t in broker.topics.all() {
-                topics.push(topic_metadata(&t, node));
+                if !client.refuses_topic(&broker, &t.name) {
+                    topics.push(topic_metadata(&t, node));
+                }
             }
         }
         Some(names) => {
             for name in names {
+                if client.refuses_topic(&broker, &name) {
+                    topics.push(
+                        MetadataResponseTopic::default()
+                            .with_name(Some(TopicName(str(name))))
+                            .with_error_code(E::TopicAuthorizationFailed.code()),
+                    );
+                    continue;
+                }
                 let mut topic = broker.topics.get(&name);
                 if topic.is_none()
                     && req.allow_auto_topic_creation
@@ -475,17 +500,19 @@ pub(super) async fn init_producer_id(
 pub(super) async fn delete_records(
     broker: Arc<Broker>,
     req: DeleteRecordsRequest,
+    client: Client,
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::new();
     for t in req.topics {
-        let topic = broker.topics.get(t.name.as_str());
+        let refused = client.refuses_topic(&broker, t.name.as_str());
+        let topic = broker.topics.get(t.name.as_str()).filter(|_| !refused);
         let mut partitions = Vec::new();
         for p in t.partitions {
             let mut r = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
             match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                None => r.error_code = E::UnknownTopicOrPartition.code(),
+                None => r.error_code = not_found(refused),
                 Some(log) => {
                     match tokio::task::spawn_blocking(move || log.delete_records_before(p.offset))
                         .await
@@ -505,4 +532,13 @@ pub(super) async fn delete_records(
         );
     }
     DeleteRecordsResponse::default().with_topics(topics)
+}
+
+/// The error for a partition that was not found: refused, or unknown.
+fn not_found(refused: bool) -> i16 {
+    if refused {
+        E::TopicAuthorizationFailed.code()
+    } else {
+        E::UnknownTopicOrPartition.code()
+    }
 }

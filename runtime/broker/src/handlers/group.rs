@@ -75,6 +75,11 @@ pub(super) async fn join_group(
     version: i16,
     client: Client,
 ) -> JoinGroupResponse {
+    if client.refuses_group(&broker, req.group_id.as_str()) {
+        return JoinGroupResponse::default()
+            .with_error_code(E::GroupAuthorizationFailed.code())
+            .with_generation_id(-1);
+    }
     let args = JoinArgs {
         group: req.group_id.to_string(),
         member_id: req.member_id.to_string(),
@@ -117,7 +122,14 @@ pub(super) async fn join_group(
         )
 }
 
-pub(super) async fn sync_group(broker: Arc<Broker>, req: SyncGroupRequest) -> SyncGroupResponse {
+pub(super) async fn sync_group(
+    broker: Arc<Broker>,
+    req: SyncGroupRequest,
+    client: Client,
+) -> SyncGroupResponse {
+    if client.refuses_group(&broker, req.group_id.as_str()) {
+        return SyncGroupResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
+    }
     let assignments = req
         .assignments
         .iter()
@@ -139,7 +151,14 @@ pub(super) async fn sync_group(broker: Arc<Broker>, req: SyncGroupRequest) -> Sy
         .with_protocol_name(req.protocol_name)
 }
 
-pub(super) async fn heartbeat(broker: Arc<Broker>, req: HeartbeatRequest) -> HeartbeatResponse {
+pub(super) async fn heartbeat(
+    broker: Arc<Broker>,
+    req: HeartbeatRequest,
+    client: Client,
+) -> HeartbeatResponse {
+    if client.refuses_group(&broker, req.group_id.as_str()) {
+        return HeartbeatResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
+    }
     HeartbeatResponse::default().with_error_code(broker.groups.heartbeat(
         req.group_id.as_str(),
         req.generation_id,
@@ -151,7 +170,11 @@ pub(super) async fn leave_group(
     broker: Arc<Broker>,
     req: LeaveGroupRequest,
     version: i16,
+    client: Client,
 ) -> LeaveGroupResponse {
+    if client.refuses_group(&broker, req.group_id.as_str()) {
+        return LeaveGroupResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
+    }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
         req.members
             .iter()
@@ -188,13 +211,18 @@ pub(super) async fn leave_group(
 pub(super) async fn offset_commit(
     broker: Arc<Broker>,
     req: OffsetCommitRequest,
+    client: Client,
 ) -> OffsetCommitResponse {
     let group = req.group_id.to_string();
-    let check = broker.groups.check_commit(
-        &group,
-        req.generation_id_or_member_epoch,
-        req.member_id.as_str(),
-    );
+    let check = if client.refuses_group(&broker, &group) {
+        E::GroupAuthorizationFailed.code()
+    } else {
+        broker.groups.check_commit(
+            &group,
+            req.generation_id_or_member_epoch,
+            req.member_id.as_str(),
+        )
+    };
     let mut commits = Vec::new();
     let mut topics = Vec::new();
     for t in &req.topics {
@@ -289,12 +317,18 @@ pub(super) async fn offset_fetch(
     broker: Arc<Broker>,
     req: OffsetFetchRequest,
     version: i16,
+    client: Client,
 ) -> OffsetFetchResponse {
     if version >= 8 {
         let groups = req
             .groups
             .iter()
             .map(|g| {
+                if client.refuses_group(&broker, g.group_id.as_str()) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(E::GroupAuthorizationFailed.code());
+                }
                 let wanted = g.topics.as_ref().map(|ts| {
                     ts.iter()
                         .map(|t| (t.name.clone(), t.partition_indexes.clone()))
@@ -331,6 +365,9 @@ pub(super) async fn offset_fetch(
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
+    if client.refuses_group(&broker, req.group_id.as_str()) {
+        return OffsetFetchResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
+    }
     let wanted = req.topics.as_ref().map(|ts| {
         ts.iter()
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
@@ -363,7 +400,11 @@ pub(super) async fn offset_fetch(
     OffsetFetchResponse::default().with_topics(topics)
 }
 
-pub(super) async fn list_groups(broker: Arc<Broker>, req: ListGroupsRequest) -> ListGroupsResponse {
+pub(super) async fn list_groups(
+    broker: Arc<Broker>,
+    req: ListGroupsRequest,
+    client: Client,
+) -> ListGroupsResponse {
     let filter: Vec<String> = req
         .states_filter
         .iter()
@@ -374,6 +415,7 @@ pub(super) async fn list_groups(broker: Arc<Broker>, req: ListGroupsRequest) -> 
         .list()
         .into_iter()
         .filter(|g| filter.is_empty() || filter.contains(&g.state.to_lowercase()))
+        .filter(|g| !client.refuses_group(&broker, &g.group))
         .map(|g| {
             ListedGroup::default()
                 .with_group_id(GroupId(str(g.group)))
@@ -388,11 +430,17 @@ pub(super) async fn list_groups(broker: Arc<Broker>, req: ListGroupsRequest) -> 
 pub(super) async fn describe_groups(
     broker: Arc<Broker>,
     req: DescribeGroupsRequest,
+    client: Client,
 ) -> DescribeGroupsResponse {
     let groups = req
         .groups
         .iter()
         .map(|g| {
+            if client.refuses_group(&broker, g.as_str()) {
+                return DescribedGroup::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(E::GroupAuthorizationFailed.code());
+            }
             let s = broker.groups.describe(g.as_str());
             let members = s
                 .members
@@ -421,14 +469,19 @@ pub(super) async fn describe_groups(
 pub(super) async fn delete_groups(
     broker: Arc<Broker>,
     req: DeleteGroupsRequest,
+    client: Client,
 ) -> DeleteGroupsResponse {
     let mut results = Vec::new();
     for g in req.groups_names {
         let b = broker.clone();
         let id = g.to_string();
-        let code = match tokio::task::spawn_blocking(move || b.groups.delete(&id)).await {
-            Ok(Ok(code)) => code,
-            _ => E::KafkaStorageError.code(),
+        let code = if client.refuses_group(&broker, &id) {
+            E::GroupAuthorizationFailed.code()
+        } else {
+            match tokio::task::spawn_blocking(move || b.groups.delete(&id)).await {
+                Ok(Ok(code)) => code,
+                _ => E::KafkaStorageError.code(),
+            }
         };
         results.push(
             DeletableGroupResult::default()

@@ -23,7 +23,31 @@ pub(crate) struct Client {
     pub id: String,
     /// The peer's address.
     pub host: String,
+    /// The peer's address and port.
+    pub peer: std::net::SocketAddr,
 }
+
+impl Client {
+    /// Whether this client must be refused the topic `name` ([`crate::reserved`]).
+    pub(crate) fn refuses_topic(&self, broker: &Broker, name: &str) -> bool {
+        broker
+            .reserved
+            .get()
+            .is_some_and(|r| r.refuses_topic(self.peer, name))
+    }
+
+    /// Whether this client must be refused the group `name` ([`crate::reserved`]).
+    pub(crate) fn refuses_group(&self, broker: &Broker, name: &str) -> bool {
+        broker
+            .reserved
+            .get()
+            .is_some_and(|r| r.refuses_group(self.peer, name))
+    }
+}
+
+/// Why a reserved name is refused, for error messages.
+pub(crate) const RESERVED: &str =
+    "reserved for connectd workers ([broker] internal_allowed_clients)";
 
 fn api_versions() -> ApiVersionsResponse {
     let keys = SUPPORTED
@@ -62,33 +86,50 @@ pub(crate) fn start(
         };
     }
     match request {
-        RequestKind::Produce(req) => data::produce(broker, req),
+        RequestKind::Produce(req) => data::produce(broker, req, &client),
         RequestKind::ApiVersions(_) => {
             Box::pin(async move { Some(ResponseKind::ApiVersions(api_versions())) })
         }
-        RequestKind::Metadata(req) => respond!(Metadata, data::metadata(broker, req, version)),
-        RequestKind::Fetch(req) => respond!(Fetch, data::fetch(broker, req)),
-        RequestKind::ListOffsets(req) => respond!(ListOffsets, data::list_offsets(broker, req)),
+        RequestKind::Metadata(req) => {
+            respond!(Metadata, data::metadata(broker, req, version, client))
+        }
+        RequestKind::Fetch(req) => respond!(Fetch, data::fetch(broker, req, client)),
+        RequestKind::ListOffsets(req) => {
+            respond!(ListOffsets, data::list_offsets(broker, req, client))
+        }
         RequestKind::InitProducerId(req) => {
             respond!(InitProducerId, data::init_producer_id(broker, req))
         }
         RequestKind::DeleteRecords(req) => {
-            respond!(DeleteRecords, data::delete_records(broker, req))
+            respond!(DeleteRecords, data::delete_records(broker, req, client))
         }
-        RequestKind::CreateTopics(req) => respond!(CreateTopics, admin::create_topics(broker, req)),
+        RequestKind::CreateTopics(req) => {
+            respond!(CreateTopics, admin::create_topics(broker, req, client))
+        }
         RequestKind::DeleteTopics(req) => {
-            respond!(DeleteTopics, admin::delete_topics(broker, req, version))
+            respond!(
+                DeleteTopics,
+                admin::delete_topics(broker, req, version, client)
+            )
         }
         RequestKind::CreatePartitions(req) => {
-            respond!(CreatePartitions, admin::create_partitions(broker, req))
+            respond!(
+                CreatePartitions,
+                admin::create_partitions(broker, req, client)
+            )
         }
         RequestKind::DescribeConfigs(req) => {
-            respond!(DescribeConfigs, admin::describe_configs(broker, req))
+            respond!(
+                DescribeConfigs,
+                admin::describe_configs(broker, req, client)
+            )
         }
-        RequestKind::AlterConfigs(req) => respond!(AlterConfigs, admin::alter_configs(broker, req)),
+        RequestKind::AlterConfigs(req) => {
+            respond!(AlterConfigs, admin::alter_configs(broker, req, client))
+        }
         RequestKind::IncrementalAlterConfigs(req) => respond!(
             IncrementalAlterConfigs,
-            admin::incremental_alter_configs(broker, req)
+            admin::incremental_alter_configs(broker, req, client)
         ),
         RequestKind::FindCoordinator(req) => respond!(
             FindCoordinator,
@@ -97,20 +138,29 @@ pub(crate) fn start(
         RequestKind::JoinGroup(req) => {
             respond!(JoinGroup, group::join_group(broker, req, version, client))
         }
-        RequestKind::SyncGroup(req) => respond!(SyncGroup, group::sync_group(broker, req)),
-        RequestKind::Heartbeat(req) => respond!(Heartbeat, group::heartbeat(broker, req)),
+        RequestKind::SyncGroup(req) => respond!(SyncGroup, group::sync_group(broker, req, client)),
+        RequestKind::Heartbeat(req) => respond!(Heartbeat, group::heartbeat(broker, req, client)),
         RequestKind::LeaveGroup(req) => {
-            respond!(LeaveGroup, group::leave_group(broker, req, version))
+            respond!(LeaveGroup, group::leave_group(broker, req, version, client))
         }
-        RequestKind::OffsetCommit(req) => respond!(OffsetCommit, group::offset_commit(broker, req)),
+        RequestKind::OffsetCommit(req) => {
+            respond!(OffsetCommit, group::offset_commit(broker, req, client))
+        }
         RequestKind::OffsetFetch(req) => {
-            respond!(OffsetFetch, group::offset_fetch(broker, req, version))
+            respond!(
+                OffsetFetch,
+                group::offset_fetch(broker, req, version, client)
+            )
         }
-        RequestKind::ListGroups(req) => respond!(ListGroups, group::list_groups(broker, req)),
+        RequestKind::ListGroups(req) => {
+            respond!(ListGroups, group::list_groups(broker, req, client))
+        }
         RequestKind::DescribeGroups(req) => {
-            respond!(DescribeGroups, group::describe_groups(broker, req))
+            respond!(DescribeGroups, group::describe_groups(broker, req, client))
         }
-        RequestKind::DeleteGroups(req) => respond!(DeleteGroups, group::delete_groups(broker, req)),
+        RequestKind::DeleteGroups(req) => {
+            respond!(DeleteGroups, group::delete_groups(broker, req, client))
+        }
         other => {
             // Unreachable: the server refuses versions of APIs not in SUPPORTED before decoding.
             tracing::error!(request = ?std::mem::discriminant(&other), "request for an API not in the supported table");
