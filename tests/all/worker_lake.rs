@@ -16,6 +16,20 @@ fn sink(topic: &str, store: &str, more: &str) -> String {
     format!("plugin = \"lake-sink\"\ntopics = \"{topic}\"\n{store}{more}")
 }
 
+/// A worker running `files` as connectors, whose connectors may name these S3 endpoints.
+fn lake_worker(endpoints: &[String], files: &[(&str, &str)]) -> Connectd {
+    let worker = format!(
+        "{}\nstore_s3_endpoints = {endpoints:?}",
+        crate::support::WORKER
+    );
+    Connectd::start_with(&worker, "", |dir| {
+        crate::connectors::install(dir, PLUGINS);
+        for (file, text) in files {
+            std::fs::write(dir.join("connectors.d").join(file), text).unwrap();
+        }
+    })
+}
+
 fn local(dir: &str) -> String {
     format!("\"store.url\" = \"{dir}\"\n")
 }
@@ -46,7 +60,12 @@ fn records_from_a_source_land_in_s3_and_on_disk_and_read_back_equal() {
         &local("../lake-json"),
         "\"format.class\" = \"json\"\n\"flush.size\" = 100\n",
     );
-    let c = Connectd::start_with(crate::support::WORKER, "", |dir| {
+    let worker = format!(
+        "{}\nstore_s3_endpoints = [{:?}]",
+        crate::support::WORKER,
+        moto.endpoint()
+    );
+    let c = Connectd::start_with(&worker, "", |dir| {
         crate::connectors::install(dir, PLUGINS);
         std::fs::write(dir.join("input/records.jsonl"), &lines).unwrap();
         for (file, text) in [
@@ -220,7 +239,7 @@ fn kill_9_while_landing_leaves_every_record_in_s3_exactly_once() {
         &moto.sink_keys("crash", "lake"),
         "\"flush.size\" = 100\n\"parquet.row.group.records\" = 30\n",
     );
-    let mut c = Connectd::with_connectors(PLUGINS, &[("crash.toml", &lake)]);
+    let mut c = lake_worker(&[moto.endpoint()], &[("crash.toml", &lake)]);
     c.cli(&["topics", "create", &topic, "--partitions", "1"], None);
     let batch = |from: i64| -> Vec<(i64, Value)> {
         (from..from + 1000)
@@ -273,9 +292,14 @@ fn bad_destinations_fail_saying_which_and_resume_after_the_fix() {
     let wrong_keys = guarded
         .sink_keys("keys", "x")
         .replace(guarded.keys.as_ref().unwrap().1.as_str(), "not-the-secret");
-    let unreachable = format!(
-        "\"store.url\" = \"s3://later/x\"\n\"s3.endpoint\" = \"http://127.0.0.1:{later_port}\"\n\"aws.access.key.id\" = \"testing\"\n\"aws.secret.access.key\" = \"testing\"\n"
-    );
+    let at = |port: u16| {
+        format!(
+            "\"store.url\" = \"s3://later/x\"\n\"s3.endpoint\" = \"http://127.0.0.1:{port}\"\n\"aws.access.key.id\" = \"testing\"\n\"aws.secret.access.key\" = \"testing\"\n"
+        )
+    };
+    let unreachable = at(later_port);
+    // An endpoint the worker does not list (issue 29, item 8): refused before any request.
+    let elsewhere = at(free_port());
     let connectors = [
         (
             "nobucket.toml",
@@ -283,9 +307,15 @@ fn bad_destinations_fail_saying_which_and_resume_after_the_fix() {
         ),
         ("keys.toml", sink(&topic, &wrong_keys, records)),
         ("unreachable.toml", sink(&topic, &unreachable, records)),
+        ("elsewhere.toml", sink(&topic, &elsewhere, records)),
     ];
     let files: Vec<(&str, &str)> = connectors.iter().map(|(f, t)| (*f, t.as_str())).collect();
-    let c = Connectd::with_connectors(PLUGINS, &files);
+    let allowed = [
+        good.endpoint(),
+        guarded.endpoint(),
+        format!("http://127.0.0.1:{later_port}"),
+    ];
+    let c = lake_worker(&allowed, &files);
     c.cli(&["topics", "create", &topic, "--partitions", "1"], None);
     let values: Vec<(i64, Value)> = (0..30)
         .map(|i| (1_796_000_000_000 + i, json!({"id": i})))
@@ -308,8 +338,9 @@ fn bad_destinations_fail_saying_which_and_resume_after_the_fix() {
     failed_with("nobucket", "bucket does not exist");
     failed_with("keys", "refused the credentials");
     failed_with("unreachable", "unreachable");
+    failed_with("elsewhere", "store_s3_endpoints");
     // Nothing was written, so nothing is committed.
-    for name in ["nobucket", "keys", "unreachable"] {
+    for name in ["nobucket", "keys", "unreachable", "elsewhere"] {
         assert!(
             !caught_up(&c.bootstrap(), &format!("connect-{name}"), &topic),
             "{name} committed offsets"

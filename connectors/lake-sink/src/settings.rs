@@ -96,7 +96,8 @@ pub struct LakeSinkConfig {
     /// The bucket's region.
     #[config(key = "s3.region", default_doc = "`AWS_REGION`, else `us-east-1`")]
     pub s3_region: Option<String>,
-    /// An S3-compatible server, e.g. `http://127.0.0.1:9000` (MinIO, moto).
+    /// An S3-compatible server, e.g. `http://127.0.0.1:9000` (MinIO, moto); one the worker
+    /// lists in worker.toml `store_s3_endpoints`.
     #[config(key = "s3.endpoint", default_doc = "AWS")]
     pub s3_endpoint: Option<String>,
     /// `bucket` in the path rather than the host name.
@@ -112,15 +113,10 @@ pub struct LakeSinkConfig {
     /// A session token for temporary keys.
     #[config(key = "aws.session.token", default_doc = "`AWS_SESSION_TOKEN`")]
     pub aws_session_token: Option<String>,
-    /// The profile to read keys from.
+    /// The profile to read keys from; one the worker lists in worker.toml
+    /// `store_aws_profiles`.
     #[config(key = "aws.profile", default_doc = "`AWS_PROFILE`, else `default`")]
     pub aws_profile: Option<String>,
-    /// A Hadoop client setting, e.g. `hdfs.dfs.ha.namenodes.ns1 = "nn1,nn2"` for an HA name
-    /// service. connectd sets `dfs.client.failover.max.attempts = 2` and
-    /// `dfs.client.failover.sleep.max.millis = 2000`, so a NameNode that does not answer is
-    /// reported within seconds; set them to wait longer.
-    #[config(prefix = "hdfs.", key = "hdfs.<hadoop key>")]
-    pub hdfs: Vec<(String, String)>,
 }
 
 /// `format.class`.
@@ -183,7 +179,7 @@ pub enum OnNull {
 
 /// Key families handed to the host's `object-store` open as options (the host knows which
 /// keys of them exist, and refuses the others naming them).
-const STORE_OPTION_PREFIXES: &[&str] = &["s3.", "aws.", "hdfs."];
+const STORE_OPTION_PREFIXES: &[&str] = &["s3.", "aws."];
 
 /// Everything a task needs from its config.
 #[derive(Debug, Clone)]

@@ -194,6 +194,19 @@ pub struct WorkerSection {
     /// KIP-887), e.g. `"DB_PASSWORD|AWS_.*"`. Default: none.
     #[serde(default)]
     pub config_providers_env_allowlist_pattern: Option<String>,
+    /// S3-compatible servers a connector's `s3.endpoint` may name, e.g.
+    /// `["http://127.0.0.1:9000"]`. Default: none (AWS only): where requests signed with this
+    /// worker's credentials go is the worker's to say, not a plugin's.
+    #[serde(default)]
+    pub store_s3_endpoints: Vec<String>,
+    /// Profiles of `~/.aws/credentials` a connector's `aws.profile` may name. Default: none
+    /// (`AWS_PROFILE`, else `default`).
+    #[serde(default)]
+    pub store_aws_profiles: Vec<String>,
+    /// Hadoop client settings for every `hdfs://` location, e.g.
+    /// `{ "dfs.ha.namenodes.ns1" = "nn1,nn2" }` (connectors set none). Default: none.
+    #[serde(default)]
+    pub store_hdfs_settings: std::collections::BTreeMap<String, String>,
     /// The topic of source offsets (Kafka Connect's `offset.storage.topic`). Default
     /// `connectd-offsets`. Workers of one group must agree; workers that share a Kafka
     /// cluster but not their connectors need names of their own.

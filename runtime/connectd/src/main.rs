@@ -171,6 +171,11 @@ fn run_worker(
                         file.worker.config_providers_env_allowlist_pattern.as_deref(),
                     )
                     .with_context(|| format!("{}: [worker]", path.display()))?,
+                    store_policy: std::sync::Arc::new(connectd_host::StorePolicy {
+                        s3_endpoints: file.worker.store_s3_endpoints.clone(),
+                        aws_profiles: file.worker.store_aws_profiles.clone(),
+                        hdfs_settings: file.worker.store_hdfs_settings.clone(),
+                    }),
                     worker_id: file.api.advertised_listen.clone().unwrap_or_else(|| file.api.listen.clone()),
                     internal_topics: connectd_worker::InternalTopics {
                         offsets: file.worker.offset_storage_topic.clone(),

@@ -36,7 +36,7 @@ pub use command::run_command;
 use connectd_records::Descriptor;
 pub use sink::SinkTask;
 pub use source::SourceTask;
-pub use store::{Grants, Limits, TABLE_ELEMENT_BYTES};
+pub use store::{Grants, Limits, StorePolicy, TABLE_ELEMENT_BYTES};
 pub use transform::Transformer;
 
 /// A capability a plugin may be granted beyond files and stdout.

@@ -25,6 +25,21 @@ pub struct Grants {
     pub sql_urls: Vec<String>,
     /// Object store locations the guest may open (the `object-store` interface).
     pub store_urls: Vec<String>,
+    /// What the worker lets the guest's store options name.
+    pub store_policy: Arc<StorePolicy>,
+}
+
+/// What the worker lets a connector's object-store options name (worker.toml): where
+/// requests go and under which identity are the worker's to choose, not a plugin's, which
+/// could otherwise send requests signed with the worker's credentials to a host of its own.
+#[derive(Debug, Clone, Default)]
+pub struct StorePolicy {
+    /// The `s3.endpoint` values a connector may use (S3-compatible servers); none: AWS only.
+    pub s3_endpoints: Vec<String>,
+    /// The `aws.profile` values a connector may use; none: `AWS_PROFILE` or `default` only.
+    pub aws_profiles: Vec<String>,
+    /// Hadoop client settings for every `hdfs://` location (a connector sets none).
+    pub hdfs_settings: std::collections::BTreeMap<String, String>,
 }
 
 /// Resource limits of one task.
@@ -70,6 +85,9 @@ pub(crate) struct TaskState {
     /// The locations the `object-store` interface may open.
     #[cfg(feature = "object-store")]
     pub(crate) store_urls: Vec<String>,
+    /// What their options may name.
+    #[cfg(feature = "object-store")]
+    pub(crate) store_policy: Arc<StorePolicy>,
     /// Epoch ticks the current call spent blocked in the host waiting on a database: the
     /// deadline is extended by them, so the CPU deadline counts the guest's own time.
     pub(crate) waited_ticks: u64,
@@ -303,6 +321,8 @@ impl TaskState {
             sql_urls: grants.sql_urls.clone(),
             #[cfg(feature = "object-store")]
             store_urls: grants.store_urls.clone(),
+            #[cfg(feature = "object-store")]
+            store_policy: grants.store_policy.clone(),
             waited_ticks: 0,
             limits: TaskLimiter::new(limits.memory_bytes),
         })

@@ -13,6 +13,8 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
+use crate::StorePolicy;
+
 /// A store confined to the granted location.
 pub(crate) struct Location {
     /// Paths are relative to the location.
@@ -22,7 +24,8 @@ pub(crate) struct Location {
     pub local_root: Option<PathBuf>,
 }
 
-/// The options a connector may pass, besides `hdfs.<hadoop key>`.
+/// The options a connector may pass (`s3.endpoint` and `aws.profile` only as the worker's
+/// [`StorePolicy`] allows).
 pub(crate) const OPTIONS: &[&str] = &[
     "s3.region",
     "s3.endpoint",
@@ -114,24 +117,43 @@ fn client_options(allow_http: bool) -> (ClientOptions, RetryConfig) {
     (client, retry)
 }
 
-/// Checks the option keys: the known ones, and `hdfs.<key>` for an HDFS location.
-fn check_options(target: &Target, options: &HashMap<String, String>) -> Result<(), String> {
-    for key in options.keys() {
-        let hdfs = key.starts_with("hdfs.") && matches!(target, Target::Hdfs { .. });
-        if !hdfs && !OPTIONS.contains(&key.as_str()) {
+/// Checks the option keys (the known ones), and that the endpoint and profile they name are
+/// ones the worker allows.
+fn check_options(options: &HashMap<String, String>, policy: &StorePolicy) -> Result<(), String> {
+    for (key, value) in options {
+        if key.starts_with("hdfs.") {
             return Err(format!(
-                "unknown store option {key:?}: expected one of {}, or hdfs.<hadoop key> for an hdfs:// location",
+                "store option {key:?}: Hadoop settings are the worker's: set them in worker.toml [worker.store_hdfs_settings]"
+            ));
+        }
+        if !OPTIONS.contains(&key.as_str()) {
+            return Err(format!(
+                "unknown store option {key:?}: expected one of {}",
                 OPTIONS.join(", ")
             ));
+        }
+        let allowed = match key.as_str() {
+            "s3.endpoint" => Some((&policy.s3_endpoints, "store_s3_endpoints")),
+            "aws.profile" => Some((&policy.aws_profiles, "store_aws_profiles")),
+            _ => None,
+        };
+        if let Some((list, worker_key)) = allowed {
+            let same = |a: &str| a.trim_end_matches('/') == value.trim_end_matches('/');
+            if !list.iter().any(|a| same(a)) {
+                return Err(format!(
+                    "{key} {value:?} is not one the worker allows: add it to worker.toml [worker] {worker_key}"
+                ));
+            }
         }
     }
     Ok(())
 }
 
-/// The Hadoop client settings among `options` (`hdfs.dfs.x` → `dfs.x`), over defaults that
-/// report a NameNode that does not answer within seconds rather than after hdfs-native's 15
-/// failovers of up to 15 s each.
-pub(crate) fn hadoop_config(options: &HashMap<String, String>) -> HashMap<String, String> {
+/// The worker's Hadoop client settings, over defaults that report a NameNode that does not
+/// answer within seconds rather than after hdfs-native's 15 failovers of up to 15 s each.
+pub(crate) fn hadoop_config(
+    settings: &std::collections::BTreeMap<String, String>,
+) -> HashMap<String, String> {
     let mut config: HashMap<String, String> = [
         ("dfs.client.failover.max.attempts", "2"),
         ("dfs.client.failover.sleep.max.millis", "2000"),
@@ -139,18 +161,18 @@ pub(crate) fn hadoop_config(options: &HashMap<String, String>) -> HashMap<String
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    config.extend(
-        options
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("hdfs.")?.to_string(), v.clone()))),
-    );
+    config.extend(settings.iter().map(|(k, v)| (k.clone(), v.clone())));
     config
 }
 
-/// Opens the store `url` names, with `options`.
-pub(crate) fn open(url: &str, options: &HashMap<String, String>) -> Result<Location, String> {
+/// Opens the store `url` names, with `options`, as the worker's `policy` allows.
+pub(crate) fn open(
+    url: &str,
+    options: &HashMap<String, String>,
+    policy: &StorePolicy,
+) -> Result<Location, String> {
     let target = parse(url)?;
-    check_options(&target, options)?;
+    check_options(options, policy)?;
     let (store, prefix): (Arc<dyn ObjectStore>, String) = match target {
         Target::Local(root) => {
             std::fs::create_dir_all(&root)
@@ -166,7 +188,7 @@ pub(crate) fn open(url: &str, options: &HashMap<String, String>) -> Result<Locat
         Target::Hdfs { namenode, prefix } => {
             let store = hdfs_native_object_store::HdfsObjectStoreBuilder::new()
                 .with_url(namenode.clone())
-                .with_config(hadoop_config(options))
+                .with_config(hadoop_config(&policy.hdfs_settings))
                 .build()
                 .map_err(|e| format!("HDFS at {namenode}: {e}"))?;
             (Arc::new(store), prefix)
@@ -369,36 +391,57 @@ mod tests {
     }
 
     #[test]
-    fn options_are_checked_and_hadoop_keys_passed_without_their_prefix() {
-        let options: HashMap<String, String> = [
-            ("hdfs.dfs.ha.namenodes.ns1", "nn1,nn2"),
-            ("hdfs.dfs.namenode.rpc-address.ns1.nn1", "a:8020"),
+    fn options_are_checked_and_endpoints_profiles_and_hadoop_settings_are_the_workers() {
+        let map = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let policy = StorePolicy {
+            s3_endpoints: vec!["http://127.0.0.1:9000/".into()],
+            aws_profiles: vec!["lake".into()],
+            hdfs_settings: [("dfs.ha.namenodes.ns1".to_string(), "nn1,nn2".to_string())].into(),
+        };
+        let allowed = map(&[
             ("s3.region", "x"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let hdfs = parse("hdfs://ns1/lake").unwrap();
-        check_options(&hdfs, &options).unwrap();
-        let config = hadoop_config(&options);
-        assert_eq!(config["dfs.ha.namenodes.ns1"], "nn1,nn2");
-        assert_eq!(config["dfs.namenode.rpc-address.ns1.nn1"], "a:8020");
-        assert!(!config.contains_key("s3.region") && !config.contains_key("region"));
-        // The short failover defaults, and a user's setting over them.
-        assert_eq!(config["dfs.client.failover.max.attempts"], "2");
-        let mut own = options.clone();
-        own.insert("hdfs.dfs.client.failover.max.attempts".into(), "9".into());
-        assert_eq!(hadoop_config(&own)["dfs.client.failover.max.attempts"], "9");
-        // hdfs.* means nothing to S3, and an unknown key is refused, naming it.
-        let s3 = parse("s3://b").unwrap();
-        let err = check_options(&s3, &options).unwrap_err();
-        assert!(err.contains("hdfs.dfs"), "{err}");
-        let typo: HashMap<String, String> = [("s3.regoin".to_string(), "x".to_string())].into();
-        let err = check_options(&s3, &typo).unwrap_err();
-        assert!(
-            err.contains("s3.regoin") && err.contains("s3.region"),
-            "{err}"
+            ("s3.endpoint", "http://127.0.0.1:9000"),
+            ("aws.profile", "lake"),
+        ]);
+        check_options(&allowed, &policy).unwrap();
+        for (key, value, says) in [
+            (
+                "s3.endpoint",
+                "http://attacker.example",
+                "store_s3_endpoints",
+            ),
+            ("aws.profile", "admin", "store_aws_profiles"),
+            (
+                "hdfs.dfs.namenode.rpc-address.ns1.nn1",
+                "attacker:8020",
+                "store_hdfs_settings",
+            ),
+            ("s3.regoin", "x", "s3.region"),
+        ] {
+            let err = check_options(&map(&[(key, value)]), &policy).unwrap_err();
+            assert!(err.contains(key) && err.contains(says), "{key}: {err}");
+        }
+        // Nothing allowed by default.
+        let err = check_options(
+            &map(&[("s3.endpoint", "http://127.0.0.1:9000")]),
+            &StorePolicy::default(),
         );
+        assert!(err.is_err());
+        // The worker's Hadoop settings, over the short failover defaults.
+        let config = hadoop_config(&policy.hdfs_settings);
+        assert_eq!(config["dfs.ha.namenodes.ns1"], "nn1,nn2");
+        assert_eq!(config["dfs.client.failover.max.attempts"], "2");
+        let own = [(
+            "dfs.client.failover.max.attempts".to_string(),
+            "9".to_string(),
+        )]
+        .into();
+        assert_eq!(hadoop_config(&own)["dfs.client.failover.max.attempts"], "9");
     }
 
     #[test]
@@ -419,7 +462,11 @@ mod tests {
         for bad in ["", "127.0.0.1:9000", "ftp://x"] {
             let options: HashMap<String, String> =
                 [("s3.endpoint".to_string(), bad.to_string())].into();
-            let err = open("s3://b/p", &options).err().unwrap();
+            let policy = StorePolicy {
+                s3_endpoints: vec![bad.to_string()],
+                ..StorePolicy::default()
+            };
+            let err = open("s3://b/p", &options, &policy).err().unwrap();
             assert!(err.contains("s3.endpoint"), "{bad}: {err}");
         }
     }
@@ -443,12 +490,20 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let options: HashMap<String, String> = [(
-            "hdfs.dfs.client.use.datanode.hostname".to_string(),
-            "true".to_string(),
-        )]
-        .into();
-        let location = open(&format!("hdfs://127.0.0.1:{port}/lake"), &options).unwrap();
+        let policy = StorePolicy {
+            hdfs_settings: [(
+                "dfs.client.use.datanode.hostname".to_string(),
+                "true".to_string(),
+            )]
+            .into(),
+            ..StorePolicy::default()
+        };
+        let location = open(
+            &format!("hdfs://127.0.0.1:{port}/lake"),
+            &HashMap::new(),
+            &policy,
+        )
+        .unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -232,7 +232,8 @@ impl HostBucket for TaskState {
             )));
         }
         let options: HashMap<String, String> = options.into_iter().collect();
-        let location = location::open(&url, &options).map_err(StoreError::Invalid)?;
+        let location =
+            location::open(&url, &options, &self.store_policy).map_err(StoreError::Invalid)?;
         // Listing the location checks the bucket, the keys and the endpoint now rather than
         // at the first upload.
         let store = location.store.clone();

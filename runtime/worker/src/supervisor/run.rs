@@ -184,7 +184,8 @@ impl Supervisor {
             &self.settings.internal_topics,
         )?;
         let base = config.origin.folder(&self.settings.connectors_dir);
-        let (resolved, grants) = grants_for(&plugin.descriptor().config_schema, resolved, base);
+        let (resolved, mut grants) = grants_for(&plugin.descriptor().config_schema, resolved, base);
+        grants.store_policy = self.settings.store_policy.clone();
         Ok((resolved, grants, transforms))
     }
 

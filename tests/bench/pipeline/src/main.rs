@@ -191,6 +191,12 @@ fn main() -> Result<()> {
         cache_dir: PathBuf::from(cache_dir),
         limits: Limits::default(),
         config_providers: Default::default(),
+        store_policy: Arc::new(connectd_host::StorePolicy {
+            s3_endpoints: std::env::var("CONNECTD_BENCH_S3_ENDPOINT")
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        }),
         worker_id: "bench".into(),
         cluster: None,
         internal_topics: Default::default(),
