@@ -779,3 +779,60 @@ fn internal_topics_and_groups_are_closed_to_other_clients() {
         2
     );
 }
+
+/// Item 10: a task stuck in a database call holds up no REST call. Another session holds an
+/// exclusive lock on the table, so every query of the sql-source task waits. With
+/// `task_wait_timeout_ms`, the stuck call ends as a retryable error naming the setting; and while the task is stuck again, pausing, reading and deleting the connector
+/// answer at once: stopping a task no longer waits for its thread under the supervisor's
+/// lock. (Before, the pause waited for the lock to be released.)
+#[test]
+fn a_task_stuck_in_the_database_holds_up_no_rest_call() {
+    use crate::sql_support::{PG_URL, block, exec, pg, suffix};
+    use std::time::Instant;
+
+    let table = format!("stuck{}", suffix());
+    let db = pg();
+    exec!(
+        &db,
+        format!("CREATE TABLE {table} (id BIGSERIAL PRIMARY KEY, v TEXT)"),
+        format!("INSERT INTO {table} (v) VALUES ('a')")
+    );
+    let mut lock = block(db.begin()).unwrap();
+    block(sqlx::query(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")).execute(&mut *lock))
+        .unwrap();
+    let c = Connectd::start_with(
+        &format!("{WORKER}\ntask_wait_timeout_ms = 6000"),
+        "",
+        |dir| crate::connectors::install(dir, crate::sql_support::PLUGINS),
+    );
+    let body = json!({"name": "stuck", "config": {
+        "connector.class": "sql-source", "connection.url": PG_URL, "mode": "incrementing",
+        "incrementing.column.name": "id", "table.include.list": table, "topic.prefix": "stuck-",
+        "poll.interval.ms": 200,
+    }});
+    assert_eq!(call(&c, "POST", "/connectors", "", Some(&body)).0, 201);
+    c.wait_for(
+        "the stuck call to time out",
+        Duration::from_secs(60),
+        || c.log_text().contains("task_wait_timeout_ms"),
+    );
+    // The task retries after its backoff and waits on the lock again.
+    std::thread::sleep(Duration::from_secs(2));
+    for (method, path, want) in [
+        ("PUT", "/connectors/stuck/pause", 202),
+        ("GET", "/connectors/stuck/status", 200),
+        ("GET", "/connectors", 200),
+        ("DELETE", "/connectors/stuck", 204),
+    ] {
+        let started = Instant::now();
+        let (code, answer) = call(&c, method, path, "", None);
+        let took = started.elapsed();
+        assert_eq!(code, want, "{method} {path}: {answer}");
+        assert!(
+            took < Duration::from_secs(3),
+            "{method} {path} waited {took:?} on a stuck task"
+        );
+    }
+    block(lock.rollback()).unwrap();
+    exec!(&db, format!("DROP TABLE {table}"));
+}

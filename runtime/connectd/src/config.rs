@@ -184,6 +184,12 @@ pub struct WorkerSection {
     /// CPU time one call into a connector may take before it is stopped, in ms. Default 10000.
     #[serde(default = "default_task_call_timeout_ms")]
     pub task_call_timeout_ms: u64,
+    /// The longest one call into a connector may wait, in all, on databases and object
+    /// stores, in ms (not counted in `task_call_timeout_ms`); past it the statement or
+    /// request is cancelled and the call gets a retryable connection error, so a stopping
+    /// task ends within it. Default 60000.
+    #[serde(default = "default_task_wait_timeout_ms")]
+    pub task_wait_timeout_ms: u64,
     /// Directories a connector's `${file:/path}` may read below (Kafka's
     /// `config.providers.file.param.allowed.paths`, KIP-993); relative to this file. Default:
     /// none (the folder of worker.toml holds worker.toml itself, and often `data_dir`).
@@ -222,6 +228,9 @@ pub struct WorkerSection {
     pub config_storage_topic: String,
 }
 
+fn default_task_wait_timeout_ms() -> u64 {
+    60_000
+}
 fn default_offset_storage_topic() -> String {
     connectd_worker::InternalTopics::default().offsets
 }

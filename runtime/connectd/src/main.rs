@@ -165,6 +165,7 @@ fn run_worker(
                     limits: connectd_host::Limits {
                         memory_bytes: file.worker.task_memory_bytes,
                         call_timeout: std::time::Duration::from_millis(file.worker.task_call_timeout_ms),
+                        wait_timeout: std::time::Duration::from_millis(file.worker.task_wait_timeout_ms),
                     },
                     config_providers: connectd_worker::ConfigProviders::new(
                         file.worker.config_providers_file_allowed_paths.clone().unwrap_or_default(),

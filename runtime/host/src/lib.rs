@@ -433,6 +433,7 @@ impl Plugin {
 /// Starts a call's CPU deadline: `ticks` from now, with no database wait counted yet.
 pub(crate) fn arm_deadline(store: &mut wasmtime::Store<store::TaskState>, ticks: u64) {
     store.data_mut().waited_ticks = 0;
+    store.data_mut().call_waited = std::time::Duration::ZERO;
     store.set_epoch_deadline(ticks);
 }
 

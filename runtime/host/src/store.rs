@@ -50,6 +50,10 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// CPU time one call (open, poll, put, flush, ...) may take before it traps.
     pub call_timeout: Duration,
+    /// The longest one call may wait, in all, on databases and object stores (time not
+    /// counted against `call_timeout`); past it the waiting host call fails as a connection
+    /// error, so a task that is stopped finishes its call within this bound.
+    pub wait_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -57,6 +61,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 256 << 20,
             call_timeout: Duration::from_secs(10),
+            wait_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -91,7 +96,21 @@ pub(crate) struct TaskState {
     /// Epoch ticks the current call spent blocked in the host waiting on a database: the
     /// deadline is extended by them, so the CPU deadline counts the guest's own time.
     pub(crate) waited_ticks: u64,
+    /// How long the current call has waited in the host so far, against `wait_timeout`.
+    #[cfg_attr(not(any(feature = "sql", feature = "object-store")), allow(dead_code))]
+    pub(crate) call_waited: Duration,
+    #[cfg_attr(not(any(feature = "sql", feature = "object-store")), allow(dead_code))]
+    pub(crate) wait_timeout: Duration,
     pub(crate) limits: TaskLimiter,
+}
+
+/// Why a wait in the host ended without the future's output.
+#[cfg(any(feature = "sql", feature = "object-store"))]
+pub(crate) enum Waited {
+    /// The client library panicked: its message.
+    Panicked(String),
+    /// The call used up its `wait_timeout`: what to tell the guest.
+    TimedOut(String),
 }
 
 /// The last [`StderrTail::KEEP`] bytes a guest wrote to stderr. A Rust guest that panics
@@ -266,24 +285,44 @@ impl WasiView for TaskState {
 
 impl TaskState {
     /// Runs `f` on the I/O runtime, blocking this thread, and counts the wait as time the
-    /// guest did not spend computing (given back to its CPU deadline). A panic inside `f` (a
-    /// client library's `unwrap` on what it was given) is caught and returned as its text,
-    /// for the caller to make an error of the call rather than the end of the task's thread.
+    /// guest did not spend computing (given back to its CPU deadline), but against the call's
+    /// `wait_timeout`: past it, `f` is dropped (cancelling its request) and the call gets
+    /// [`Waited::TimedOut`]. A panic inside `f` (a client library's `unwrap` on what it was
+    /// given) is caught and returned as its text, for the caller to make an error of the call
+    /// rather than the end of the task's thread.
     #[cfg(any(feature = "sql", feature = "object-store"))]
-    pub(crate) fn block_on<T>(&mut self, f: impl Future<Output = T>) -> Result<T, String> {
+    pub(crate) fn block_on<T>(&mut self, f: impl Future<Output = T>) -> Result<T, Waited> {
         let started = std::time::Instant::now();
-        let io = self.io.clone().ok_or("the host was given no I/O runtime")?;
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| io.block_on(f)))
-            .map_err(|panic| {
+        let io = self
+            .io
+            .clone()
+            .ok_or_else(|| Waited::Panicked("the host was given no I/O runtime".into()))?;
+        let left = self.wait_timeout.saturating_sub(self.call_waited);
+        // In the runtime's context, so what a timed-out future drops (a pooled connection
+        // going back to its pool) can reach the runtime.
+        let _context = io.enter();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            io.block_on(tokio::time::timeout(left, f))
+        }))
+        .map_err(|panic| {
+            Waited::Panicked(
                 panic
                     .downcast_ref::<String>()
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default()
-            });
-        let ticks = started.elapsed().as_millis() / crate::EPOCH_TICK.as_millis();
+                    .unwrap_or_default(),
+            )
+        });
+        let waited = started.elapsed();
+        self.call_waited += waited;
+        let ticks = waited.as_millis() / crate::EPOCH_TICK.as_millis();
         self.waited_ticks = self.waited_ticks.saturating_add(ticks as u64);
-        out
+        out?.map_err(|_| {
+            Waited::TimedOut(format!(
+                "timed out: this call waited {} ms in all on the database or object store (worker.toml task_wait_timeout_ms)",
+                self.wait_timeout.as_millis()
+            ))
+        })
     }
 
     pub(crate) fn new(
@@ -324,6 +363,8 @@ impl TaskState {
             #[cfg(feature = "object-store")]
             store_policy: grants.store_policy.clone(),
             waited_ticks: 0,
+            call_waited: Duration::ZERO,
+            wait_timeout: limits.wait_timeout,
             limits: TaskLimiter::new(limits.memory_bytes),
         })
     }

@@ -74,8 +74,15 @@ impl Tasks for GroupTasks {
         if generation >= 0 && self.configs.catch_up().unwrap_or(false) {
             self.supervisor().reconcile();
         }
+        // Revoked tasks stop (each finishing its current call) before new ones start; the
+        // wait is outside the supervisor's lock, so the REST API answers meanwhile.
+        let stopping = self.supervisor().revoke(tasks);
+        for (task, thread) in stopping {
+            let _ = thread.join();
+            tracing::info!(connector = %task.connector, task = task.task, generation, "stopped task (assigned elsewhere)");
+        }
         self.supervisor()
-            .set_assignment(generation, tasks.clone(), valid);
+            .start_assigned(generation, tasks.clone(), valid);
     }
 
     fn group_state(&self, state: GroupState) {

@@ -152,9 +152,13 @@ impl Worker {
         if let Some(w) = self.watcher.take() {
             let _ = w.join();
         }
-        self.supervisor
+        let threads = self
+            .supervisor
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .stop_all();
+        for thread in threads {
+            let _ = thread.join();
+        }
     }
 }

@@ -25,7 +25,7 @@ use wasmtime::component::Resource;
 use crate::bindings::sink::connectd::connector::object_store::{
     self as wit, Host, HostBucket, HostUpload, ObjectMeta, StoreError,
 };
-use crate::store::TaskState;
+use crate::store::{TaskState, Waited};
 
 /// Parts one upload may have in flight at once.
 pub const UPLOAD_CONCURRENCY: usize = 4;
@@ -73,6 +73,7 @@ pub(crate) fn classify(e: object_store::Error) -> StoreError {
         "dns error",
         "os error 111",
         "os error 113",
+        "timed out",
     ]);
     if no_answer {
         StoreError::Unreachable(format!(
@@ -158,10 +159,14 @@ impl TaskState {
         &mut self,
         f: impl Future<Output = object_store::Result<T>>,
     ) -> object_store::Result<T> {
-        self.block_on(f).unwrap_or_else(|text| {
+        self.block_on(f).unwrap_or_else(|waited| {
+            let source = match waited {
+                Waited::Panicked(text) => format!("the object store client failed: {text}"),
+                Waited::TimedOut(text) => text,
+            };
             Err(object_store::Error::Generic {
                 store: "client",
-                source: format!("the object store client failed: {text}").into(),
+                source: source.into(),
             })
         })
     }

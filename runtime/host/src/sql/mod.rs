@@ -23,7 +23,7 @@ use wasmtime::component::Resource;
 use crate::bindings::source::connectd::connector::sql::{
     self, Dialect, Host, HostConnection, HostTransaction, Rows, SqlError, Statement,
 };
-use crate::store::TaskState;
+use crate::store::{TaskState, Waited};
 
 /// The longest a call waits for a free (or new) connection before it reports the database
 /// unreachable.
@@ -82,12 +82,14 @@ fn classify(e: sqlx::Error, password: Option<&str>) -> SqlError {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             let text = message(format!("{} (code {code})", db.message()));
-            // PostgreSQL: 08 connection, 28 authorization, 3D missing database, 57P shutdown;
+            // PostgreSQL: 08 connection, 28 authorization, 3D missing database, 57P shutdown,
+            // 57014 a statement cancelled (statement_timeout);
             // MySQL: 1044/1045 access denied, 1049 unknown database, 2002/2003/2006/2013 lost.
             let connection = code.starts_with("08")
                 || code.starts_with("28")
                 || code.starts_with("3D")
                 || code.starts_with("57P")
+                || code == "57014"
                 || ["1044", "1045", "1049", "2002", "2003", "2006", "2013"].contains(&&*code);
             if code.starts_with("28") || code == "1045" || code == "1044" {
                 SqlError::Connection(format!("the database refused the login: {text}"))
@@ -114,12 +116,20 @@ fn classify(e: sqlx::Error, password: Option<&str>) -> SqlError {
 }
 
 /// Opens a pool to `url` (connecting once, so a wrong URL, password or database fails here).
-async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
+/// PostgreSQL ends any statement that runs past `statement_timeout` itself (its
+/// `statement_timeout` setting), so a cancelled wait leaves no statement holding locks; on
+/// MySQL and MariaDB, whose settings for it differ, the host's wait bound drops the
+/// connection instead.
+async fn connect(url: &str, statement_timeout: std::time::Duration) -> Result<Pool, sqlx::Error> {
     let scheme = url.split_once(':').map_or("", |(s, _)| s);
     Ok(match scheme {
         "postgres" | "postgresql" => {
             let options: PgConnectOptions = url.parse()?;
-            let options = options.disable_statement_logging();
+            // A second later than the host's own bound, whose error says which setting.
+            let timeout = (statement_timeout.as_millis() + 1000).to_string();
+            let options = options
+                .disable_statement_logging()
+                .options([("statement_timeout", timeout.as_str())]);
             Pool::Postgres(pool_options().connect_with(options).await?)
         }
         "mysql" | "mariadb" => {
@@ -153,9 +163,14 @@ fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
 
 impl TaskState {
     /// Runs `f` on the I/O runtime (see [`TaskState::block_on`]); a panic inside the driver
-    /// goes on as a panic of the task, as it would outside this wait.
-    fn wait<T>(&mut self, f: impl Future<Output = T>) -> T {
-        self.block_on(f).unwrap_or_else(|text| panic!("{text}"))
+    /// goes on as a panic of the task, as it would outside this wait; a call that waited its
+    /// `wait_timeout` gets a connection error (retryable), the statement cancelled.
+    fn wait<T>(&mut self, f: impl Future<Output = T>) -> Result<T, SqlError> {
+        match self.block_on(f) {
+            Ok(t) => Ok(t),
+            Err(Waited::Panicked(text)) => panic!("{text}"),
+            Err(Waited::TimedOut(text)) => Err(SqlError::Connection(text)),
+        }
     }
 
     fn connection(&self, handle: &Resource<sql::Connection>) -> Result<&Connection, SqlError> {
@@ -183,7 +198,7 @@ impl HostConnection for TaskState {
         }
         let password = password_of(&url);
         let pool = self
-            .wait(connect(&url))
+            .wait(connect(&url, self.wait_timeout))?
             .map_err(|e| classify(e, password.as_deref()))?;
         let own = self
             .table
@@ -206,7 +221,7 @@ impl HostConnection for TaskState {
         statement: Statement,
     ) -> Result<Rows, SqlError> {
         let (pool, password) = self.pool(&connection)?;
-        self.wait(convert::query(&pool, statement))
+        self.wait(convert::query(&pool, statement))?
             .map_err(|e| classify(e, password.as_deref()))
     }
 
@@ -216,7 +231,7 @@ impl HostConnection for TaskState {
         statements: Vec<Statement>,
     ) -> Result<Vec<u64>, SqlError> {
         let (pool, password) = self.pool(&connection)?;
-        self.wait(convert::execute(&pool, statements))
+        self.wait(convert::execute(&pool, statements))?
             .map_err(|e| classify(e, password.as_deref()))
     }
 
@@ -228,7 +243,7 @@ impl HostConnection for TaskState {
         let (commands, queue) = tokio::sync::mpsc::unbounded_channel();
         let failed = convert::Failed::default();
         let started = convert::begin(&pool, queue, failed.clone(), password.clone());
-        self.wait(started)
+        self.wait(started)?
             .map_err(|e| classify(e, password.as_deref()))?;
         let own = self
             .table
@@ -290,7 +305,7 @@ impl HostTransaction for TaskState {
             .commands
             .send(convert::Command::Commit(reply))
             .map_err(|_| ended())?;
-        self.wait(answer).map_err(|_| ended())?
+        self.wait(answer)?.map_err(|_| ended())?
     }
 
     fn drop(&mut self, transaction: Resource<sql::Transaction>) -> wasmtime::Result<()> {

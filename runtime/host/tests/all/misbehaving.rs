@@ -27,6 +27,7 @@ fn each_misbehaviour_fails_only_its_own_task() {
     let limits = Limits {
         memory_bytes: 64 << 20,
         call_timeout: Duration::from_millis(500),
+        ..Limits::default()
     };
     let open = |mode: &str, extra: &[(&str, &str)]| {
         let mut config = vec![("mode".to_string(), mode.to_string())];

@@ -6,7 +6,7 @@
 //! the highest generation wins.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -102,6 +102,8 @@ pub struct Status {
     /// read since it started or since the last reset. Kept in memory: after a restart the
     /// tasks find them again with their first write or read.
     topics: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Orders a task's own status writes with its stop: see [`Status::stop_task`].
+    task_writes: Mutex<()>,
 }
 
 impl Status {
@@ -134,6 +136,7 @@ impl Status {
             generation: AtomicI32::new(0),
             cluster,
             topics: Mutex::new(BTreeMap::new()),
+            task_writes: Mutex::new(()),
         };
         status.catch_up()?;
         Ok(status)
@@ -210,6 +213,28 @@ impl Status {
         let mut producer = self.producer.lock().unwrap_or_else(|e| e.into_inner());
         if let Err(e) = backend::append(producer.as_mut(), &self.tp, &[record]) {
             tracing::warn!(error = %e, "could not write status");
+        }
+    }
+
+    /// Stops a task by its flag. Once this returns, the task writes no status of its own
+    /// ([`Status::set_by_task`]), though its thread may still be finishing its current call:
+    /// the supervisor can write PAUSED, or tombstones, without waiting for the thread.
+    pub fn stop_task(&self, stop: &AtomicBool) {
+        let _writes = self.task_writes.lock().unwrap_or_else(|e| e.into_inner());
+        stop.store(true, Ordering::Relaxed);
+    }
+
+    /// [`Status::set`] from a task's own thread: nothing once the task is stopped.
+    pub fn set_by_task(
+        &self,
+        stop: &AtomicBool,
+        connector: impl AsRef<str>,
+        task: u32,
+        status: TaskStatus,
+    ) {
+        let _writes = self.task_writes.lock().unwrap_or_else(|e| e.into_inner());
+        if !stop.load(Ordering::Relaxed) {
+            self.set(connector, Some(task), status);
         }
     }
 

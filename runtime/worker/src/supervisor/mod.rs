@@ -44,6 +44,10 @@ pub(crate) struct Supervisor {
     /// Plugins given in code (native connectors for measurements), found after plugin_dir's.
     builtins: HashMap<PathBuf, plugins::LoadedPlugin>,
     running: HashMap<ConnectorName, run::RunningConnector>,
+    /// Threads of stopped tasks still finishing their current call, by connector and task:
+    /// nothing under the supervisor's lock waits for them. A task started again under the
+    /// same id waits for them on its own thread first; shutdown waits for all.
+    retiring: Vec<(ConnectorName, u32, std::thread::JoinHandle<()>)>,
     /// Configs the REST API checked and stored, started as they are at the next reconcile.
     accepted: HashMap<String, Prepared>,
     /// Every connector found at the last reconcile, by name.
@@ -76,6 +80,7 @@ impl Supervisor {
             plugins: HashMap::new(),
             builtins: HashMap::new(),
             running: HashMap::new(),
+            retiring: Vec::new(),
             accepted: HashMap::new(),
             known: BTreeMap::new(),
             next_generation: 1,

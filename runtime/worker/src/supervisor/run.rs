@@ -189,13 +189,20 @@ impl Supervisor {
         Ok((resolved, grants, transforms))
     }
 
-    /// Starts task `task_id` of a connector on a thread of its own.
+    /// Starts task `task_id` of a connector on a thread of its own. Its thread first waits
+    /// for any stopped thread of the same task still finishing (so two never overlap).
     pub(super) fn spawn_task(
-        &self,
+        &mut self,
         running: &RunningConnector,
         task_id: u32,
     ) -> Result<(Arc<AtomicBool>, JoinHandle<()>), String> {
         let stop = Arc::new(AtomicBool::new(false));
+        let name = &running.resolved.name;
+        let (before, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retiring)
+            .into_iter()
+            .partition(|(c, t, _)| c == name && *t == task_id);
+        self.retiring = others;
+        let before: Vec<JoinHandle<()>> = before.into_iter().map(|(_, _, h)| h).collect();
         let connector = &running.resolved;
         let run: Box<dyn FnOnce() + Send> = if running.plugin.descriptor().kind == Kind::Source {
             let ctx = source::SourceTaskContext {
@@ -226,11 +233,34 @@ impl Supervisor {
             };
             Box::new(move || sink::run(ctx))
         };
+        let stopped = stop.clone();
         let handle = std::thread::Builder::new()
             .name(format!("{}-{task_id}", connector.name))
-            .spawn(run)
+            .spawn(move || {
+                for thread in before {
+                    let _ = thread.join();
+                }
+                if !stopped.load(Ordering::Relaxed) {
+                    run()
+                }
+            })
             .map_err(|e| format!("starting a task thread: {e}"))?;
         Ok((stop, handle))
+    }
+
+    /// Stops a task and sets its thread aside to finish its current call, unwaited.
+    fn retire(
+        &mut self,
+        connector: &ConnectorName,
+        task: u32,
+        stop: &AtomicBool,
+        thread: Option<JoinHandle<()>>,
+    ) {
+        self.status.stop_task(stop);
+        self.retiring.retain(|(_, _, t)| !t.is_finished());
+        if let Some(thread) = thread {
+            self.retiring.push((connector.clone(), task, thread));
+        }
     }
 
     /// Restarts the tasks of connector `name` (all, or only `task`; with `only_failed`, only
@@ -269,10 +299,7 @@ impl Supervisor {
                 running.tasks.push((stop, thread));
                 continue;
             }
-            stop.store(true, Ordering::Relaxed);
-            if let Some(thread) = thread {
-                let _ = thread.join();
-            }
+            self.retire(&running.config.name, id, &stop, thread);
             let restarting = TaskStatus {
                 state: State::Restarting,
                 trace: None,
@@ -293,26 +320,28 @@ impl Supervisor {
         true
     }
 
-    /// Stops a connector's tasks and waits for them (each finishes its current call).
+    /// Stops a connector's tasks: once this returns they write no status, and each thread
+    /// finishes its current call on its own ([`Supervisor::retire`]).
     pub(super) fn stop_connector(&mut self, name: &ConnectorName) {
         if let Some(r) = self.running.remove(name) {
-            for (stop, _) in &r.tasks {
-                stop.store(true, Ordering::Relaxed);
-            }
-            for (_, t) in r.tasks {
-                if let Some(t) = t {
-                    let _ = t.join();
-                }
+            for (id, (stop, thread)) in r.tasks.into_iter().enumerate() {
+                self.retire(&r.config.name, id as u32, &stop, thread);
             }
             tracing::info!(connector = %r.config.name, "stopped connector");
         }
     }
 
-    pub(crate) fn stop_all(&mut self) {
+    /// Stops every task; returns their threads, for the caller to wait for outside the
+    /// supervisor's lock.
+    pub(crate) fn stop_all(&mut self) -> Vec<JoinHandle<()>> {
         let names: Vec<ConnectorName> = self.running.keys().cloned().collect();
         for name in names {
             self.stop_connector(&name);
         }
+        std::mem::take(&mut self.retiring)
+            .into_iter()
+            .map(|(_, _, thread)| thread)
+            .collect()
     }
 }
 

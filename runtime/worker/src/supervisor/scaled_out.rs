@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 
 use connectd_records::{ConnectorName, TaskId};
 
@@ -38,9 +39,50 @@ impl Supervisor {
             .collect()
     }
 
-    /// Scaled out: runs exactly `tasks` from now on, under `generation` (-1: none, the group
-    /// was lost). Revoked tasks stop (and finish their current call) before new ones start.
-    pub(crate) fn set_assignment(
+    /// Scaled out, the first half of a new assignment: stops the tasks not in `tasks` and
+    /// returns their threads (and those of tasks stopped before and still finishing), for
+    /// the caller to wait for outside the supervisor's lock, so that a task moves only after
+    /// it stopped here. Until [`Supervisor::start_assigned`], only the tasks kept run here.
+    pub(crate) fn revoke(&mut self, tasks: &BTreeSet<TaskId>) -> Vec<(TaskId, JoinHandle<()>)> {
+        let kept = match &self.assigned {
+            Some(before) => before.intersection(tasks).cloned().collect(),
+            None => tasks.clone(),
+        };
+        self.assigned = Some(kept);
+        let mut stopping = Vec::new();
+        for r in self.running.values_mut() {
+            for (id, (stop, thread)) in r.tasks.iter_mut().enumerate() {
+                let task = TaskId {
+                    connector: r.config.name.clone(),
+                    task: id as u32,
+                };
+                if !tasks.contains(&task)
+                    && let Some(t) = thread.take()
+                {
+                    self.status.stop_task(stop);
+                    stopping.push((task, t));
+                }
+            }
+        }
+        let (gone, staying): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retiring)
+            .into_iter()
+            .partition(|(connector, task, _)| {
+                !tasks.contains(&TaskId {
+                    connector: connector.clone(),
+                    task: *task,
+                })
+            });
+        self.retiring = staying;
+        stopping.extend(
+            gone.into_iter()
+                .map(|(connector, task, t)| (TaskId { connector, task }, t)),
+        );
+        stopping
+    }
+
+    /// Scaled out, the second half: runs exactly `tasks` from now on, under `generation`
+    /// (-1: none, the group was lost), once the revoked ones have stopped.
+    pub(crate) fn start_assigned(
         &mut self,
         generation: i32,
         tasks: BTreeSet<TaskId>,
@@ -48,28 +90,6 @@ impl Supervisor {
     ) {
         self.assigned = Some(tasks);
         let keys: Vec<ConnectorName> = self.running.keys().cloned().collect();
-        // Every revoked task is asked to stop at once, then waited for.
-        let mut stopping = Vec::new();
-        for key in &keys {
-            let r = self.running.get_mut(key).expect("listed");
-            for (id, (stop, thread)) in r.tasks.iter_mut().enumerate() {
-                let id = id as u32;
-                let keep = self.assigned.as_ref().is_some_and(|a| {
-                    a.contains(&TaskId {
-                        connector: r.config.name.clone(),
-                        task: id,
-                    })
-                });
-                if !keep && let Some(t) = thread.take() {
-                    stop.store(true, Ordering::Relaxed);
-                    stopping.push((r.config.name.clone(), id, t));
-                }
-            }
-        }
-        for (connector, task, thread) in stopping {
-            let _ = thread.join();
-            tracing::info!(%connector, task, generation, "stopped task (assigned elsewhere)");
-        }
         if generation < 0 {
             return;
         }

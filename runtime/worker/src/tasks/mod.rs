@@ -51,9 +51,10 @@ pub(crate) fn restart_loop(
     while !stop.load(Ordering::Relaxed) {
         let Some(error) = once() else { break };
         failures.increment(1);
-        status.set(
+        status.set_by_task(
+            stop,
             &connector.name,
-            Some(task_id),
+            task_id,
             TaskStatus {
                 state: State::Failed,
                 trace: Some(connector.redact(&error.to_string())),

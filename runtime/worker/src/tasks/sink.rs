@@ -74,9 +74,10 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         Err(e) => return Some(e),
     };
     let mut errors = RetryWithTolerance::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
-    ctx.status.set(
+    ctx.status.set_by_task(
+        &ctx.stop,
         name,
-        Some(ctx.task_id),
+        ctx.task_id,
         TaskStatus::running(&ctx.connector.plugin),
     );
     let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());

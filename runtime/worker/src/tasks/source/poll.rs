@@ -120,9 +120,10 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             errors.metrics.records_in.increment(records.len() as u64);
             if !running {
                 running = true;
-                ctx.status.set(
+                ctx.status.set_by_task(
+                    &ctx.stop,
                     name,
-                    Some(ctx.task_id),
+                    ctx.task_id,
                     TaskStatus::running(&ctx.connector.plugin),
                 );
             }
