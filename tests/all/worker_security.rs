@@ -836,3 +836,38 @@ fn a_task_stuck_in_the_database_holds_up_no_rest_call() {
     block(lock.rollback()).unwrap();
     exec!(&db, format!("DROP TABLE {table}"));
 }
+
+/// Item 11, the task's half of fencing: a task stopped while its poll runs (paused here; a
+/// worker fenced from its group stops its tasks the same way, at session timeout minus one
+/// heartbeat interval) produces nothing of what that poll returns, however long the call
+/// takes. (Before, the batch polled before the stop was produced after it.)
+#[test]
+fn a_task_stopped_during_its_poll_produces_nothing_it_polled() {
+    let bad = crate::connectors::build_connector("connectd-test-misbehave");
+    let c = Connectd::start_with(WORKER, "", |dir| {
+        for folder in ["plugins", "connectors.d"] {
+            std::fs::create_dir_all(dir.join(folder)).unwrap();
+        }
+        std::fs::copy(&bad, dir.join("plugins/misbehave.wasm")).unwrap();
+    });
+    let body = json!({"name": "slow", "config": {"connector.class": "misbehave", "topic": "slow", "mode": "slow", "sleep.ms": 4000}});
+    assert_eq!(call(&c, "POST", "/connectors", "", Some(&body)).0, 201);
+    c.wait_for("the first poll to start", Duration::from_secs(30), || {
+        c.log_text().contains("starting source task")
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(call(&c, "PUT", "/connectors/slow/pause", "", None).0, 202);
+    // The poll returns its record about 3 s later; give it 5 s more to show up.
+    std::thread::sleep(Duration::from_secs(8));
+    let produced = read_to_end(&c.bootstrap(), "slow", 1);
+    assert!(
+        produced.is_empty(),
+        "{} records produced after the stop",
+        produced.len()
+    );
+    // Resumed, it polls again and produces.
+    assert_eq!(call(&c, "PUT", "/connectors/slow/resume", "", None).0, 202);
+    c.wait_for("a record after resuming", Duration::from_secs(30), || {
+        !read_to_end(&c.bootstrap(), "slow", 1).is_empty()
+    });
+}

@@ -3,7 +3,8 @@
 //! without bound), `panic`, `fatal` (returns a fatal error), `socket` (tries to connect to
 //! 127.0.0.1:`port`), `read` (reads the file named by `path`), `internal` (writes to
 //! connectd's offsets topic), `forge` (sets connectd's own position header), `leak` (fails
-//! with its `password` config in the message), `ok` (one record per poll).
+//! with its `password` config in the message), `ok` (one record per poll), `slow` (one record
+//! per poll, each poll taking `sleep.ms`).
 
 use connectd_sdk::{
     Config, Configurable, ConnectorError, Descriptor, Header, Resume, Source, SourceBatch,
@@ -23,6 +24,9 @@ pub struct MisbehaveConfig {
     pub password: String,
     /// The file `read` reads.
     pub path: Option<String>,
+    /// How long each `slow` poll takes, in ms.
+    #[config(key = "sleep.ms", default = 3000)]
+    pub sleep_ms: u64,
 }
 
 /// The ways it misbehaves.
@@ -38,6 +42,7 @@ pub enum Mode {
     Forge,
     Leak,
     Ok,
+    Slow,
 }
 
 /// The misbehaving task.
@@ -125,6 +130,13 @@ impl Misbehave {
                     Ok(bytes) => Ok(SourceRecord::new(bytes, b"read".to_vec(), vec![])),
                     Err(e) => Err(ConnectorError::Fatal(format!("read refused: {e}"))),
                 }
+            }
+            Mode::Slow => {
+                std::thread::sleep(std::time::Duration::from_millis(self.config.sleep_ms));
+                self.config.mode = Mode::Ok;
+                let record = self.record();
+                self.config.mode = Mode::Slow;
+                record
             }
             Mode::Ok => Ok(SourceRecord::new(
                 self.polls.to_string().into_bytes(),

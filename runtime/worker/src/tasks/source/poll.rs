@@ -117,6 +117,12 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                 Err(_) if ctx.stop.load(Ordering::Relaxed) => break None,
                 Err(e) => break Some(e),
             };
+            // Stopped during the poll (paused, deleted, or its worker fenced from the group):
+            // what it polled is not produced; its positions are not stored either, so the
+            // task's next run, here or on another worker, polls it again.
+            if ctx.stop.load(Ordering::Relaxed) {
+                break None;
+            }
             errors.metrics.records_in.increment(records.len() as u64);
             if !running {
                 running = true;
