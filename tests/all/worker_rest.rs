@@ -217,3 +217,71 @@ fn connectors_cli_through_the_api() {
     c.cli(&["connectors", "delete", "cli-gen"], None);
     assert_eq!(c.cli(&["connectors", "list"], None).trim(), "");
 }
+
+/// The API's inputs fuzzed from its own OpenAPI description (`GET /openapi.json`) by
+/// schemathesis (pip), a property-based API tester no one here wrote: thousands of generated
+/// paths, queries and bodies, with and without the token. No answer may be a server error,
+/// and every answer must match the document (status code, content type, schema); afterwards
+/// the worker still answers for its connector.
+#[test]
+fn the_api_holds_up_to_schemathesis() {
+    let token = "fuzz-token-1";
+    let c = Connectd::start_with_api(
+        crate::support::WORKER,
+        &format!("token = \"{token}\""),
+        "",
+        |dir| {
+            crate::connectors::install(dir, &[("connectd-datagen-source", "datagen-source")]);
+            std::fs::write(
+                dir.join("connectors.d/gen.toml"),
+                "plugin = \"datagen-source\"\ntopic = \"fuzzed\"\nrate = 5\n",
+            )
+            .unwrap();
+        },
+    );
+    let schema = format!("{}/openapi.json", c.api());
+    // Path parameters that name what exists, so generated requests get past the 404s too.
+    let settings = c.dir.path().join("schemathesis.toml");
+    std::fs::write(
+        &settings,
+        "[parameters]\n\"path.name\" = \"gen\"\n\"path.task\" = \"0\"\n\"path.plugin\" = \"datagen-source\"\n\"path.logger\" = \"connectd\"\n",
+    )
+    .unwrap();
+    let auth = format!("Authorization: Bearer {token}");
+    let (ok, out, err) = run_tool(
+        "st",
+        &[
+            "--config-file",
+            settings.to_str().unwrap(),
+            "run",
+            &schema,
+            "-H",
+            &auth,
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples",
+            "100",
+            "--seed",
+            "29",
+            "--request-timeout",
+            "10",
+        ],
+        None,
+    );
+    assert!(
+        ok,
+        "schemathesis found problems:\n{out}\n{err}\nlog:\n{}",
+        c.log_text()
+    );
+    assert!(out.contains(" generated, "), "{out}");
+    eprintln!(
+        "{}",
+        out.lines().rev().take(12).collect::<Vec<_>>().join("\n")
+    );
+    let status_url = format!("{}/connectors/gen/status", c.api());
+    let (_, status, _) = run_tool("curl", &["-s", "-H", &auth, &status_url], None);
+    assert!(
+        status.contains("\"name\":\"gen\""),
+        "the worker stopped answering: {status}"
+    );
+}

@@ -110,6 +110,7 @@ pub fn router(services: Services) -> Router {
     let api = services;
     Router::new()
         .route("/", get(root))
+        .route("/openapi.json", get(openapi))
         .route("/ui", get(ui))
         .route("/ui/cluster", get(cluster))
         .route("/metrics", get(prometheus))
@@ -274,6 +275,15 @@ async fn set_logger(
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     tracing::info!(logger = %name, level = %request.level, "log level changed");
     ok(StatusCode::OK, changed)
+}
+
+/// This API described in OpenAPI 3.0 (what `tests/python/fuzz_api.sh` fuzzes it from).
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+        .into_response()
 }
 
 async fn root() -> Answer {
