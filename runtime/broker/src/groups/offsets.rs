@@ -2,7 +2,10 @@
 //! (`__meta/consumer-offsets.jsonl`) that is replayed and compacted at start.
 //!
 //! Each commit is appended and fsynced before the OffsetCommit answer, so a commit that was
-//! acknowledged survives kill -9. A torn last line (crash mid-write) is skipped on replay.
+//! acknowledged survives kill -9. A torn last line (crash mid-write) is skipped on replay. An
+//! append that fails part way (a full disk) is cut off again before the next one, so the next
+//! commit never lands glued to half a line; and should a line hold such a fragment anyway,
+//! replay reads the whole entry that follows it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -52,7 +55,8 @@ type GroupOffsets = BTreeMap<(String, i32), Committed>;
 #[derive(Debug)]
 pub struct OffsetStore {
     path: PathBuf,
-    file: Mutex<File>,
+    /// The file, and its length after the last whole append.
+    file: Mutex<(File, u64)>,
     offsets: Mutex<HashMap<String, GroupOffsets>>,
 }
 
@@ -64,7 +68,7 @@ impl OffsetStore {
         if let Ok(file) = File::open(&path) {
             for (n, line) in BufReader::new(file).lines().enumerate() {
                 let Ok(line) = line else { break };
-                match serde_json::from_str::<Entry>(&line) {
+                match parse_line(&line) {
                     Ok(Entry::Commit {
                         group,
                         topic,
@@ -106,7 +110,7 @@ impl OffsetStore {
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         Ok(OffsetStore {
             path,
-            file: Mutex::new(file),
+            file: Mutex::new((file, compacted.len() as u64)),
             offsets: Mutex::new(offsets),
         })
     }
@@ -171,12 +175,35 @@ impl OffsetStore {
         Ok(self.offsets.lock().remove(group).is_some())
     }
 
+    /// Appends whole lines and syncs them. On failure the file is cut back to where it was,
+    /// so what failed leaves no fragment for the next append to land on.
     fn append(&self, buf: &[u8]) -> Result<()> {
-        let mut file = self.file.lock();
-        file.write_all(buf)
-            .and_then(|_| file.sync_data())
-            .map_err(|e| Error::io(format!("writing {}", self.path.display()), e))
+        let mut guard = self.file.lock();
+        let (file, len) = &mut *guard;
+        match file.write_all(buf).and_then(|_| file.sync_data()) {
+            Ok(()) => {
+                *len += buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(cut) = file.set_len(*len) {
+                    tracing::error!(file = %self.path.display(), error = %cut, "could not cut a failed offset commit off; the next one may be read back only from its own start");
+                }
+                Err(Error::io(format!("writing {}", self.path.display()), e))
+            }
+        }
     }
+}
+
+/// One line of the file: an entry, or, where a failed append left a fragment that the next
+/// append continued, the last whole entry on the line.
+fn parse_line(line: &str) -> serde_json::Result<Entry> {
+    serde_json::from_str::<Entry>(line).or_else(|e| {
+        line.rmatch_indices("{\"op\":")
+            .filter(|(at, _)| *at > 0)
+            .find_map(|(at, _)| serde_json::from_str::<Entry>(&line[at..]).ok())
+            .ok_or(e)
+    })
 }
 
 #[cfg(test)]
@@ -211,5 +238,26 @@ mod tests {
             Some("m")
         );
         assert!(store.get("g2", "t", 0).is_none());
+    }
+
+    #[test]
+    fn a_commit_after_a_fragment_is_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = |o| Committed {
+            offset: o,
+            leader_epoch: -1,
+            metadata: None,
+        };
+        {
+            let store = OffsetStore::open(dir.path()).unwrap();
+            store.commit("g", vec![("t".into(), 0, c(1))]).unwrap();
+            // What an append that failed part way leaves when it cannot be cut off.
+            let path = dir.path().join("consumer-offsets.jsonl");
+            let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(b"{\"op\":\"commit\",\"group\":\"g\",\"to").unwrap();
+            store.commit("g", vec![("t".into(), 0, c(2))]).unwrap();
+        }
+        let store = OffsetStore::open(dir.path()).unwrap();
+        assert_eq!(store.get("g", "t", 0).unwrap().offset, 2);
     }
 }
