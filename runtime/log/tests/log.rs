@@ -492,3 +492,75 @@ fn compaction_keeps_the_latest_record_of_each_key() {
         "no tombstone is left"
     );
 }
+
+/// Compaction with a key map smaller than the log's keys (issue 29): keys of 2 KB each, 40 of
+/// them written 6 times over, cleaned by passes whose map holds 8 keys at most. Each pass
+/// maps only part of the dirty segments and cleans up to there; repeated passes end as one
+/// unbounded pass does, with one record per key below the active segment, each the latest.
+#[test]
+fn compaction_with_a_small_key_map_takes_passes_and_ends_the_same() {
+    use bytes::Bytes;
+    use connectd_record_batch::client_batch;
+    use kafka_protocol::records::Compression;
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = PartitionLog::open(
+        dir.path(),
+        config(&[
+            ("cleanup.policy", "compact"),
+            ("segment.bytes", "16384"),
+            ("min.cleanable.dirty.ratio", "0.01"),
+        ]),
+        false,
+    )
+    .unwrap();
+    let t0 = 1_800_000_000_000i64;
+    let key = |k: u32| format!("{k:04}").repeat(512).into_bytes();
+    let mut latest: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    for round in 0..6 {
+        for k in 0..40 {
+            let batch = client_batch(
+                [(
+                    0,
+                    t0,
+                    Some(Bytes::from(key(k))),
+                    Some(Bytes::from(format!("{round}"))),
+                )],
+                Compression::None,
+            );
+            let info = log.append(&batch, t0).unwrap();
+            latest.insert(key(k), info.base_offset);
+        }
+    }
+    let active_base = segment_files(dir.path())
+        .last()
+        .and_then(|p| p.file_stem()?.to_str()?.parse::<i64>().ok())
+        .unwrap();
+    let mut passes = 0;
+    loop {
+        let stats = log.compact_with_key_limit(t0 + 100, 8).unwrap();
+        passes += 1;
+        assert!(stats.segments_read > 0 || passes > 1, "{stats:?}");
+        if stats.segments_rewritten == 0 && stats.segments_read == 0 {
+            break;
+        }
+        assert!(passes < 100, "no end to compaction: {stats:?}");
+    }
+    assert!(
+        passes > 3,
+        "a map of 8 keys cleaned 240 records in {passes} passes"
+    );
+    let after = records_of(&log);
+    let mut seen = BTreeMap::new();
+    for (offset, key, _) in after.iter().filter(|(o, _, _)| *o < active_base) {
+        assert!(
+            seen.insert(key.clone().unwrap(), *offset).is_none(),
+            "a key twice below the active segment"
+        );
+    }
+    let mut replayed = BTreeMap::new();
+    for (offset, key, _) in &after {
+        replayed.insert(key.clone().unwrap(), *offset);
+    }
+    assert_eq!(replayed, latest);
+}

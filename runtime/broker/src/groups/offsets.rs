@@ -254,7 +254,8 @@ mod tests {
             // What an append that failed part way leaves when it cannot be cut off.
             let path = dir.path().join("consumer-offsets.jsonl");
             let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-            f.write_all(b"{\"op\":\"commit\",\"group\":\"g\",\"to").unwrap();
+            f.write_all(b"{\"op\":\"commit\",\"group\":\"g\",\"to")
+                .unwrap();
             store.commit("g", vec![("t".into(), 0, c(2))]).unwrap();
         }
         let store = OffsetStore::open(dir.path()).unwrap();

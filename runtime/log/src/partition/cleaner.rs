@@ -4,19 +4,23 @@
 //!
 //! A pass runs when the dirty share of the closed segments (bytes after the last cleaned
 //! offset, in `cleaner-checkpoint`) reaches `min.cleanable.dirty.ratio`, and cleans the
-//! closed segments whose newest record is older than `min.compaction.lag.ms`. It reads them
-//! once to build the key map (key -> its latest offset among them), then rewrites each
-//! segment that loses records into `<base>.cleaned` and swaps it in by rename under the
-//! partition lock; readers holding the old file keep reading it.
+//! closed segments whose newest record is older than `min.compaction.lag.ms`. As Kafka's
+//! cleaner does, it reads the dirty ones (from the checkpoint on) to build the key map (a
+//! key's hash -> its latest offset among them), stopping once the map holds
+//! [`KEY_MAP_LIMIT`] keys, then rewrites each segment up to the last one mapped that loses
+//! records (a record goes when the map holds a later offset for its key) into
+//! `<base>.cleaned` and swaps it in by rename under the partition lock; readers holding the
+//! old file keep reading it. Segments the map did not reach wait for the next pass.
 //!
 //! Offsets never change: a rewritten batch keeps its base offset and offset range, and its
 //! records keep their offset deltas (Kafka's v2 cleaner does the same), so a compacted log has
 //! gaps. The last batch of a segment is kept, empty if all its records went, so every segment
 //! still ends where the next one starts. Rewritten batches are uncompressed.
 //!
-//! The key map holds whole keys, so its memory grows with the number of distinct keys in the
-//! closed segments (Kafka bounds it with `log.cleaner.dedupe.buffer.size` and hashes; here the
-//! internal topics and typical compacted topics have few keys).
+//! The key map holds 16 bytes of each key's SHA-256 (as Kafka's holds an MD5), not the key:
+//! its memory is bounded by the number of keys, at most [`KEY_MAP_LIMIT`] and one segment's
+//! worth, however long the keys are (Kafka's `log.cleaner.dedupe.buffer.size` plays this
+//! part).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -28,12 +32,28 @@ use connectd_record_batch::{
     BatchHeader, HEADER_LEN, MAX_DECOMPRESSED, RecordReader, uncompressed,
 };
 
+use sha2::{Digest, Sha256};
+
 use super::PartitionLog;
 use crate::Result;
 use crate::segment::{Segment, file_stem, sync_dir, write_file_atomic};
 
 /// Where the clean part of the log ends: the offset after the last cleaned segment.
 const CHECKPOINT: &str = "cleaner-checkpoint";
+
+/// The most distinct keys one pass maps (it may pass it by one segment's keys): about 64 MB
+/// of map.
+pub const KEY_MAP_LIMIT: usize = 1_000_000;
+
+/// A key as the map holds it: the first 16 bytes of its SHA-256.
+type KeyHash = [u8; 16];
+
+fn key_hash(key: &[u8]) -> KeyHash {
+    let digest = Sha256::digest(key);
+    let mut hash = [0u8; 16];
+    hash.copy_from_slice(&digest[..16]);
+    hash
+}
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,6 +83,11 @@ impl PartitionLog {
     /// One compaction pass (see the module docs). Does nothing unless the topic's
     /// `cleanup.policy` includes `compact` and the dirty ratio is reached.
     pub fn compact(&self, now_ms: i64) -> Result<CompactionStats> {
+        self.compact_with_key_limit(now_ms, KEY_MAP_LIMIT)
+    }
+
+    /// [`PartitionLog::compact`], its key map bounded at `key_limit` keys instead.
+    pub fn compact_with_key_limit(&self, now_ms: i64, key_limit: usize) -> Result<CompactionStats> {
         let config = self.config();
         if !config.cleanup_compact {
             return Ok(CompactionStats::default());
@@ -105,15 +130,16 @@ impl PartitionLog {
             .iter()
             .take_while(|s| s.max_timestamp <= lag_limit)
             .collect();
-        let Some(last) = cleanable.last() else {
-            return Ok(CompactionStats::default());
-        };
-        let mut stats = CompactionStats {
-            segments_read: cleanable.len(),
-            ..Default::default()
-        };
-        let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
-        for segment in &cleanable {
+        let mut latest: HashMap<KeyHash, i64> = HashMap::new();
+        let mut mapped = 0;
+        for (i, segment) in cleanable.iter().enumerate() {
+            if segment.base < checkpoint {
+                continue;
+            }
+            if latest.len() >= key_limit.max(1) {
+                break;
+            }
+            mapped = i + 1;
             for_each_batch(segment, |header, bytes| {
                 if is_control(header) {
                     return Ok(());
@@ -123,15 +149,25 @@ impl PartitionLog {
                     let record = record?;
                     if let Some(key) = record.key {
                         let offset = header.base_offset + record.offset_delta;
-                        latest.insert(batch[key].to_vec(), offset);
+                        latest.insert(key_hash(&batch[key]), offset);
                     }
                 }
                 Ok(())
             })?;
         }
+        // The segments up to the last one mapped: the clean ones before the checkpoint lose
+        // what the newly mapped ones supersede.
+        let cleanable = &cleanable[..mapped];
+        let Some(last) = cleanable.last() else {
+            return Ok(CompactionStats::default());
+        };
+        let mut stats = CompactionStats {
+            segments_read: cleanable.len(),
+            ..Default::default()
+        };
         let interval = config.index_interval_bytes as u64;
         let end_of_cleaned = last.next_offset;
-        for segment in &cleanable {
+        for segment in cleanable {
             // A counting pass first: most segments of a settled log lose nothing.
             let removed = filter(segment, &latest, now_ms, config.delete_retention_ms, |_| {
                 Ok(())
@@ -222,7 +258,7 @@ fn for_each_batch(
 /// as they are.
 fn filter(
     segment: &Closed,
-    latest: &HashMap<Vec<u8>, i64>,
+    latest: &HashMap<KeyHash, i64>,
     now_ms: i64,
     delete_retention_ms: i64,
     mut emit: impl FnMut(&[u8]) -> Result<()>,
@@ -246,7 +282,10 @@ fn filter(
             let keep = match &record.key {
                 None => true,
                 Some(key) => {
-                    latest.get(&batch[key.clone()]) == Some(&offset)
+                    // Kept unless the map holds a later record of its key (a key the map
+                    // did not see was last written in the clean part, or is kept as is).
+                    let latest = latest.get(&key_hash(&batch[key.clone()]));
+                    latest.is_none_or(|&l| l <= offset)
                         && !(record.value.is_none() && expired_tombstones)
                 }
             };
