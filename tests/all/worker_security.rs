@@ -587,7 +587,8 @@ fn idle_and_half_sent_connections_are_capped_and_closed() {
 }
 
 /// A deleted connector leaves no status behind: its own and its tasks' entries end in
-/// tombstones in `connectd-status`, and the API no longer knows it.
+/// tombstones in `connectd-status`, the API no longer knows it, and `/metrics` no longer shows
+/// its series.
 #[test]
 fn a_deleted_connector_leaves_no_status() {
     let c = Connectd::start_with(WORKER, "", |dir| {
@@ -602,8 +603,18 @@ fn a_deleted_connector_leaves_no_status() {
             .count()
             == 3
     });
+    c.wait_for("gone's metric series", Duration::from_secs(30), || {
+        call(&c, "GET", "/metrics", "", None)
+            .1
+            .contains("connector=\"gone\"")
+    });
     assert_eq!(call(&c, "DELETE", "/connectors/gone", "", None).0, 204);
     assert_eq!(call(&c, "GET", "/connectors/gone/status", "", None).0, 404);
+    let (_, metrics) = call(&c, "GET", "/metrics", "", None);
+    assert!(
+        metrics.contains("connectd_broker_") && !metrics.contains("connector=\"gone\""),
+        "a deleted connector's series: {metrics}"
+    );
     let mut last = std::collections::BTreeMap::new();
     for r in read_to_end(&c.bootstrap(), "connectd-status", 1) {
         last.insert(r.key.clone(), r.text.clone());

@@ -12,7 +12,7 @@ mod serve;
 
 pub use serve::{Limits, serve};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -205,6 +205,11 @@ async fn prometheus(State(api): State<Api>) -> Answer {
         ));
     };
     let text = handle.render();
+    let known: BTreeSet<String> = blocking(&api, |c| Ok(c.list()))
+        .await?
+        .into_iter()
+        .collect();
+    let text = without_deleted(&text, &known);
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -213,6 +218,43 @@ async fn prometheus(State(api): State<Api>) -> Answer {
         text,
     )
         .into_response())
+}
+
+/// The Prometheus text less the samples of connectors that no longer exist: the recorder
+/// keeps a series once made, so a deleted connector's would otherwise stay (and come back
+/// from where they were if a connector of that name is made again, as a counter may).
+fn without_deleted(text: &str, known: &BTreeSet<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let gone = !line.starts_with('#')
+            && connector_label(line).is_some_and(|name| !known.contains(&name));
+        if !gone {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The value of a sample line's `connector` label, unescaped (`\\`, `\"`, `\n`).
+fn connector_label(line: &str) -> Option<String> {
+    let labels = &line[line.find('{')?..];
+    let start = labels
+        .find("{connector=\"")
+        .or_else(|| labels.find(",connector=\""))?;
+    let mut value = String::new();
+    let mut chars = labels[start..].splitn(2, '"').nth(1)?.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 /// The status page: one self-contained HTML file (no external assets) that polls this API.
@@ -690,4 +732,20 @@ async fn validate(
             "configs": configs,
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_of_deleted_connectors_are_left_out() {
+        let text = "# TYPE t counter\nt{connector=\"kept\",task=\"0\"} 5\nt{task=\"0\",connector=\"gone\"} 3\nt{connector=\"a\\\"b\\\\c\"} 1\nother 2\n";
+        let known: BTreeSet<String> = ["kept".to_string(), "a\"b\\c".to_string()].into();
+        assert_eq!(
+            without_deleted(text, &known),
+            "# TYPE t counter\nt{connector=\"kept\",task=\"0\"} 5\nt{connector=\"a\\\"b\\\\c\"} 1\nother 2\n"
+        );
+        assert_eq!(connector_label("t{xconnector=\"no\"} 1"), None);
+    }
 }
