@@ -243,7 +243,7 @@ fn connector_label(line: &str) -> Option<String> {
         .find("{connector=\"")
         .or_else(|| labels.find(",connector=\""))?;
     let mut value = String::new();
-    let mut chars = labels[start..].splitn(2, '"').nth(1)?.chars();
+    let mut chars = labels[start..].split_once('"')?.1.chars();
     while let Some(c) = chars.next() {
         match c {
             '"' => return Some(value),
