@@ -460,7 +460,8 @@ fn sink_offsets_take_only_real_partition_numbers() {
 /// record arrives, each once.
 #[test]
 fn a_sink_never_commits_past_a_failed_put() {
-    let mut c = Connectd::start_with(WORKER, "", |dir| {
+    let worker = format!("{WORKER}\ngrant_allowed_paths = [\"output\"]");
+    let mut c = Connectd::start_with(&worker, "", |dir| {
         crate::connectors::install(dir, &[("connectd-test-flaky-sink", "flaky-sink")])
     });
     let out = c.dir.path().join("output/flaky.txt");
@@ -880,5 +881,53 @@ fn a_task_stopped_during_its_poll_produces_nothing_it_polled() {
     assert_eq!(call(&c, "PUT", "/connectors/slow/resume", "", None).0, 202);
     c.wait_for("a record after resuming", Duration::from_secs(30), || {
         !read_to_end(&c.bootstrap(), "slow", 1).is_empty()
+    });
+}
+
+/// Helper finding (issue 29, the sandbox): a connector created through the REST API reaches no
+/// path worker.toml's `grant_allowed_paths` does not list: not worker.toml itself (a
+/// file-source reading it), not connectors_dir (a file-sink writing a connector file there),
+/// not a SQLite file elsewhere, not through a symbolic link planted in an allowed folder. The
+/// refusal is a 400 naming the key and the setting; a path below an allowed folder works, and
+/// connector files keep naming any path. (Before, each of these was created and ran.)
+#[test]
+fn rest_created_connectors_reach_only_allowed_folders() {
+    let c = Connectd::start_with(
+        &format!("{WORKER}\ngrant_allowed_paths = [\"shared\"]"),
+        "",
+        |dir| {
+            crate::connectors::install(
+                dir,
+                &[
+                    ("connectd-file-source", "file-source"),
+                    ("connectd-file-sink", "file-sink"),
+                    ("connectd-sql-sink", "sql-sink"),
+                ],
+            );
+            std::fs::create_dir_all(dir.join("shared")).unwrap();
+            std::os::unix::fs::symlink("/etc", dir.join("shared/etc")).unwrap();
+        },
+    );
+    let root = c.dir.path();
+    let refused = [
+        json!({"connector.class": "file-source", "topic": "t", "file": root.join("worker.toml").display().to_string()}),
+        json!({"connector.class": "file-sink", "topics": "t", "file": "planted.toml"}),
+        json!({"connector.class": "file-sink", "topics": "t", "file": root.join("shared/../connectors.d/x.toml").display().to_string()}),
+        json!({"connector.class": "file-source", "topic": "t", "file": root.join("shared/etc/passwd").display().to_string()}),
+        json!({"connector.class": "sql-sink", "topics": "t", "connection.url": format!("sqlite://{}/elsewhere.db", root.display())}),
+    ];
+    for (i, config) in refused.iter().enumerate() {
+        let body = json!({"name": format!("bad{i}"), "config": config});
+        let (code, answer) = call(&c, "POST", "/connectors", "", Some(&body));
+        assert_eq!(code, 400, "{config}: {answer}");
+        assert!(answer.contains("grant_allowed_paths"), "{answer}");
+    }
+    assert!(!root.join("connectors.d/planted.toml").exists());
+    let good = json!({"name": "good", "config": {"connector.class": "file-sink", "topics": "t", "file": root.join("shared/out.txt").display().to_string()}});
+    assert_eq!(call(&c, "POST", "/connectors", "", Some(&good)).0, 201);
+    c.wait_for("good runs", Duration::from_secs(30), || {
+        call(&c, "GET", "/connectors/good/status", "", None)
+            .1
+            .contains("RUNNING")
     });
 }

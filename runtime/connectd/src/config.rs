@@ -200,6 +200,12 @@ pub struct WorkerSection {
     /// KIP-887), e.g. `"DB_PASSWORD|AWS_.*"`. Default: none.
     #[serde(default)]
     pub config_providers_env_allowlist_pattern: Option<String>,
+    /// Folders a connector created through the REST API may name in a granted path (a file,
+    /// a SQLite database, a local lake folder); relative to this file. Default: none (REST
+    /// callers do not choose which of the worker's files a plugin reads or writes; connector
+    /// files in connectors_dir may name any).
+    #[serde(default)]
+    pub grant_allowed_paths: Vec<PathBuf>,
     /// S3-compatible servers a connector's `s3.endpoint` may name, e.g.
     /// `["http://127.0.0.1:9000"]`. Default: none (AWS only): where requests signed with this
     /// worker's credentials go is the worker's to say, not a plugin's.
@@ -361,7 +367,10 @@ impl WorkerFile {
             .worker
             .config_providers_file_allowed_paths
             .get_or_insert_with(Vec::new);
-        for dir in allowed.iter_mut() {
+        for dir in allowed
+            .iter_mut()
+            .chain(file.worker.grant_allowed_paths.iter_mut())
+        {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
             }

@@ -172,6 +172,7 @@ fn run_worker(
                         file.worker.config_providers_env_allowlist_pattern.as_deref(),
                     )
                     .with_context(|| format!("{}: [worker]", path.display()))?,
+                    grant_allowed_paths: file.worker.grant_allowed_paths.clone(),
                     store_policy: std::sync::Arc::new(connectd_host::StorePolicy {
                         s3_endpoints: file.worker.store_s3_endpoints.clone(),
                         aws_profiles: file.worker.store_aws_profiles.clone(),

@@ -3,12 +3,12 @@
 //! struct): read-only or read-write access to the folder of a path, a database URL, a storage
 //! location, stdout. Nothing else is reachable from the sandbox.
 
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use connectd_config::Grant;
 use connectd_host::Grants;
 
-use crate::connectors::config::ConnectorConfig;
+use crate::connectors::config::{ConnectorConfig, Origin};
 
 /// A `sqlite://` URL with a relative path made absolute against `base` (the connector file's
 /// folder), its folder created; any other URL as it is.
@@ -42,17 +42,135 @@ fn local_store_absolute(base: &Path, value: &str) -> String {
     absolute.to_string_lossy().into_owned()
 }
 
+/// `path` with `.` and `..` worked out by name alone (no file system).
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` with every symbolic link in the part of it that exists resolved.
+fn resolved(path: &Path) -> PathBuf {
+    let normal = lexically_normal(path);
+    let mut existing = normal.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return normal,
+        }
+    }
+}
+
+/// The path on this machine a granted value reaches: the folder of a file, a SQLite
+/// database's folder, a local store location. `None`: no path (a network URL, `:memory:`).
+fn reached(kind: Option<Grant>, base: &Path, value: &str) -> Option<PathBuf> {
+    match kind {
+        Some(Grant::SqlUrl) => {
+            let rest = value.strip_prefix("sqlite://")?;
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() || path.starts_with(':') {
+                return None;
+            }
+            Some(base.join(path).parent()?.to_path_buf())
+        }
+        Some(Grant::StoreUrl) => {
+            if value.contains("://") && !value.starts_with("file://") {
+                return None;
+            }
+            Some(base.join(value.strip_prefix("file://").unwrap_or(value)))
+        }
+        Some(Grant::ReadParent | Grant::WriteParent) => {
+            Some(base.join(value).parent()?.to_path_buf())
+        }
+        _ => None,
+    }
+}
+
+/// Refuses a connector created through the REST API whose granted paths reach outside
+/// `allowed` (worker.toml `[worker] grant_allowed_paths`): whoever reaches the API does not
+/// thereby choose which of the worker's files a plugin reads or writes. Connector files are
+/// trusted (their author has the file system already). Values holding `${...}` references
+/// are checked once resolved (`resolved_only`: skip them now).
+pub(crate) fn check_grant_paths(
+    schema: &str,
+    connector: &ConnectorConfig,
+    base: &Path,
+    allowed: &[PathBuf],
+    resolved_only: bool,
+) -> Result<(), String> {
+    if !matches!(connector.origin, Origin::Rest(_)) {
+        return Ok(());
+    }
+    let Ok(schema) = serde_json::from_str::<serde_json::Value>(schema) else {
+        return Ok(());
+    };
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return Ok(());
+    };
+    for (key, spec) in properties {
+        let kind = spec
+            .get("x-connectd-grant")
+            .and_then(|g| g.as_str())
+            .and_then(Grant::from_name);
+        let Some(value) = connector.values.get(key) else {
+            continue;
+        };
+        if resolved_only && value.contains("${") {
+            continue;
+        }
+        let Some(path) = reached(kind, base, value) else {
+            continue;
+        };
+        let real = resolved(&path);
+        if !allowed.iter().any(|a| real.starts_with(resolved(a))) {
+            let folders = if allowed.is_empty() {
+                "none".to_string()
+            } else {
+                allowed
+                    .iter()
+                    .map(|a| a.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(format!(
+                "{}: key `{key}`: {} is outside the folders a connector created through the REST API may use (worker.toml [worker] grant_allowed_paths: {folders}); name a path below one of them, or write the connector as a file in connectors_dir",
+                connector.origin,
+                real.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The capabilities a connector's own schema asks for, from its config values. Granted paths
 /// that are relative are resolved against `base`, the connector file's folder (and passed to
-/// the connector absolute), so a config works from any working directory.
+/// the connector absolute), so a config works from any working directory. A connector created
+/// through the REST API is refused paths outside `allowed` ([`check_grant_paths`]).
 pub(crate) fn grants_for(
     schema: &str,
     mut connector: ConnectorConfig,
     base: &Path,
-) -> (ConnectorConfig, Grants) {
+    allowed: &[PathBuf],
+) -> Result<(ConnectorConfig, Grants), String> {
+    check_grant_paths(schema, &connector, base, allowed, false)?;
     let mut grants = Grants::default();
     let Ok(schema) = serde_json::from_str::<serde_json::Value>(schema) else {
-        return (connector, grants);
+        return Ok((connector, grants));
     };
     let grant_of = |spec: &serde_json::Value| {
         spec.get("x-connectd-grant")
@@ -63,7 +181,7 @@ pub(crate) fn grants_for(
         grants.stdout = true;
     }
     let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
-        return (connector, grants);
+        return Ok((connector, grants));
     };
     for (key, spec) in properties {
         let (Some((name, kind)), Some(value)) = (grant_of(spec), connector.values.get(key)) else {
@@ -103,7 +221,7 @@ pub(crate) fn grants_for(
             }
         }
     }
-    (connector, grants)
+    Ok((connector, grants))
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub struct WorkerSettings {
     pub limits: Limits,
     /// What connectors' `${env:}` and `${file:}` references may read.
     pub config_providers: crate::connectors::secrets::ConfigProviders,
+    /// The folders a connector created through the REST API may name in granted paths.
+    pub grant_allowed_paths: Vec<PathBuf>,
     /// What connectors' object-store options may name (endpoints, profiles, Hadoop settings).
     pub store_policy: Arc<connectd_host::StorePolicy>,
     /// How status names this worker (Kafka Connect's `worker_id`, its REST `host:port`).

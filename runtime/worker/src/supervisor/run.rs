@@ -14,7 +14,7 @@ use connectd_records::{ConnectorName, Kind};
 use super::Supervisor;
 use crate::connectors::config::ConnectorConfig;
 use crate::connectors::validate;
-use crate::grants::grants_for;
+use crate::grants::{check_grant_paths, grants_for};
 use crate::state::configs::TargetState;
 use crate::state::internal_topics::InternalTopics;
 use crate::state::status::{State, TaskStatus};
@@ -57,6 +57,13 @@ impl Supervisor {
             &found.plugin,
             &found.transforms,
             &self.settings.internal_topics,
+        )?;
+        check_grant_paths(
+            &found.plugin.descriptor().config_schema,
+            &config,
+            config.origin.folder(&self.settings.connectors_dir),
+            &self.settings.grant_allowed_paths,
+            true,
         )?;
         Ok(Prepared {
             config,
@@ -184,7 +191,12 @@ impl Supervisor {
             &self.settings.internal_topics,
         )?;
         let base = config.origin.folder(&self.settings.connectors_dir);
-        let (resolved, mut grants) = grants_for(&plugin.descriptor().config_schema, resolved, base);
+        let (resolved, mut grants) = grants_for(
+            &plugin.descriptor().config_schema,
+            resolved,
+            base,
+            &self.settings.grant_allowed_paths,
+        )?;
         grants.store_policy = self.settings.store_policy.clone();
         Ok((resolved, grants, transforms))
     }

@@ -191,6 +191,7 @@ fn main() -> Result<()> {
         cache_dir: PathBuf::from(cache_dir),
         limits: Limits::default(),
         config_providers: Default::default(),
+        grant_allowed_paths: Vec::new(),
         store_policy: Arc::new(connectd_host::StorePolicy {
             s3_endpoints: std::env::var("CONNECTD_BENCH_S3_ENDPOINT")
                 .into_iter()
