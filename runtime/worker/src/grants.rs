@@ -3,12 +3,13 @@
 //! struct): read-only or read-write access to the folder of a path, a database URL, a storage
 //! location, stdout. Nothing else is reachable from the sandbox.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use connectd_config::Grant;
 use connectd_host::Grants;
 
 use crate::connectors::config::{ConnectorConfig, Origin};
+use crate::paths::resolved;
 
 /// A `sqlite://` URL with a relative path made absolute against `base` (the connector file's
 /// folder), its folder created; any other URL as it is.
@@ -40,40 +41,6 @@ fn local_store_absolute(base: &Path, value: &str) -> String {
     let path = value.strip_prefix("file://").unwrap_or(value);
     let absolute = std::path::absolute(base.join(path)).unwrap_or_else(|_| base.join(path));
     absolute.to_string_lossy().into_owned()
-}
-
-/// `path` with `.` and `..` worked out by name alone (no file system).
-fn lexically_normal(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// `path` with every symbolic link in the part of it that exists resolved.
-fn resolved(path: &Path) -> PathBuf {
-    let normal = lexically_normal(path);
-    let mut existing = normal.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = std::fs::canonicalize(existing) {
-            return rest.iter().rev().fold(real, |p, part| p.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
-            }
-            _ => return normal,
-        }
-    }
 }
 
 /// The path on this machine a granted value reaches: the folder of a file, a SQLite

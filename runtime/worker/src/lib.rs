@@ -25,6 +25,7 @@ pub mod connectors;
 mod error;
 mod grants;
 pub mod metrics;
+mod paths;
 mod scale_out;
 pub mod state;
 mod supervisor;

@@ -18,8 +18,12 @@
 //!   gigabytes.
 
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::paths::normalize;
 
 /// Most `${provider:...}` references one connector config may hold.
 pub const MAX_REFERENCES: usize = 64;
@@ -127,7 +131,19 @@ impl ConfigProviders {
             return Err(outside());
         }
         let cannot = |e: std::io::Error| format!("cannot read secret file {file}: {e}");
-        let real = std::fs::canonicalize(path).map_err(cannot)?;
+        // Opened without waiting (a FIFO would hold the caller until someone writes), and a
+        // regular file only; then what was opened, wherever its name led, is checked against
+        // the allowed directories, so no link swapped in after a check by name leads outside.
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&lexical)
+            .map_err(cannot)?;
+        if !opened.metadata().map_err(cannot)?.is_file() {
+            return Err(format!("${{file:{file}}} is not a regular file"));
+        }
+        let real =
+            std::fs::read_link(format!("/proc/self/fd/{}", opened.as_raw_fd())).map_err(cannot)?;
         if !self
             .allowed_dirs
             .iter()
@@ -137,8 +153,9 @@ impl ConfigProviders {
             return Err(outside());
         }
         let mut text = String::new();
-        std::fs::File::open(&real)
-            .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        opened
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
             .map_err(cannot)?;
         if text.len() as u64 > MAX_FILE_BYTES {
             return Err(format!(
@@ -147,21 +164,6 @@ impl ConfigProviders {
         }
         Ok(text.trim_end_matches(['\n', '\r']).to_string())
     }
-}
-
-/// `path` with `.` and `..` taken away as written (no symlinks followed).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Whether `text` holds a provider reference (`${provider:...}`), which only a started
@@ -340,6 +342,27 @@ mod tests {
             assert!(!e.contains("No such file"), "no existence oracle: {e}");
         }
         assert!(one(&providers, "${file:relative/pw}").is_err());
+    }
+
+    /// A FIFO (or any file that is not a regular one) is refused at once: opening one to read
+    /// would wait for a writer, holding whoever resolves the config.
+    #[test]
+    fn a_fifo_is_refused_without_waiting() {
+        let allowed = tempfile::tempdir().unwrap();
+        let fifo = allowed.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let providers = ConfigProviders::new(vec![allowed.path().to_path_buf()], None).unwrap();
+        let (done, answer) = std::sync::mpsc::channel();
+        let reference = format!("${{file:{}}}", fifo.display());
+        std::thread::spawn(move || done.send(one(&providers, &reference)));
+        let answer = answer
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("resolving waited on the FIFO");
+        assert!(answer.unwrap_err().contains("not a regular file"));
     }
 
     #[test]
