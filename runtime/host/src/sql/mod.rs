@@ -58,16 +58,29 @@ struct Transaction {
     failed: convert::Failed,
 }
 
-/// `text` with `password` replaced by `***`.
+/// `text` with `password` replaced by `***`, as written in the URL and percent-decoded (the
+/// form sqlx sends, which a server may quote back), the longer first.
 fn redact(text: String, password: Option<&str>) -> String {
-    match password {
-        Some(p) if !p.is_empty() => text.replace(p, "***"),
-        _ => text,
+    let Some(written) = password.filter(|p| !p.is_empty()) else {
+        return text;
+    };
+    let decoded = percent_encoding::percent_decode_str(written)
+        .decode_utf8_lossy()
+        .into_owned();
+    let (long, short) = if decoded.len() > written.len() {
+        (decoded.as_str(), written)
+    } else {
+        (written, decoded.as_str())
+    };
+    let text = text.replace(long, "***");
+    if short.is_empty() {
+        text
+    } else {
+        text.replace(short, "***")
     }
 }
 
-/// The password part of a URL (`scheme://user:password@host`), percent-decoded as sqlx reads
-/// it, and as written.
+/// The password part of a URL (`scheme://user:password@host`), as written.
 fn password_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let userinfo = rest.split_once('@')?.0;
@@ -328,6 +341,11 @@ mod tests {
         assert_eq!(
             redact(format!("failed for {url}"), p.as_deref()),
             "failed for postgres://app:***@db:5432/test"
+        );
+        // The decoded form, as a server may quote what it was sent.
+        assert_eq!(
+            redact("password \"s3cr@t\" refused".into(), p.as_deref()),
+            "password \"***\" refused"
         );
         assert_eq!(password_of("sqlite:///tmp/x.db"), None);
         assert_eq!(password_of("mysql://root@127.0.0.1/test"), None);
