@@ -347,7 +347,8 @@ fn a_token_guards_every_route() {
         for headers in [
             "",
             "Authorization: Bearer t0ken-for-test\r\n",
-            "Cookie: connectd_token=nope\r\n",
+            "Cookie: connectd_session=nope\r\n",
+            "Cookie: connectd_session=t0ken-for-tests\r\n",
         ] {
             let (status, text) = call(&c, method, path, headers, Some(&json!({})));
             assert_eq!(status, 401, "{method} {path} {headers:?}: {text}");
@@ -375,6 +376,11 @@ fn a_token_guards_every_route() {
     assert!(
         head.to_lowercase().contains("httponly") && head.contains("SameSite=Strict"),
         "{head}"
+    );
+    // The cookie is a session key, not the token: every web server of this host gets it.
+    assert!(
+        cookie.starts_with("connectd_session=") && !cookie.contains(token),
+        "{cookie}"
     );
     let (status, text) = call(
         &c,

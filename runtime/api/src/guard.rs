@@ -9,8 +9,11 @@
 //!   or that a browser marks `Sec-Fetch-Site: cross-site`/`same-site` while changing
 //!   something, is refused. The API sends no CORS headers, so no other origin reads an answer.
 //! - **Token**: with `[api] token` set, every route needs it: `Authorization: Bearer <token>`,
-//!   or the `connectd_token` cookie that `GET /ui?token=<token>` sets for the status page
-//!   (`HttpOnly`, `SameSite=Strict`). Compared in constant time.
+//!   or the `connectd_session` cookie that `GET /ui?token=<token>` sets for the status page
+//!   (`HttpOnly`, `SameSite=Strict`). The cookie holds a random session key made at start,
+//!   not the token: browsers send a host's cookies to every port of it, so another web server
+//!   on the machine sees the cookie, and it must not learn the token (the key is good only
+//!   until this process stops). Compared in constant time.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -19,8 +22,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::{Api, ApiError};
 
-/// The cookie that carries the token for the status page.
-pub const TOKEN_COOKIE: &str = "connectd_token";
+/// The cookie that carries the status page's session key.
+pub const SESSION_COOKIE: &str = "connectd_session";
 
 /// What the API checks of every request.
 #[derive(Debug, Clone, Default)]
@@ -30,9 +33,21 @@ pub struct Guard {
     /// Host names answered besides IP literals and `localhost` (lowercase, no port); `*`
     /// answers any.
     pub allowed_hosts: Vec<String>,
+    /// The status page's session key (random, made by [`Guard::new`]); empty: no session.
+    session: String,
 }
 
 impl Guard {
+    /// A guard with a fresh session key.
+    pub fn new(token: Option<String>, allowed_hosts: Vec<String>) -> Guard {
+        let key: [u8; 32] = rand::random();
+        Guard {
+            token,
+            allowed_hosts,
+            session: key.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
     fn host_allowed(&self, authority: &str) -> bool {
         let host = host_of(authority).to_ascii_lowercase();
         host == "localhost"
@@ -48,6 +63,7 @@ impl Guard {
         let Some(token) = &self.token else {
             return true;
         };
+        let session = self.session.as_bytes();
         let bearer = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -58,12 +74,11 @@ impl Guard {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().split_once('='))
-            .find(|(name, _)| *name == TOKEN_COOKIE)
+            .find(|(name, _)| *name == SESSION_COOKIE)
             .map(|(_, value)| value);
-        [bearer, cookie]
-            .into_iter()
-            .flatten()
-            .any(|given| same_bytes(given.as_bytes(), token.as_bytes()))
+        bearer.is_some_and(|given| same_bytes(given.as_bytes(), token.as_bytes()))
+            || cookie
+                .is_some_and(|given| !session.is_empty() && same_bytes(given.as_bytes(), session))
     }
 }
 
@@ -155,7 +170,10 @@ pub(crate) async fn check(State(api): State<Api>, request: Request, next: Next) 
                 (header::LOCATION, "/ui".to_string()),
                 (
                     header::SET_COOKIE,
-                    format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"),
+                    format!(
+                        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+                        guard.session
+                    ),
                 ),
             ],
         )
@@ -176,10 +194,7 @@ mod tests {
 
     #[test]
     fn hosts() {
-        let guard = Guard {
-            token: None,
-            allowed_hosts: vec!["connectd-0.connectd".into()],
-        };
+        let guard = Guard::new(None, vec!["connectd-0.connectd".into()]);
         for ok in [
             "127.0.0.1:8083",
             "localhost:8083",
@@ -193,19 +208,13 @@ mod tests {
         for refused in ["rebind.attacker.example", "evil:8083", "localhost.evil:80"] {
             assert!(!guard.host_allowed(refused), "{refused}");
         }
-        let any = Guard {
-            token: None,
-            allowed_hosts: vec!["*".into()],
-        };
+        let any = Guard::new(None, vec!["*".into()]);
         assert!(any.host_allowed("whatever.example"));
     }
 
     #[test]
     fn tokens_by_header_or_cookie() {
-        let guard = Guard {
-            token: Some("t0ken".into()),
-            allowed_hosts: vec![],
-        };
+        let guard = Guard::new(Some("t0ken".into()), vec![]);
         let with = |name: header::HeaderName, value: &str| {
             let mut h = HeaderMap::new();
             h.insert(name, value.parse().unwrap());
@@ -214,8 +223,13 @@ mod tests {
         assert!(with(header::AUTHORIZATION, "Bearer t0ken"));
         assert!(!with(header::AUTHORIZATION, "Bearer t0ke"));
         assert!(!with(header::AUTHORIZATION, "Bearer t0kenn"));
-        assert!(with(header::COOKIE, "a=b; connectd_token=t0ken"));
-        assert!(!with(header::COOKIE, "connectd_token=nope"));
+        // The cookie holds the session key, never the token.
+        let session = format!("a=b; connectd_session={}", guard.session);
+        assert!(with(header::COOKIE, &session));
+        assert!(!with(header::COOKIE, "connectd_session=t0ken"));
+        assert!(!with(header::COOKIE, "connectd_session="));
+        assert!(!with(header::COOKIE, "connectd_token=t0ken"));
         assert!(!guard.authorized(&HeaderMap::new()));
+        assert_ne!(guard.session, Guard::new(None, vec![]).session);
     }
 }

@@ -210,10 +210,7 @@ fn run_worker(
                 let worker = started.context("starting the connector worker")?;
                 let services = connectd_api::Services {
                     control: worker.control(),
-                    guard: connectd_api::guard::Guard {
-                        token: file.api.token.clone(),
-                        allowed_hosts: allowed_hosts(&file.api),
-                    },
+                    guard: connectd_api::guard::Guard::new(file.api.token.clone(), allowed_hosts(&file.api)),
                     metrics: metrics.clone(),
                     broker: broker.clone(),
                     loggers,
