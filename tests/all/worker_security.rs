@@ -461,9 +461,9 @@ fn sink_offsets_take_only_real_partition_numbers() {
     );
 }
 
-/// A sink whose `put` fails with a retryable error, then is paused, then is stopped with the
-/// worker (SIGTERM), commits nothing past its last good put: once puts work again, every
-/// record arrives, each once.
+/// A sink whose `put` fails with a retryable error, then is paused, then has its tasks
+/// rebalanced, then is stopped with the worker (SIGTERM), commits nothing past its last good
+/// put: once puts work again, every record arrives, each once.
 #[test]
 fn a_sink_never_commits_past_a_failed_put() {
     let worker = format!("{WORKER}\ngrant_allowed_paths = [\"output\"]");
@@ -499,11 +499,26 @@ fn a_sink_never_commits_past_a_failed_put() {
         !after_pause.contains("\"kafka_offset\":100"),
         "committed past a failed put: {after_pause}"
     );
-    // Resumed, failing again, then the worker stops.
+    // Resumed, failing again; then its tasks are rebalanced (tasks.max changed: the task
+    // stops and the partition is assigned afresh), failing again; then the worker stops.
     assert_eq!(call(&c, "PUT", "/connectors/flaky/resume", "", None).0, 202);
     wait_until("the resumed sink retries", Duration::from_secs(30), || {
         retries(&c) >= 2
     });
+    let mut two_tasks = config(true);
+    two_tasks["tasks.max"] = json!(2);
+    let rebalanced = call(&c, "PUT", "/connectors/flaky/config", "", Some(&two_tasks)).0;
+    assert_eq!(rebalanced, 200);
+    wait_until(
+        "the rebalanced sink retries",
+        Duration::from_secs(30),
+        || retries(&c) >= 3,
+    );
+    let after_rebalance = committed(&c);
+    assert!(
+        !after_rebalance.contains("\"kafka_offset\":100"),
+        "committed past a failed put: {after_rebalance}"
+    );
     c.stop();
     c.restart();
     let after_stop = committed(&c);
