@@ -85,6 +85,7 @@ fn secrets_reach_no_answer_log_status_or_topic() {
                 &[
                     ("connectd-datagen-source", "datagen-source"),
                     ("connectd-test-misbehave", "misbehave"),
+                    ("connectd-fields", "fields"),
                 ],
             );
             std::fs::create_dir_all(dir.join("secrets")).unwrap();
@@ -129,31 +130,45 @@ fn secrets_reach_no_answer_log_status_or_topic() {
         );
         assert_eq!(status, 400);
     }
-    // The plugin's own keys take references, resolved only when the connector starts.
-    for (name, extra) in [
-        ("typed-env", json!({"rate": env})),
-        ("typed-file", json!({"rate": file})),
-        ("not-allowed", json!({"rate": other})),
-        (
-            "outside",
-            json!({"rate": worker_toml.replace("worker.toml", "../../etc/hostname")}),
-        ),
-    ] {
+    // Of the plugin's own keys, a REST-created connector may fill only those the plugin marks
+    // secret with a reference: elsewhere (a number, a transform's static field, a topic
+    // format) whoever holds the token could read the secret back (found by a review helper).
+    for (key, reference) in [("rate", env), ("rate", file.as_str())] {
+        let (status, text) = send(
+            "PUT",
+            "/connectors/typed/config",
+            gen_config(json!({ key: reference })),
+        );
+        assert_eq!(status, 400, "{key}: {text}");
+        assert!(text.contains("`rate`") && text.contains("secret"), "{text}");
+    }
+    let transform = gen_config(json!({
+        "transforms": "f", "transforms.f.type": "fields",
+        "transforms.f.static.field": "pw", "transforms.f.static.value": env,
+    }));
+    let (status, text) = send("PUT", "/connectors/copied/config", transform);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("`transforms.f.static.value`"), "{text}");
+    // In a secret key, references are resolved only when the connector starts.
+    let misbehave = |password: &str| json!({"connector.class": "misbehave", "topic": "bad", "mode": "leak", "password": password});
+    let outside = worker_toml.replace("worker.toml", "../../etc/hostname");
+    for (name, password) in [("not-allowed", other), ("outside", outside.as_str())] {
         let (status, text) = send(
             "PUT",
             &format!("/connectors/{name}/config"),
-            gen_config(extra),
+            misbehave(password),
         );
         assert_eq!(status, 201, "{name}: {text}");
     }
-    let leak =
-        json!({"connector.class": "misbehave", "topic": "bad", "mode": "leak", "password": env});
-    assert_eq!(send("PUT", "/connectors/leak/config", leak).0, 201);
+    assert_eq!(
+        send("PUT", "/connectors/leak/config", misbehave(env)).0,
+        201
+    );
     assert_eq!(
         send(
             "PATCH",
-            "/connectors/typed-env/config",
-            json!({"rate": file})
+            "/connectors/leak/config",
+            json!({"password": file})
         )
         .0,
         200
@@ -176,8 +191,6 @@ fn secrets_reach_no_answer_log_status_or_topic() {
         Duration::from_secs(60),
         || {
             [
-                ("typed-env", "`rate`"),
-                ("typed-file", "`rate`"),
                 ("not-allowed", "config_providers_env_allowlist_pattern"),
                 ("outside", "config_providers_file_allowed_paths"),
                 ("leak", "[hidden]"),
@@ -926,7 +939,9 @@ fn rest_created_connectors_reach_only_allowed_folders() {
                 ],
             );
             std::fs::create_dir_all(dir.join("shared")).unwrap();
+            std::fs::create_dir_all(dir.join("deep/inner")).unwrap();
             std::os::unix::fs::symlink("/etc", dir.join("shared/etc")).unwrap();
+            std::os::unix::fs::symlink(dir.join("deep/inner"), dir.join("shared/ext")).unwrap();
         },
     );
     let root = c.dir.path();
@@ -936,6 +951,13 @@ fn rest_created_connectors_reach_only_allowed_folders() {
         json!({"connector.class": "file-sink", "topics": "t", "file": root.join("shared/../connectors.d/x.toml").display().to_string()}),
         json!({"connector.class": "file-source", "topic": "t", "file": root.join("shared/etc/passwd").display().to_string()}),
         json!({"connector.class": "sql-sink", "topics": "t", "connection.url": format!("sqlite://{}/elsewhere.db", root.display())}),
+        // The forms the driver reads differently from the text (found by a review helper).
+        json!({"connector.class": "sql-sink", "topics": "t", "connection.url": format!("sqlite:{}/noslash.db", root.display())}),
+        json!({"connector.class": "sql-sink", "topics": "t", "connection.url": format!("sqlite://{}/shared/%2E%2E/pct.db", root.display())}),
+        // `..` after a link in an allowed folder climbs from where the link leads.
+        json!({"connector.class": "file-sink", "topics": "t", "file": root.join("shared/ext/../pwned.txt").display().to_string()}),
+        // Relative to connectors_dir, climbing out.
+        json!({"connector.class": "file-sink", "topics": "t", "file": "../../shared/esc.txt"}),
     ];
     for (i, config) in refused.iter().enumerate() {
         let body = json!({"name": format!("bad{i}"), "config": config});
@@ -944,6 +966,9 @@ fn rest_created_connectors_reach_only_allowed_folders() {
         assert!(answer.contains("grant_allowed_paths"), "{answer}");
     }
     assert!(!root.join("connectors.d/planted.toml").exists());
+    for made in ["noslash.db", "pct.db", "deep/pwned.txt"] {
+        assert!(!root.join(made).exists(), "{made} was created");
+    }
     let good = json!({"name": "good", "config": {"connector.class": "file-sink", "topics": "t", "file": root.join("shared/out.txt").display().to_string()}});
     assert_eq!(call(&c, "POST", "/connectors", "", Some(&good)).0, 201);
     c.wait_for("good runs", Duration::from_secs(30), || {

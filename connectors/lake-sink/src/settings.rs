@@ -105,13 +105,17 @@ pub struct LakeSinkConfig {
     pub s3_path_style: bool,
     /// The access key (without it, the `AWS_*` environment, then the `aws.profile` profile
     /// of `~/.aws/credentials`).
-    #[config(key = "aws.access.key.id", default_doc = "`AWS_ACCESS_KEY_ID`")]
+    #[config(key = "aws.access.key.id", default_doc = "`AWS_ACCESS_KEY_ID`", secret)]
     pub aws_access_key_id: Option<String>,
     /// The secret key; put it in `${env:...}` or `${file:...}`.
-    #[config(key = "aws.secret.access.key", default_doc = "`AWS_SECRET_ACCESS_KEY`")]
+    #[config(
+        key = "aws.secret.access.key",
+        default_doc = "`AWS_SECRET_ACCESS_KEY`",
+        secret
+    )]
     pub aws_secret_access_key: Option<String>,
     /// A session token for temporary keys.
-    #[config(key = "aws.session.token", default_doc = "`AWS_SESSION_TOKEN`")]
+    #[config(key = "aws.session.token", default_doc = "`AWS_SESSION_TOKEN`", secret)]
     pub aws_session_token: Option<String>,
     /// The profile to read keys from; one the worker lists in worker.toml
     /// `store_aws_profiles`.

@@ -10,7 +10,7 @@ use crate::statements::InsertMode;
 pub struct SqlSinkConfig {
     /// The database, as for `sql-source` (`postgres://`, `mysql://`, `sqlite://`); the
     /// password through `${env:NAME}` or `${file:/path}`.
-    #[config(key = "connection.url")]
+    #[config(key = "connection.url", secret)]
     #[grant(sql_url)]
     pub connection_url: String,
     /// Comma-separated topics to read.

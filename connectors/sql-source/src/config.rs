@@ -11,7 +11,7 @@ pub struct SqlSourceConfig {
     /// (MariaDB too) or `sqlite:///path/file.db` (relative paths start at the connector file's
     /// folder). Put the password in `${env:NAME}` or `${file:/path}`; it never shows in logs or
     /// status.
-    #[config(key = "connection.url")]
+    #[config(key = "connection.url", secret)]
     #[grant(sql_url)]
     pub connection_url: String,
     /// `bulk`: the whole table every `poll.interval.ms`, in primary-key order. `incrementing`:

@@ -97,6 +97,7 @@ struct FieldAttrs {
     maximum: Option<String>,
     prefix: Option<String>,
     grant: Option<Ident>,
+    secret: bool,
 }
 
 fn field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
@@ -105,6 +106,10 @@ fn field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
         if attr.path().is_ident("config") {
             attr.parse_nested_meta(|meta| {
                 let text = || -> syn::Result<String> { literal_text(&meta.value()?.parse()?) };
+                if meta.path.is_ident("secret") {
+                    out.secret = true;
+                    return Ok(());
+                }
                 let slot = if meta.path.is_ident("key") {
                     &mut out.key
                 } else if meta.path.is_ident("default") {
@@ -118,8 +123,9 @@ fn field_attrs(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
                 } else if meta.path.is_ident("prefix") {
                     &mut out.prefix
                 } else {
-                    return Err(meta
-                        .error("expected key, default, default_doc, minimum, maximum or prefix"));
+                    return Err(meta.error(
+                        "expected key, default, default_doc, minimum, maximum, prefix or secret",
+                    ));
                 };
                 *slot = Some(text()?);
                 Ok(())
@@ -225,6 +231,7 @@ fn config_struct(input: &DeriveInput, fields: &Fields, krate: &Tokens) -> syn::R
             None => quote!(::core::option::Option::None),
         };
         let default_doc = quote_option(&attrs.default_doc);
+        let secret = attrs.secret;
         if let Some(prefix) = &attrs.prefix {
             let doc_name = quote_option(&attrs.key);
             keys.push(quote! {
@@ -239,6 +246,7 @@ fn config_struct(input: &DeriveInput, fields: &Fields, krate: &Tokens) -> syn::R
                     maximum: ::core::option::Option::None,
                     grant: #grant,
                     prefix: true,
+                    secret: #secret,
                     doc_name: #doc_name,
                 }
             });
@@ -276,6 +284,7 @@ fn config_struct(input: &DeriveInput, fields: &Fields, krate: &Tokens) -> syn::R
                 maximum: #maximum,
                 grant: #grant,
                 prefix: false,
+                secret: #secret,
                 doc_name: ::core::option::Option::None,
             }
         });

@@ -78,6 +78,9 @@ fn property(out: &mut String, key: &Key) {
         out.push_str(",\"x-connectd-grant\":");
         string(out, grant.name());
     }
+    if key.secret {
+        out.push_str(",\"x-connectd-secret\":true");
+    }
     if !key.doc.is_empty() {
         out.push_str(",\"description\":");
         string(out, &key.doc);

@@ -53,6 +53,7 @@
 //! | `#[config(key = "batch.size")]` | the key; default: the field's name with `_` as `.` |
 //! | `#[config(default = 1000)]` | the value when the key is unset, written as a user would write it |
 //! | `#[config(default_doc = "AWS_REGION, else us-east-1")]` | the default column's text, for a default decided elsewhere |
+//! | `#[config(secret)]` | a secret (`x-connectd-secret`): a REST-created connector may fill only these with `${env:}`/`${file:}` |
 //! | `#[config(minimum = 1)]`, `#[config(maximum = 10)]` | bounds of a number |
 //! | `#[config(prefix = "hdfs.")]` | a family of keys, on a `Vec<(String, String)>` field: every key starting with the prefix, the prefix kept; with `key = "hdfs.<hadoop key>"`, the name the docs show |
 //! | `#[config(alias = "discard")]` | on an enum variant: another name it is accepted under |
@@ -162,6 +163,9 @@ pub struct Key {
     pub grant: Option<Grant>,
     /// A family of keys: every key starting with `name`.
     pub prefix: bool,
+    /// A secret (a password, a key, a URL that holds one): the one kind of key a connector
+    /// created through the REST API may fill with a `${env:}`/`${file:}` reference.
+    pub secret: bool,
     /// How the documentation names a family (`hdfs.<hadoop key>`).
     pub doc_name: Option<&'static str>,
 }

@@ -350,7 +350,15 @@ impl WorkerFile {
             kafka,
             cluster: raw.cluster,
         };
-        let base = path.parent().unwrap_or(Path::new("."));
+        // Absolute from here on: a relative folder would be read against whatever directory
+        // a check runs in, and `..` in it could not be worked out.
+        let folder = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(folder)
+            .with_context(|| format!("{}: finding its folder", path.display()))?;
+        let base = base.as_path();
         for dir in [
             Some(&mut file.worker.data_dir),
             file.worker.plugin_dir.as_mut(),

@@ -45,27 +45,41 @@ fn local_store_absolute(base: &Path, value: &str) -> String {
 
 /// The path on this machine a granted value reaches: the folder of a file, a SQLite
 /// database's folder, a local store location. `None`: no path (a network URL, `:memory:`).
-fn reached(kind: Option<Grant>, base: &Path, value: &str) -> Option<PathBuf> {
-    match kind {
+/// A SQLite URL is taken only in the one form whose path reads as written
+/// (`sqlite://path`): the driver also takes `sqlite:path` and percent-decodes the path, so a
+/// check of the text would not be a check of the file.
+fn reached(kind: Option<Grant>, base: &Path, value: &str) -> Result<Option<PathBuf>, String> {
+    Ok(match kind {
         Some(Grant::SqlUrl) => {
-            let rest = value.strip_prefix("sqlite://")?;
-            let path = rest.split('?').next().unwrap_or_default();
-            if path.is_empty() || path.starts_with(':') {
-                return None;
+            let Some(rest) = value.strip_prefix("sqlite:") else {
+                return Ok(None);
+            };
+            if rest == ":memory:" {
+                return Ok(None);
             }
-            Some(base.join(path).parent()?.to_path_buf())
+            let Some(rest) = rest.strip_prefix("//") else {
+                return Err("a SQLite URL here is sqlite://<path>".into());
+            };
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.contains('%') {
+                return Err("a SQLite path here takes no percent-escapes".into());
+            }
+            if path.is_empty() || path.starts_with(':') {
+                return Ok(None);
+            }
+            base.join(path).parent().map(Path::to_path_buf)
         }
         Some(Grant::StoreUrl) => {
             if value.contains("://") && !value.starts_with("file://") {
-                return None;
+                return Ok(None);
             }
             Some(base.join(value.strip_prefix("file://").unwrap_or(value)))
         }
         Some(Grant::ReadParent | Grant::WriteParent) => {
-            Some(base.join(value).parent()?.to_path_buf())
+            base.join(value).parent().map(Path::to_path_buf)
         }
         _ => None,
-    }
+    })
 }
 
 /// Refuses a connector created through the REST API whose granted paths reach outside
@@ -100,25 +114,24 @@ pub(crate) fn check_grant_paths(
         if resolved_only && value.contains("${") {
             continue;
         }
-        let Some(path) = reached(kind, base, value) else {
+        let folders = if allowed.is_empty() {
+            "none".to_string()
+        } else {
+            let list: Vec<String> = allowed.iter().map(|a| a.display().to_string()).collect();
+            list.join(", ")
+        };
+        let refused = |why: String| {
+            format!(
+                "{}: key `{key}`: {why}; a connector created through the REST API may use only the folders worker.toml [worker] grant_allowed_paths lists ({folders}), or be written as a file in connectors_dir",
+                connector.origin
+            )
+        };
+        let Some(path) = reached(kind, base, value).map_err(refused)? else {
             continue;
         };
         let real = resolved(&path);
         if !allowed.iter().any(|a| real.starts_with(resolved(a))) {
-            let folders = if allowed.is_empty() {
-                "none".to_string()
-            } else {
-                allowed
-                    .iter()
-                    .map(|a| a.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(format!(
-                "{}: key `{key}`: {} is outside the folders a connector created through the REST API may use (worker.toml [worker] grant_allowed_paths: {folders}); name a path below one of them, or write the connector as a file in connectors_dir",
-                connector.origin,
-                real.display()
-            ));
+            return Err(refused(format!("{} is outside them", real.display())));
         }
     }
     Ok(())
@@ -173,15 +186,16 @@ pub(crate) fn grants_for(
         let Some(parent) = absolute.parent().filter(|p| !p.as_os_str().is_empty()) else {
             continue;
         };
-        let entry = (parent.to_path_buf(), parent.to_string_lossy().into_owned());
+        // The host opens the folder the check resolved, not the name again.
+        let entry = |parent: &Path| (resolved(parent), parent.to_string_lossy().into_owned());
         match kind {
-            Some(Grant::ReadParent) => grants.read_dirs.push(entry),
+            Some(Grant::ReadParent) => grants.read_dirs.push(entry(parent)),
             Some(Grant::WriteParent) => {
                 // A sink's output folder may not exist yet; the grant needs it.
                 if let Err(e) = std::fs::create_dir_all(parent) {
                     tracing::warn!(connector = %connector.name, dir = %parent.display(), error = %e, "cannot create granted directory");
                 }
-                grants.write_dirs.push(entry)
+                grants.write_dirs.push(entry(parent))
             }
             _ => {
                 tracing::warn!(connector = %connector.name, key = %key, grant = %name, "unknown x-connectd-grant; granting nothing")

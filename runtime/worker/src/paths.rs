@@ -18,24 +18,29 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-/// `path` with every symbolic link in the part of it that exists resolved (the rest as
-/// written, normalized).
+/// Where `path` leads, as the OS would follow it: made absolute (against the working
+/// directory), then the longest part of it as written that exists resolved by the file system
+/// (links and the `..` after them, in the order the OS takes them), and only the rest, which
+/// does not exist and so holds no link, worked out by name.
 pub(crate) fn resolved(path: &Path) -> PathBuf {
-    let normal = normalize(path);
-    let mut existing = normal.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = std::fs::canonicalize(existing) {
-            return rest.iter().rev().fold(real, |p, part| p.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
-                existing = parent;
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let parts: Vec<Component> = path.components().collect();
+    for cut in (1..=parts.len()).rev() {
+        let prefix: PathBuf = parts[..cut].iter().collect();
+        if let Ok(mut real) = std::fs::canonicalize(&prefix) {
+            for part in &parts[cut..] {
+                match part {
+                    Component::ParentDir => {
+                        real.pop();
+                    }
+                    Component::CurDir => {}
+                    other => real.push(other),
+                }
             }
-            _ => return normal,
+            return real;
         }
     }
+    normalize(&path)
 }
 
 #[cfg(test)]
@@ -54,5 +59,15 @@ mod tests {
             PathBuf::from("/etc/not-there/f")
         );
         assert_eq!(resolved(&real.join("a/../a/new/f")), real.join("a/new/f"));
+        // `..` after a link climbs from where the link leads, as the OS does.
+        std::fs::create_dir_all(real.join("deep/inner")).unwrap();
+        std::os::unix::fs::symlink(real.join("deep/inner"), real.join("a/ext")).unwrap();
+        assert_eq!(resolved(&real.join("a/ext/../x")), real.join("deep/x"));
+        // A relative path is taken from the working directory, never cut at its start.
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            resolved(Path::new("no-such-dir/../../x")),
+            resolved(&cwd.join("../x"))
+        );
     }
 }

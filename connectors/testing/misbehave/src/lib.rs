@@ -20,7 +20,7 @@ pub struct MisbehaveConfig {
     #[config(default = 9)]
     pub port: u16,
     /// What `leak` puts in its error.
-    #[config(default = "")]
+    #[config(default = "", secret)]
     pub password: String,
     /// The file `read` reads.
     pub path: Option<String>,

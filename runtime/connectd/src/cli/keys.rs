@@ -80,6 +80,11 @@ pub fn markdown(schema_text: &str) -> Result<String, serde_json::Error> {
                 .trim()
                 .to_string();
         }
+        if spec.get("x-connectd-secret") == Some(&Value::Bool(true)) {
+            meaning = format!("{meaning} Secret: takes `${{env:}}`/`${{file:}}` references even in a connector created through the REST API.")
+                .trim()
+                .to_string();
+        }
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             cell(shown),

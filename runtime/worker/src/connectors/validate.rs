@@ -72,6 +72,38 @@ pub fn check(
     Ok(problems)
 }
 
+/// The keys of `pairs` that hold a `${...}` reference though `schema` does not mark them
+/// secret (`x-connectd-secret`), as problems. A connector created through the REST API may
+/// reference secrets only where they go to the plugin as secrets: otherwise whoever holds the
+/// API's token could read any allowed secret back, copied into records by a transform, or
+/// into a topic's name.
+pub fn references_outside_secrets(
+    schema: &str,
+    pairs: &[(String, String)],
+    prefix: &str,
+) -> Result<Vec<ConfigProblem>, String> {
+    let schema: Value = serde_json::from_str(schema)
+        .map_err(|e| format!("the plugin's config schema is not JSON: {e}"))?;
+    let schema = Schema::read(&schema)
+        .map_err(|e| format!("the plugin's config schema is not a valid JSON Schema: {e}"))?;
+    let secret = |spec: &Value| spec.get("x-connectd-secret") == Some(&Value::Bool(true));
+    Ok(pairs
+        .iter()
+        .filter(|(_, raw)| has_reference(raw))
+        .filter(|(key, _)| {
+            let named = schema.properties.get(key.as_str());
+            let families = schema.families.iter().filter(|(p, _)| p.matches(key));
+            !named.into_iter().chain(families.map(|(_, spec)| *spec)).any(secret)
+        })
+        .map(|(key, _)| {
+            ConfigProblem::new(
+                format!("{prefix}{key}"),
+                "takes no ${...} reference in a connector created through the REST API: only a key its plugin marks secret (a password, a key, a URL that holds one) does".to_string(),
+            )
+        })
+        .collect())
+}
+
 /// The problems as one message naming where the config comes from and every key.
 pub fn message(origin: &dyn std::fmt::Display, problems: &[ConfigProblem]) -> String {
     let problems = connectd_config::Problems(problems.to_vec());

@@ -12,7 +12,7 @@ use connectd_host::Plugin;
 use connectd_records::{ConnectorName, Kind};
 
 use super::Supervisor;
-use crate::connectors::config::ConnectorConfig;
+use crate::connectors::config::{ConnectorConfig, Origin};
 use crate::connectors::validate;
 use crate::grants::{check_grant_paths, grants_for};
 use crate::state::configs::TargetState;
@@ -384,16 +384,30 @@ fn check_config(
         "",
     )
     .map_err(|e| schema_error(&config.plugin, e))?;
+    let rest = matches!(origin, Origin::Rest(_));
+    if rest {
+        problems.extend(
+            validate::references_outside_secrets(
+                &plugin.descriptor().config_schema,
+                &config.connector_pairs(),
+                "",
+            )
+            .map_err(|e| schema_error(&config.plugin, e))?,
+        );
+    }
     for t in transforms {
         let prefix = format!("transforms.{}.", t.config.alias);
+        let schema = &t.plugin.descriptor().config_schema;
         problems.extend(
-            validate::check(
-                &t.plugin.descriptor().config_schema,
-                &t.config.config,
-                &prefix,
-            )
-            .map_err(|e| schema_error(&t.config.plugin, e))?,
+            validate::check(schema, &t.config.config, &prefix)
+                .map_err(|e| schema_error(&t.config.plugin, e))?,
         );
+        if rest {
+            problems.extend(
+                validate::references_outside_secrets(schema, &t.config.config, &prefix)
+                    .map_err(|e| schema_error(&t.config.plugin, e))?,
+            );
+        }
     }
     if problems.is_empty() {
         Ok(())
