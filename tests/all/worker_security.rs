@@ -868,8 +868,17 @@ fn a_task_stuck_in_the_database_holds_up_no_rest_call() {
         ("PUT", "/connectors/stuck/pause", 202),
         ("GET", "/connectors/stuck/status", 200),
         ("GET", "/connectors", 200),
+        ("PUT", "/connectors/stuck/resume", 202),
+        ("GET", "/connectors/stuck/status", 200),
         ("DELETE", "/connectors/stuck", 204),
     ] {
+        if method == "DELETE" {
+            // Resumed while its last run is still stuck: the task says it is restarting, not
+            // PAUSED (found by a review helper).
+            let (_, status) = call(&c, "GET", "/connectors/stuck/status", "", None);
+            let status: Value = serde_json::from_str(&status).unwrap();
+            assert_eq!(status["tasks"][0]["state"], "RESTARTING", "{status}");
+        }
         let started = Instant::now();
         let (code, answer) = call(&c, method, path, "", None);
         let took = started.elapsed();

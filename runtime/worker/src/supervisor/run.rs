@@ -215,6 +215,17 @@ impl Supervisor {
             .partition(|(c, t, _)| c == name && *t == task_id);
         self.retiring = others;
         let before: Vec<JoinHandle<()>> = before.into_iter().map(|(_, _, h)| h).collect();
+        if before.iter().any(|thread| !thread.is_finished()) {
+            // Until its previous run has finished its call, the task is not running yet
+            // (not PAUSED either, as its status may still say).
+            let waiting = TaskStatus {
+                state: State::Restarting,
+                trace: None,
+                plugin: running.config.plugin.clone(),
+                ..TaskStatus::default()
+            };
+            self.status.set(name, Some(task_id), waiting);
+        }
         let connector = &running.resolved;
         let run: Box<dyn FnOnce() + Send> = if running.plugin.descriptor().kind == Kind::Source {
             let ctx = source::SourceTaskContext {
