@@ -47,7 +47,14 @@ pub(crate) struct Supervisor {
     /// Threads of stopped tasks still finishing their current call, by connector and task:
     /// nothing under the supervisor's lock waits for them. A task started again under the
     /// same id waits for them on its own thread first; shutdown waits for all.
-    retiring: Vec<(ConnectorName, u32, std::thread::JoinHandle<()>)>,
+    retiring: Vec<(
+        ConnectorName,
+        u32,
+        std::thread::JoinHandle<()>,
+        run::ExitCell,
+    )>,
+    /// Each running task thread's last word ([`run::Exit`]), by connector and task.
+    exits: HashMap<(ConnectorName, u32), run::ExitCell>,
     /// Configs the REST API checked and stored, started as they are at the next reconcile.
     accepted: HashMap<String, Prepared>,
     /// Every connector found at the last reconcile, by name.
@@ -81,6 +88,7 @@ impl Supervisor {
             builtins: HashMap::new(),
             running: HashMap::new(),
             retiring: Vec::new(),
+            exits: HashMap::new(),
             accepted: HashMap::new(),
             known: BTreeMap::new(),
             next_generation: 1,

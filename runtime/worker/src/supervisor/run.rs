@@ -21,6 +21,22 @@ use crate::state::status::{State, TaskStatus};
 use crate::tasks::transform_stage::TransformSpec;
 use crate::tasks::{sink, source};
 
+/// What a stopped task's thread reports as it ends: the supervisor's last word on it (PAUSED,
+/// STOPPED), written only once the thread has finished its call, so a task shows PAUSED only
+/// when it writes nothing more (as Kafka Connect's task reports its own pause).
+#[derive(Default)]
+pub(super) struct Exit {
+    ended: bool,
+    status: Option<TaskStatus>,
+}
+
+/// A task thread's [`Exit`], shared with its supervisor.
+pub(super) type ExitCell = Arc<std::sync::Mutex<Exit>>;
+
+fn lock(cell: &ExitCell) -> std::sync::MutexGuard<'_, Exit> {
+    cell.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A connector config checked against the plugins it names, ready to start.
 pub(crate) struct Prepared {
     /// Its config as read (`${...}` references unresolved).
@@ -100,7 +116,7 @@ impl Supervisor {
             }
             for task in 0..config.tasks_max {
                 if self.runs(&name, task) {
-                    self.status.set_changed(&name, Some(task), status.clone());
+                    self.report_when_stopped(&name, task, status.clone());
                 }
             }
             return;
@@ -212,9 +228,16 @@ impl Supervisor {
         let name = &running.resolved.name;
         let (before, others): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retiring)
             .into_iter()
-            .partition(|(c, t, _)| c == name && *t == task_id);
+            .partition(|(c, t, _, _)| c == name && *t == task_id);
         self.retiring = others;
-        let before: Vec<JoinHandle<()>> = before.into_iter().map(|(_, _, h)| h).collect();
+        let before: Vec<JoinHandle<()>> = before
+            .into_iter()
+            .map(|(_, _, thread, exit)| {
+                // The successor reports for the task from now on.
+                lock(&exit).status = None;
+                thread
+            })
+            .collect();
         if before.iter().any(|thread| !thread.is_finished()) {
             // Until its previous run has finished its call, the task is not running yet
             // (not PAUSED either, as its status may still say).
@@ -257,6 +280,8 @@ impl Supervisor {
             Box::new(move || sink::run(ctx))
         };
         let stopped = stop.clone();
+        let exit = ExitCell::default();
+        let (last_word, status, task_name) = (exit.clone(), self.status.clone(), name.clone());
         let handle = std::thread::Builder::new()
             .name(format!("{}-{task_id}", connector.name))
             .spawn(move || {
@@ -266,8 +291,14 @@ impl Supervisor {
                 if !stopped.load(Ordering::Relaxed) {
                     run()
                 }
+                let mut exit = lock(&last_word);
+                exit.ended = true;
+                if let Some(last) = exit.status.take() {
+                    status.set(&task_name, Some(task_id), last);
+                }
             })
             .map_err(|e| format!("starting a task thread: {e}"))?;
+        self.exits.insert((name.clone(), task_id), exit);
         Ok((stop, handle))
     }
 
@@ -280,10 +311,33 @@ impl Supervisor {
         thread: Option<JoinHandle<()>>,
     ) {
         self.status.stop_task(stop);
-        self.retiring.retain(|(_, _, t)| !t.is_finished());
+        self.retiring.retain(|(_, _, t, _)| !t.is_finished());
+        let exit = self
+            .exits
+            .remove(&(connector.clone(), task))
+            .unwrap_or_default();
         if let Some(thread) = thread {
-            self.retiring.push((connector.clone(), task, thread));
+            self.retiring.push((connector.clone(), task, thread, exit));
         }
+    }
+
+    /// Writes a stopped task's status once its thread has ended (at once if it has, or if it
+    /// had none).
+    fn report_when_stopped(&self, connector: &ConnectorName, task: u32, status: TaskStatus) {
+        let pending = self
+            .retiring
+            .iter()
+            .rev()
+            .find(|(c, t, _, _)| c == connector && *t == task)
+            .map(|(_, _, _, exit)| exit);
+        if let Some(exit) = pending {
+            let mut exit = lock(exit);
+            if !exit.ended {
+                exit.status = Some(status);
+                return;
+            }
+        }
+        self.status.set_changed(connector, Some(task), status);
     }
 
     /// Restarts the tasks of connector `name` (all, or only `task`; with `only_failed`, only
@@ -363,7 +417,7 @@ impl Supervisor {
         }
         std::mem::take(&mut self.retiring)
             .into_iter()
-            .map(|(_, _, thread)| thread)
+            .map(|(_, _, thread, _)| thread)
             .collect()
     }
 }

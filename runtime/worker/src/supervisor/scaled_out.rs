@@ -66,7 +66,7 @@ impl Supervisor {
         }
         let (gone, staying): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retiring)
             .into_iter()
-            .partition(|(connector, task, _)| {
+            .partition(|(connector, task, _, _)| {
                 !tasks.contains(&TaskId {
                     connector: connector.clone(),
                     task: *task,
@@ -75,7 +75,7 @@ impl Supervisor {
         self.retiring = staying;
         stopping.extend(
             gone.into_iter()
-                .map(|(connector, task, t)| (TaskId { connector, task }, t)),
+                .map(|(connector, task, t, _)| (TaskId { connector, task }, t)),
         );
         stopping
     }
