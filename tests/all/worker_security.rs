@@ -173,12 +173,16 @@ fn secrets_reach_no_answer_log_status_or_topic() {
         .0,
         200
     );
-    let (status, _) = send(
+    let (status, text) = send(
         "PUT",
         "/connector-plugins/datagen-source/config/validate",
-        gen_config(json!({"rate": env, "topic": file})),
+        gen_config(json!({"rate": env})),
     );
     assert_eq!(status, 200);
+    assert!(
+        text.contains("\"error_count\":1") && text.contains("secret"),
+        "validate applies the REST rule: {text}"
+    );
     // Each fails, naming the key.
     let failed = |name: &str, key: &str| {
         let (_, status) = call(&c, "GET", &format!("/connectors/{name}/status"), "", None);

@@ -563,7 +563,16 @@ impl Control {
             .filter(|(k, _)| !crate::connectors::config::is_worker_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        validate::check(&found.descriptor().config_schema, &pairs, "")
-            .map_err(ControlError::Internal)
+        let schema = &found.descriptor().config_schema;
+        let mut problems = validate::check(schema, &pairs, "").map_err(ControlError::Internal)?;
+        // Asked through the REST API: as a connector created there, references only in keys
+        // the plugin marks secret.
+        problems.extend(
+            validate::references_outside_secrets(schema, &pairs, "")
+                .map_err(ControlError::Internal)?,
+        );
+        problems.sort();
+        problems.dedup();
+        Ok(problems)
     }
 }
