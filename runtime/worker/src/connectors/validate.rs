@@ -33,27 +33,19 @@ pub fn check(
     pairs: &[(String, String)],
     prefix: &str,
 ) -> Result<Vec<ConfigProblem>, String> {
-    let schema: Value = serde_json::from_str(schema)
-        .map_err(|e| format!("the plugin's config schema is not JSON: {e}"))?;
-    let schema = Schema::read(&schema)
-        .map_err(|e| format!("the plugin's config schema is not a valid JSON Schema: {e}"))?;
+    let schema = parse(schema)?;
+    let schema = Schema::read(&schema)?;
     let mut problems = Vec::new();
     let mut problem = |key: &str, expected: String| {
         problems.push(ConfigProblem::new(format!("{prefix}{key}"), expected));
     };
-    for key in schema.required {
+    for key in schema.required.iter().copied() {
         if !pairs.iter().any(|(k, _)| k == key) {
             problem(key, "missing; the plugin requires it".into());
         }
     }
     for (key, raw) in pairs {
-        let families = schema.families.iter().filter(|(p, _)| p.matches(key));
-        let mut specs = schema
-            .properties
-            .get(key.as_str())
-            .into_iter()
-            .chain(families.map(|(_, spec)| *spec))
-            .peekable();
+        let mut specs = schema.specs(key).peekable();
         if specs.peek().is_none() {
             if schema.closed {
                 problem(key, "not a key this plugin knows".into());
@@ -82,19 +74,13 @@ pub fn references_outside_secrets(
     pairs: &[(String, String)],
     prefix: &str,
 ) -> Result<Vec<ConfigProblem>, String> {
-    let schema: Value = serde_json::from_str(schema)
-        .map_err(|e| format!("the plugin's config schema is not JSON: {e}"))?;
-    let schema = Schema::read(&schema)
-        .map_err(|e| format!("the plugin's config schema is not a valid JSON Schema: {e}"))?;
+    let schema = parse(schema)?;
+    let schema = Schema::read(&schema)?;
     let secret = |spec: &Value| spec.get("x-connectd-secret") == Some(&Value::Bool(true));
     Ok(pairs
         .iter()
         .filter(|(_, raw)| has_reference(raw))
-        .filter(|(key, _)| {
-            let named = schema.properties.get(key.as_str());
-            let families = schema.families.iter().filter(|(p, _)| p.matches(key));
-            !named.into_iter().chain(families.map(|(_, spec)| *spec)).any(secret)
-        })
+        .filter(|(key, _)| !schema.specs(key).any(secret))
         .map(|(key, _)| {
             ConfigProblem::new(
                 format!("{prefix}{key}"),
@@ -156,8 +142,27 @@ struct Schema<'a> {
     closed: bool,
 }
 
+/// A plugin's config schema as JSON.
+fn parse(schema: &str) -> Result<Value, String> {
+    serde_json::from_str(schema).map_err(|e| format!("the plugin's config schema is not JSON: {e}"))
+}
+
 impl<'a> Schema<'a> {
+    /// The specs that apply to `key`: its own, and those of the families it belongs to.
+    fn specs<'s>(&'s self, key: &'s str) -> impl Iterator<Item = &'s Value> {
+        let families = self.families.iter().filter(|(p, _)| p.matches(key));
+        self.properties
+            .get(key)
+            .into_iter()
+            .chain(families.map(|(_, spec)| *spec))
+    }
+
     fn read(schema: &'a Value) -> Result<Schema<'a>, String> {
+        Self::read_inner(schema)
+            .map_err(|e| format!("the plugin's config schema is not a valid JSON Schema: {e}"))
+    }
+
+    fn read_inner(schema: &'a Value) -> Result<Schema<'a>, String> {
         let root = schema.as_object().ok_or("the schema is not an object")?;
         check_spec("the schema", schema)?;
         let required = match root.get("required") {
