@@ -44,6 +44,13 @@ APIS = [
     ("CreatePartitions", "create_partitions_request", "CreatePartitionsRequest"),
     ("DeleteGroups", "delete_groups_request", "DeleteGroupsRequest"),
     ("IncrementalAlterConfigs", "incremental_alter_configs_request", "IncrementalAlterConfigsRequest"),
+    ("SaslHandshake", "sasl_handshake_request", "SaslHandshakeRequest"),
+    ("SaslAuthenticate", "sasl_authenticate_request", "SaslAuthenticateRequest"),
+    ("DescribeUserScramCredentials", "describe_user_scram_credentials_request", "DescribeUserScramCredentialsRequest"),
+    ("AlterUserScramCredentials", "alter_user_scram_credentials_request", "AlterUserScramCredentialsRequest"),
+    ("DescribeAcls", "describe_acls_request", "DescribeAclsRequest"),
+    ("CreateAcls", "create_acls_request", "CreateAclsRequest"),
+    ("DeleteAcls", "delete_acls_request", "DeleteAclsRequest"),
 ]
 
 FIXED = {"Int8": 1, "Boolean": 1, "Int16": 2, "UInt16": 2, "Int32": 4, "UInt32": 4,
@@ -77,6 +84,10 @@ def statements(body):
     out, i = [], 0
     while i < len(lines):
         m = re.match(r"        let (\w+) = (.*)$", lines[i])
+        # An always-flexible message reads its tagged fields at the top level, not under
+        # `if version >= N`: those are not fields of the struct.
+        if m and m.group(1) == "num_tagged_fields":
+            break
         if m:
             chunk = [m.group(2)]
             if not m.group(2).endswith(";"):
@@ -218,8 +229,12 @@ def samples():
 
 
 def flexible_of(body):
+    """The first version with tagged fields: `if version >= N` around them, or 0 when the
+    message is flexible in every version."""
     m = re.search(r"if version >= (\d+) \{\n\s+let num_tagged_fields", body)
-    return int(m.group(1)) if m else 32767
+    if m:
+        return int(m.group(1))
+    return 0 if re.search(r"\n        let num_tagged_fields", body) else 32767
 
 
 def main():
@@ -245,8 +260,7 @@ def main():
             for tagged in re.findall(r"match tag \{(.*?)\n                    _ =>", body, re.S):
                 if "Array" in tagged:
                     sys.exit(f"{struct}: a known tagged field holds an array; the walk cannot skip it")
-            m = re.search(r"if version >= (\d+) \{\n\s+let num_tagged_fields", body)
-            f = int(m.group(1)) if m else 32767
+            f = flexible_of(body)
             if struct == root_struct:
                 flexible = f
             vis = "pub(crate) " if struct == root_struct else ""

@@ -10,12 +10,48 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerConfig {
-    /// Address the Kafka listener binds. Default `127.0.0.1:9092`.
-    #[serde(default = "default_listen")]
-    pub listen: SocketAddr,
-    /// `host:port` given to clients in Metadata; defaults to the bound address.
+    /// Address of a single PLAINTEXT Kafka listener. Default `127.0.0.1:9092` when
+    /// `listeners` is empty; give one or the other.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// `host:port` given to clients of `listen` in Metadata; defaults to the bound address.
+    /// With `listeners`, use `advertised_listeners`.
     #[serde(default)]
     pub advertised_listener: Option<String>,
+    /// Kafka's `listeners`: `NAME://host:port` each, e.g. `["PLAINTEXT://127.0.0.1:9092",
+    /// "SASL_SSL://0.0.0.0:9094"]`. A name is its security protocol (PLAINTEXT, SSL,
+    /// SASL_PLAINTEXT, SASL_SSL) unless `listener_security_protocol_map` maps it; port 0
+    /// takes a free port.
+    #[serde(default)]
+    pub listeners: Vec<String>,
+    /// Kafka's `advertised.listeners`: `NAME://host:port` for the listeners whose clients
+    /// must be told another address than the bound one (behind NAT, in containers).
+    #[serde(default)]
+    pub advertised_listeners: Vec<String>,
+    /// Kafka's `listener.security.protocol.map`, for listener names that are not protocol
+    /// names: `{ INTERNAL = "SASL_SSL" }`.
+    #[serde(default)]
+    pub listener_security_protocol_map: BTreeMap<String, crate::listeners::SecurityProtocol>,
+    /// The listener this worker's own group membership (`[cluster]`) connects through, by
+    /// name. Default: the first. When it authenticates, the worker logs in as
+    /// `[broker.sasl] admin_user`.
+    #[serde(default)]
+    pub worker_listener: Option<String>,
+    /// TLS for the SSL and SASL_SSL listeners.
+    #[serde(default)]
+    pub ssl: Option<SslConfig>,
+    /// SASL for the SASL_PLAINTEXT and SASL_SSL listeners.
+    #[serde(default)]
+    pub sasl: SaslConfig,
+    /// Kafka's `super.users`: principals (`User:alice`) every ACL check allows. The
+    /// `[broker.sasl] admin_user` is one without being listed.
+    #[serde(default)]
+    pub super_users: Vec<String>,
+    /// Kafka's `allow.everyone.if.no.acl.found`: whether a resource no ACL names is open to
+    /// everyone. Default: true while no listener authenticates (a PLAINTEXT-only broker
+    /// behaves as Kafka without an authorizer), false once one does.
+    #[serde(default)]
+    pub allow_everyone_if_no_acl_found: Option<bool>,
     /// This broker's node id (Kafka's `node.id`). Default 0.
     #[serde(default)]
     pub node_id: i32,
@@ -69,8 +105,67 @@ pub struct BrokerConfig {
     pub topic_defaults: BTreeMap<String, String>,
 }
 
-fn default_listen() -> SocketAddr {
+/// The listener of a `[broker]` section that names none.
+pub(crate) fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9092))
+}
+
+/// `[broker.ssl]`: the certificate and key of the SSL and SASL_SSL listeners (PEM files,
+/// read again when they change), and whether clients must show certificates (mTLS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SslConfig {
+    /// The certificate chain, PEM, the broker's own first (Kafka's
+    /// `ssl.keystore.certificate.chain`).
+    pub certificate: std::path::PathBuf,
+    /// Its private key, PEM (Kafka's `ssl.keystore.key`).
+    pub key: std::path::PathBuf,
+    /// CA certificates, PEM, that sign client certificates (Kafka's
+    /// `ssl.truststore.certificates`); needed when `client_auth` is not `none`.
+    #[serde(default)]
+    pub truststore: Option<std::path::PathBuf>,
+    /// Kafka's `ssl.client.auth`: `none` (default), `requested` or `required`. A client's
+    /// principal is its certificate's subject, `User:CN=...,O=...`, unless SASL names it.
+    #[serde(default)]
+    pub client_auth: connectd_security::tls::ClientAuth,
+}
+
+/// `[broker.sasl]`: how SASL listeners authenticate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaslConfig {
+    /// Kafka's `sasl.enabled.mechanisms`: any of `SCRAM-SHA-512`, `SCRAM-SHA-256`, `PLAIN`.
+    /// Default: all three. PLAIN passwords are checked against the stored SCRAM credentials,
+    /// so no password is stored in the clear; over SASL_PLAINTEXT PLAIN sends the password
+    /// unencrypted, as in Kafka.
+    #[serde(default = "default_mechanisms")]
+    pub enabled_mechanisms: Vec<String>,
+    /// A user created (or whose password is set again) at start, with SCRAM-SHA-256 and
+    /// SCRAM-SHA-512 credentials: a super user, the principal of this worker's own
+    /// connections and the only one (with the super users) that may use the worker's internal
+    /// topics and groups. Other users are managed with `connectd users`.
+    #[serde(default)]
+    pub admin_user: Option<String>,
+    /// Its password; `${env:NAME}` or `${file:/path}` (the file's first line) keeps it out
+    /// of worker.toml.
+    #[serde(default)]
+    pub admin_password: Option<String>,
+}
+
+fn default_mechanisms() -> Vec<String> {
+    ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+        .map(String::from)
+        .to_vec()
+}
+
+impl Default for SaslConfig {
+    fn default() -> Self {
+        SaslConfig {
+            enabled_mechanisms: default_mechanisms(),
+            admin_user: None,
+            admin_password: None,
+        }
+    }
 }
 fn default_true() -> bool {
     true
@@ -103,8 +198,16 @@ fn default_retention_check_ms() -> u64 {
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
-            listen: default_listen(),
+            listen: None,
             advertised_listener: None,
+            listeners: Vec::new(),
+            advertised_listeners: Vec::new(),
+            listener_security_protocol_map: BTreeMap::new(),
+            worker_listener: None,
+            ssl: None,
+            sasl: SaslConfig::default(),
+            super_users: Vec::new(),
+            allow_everyone_if_no_acl_found: None,
             node_id: 0,
             auto_create_topics_enable: true,
             num_partitions: default_partitions(),

@@ -24,6 +24,37 @@ use crate::{Error, Result};
 
 const CLEAN_SHUTDOWN: &str = ".clean-shutdown";
 
+/// PBKDF2 iterations of the admin user's credentials (Kafka's tools use 4096; twice that
+/// costs a login a few milliseconds more and an offline guesser twice as much).
+const ADMIN_ITERATIONS: u32 = 8192;
+
+/// Opens credentials and ACLs, and sets the admin user's password.
+fn open_security(config: &BrokerConfig, meta: &Path) -> Result<crate::auth::Security> {
+    let credentials = crate::auth::credentials::Credentials::open(meta)?;
+    let mut super_users = config.super_users.clone();
+    match (&config.sasl.admin_user, &config.sasl.admin_password) {
+        (Some(user), Some(password)) => {
+            credentials.ensure_password(user, password, ADMIN_ITERATIONS)?;
+            super_users.push(connectd_security::user_principal(user));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Error::Metadata {
+                path: PathBuf::from("worker.toml [broker.sasl]"),
+                reason: "admin_user and admin_password go together".into(),
+            });
+        }
+    }
+    let allow_if_none = config
+        .allow_everyone_if_no_acl_found
+        .unwrap_or(!config.authenticates());
+    Ok(crate::auth::Security {
+        credentials,
+        acls: crate::auth::acls::Acls::open(meta, super_users, allow_if_none)?,
+        mechanisms: config.sasl.enabled_mechanisms.clone(),
+    })
+}
+
 /// The broker: topics, groups and the listener configuration.
 pub struct Broker {
     pub(crate) config: BrokerConfig,
@@ -31,8 +62,10 @@ pub struct Broker {
     pub(crate) groups: Arc<Coordinator>,
     /// Woken on every append: long-polling fetches and in-process readers wait on it.
     pub(crate) appended: Appends,
-    /// The address clients are told to connect to, once a listener is bound.
-    pub(crate) advertised: std::sync::OnceLock<(String, i32)>,
+    /// The bound listeners, with the address each one's clients are told, once bound.
+    pub(crate) listeners: std::sync::OnceLock<Vec<crate::listeners::Bound>>,
+    /// Credentials, ACLs and SASL settings.
+    pub(crate) security: crate::auth::Security,
     pub(crate) cluster_id: String,
     pub(crate) producer_ids: ProducerIds,
     data_dir: PathBuf,
@@ -138,6 +171,7 @@ impl Broker {
             "broker engine open"
         );
         let producer_ids = ProducerIds::open(&meta)?;
+        let security = open_security(&config, &meta)?;
         Ok(Arc::new(Broker {
             groups: Coordinator::new(
                 offsets,
@@ -146,7 +180,8 @@ impl Broker {
             config,
             topics,
             appended: Appends::default(),
-            advertised: std::sync::OnceLock::new(),
+            listeners: std::sync::OnceLock::new(),
+            security,
             cluster_id,
             producer_ids,
             data_dir: data_dir.to_path_buf(),
@@ -161,14 +196,35 @@ impl Broker {
         let _ = self.reserved.set(reserved);
     }
 
-    /// The address clients are told to connect to: `advertised_listener`, or the bound one.
-    pub(crate) fn advertised(&self) -> (String, i32) {
-        self.advertised.get().cloned().unwrap_or_else(|| {
-            (
-                self.config.listen.ip().to_string(),
-                i32::from(self.config.listen.port()),
-            )
-        })
+    /// The address clients of listener `index` are told to connect to: its advertised
+    /// address, or the bound one.
+    pub(crate) fn advertised(&self, index: usize) -> (String, i32) {
+        match self.listeners.get().and_then(|ls| ls.get(index)) {
+            Some(bound) => bound.advertised.clone(),
+            None => {
+                let addr = self
+                    .config
+                    .listen
+                    .unwrap_or_else(crate::config::default_listen);
+                (addr.ip().to_string(), i32::from(addr.port()))
+            }
+        }
+    }
+
+    /// `NAME://<what>` of every bound listener, comma-separated, for DescribeConfigs.
+    pub(crate) fn listener_list(
+        &self,
+        what: impl Fn(&crate::listeners::Bound) -> String,
+    ) -> String {
+        self.listeners
+            .get()
+            .map(|ls| {
+                ls.iter()
+                    .map(|b| format!("{}://{}", b.name, what(b)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
     }
 
     /// Retention and time-based flushes (`retention.ms`, `flush.ms`), until the task is

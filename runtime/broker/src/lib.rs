@@ -10,6 +10,7 @@
 //! sockets and framing and sits on top. Nothing here knows about connectors, or whether the worker runs
 //! against this engine or a Kafka cluster (that choice is the binary's).
 
+pub mod auth;
 pub mod config;
 pub mod engine;
 mod frame;
@@ -18,6 +19,7 @@ mod fuzz_tests;
 mod gather;
 pub mod groups;
 mod handlers;
+pub mod listeners;
 mod producer_ids;
 pub mod reserved;
 pub mod server;

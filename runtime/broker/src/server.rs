@@ -9,6 +9,11 @@
 //! Bad input never takes the broker down: an oversized, ill-shaped ([`crate::shape`]) or
 //! undecodable frame ([`crate::frame`]) closes only its own connection; an unsupported
 //! version of ApiVersions gets the KIP-511 answer.
+//!
+//! Security: each listener has its protocol ([`crate::listeners`]). TLS listeners finish a
+//! handshake (rustls) before the first frame; SASL listeners serve nothing but ApiVersions and
+//! the SASL exchange until the client authenticated ([`crate::auth::Session`]). The principal
+//! goes to every handler in [`Client`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,29 +22,40 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
+use connectd_security::tls::{ServerFiles, ServerTls};
 use futures_util::future::BoxFuture;
+use kafka_protocol::messages::RequestKind;
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::Encodable;
 use kafka_protocol::protocol::buf::ByteBufMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
+use crate::auth::{Outcome, Session};
 use crate::engine::Broker;
 use crate::frame::{self, Frame};
 use crate::gather::Gather;
 use crate::handlers::{self, Client};
+use crate::listeners::Bound;
 use crate::{Error, Result};
 
 /// Requests one connection may have in flight before the reader stops reading.
 const PIPELINE_DEPTH: usize = 64;
 
-/// A bound, not yet serving Kafka listener over a [`Broker`].
+/// A connection's read buffer: small requests (heartbeats, fetches) arrive several to a
+/// read; larger frames bypass it and are read straight into their own buffer.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A bound, not yet serving set of Kafka listeners over a [`Broker`].
 pub struct BoundBroker {
     broker: Arc<Broker>,
-    listener: TcpListener,
+    listeners: Vec<(Bound, TcpListener)>,
+    tls: Option<Arc<ServerTls>>,
 }
+
+/// How long a client has to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes of requests read but not yet answered (`queued.max.request.bytes`): a frame takes
 /// its size in permits before its body is read and gives them back once its response is
@@ -89,8 +105,8 @@ impl Budget {
 }
 
 impl BoundBroker {
-    /// Opens the engine ([`Broker::open`]) and binds its Kafka listener (`listen`). Must be
-    /// called inside a tokio runtime.
+    /// Opens the engine ([`Broker::open`]) and binds its Kafka listeners. Must be called
+    /// inside a tokio runtime.
     pub async fn open(
         config: crate::BrokerConfig,
         data_dir: &std::path::Path,
@@ -98,29 +114,70 @@ impl BoundBroker {
         Self::bind(Broker::open(config, data_dir)?).await
     }
 
-    /// Binds the Kafka listener (`listen`) in front of an open engine.
+    /// Binds the Kafka listeners (`listen`, or `listeners`) in front of an open engine, and
+    /// loads the TLS certificate if a listener needs it.
     pub async fn bind(broker: Arc<Broker>) -> Result<BoundBroker> {
         let config = &broker.config;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| Error::io(format!("binding Kafka listener {}", config.listen), e))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| Error::io("reading listener address", e))?;
-        let advertised = match &config.advertised_listener {
-            Some(a) => parse_host_port(a)?,
-            None => (local.ip().to_string(), i32::from(local.port())),
+        let tls = match &config.ssl {
+            Some(ssl) => Some(Arc::new(
+                ServerTls::load(ServerFiles {
+                    certificate: ssl.certificate.clone(),
+                    key: ssl.key.clone(),
+                    truststore: ssl.truststore.clone(),
+                    client_auth: ssl.client_auth,
+                })
+                .map_err(|e| Error::Metadata {
+                    path: PathBuf::from("worker.toml [broker.ssl]"),
+                    reason: e.to_string(),
+                })?,
+            )),
+            None => None,
         };
-        let _ = broker.advertised.set(advertised);
-        tracing::info!(listen = %local, "broker ready");
-        Ok(BoundBroker { broker, listener })
+        let mut listeners = Vec::new();
+        for listener in config.listeners()? {
+            let socket = TcpListener::bind(listener.addr).await.map_err(|e| {
+                Error::io(
+                    format!(
+                        "binding Kafka listener {} ({})",
+                        listener.name, listener.addr
+                    ),
+                    e,
+                )
+            })?;
+            let local = socket
+                .local_addr()
+                .map_err(|e| Error::io("reading listener address", e))?;
+            let advertised = listener
+                .advertised
+                .clone()
+                .unwrap_or_else(|| (local.ip().to_string(), i32::from(local.port())));
+            tracing::info!(listener = %listener.name, protocol = listener.protocol.name(), listen = %local, "broker listener ready");
+            let bound = Bound {
+                name: listener.name,
+                protocol: listener.protocol,
+                addr: local,
+                advertised,
+            };
+            listeners.push((bound, socket));
+        }
+        let _ = broker
+            .listeners
+            .set(listeners.iter().map(|(b, _)| b.clone()).collect());
+        Ok(BoundBroker {
+            broker,
+            listeners,
+            tls,
+        })
     }
 
-    /// The bound listener address.
+    /// The first listener's bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.listeners[0].0.addr
+    }
+
+    /// Every bound listener, in the order of `listeners`.
+    pub fn bound(&self) -> Vec<Bound> {
+        self.listeners.iter().map(|(b, _)| b.clone()).collect()
     }
 
     /// The broker, for in-process use.
@@ -130,33 +187,23 @@ impl BoundBroker {
 
     /// Serves until `shutdown` turns true, then shuts the broker down cleanly.
     pub async fn serve(self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
-        let BoundBroker { broker, listener } = self;
+        let BoundBroker {
+            broker,
+            listeners,
+            tls,
+        } = self;
         let background = tokio::spawn(broker.clone().maintain());
         let budget = Arc::new(Budget::new(broker.config.queued_max_request_bytes));
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(x) => x,
-                        Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
-                    };
-                    let open = broker.connections.fetch_add(1, Ordering::AcqRel) + 1;
-                    if open > broker.config.max_connections {
-                        broker.connections.fetch_sub(1, Ordering::AcqRel);
-                        tracing::warn!(%peer, limit = broker.config.max_connections, "max.connections reached; closing new connection");
-                        drop(stream);
-                        continue;
-                    }
-                    let (broker, budget) = (broker.clone(), budget.clone());
-                    tokio::spawn(async move {
-                        if let Err(e) = serve_connection(broker.clone(), budget, stream, peer).await {
-                            tracing::debug!(%peer, error = %e, "connection closed");
-                        }
-                        broker.connections.fetch_sub(1, Ordering::AcqRel);
-                    });
-                }
-                _ = shutdown.changed() => break,
-            }
+        let mut accepting = Vec::new();
+        for (index, (bound, socket)) in listeners.into_iter().enumerate() {
+            let (broker, budget, tls) = (broker.clone(), budget.clone(), tls.clone());
+            accepting.push(tokio::spawn(accept_loop(
+                broker, budget, tls, index, bound, socket,
+            )));
+        }
+        let _ = shutdown.changed().await;
+        for task in accepting {
+            task.abort();
         }
         background.abort();
         let b = broker.clone();
@@ -164,6 +211,90 @@ impl BoundBroker {
             .await
             .map_err(|e| Error::io("shutdown task", std::io::Error::other(e)))?
     }
+}
+
+/// Accepts connections on one listener, forever.
+async fn accept_loop(
+    broker: Arc<Broker>,
+    budget: Arc<Budget>,
+    tls: Option<Arc<ServerTls>>,
+    index: usize,
+    bound: Bound,
+    socket: TcpListener,
+) {
+    loop {
+        let (stream, peer) = match socket.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(listener = %bound.name, error = %e, "accept failed");
+                // Out of file descriptors, typically: give the others a moment to close.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let open = broker.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        if open > broker.config.max_connections {
+            broker.connections.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(%peer, limit = broker.config.max_connections, "max.connections reached; closing new connection");
+            drop(stream);
+            continue;
+        }
+        let (broker, budget) = (broker.clone(), budget.clone());
+        let tls = bound.protocol.tls().then(|| tls.clone()).flatten();
+        let sasl = bound.protocol.sasl();
+        tokio::spawn(async move {
+            stream.set_nodelay(true).ok();
+            let result = match tls {
+                None => {
+                    let session = Session::new(connectd_security::ANONYMOUS.into(), sasl);
+                    let (reader, writer) = stream.into_split();
+                    serve_connection(broker.clone(), budget, reader, writer, peer, index, session)
+                        .await
+                }
+                Some(tls) => match accept_tls(&tls, stream).await {
+                    Ok((stream, principal)) => {
+                        let session = Session::new(principal, sasl);
+                        let (reader, writer) = tokio::io::split(stream);
+                        serve_connection(
+                            broker.clone(),
+                            budget,
+                            reader,
+                            writer,
+                            peer,
+                            index,
+                            session,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection closed");
+            }
+            broker.connections.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}
+
+/// The TLS handshake, and the principal of the client's certificate if it showed one.
+async fn accept_tls(
+    tls: &ServerTls,
+    stream: TcpStream,
+) -> Result<(tokio_rustls::server::TlsStream<TcpStream>, String)> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+    let stream = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+        .await
+        .map_err(|_| Error::io("TLS handshake", std::io::ErrorKind::TimedOut.into()))?
+        .map_err(|e| Error::io("TLS handshake", e))?;
+    let principal = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(connectd_security::tls::certificate_principal)
+        .unwrap_or_else(|| connectd_security::ANONYMOUS.to_string());
+    Ok((stream, principal))
 }
 
 /// A started request: its header, response header version, the future of its response, and
@@ -216,15 +347,23 @@ impl Drop for Connected {
     }
 }
 
-async fn serve_connection(
+/// Serves one connection, plain or TLS, until the client closes it or sends something that
+/// closes it.
+async fn serve_connection<R, W>(
     broker: Arc<Broker>,
     budget: Arc<Budget>,
-    stream: TcpStream,
+    reader: R,
+    mut writer: W,
     peer: SocketAddr,
-) -> Result<()> {
-    stream.set_nodelay(true).ok();
+    listener: usize,
+    mut session: Session,
+) -> Result<()>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let _connected = Connected::new();
-    let (mut reader, mut writer) = stream.into_split();
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let (tx, mut rx) = mpsc::channel::<Pending>(PIPELINE_DEPTH);
     // Requests read and not yet answered: a connection is idle only when this is zero.
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -263,6 +402,7 @@ async fn serve_connection(
                 if crate::gather::write_parts(&mut writer, &parts)
                     .await
                     .is_err()
+                    || writer.flush().await.is_err()
                 {
                     break;
                 }
@@ -279,7 +419,8 @@ async fn serve_connection(
             }
             let len = (out.len() - 4) as i32;
             out[..4].copy_from_slice(&len.to_be_bytes());
-            if writer.write_all(&out).await.is_err() {
+            // A TLS writer holds records until flushed; a TCP one flushes nothing.
+            if writer.write_all(&out).await.is_err() || writer.flush().await.is_err() {
                 break;
             }
         }
@@ -308,13 +449,21 @@ async fn serve_connection(
             }
             let read_at = Instant::now();
             let mut frame = frame.freeze();
-            let Some((header, version, fut)) =
-                decode_and_start(&broker, &mut frame, &client_host, peer)
+            let connection = Connection {
+                host: &client_host,
+                peer,
+                listener,
+            };
+            let Some((header, version, fut, then)) =
+                decode_and_start(&broker, &mut frame, &connection, &mut session)
             else {
                 return Ok(());
             };
             in_flight.fetch_add(1, Ordering::AcqRel);
             if tx.send((header, version, fut, permit, read_at)).await.is_err() {
+                return Ok(());
+            }
+            if let Then::Close = then {
                 return Ok(());
             }
         }
@@ -339,49 +488,70 @@ impl Drop for Answered<'_> {
 }
 
 /// Reads the next frame's size. `None` when the peer closed the connection, or sent nothing
-/// for `idle` while no request of its was in flight. The bytes read so far survive a timeout,
-/// so a size that arrives slowly is never torn; the timer is armed only when nothing is
-/// waiting to be read.
-async fn read_size(
-    reader: &mut OwnedReadHalf,
+/// for `idle` while no request of its was in flight. Bytes already buffered are taken without
+/// arming a timer (a busy pipelined connection reads its next size straight away); the wait
+/// for more is cancel-safe, so a size that arrives slowly is never torn.
+async fn read_size<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
     idle: Duration,
     in_flight: &AtomicUsize,
 ) -> Result<Option<i32>> {
     let mut size = [0u8; 4];
     let mut got = 0;
     while got < 4 {
-        // Bytes already waiting are taken without arming a timer: a busy pipelined
-        // connection reads its next size straight away.
-        match reader.try_read(&mut size[got..]) {
-            Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => {
+        let buffered = reader.buffer();
+        if !buffered.is_empty() {
+            let n = buffered.len().min(4 - got);
+            size[got..got + n].copy_from_slice(&buffered[..n]);
+            reader.consume(n);
+            got += n;
+            continue;
+        }
+        match tokio::time::timeout(idle, reader.fill_buf()).await {
+            Ok(Ok([])) if got == 0 => return Ok(None),
+            Ok(Ok([])) => {
                 return Err(Error::io(
                     "reading frame size",
                     std::io::ErrorKind::UnexpectedEof.into(),
                 ));
             }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                match tokio::time::timeout(idle, reader.readable()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => return Err(Error::io("reading frame size", e)),
-                    Err(_) if in_flight.load(Ordering::Acquire) > 0 => {} // a long poll, not idle
-                    Err(_) => return Ok(None),
-                }
-            }
-            Err(e) => return Err(Error::io("reading frame size", e)),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(Error::io("reading frame size", e)),
+            Err(_) if in_flight.load(Ordering::Acquire) > 0 => {} // a long poll, not idle
+            Err(_) => return Ok(None),
         }
     }
     Ok(Some(i32::from_be_bytes(size)))
+}
+
+/// Where a frame came from.
+struct Connection<'a> {
+    host: &'a str,
+    peer: SocketAddr,
+    listener: usize,
+}
+
+/// What the connection does after a request is started.
+enum Then {
+    /// Reads the next request.
+    Read,
+    /// Writes the answers so far, then closes (a failed authentication).
+    Close,
 }
 
 /// Decodes one frame and starts its handler. `None` closes the connection.
 fn decode_and_start(
     broker: &Arc<Broker>,
     frame: &mut Bytes,
-    client_host: &str,
-    peer: SocketAddr,
-) -> Option<(RequestHeader, i16, BoxFuture<'static, Option<ResponseKind>>)> {
+    connection: &Connection<'_>,
+    session: &mut Session,
+) -> Option<(
+    RequestHeader,
+    i16,
+    BoxFuture<'static, Option<ResponseKind>>,
+    Then,
+)> {
+    let peer = connection.peer;
     let (header, key, version, request) = match frame::decode(frame) {
         Ok(Frame::Request {
             header,
@@ -395,32 +565,73 @@ fn decode_and_start(
                 .with_request_api_version(0)
                 .with_correlation_id(correlation_id);
             let response = handlers::api_versions_unsupported();
-            return Some((header, 0, Box::pin(async move { Some(response) })));
+            return Some((
+                header,
+                0,
+                Box::pin(async move { Some(response) }),
+                Then::Read,
+            ));
         }
         Err(e) => {
             tracing::warn!(%peer, error = %e, "closing connection");
             return None;
         }
     };
+    if !session.admits(key) {
+        tracing::warn!(%peer, api = ?key, "request before SASL authentication; closing connection");
+        return None;
+    }
+    let response_version = key.response_header_version(version);
+    // Authentication changes the connection's state before the next frame is read, so it
+    // runs here, in request order, not in a response future.
+    let security = Some(&broker.security);
+    let sasl = match &request {
+        RequestKind::SaslHandshake(req) => {
+            let (response, outcome) = session.handshake(security, req);
+            Some((ResponseKind::SaslHandshake(response), outcome))
+        }
+        RequestKind::SaslAuthenticate(req) => {
+            let (response, outcome) = session.authenticate(security, req);
+            match outcome {
+                Outcome::Continue => {
+                    tracing::debug!(%peer, principal = %session.principal(), "authenticated")
+                }
+                Outcome::Fail => tracing::info!(%peer, "SASL authentication failed"),
+            }
+            Some((ResponseKind::SaslAuthenticate(response), outcome))
+        }
+        _ => None,
+    };
+    if let Some((response, outcome)) = sasl {
+        return Some(match outcome {
+            Outcome::Continue => (
+                header,
+                response_version,
+                Box::pin(async move { Some(response) }),
+                Then::Read,
+            ),
+            Outcome::Fail => (
+                header,
+                response_version,
+                Box::pin(async move {
+                    tokio::time::sleep(crate::auth::FAILED_AUTHENTICATION_DELAY).await;
+                    Some(response)
+                }),
+                Then::Close,
+            ),
+        });
+    }
     let client = Client {
         id: header
             .client_id
             .as_ref()
             .map(|s| s.to_string())
             .unwrap_or_default(),
-        host: client_host.to_string(),
+        host: connection.host.to_string(),
         peer,
+        principal: session.principal(),
+        listener: connection.listener,
     };
     let fut = handlers::start(broker.clone(), &header, request, client);
-    Some((header, key.response_header_version(version), fut))
-}
-
-fn parse_host_port(s: &str) -> Result<(String, i32)> {
-    let bad = || Error::Metadata {
-        path: PathBuf::from("worker.toml [broker] advertised_listener"),
-        reason: format!("expected host:port, got {s:?}"),
-    };
-    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    Ok((host.to_string(), i32::from(port)))
+    Some((header, response_version, fut, Then::Read))
 }

@@ -1,6 +1,7 @@
 //! A blocking connection to one Kafka broker that sends one request at a time: just what
-//! group membership needs (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup),
-//! encoded and decoded by `kafka-protocol`.
+//! group membership needs (FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup) and
+//! the user admin of the CLI, encoded and decoded by `kafka-protocol`. Over TLS (rustls) and
+//! logged in with SASL when [`ClientSecurity`] says so.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -12,7 +13,53 @@ use bytes::{Buf, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 
+use connectd_security::plain::PlainMessage;
+use connectd_security::scram::ClientExchange;
+use kafka_protocol::messages::{SaslAuthenticateRequest, SaslHandshakeRequest};
+use rustls::pki_types::ServerName;
+
 use crate::Error;
+use crate::security::{ClientSecurity, SaslMechanism};
+
+/// A socket, plain or TLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
 
 /// Largest response accepted (a JoinGroup answer to the leader carries every member's
 /// metadata; 64 MiB is far beyond any real group).
@@ -33,19 +80,25 @@ pub fn is_own_connection(peer: SocketAddr) -> bool {
 }
 
 /// One broker connection.
-pub(crate) struct Connection {
-    stream: TcpStream,
+pub struct Connection {
+    stream: Stream,
     /// Our end, as listed in [`OPEN`].
     local: Option<SocketAddr>,
     /// `host:port`, for errors.
-    pub(crate) addr: String,
+    pub addr: String,
     client_id: String,
     correlation: i32,
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`) within `timeout`.
-    pub(crate) fn connect(addr: &str, client_id: &str, timeout: Duration) -> Result<Self, Error> {
+    /// Connects to `addr` (`host:port`) within `timeout`, then finishes TLS and logs in with
+    /// SASL as `security` says.
+    pub fn connect(
+        addr: &str,
+        client_id: &str,
+        timeout: Duration,
+        security: &ClientSecurity,
+    ) -> Result<Self, Error> {
         let io = |source| Error::Io {
             addr: addr.to_string(),
             source,
@@ -56,16 +109,40 @@ impl Connection {
                 Ok(stream) => {
                     stream.set_nodelay(true).map_err(io)?;
                     let local = stream.local_addr().ok();
+                    let stream = match &security.tls {
+                        None => Stream::Plain(stream),
+                        Some(config) => {
+                            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                            let host = host.trim_start_matches('[').trim_end_matches(']');
+                            let name = ServerName::try_from(host.to_string()).map_err(|e| {
+                                Error::Protocol {
+                                    addr: addr.to_string(),
+                                    what: format!("not a TLS server name: {e}"),
+                                }
+                            })?;
+                            let tls = rustls::ClientConnection::new(config.clone(), name).map_err(
+                                |e| Error::Protocol {
+                                    addr: addr.to_string(),
+                                    what: format!("TLS: {e}"),
+                                },
+                            )?;
+                            Stream::Tls(Box::new(rustls::StreamOwned::new(tls, stream)))
+                        }
+                    };
                     if let Some(local) = local {
                         OPEN.lock().unwrap_or_else(|e| e.into_inner()).insert(local);
                     }
-                    return Ok(Connection {
+                    let mut conn = Connection {
                         stream,
                         local,
                         addr: addr.to_string(),
                         client_id: client_id.to_string(),
                         correlation: 0,
-                    });
+                    };
+                    if let Some(login) = &security.sasl {
+                        conn.login(login, timeout)?;
+                    }
+                    return Ok(conn);
                 }
                 Err(e) => last = Some(e),
             }
@@ -75,8 +152,63 @@ impl Connection {
         })))
     }
 
+    /// SaslHandshake and SaslAuthenticate (KIP-152) with `login`'s mechanism.
+    fn login(
+        &mut self,
+        login: &crate::security::SaslLogin,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let refused = |addr: &str, what: String| Error::Protocol {
+            addr: addr.to_string(),
+            what: format!(
+                "SASL {} login as {}: {what}",
+                login.mechanism.name(),
+                login.user
+            ),
+        };
+        let handshake = SaslHandshakeRequest::default()
+            .with_mechanism(StrBytes::from_static_str(login.mechanism.name()));
+        let resp = self.send(&handshake, 1, timeout)?;
+        if resp.error_code != 0 {
+            let offered: Vec<&str> = resp.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(refused(
+                &self.addr,
+                format!("the broker offers {offered:?} (error {})", resp.error_code),
+            ));
+        }
+        let round = |conn: &mut Self, bytes: Vec<u8>| -> Result<bytes::Bytes, Error> {
+            let req = SaslAuthenticateRequest::default().with_auth_bytes(bytes.into());
+            let resp = conn.send(&req, 1, timeout)?;
+            if resp.error_code != 0 {
+                let message = resp.error_message.as_ref().map(|m| m.to_string());
+                return Err(refused(
+                    &conn.addr,
+                    message.unwrap_or_else(|| format!("error {}", resp.error_code)),
+                ));
+            }
+            Ok(resp.auth_bytes)
+        };
+        match login.mechanism {
+            SaslMechanism::Plain => {
+                round(self, PlainMessage::encode(&login.user, &login.password))?;
+            }
+            SaslMechanism::Scram(m) => {
+                let mut exchange = ClientExchange::new(m, &login.user, &login.password);
+                let server_first = round(self, exchange.first())?;
+                let client_final = exchange
+                    .respond(&server_first)
+                    .map_err(|e| refused(&self.addr, e.to_string()))?;
+                let server_final = round(self, client_final)?;
+                exchange
+                    .verify(&server_final)
+                    .map_err(|e| refused(&self.addr, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends `request` at `version` and waits up to `timeout` for its response.
-    pub(crate) fn send<R>(
+    pub fn send<R>(
         &mut self,
         request: &R,
         version: i16,
@@ -110,12 +242,21 @@ impl Connection {
         let mut frame = Vec::with_capacity(4 + body.len());
         frame.extend_from_slice(&(body.len() as i32).to_be_bytes());
         frame.extend_from_slice(&body);
-        self.stream.set_write_timeout(Some(timeout)).map_err(io)?;
-        self.stream.set_read_timeout(Some(timeout)).map_err(io)?;
-        self.stream.write_all(&frame).map_err(|e| Error::Io {
-            addr: self.addr.clone(),
-            source: e,
-        })?;
+        self.stream
+            .tcp()
+            .set_write_timeout(Some(timeout))
+            .map_err(io)?;
+        self.stream
+            .tcp()
+            .set_read_timeout(Some(timeout))
+            .map_err(io)?;
+        self.stream
+            .write_all(&frame)
+            .and_then(|()| self.stream.flush())
+            .map_err(|e| Error::Io {
+                addr: self.addr.clone(),
+                source: e,
+            })?;
         let mut len = [0u8; 4];
         self.stream.read_exact(&mut len).map_err(io)?;
         let len = i32::from_be_bytes(len);

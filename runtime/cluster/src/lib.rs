@@ -12,11 +12,13 @@
 //!   its old owner has stopped it, and tasks that do not move keep running.
 
 pub mod assignor;
-mod client;
+pub mod client;
 pub mod member;
+pub mod security;
 
-pub use client::is_own_connection;
+pub use client::{Connection, is_own_connection};
 pub use member::{GroupState, Membership, MembershipConfig, Tasks};
+pub use security::ClientSecurity;
 
 /// Errors from group membership.
 #[derive(Debug, thiserror::Error)]

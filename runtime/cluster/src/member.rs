@@ -58,6 +58,8 @@ pub struct MembershipConfig {
     /// Kafka's `rebalance.timeout.ms`: how long the coordinator waits for members to join
     /// again in a rebalance.
     pub rebalance_timeout: Duration,
+    /// TLS and SASL of the connections to the brokers.
+    pub security: crate::ClientSecurity,
 }
 
 /// What membership asks of the worker.
@@ -349,26 +351,32 @@ impl Member {
     fn find_coordinator(&mut self) -> Result<(), Error> {
         let mut errors = Vec::new();
         for addr in self.config.bootstrap_servers.clone() {
-            let found = Connection::connect(&addr, &self.config.worker_id, Duration::from_secs(5))
-                .and_then(|mut c| {
-                    let req = FindCoordinatorRequest::default()
-                        .with_key(str(&self.config.group_id))
-                        .with_key_type(0);
-                    let resp = c.send(&req, FIND_COORDINATOR_V, self.request_timeout())?;
-                    if resp.error_code != 0 {
-                        return Err(Error::Coordinator(format!(
-                            "{addr}: FindCoordinator: {}",
-                            error_name(resp.error_code)
-                        )));
-                    }
-                    Ok(format!("{}:{}", resp.host, resp.port))
-                });
+            let found = Connection::connect(
+                &addr,
+                &self.config.worker_id,
+                Duration::from_secs(5),
+                &self.config.security,
+            )
+            .and_then(|mut c| {
+                let req = FindCoordinatorRequest::default()
+                    .with_key(str(&self.config.group_id))
+                    .with_key_type(0);
+                let resp = c.send(&req, FIND_COORDINATOR_V, self.request_timeout())?;
+                if resp.error_code != 0 {
+                    return Err(Error::Coordinator(format!(
+                        "{addr}: FindCoordinator: {}",
+                        error_name(resp.error_code)
+                    )));
+                }
+                Ok(format!("{}:{}", resp.host, resp.port))
+            });
             match found {
                 Ok(coordinator) => {
                     let conn = Connection::connect(
                         &coordinator,
                         &self.config.worker_id,
                         Duration::from_secs(5),
+                        &self.config.security,
                     )?;
                     tracing::info!(group = %self.config.group_id, coordinator = %coordinator, "found the group coordinator");
                     self.conn = Some(conn);

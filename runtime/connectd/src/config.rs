@@ -326,21 +326,32 @@ impl WorkerFile {
                 );
             }
             // Group membership is spoken by connectd itself (librdkafka has no custom group
-            // protocols), over plain TCP.
-            if let Some((_, protocol)) = kafka.iter().find(|(k, _)| k == "security.protocol")
-                && !protocol.eq_ignore_ascii_case("plaintext")
-            {
-                anyhow::bail!(
-                    "{}: [cluster] with [kafka] security.protocol = {protocol:?}: group membership speaks PLAINTEXT only in this release; reach the cluster through a plaintext listener, or run without [cluster]",
-                    path.display()
-                );
-            }
+            // protocols): its TLS and SASL come from the same [kafka] properties.
+            connectd_cluster::ClientSecurity::from_properties(&kafka)
+                .map_err(|e| anyhow::anyhow!("{}: [cluster]: {e}", path.display()))?;
             if raw.worker.plugin_dir.is_none() {
                 anyhow::bail!(
                     "{}: [cluster] shares connectors' tasks, so [worker] needs plugin_dir and connectors_dir",
                     path.display()
                 );
             }
+        }
+        let mut broker = broker;
+        if let Some(password) = broker.sasl.admin_password.take() {
+            broker.sasl.admin_password = Some(resolve_secret(&password).map_err(|e| {
+                anyhow::anyhow!("{}: [broker.sasl] admin_password: {e}", path.display())
+            })?);
+        }
+        if broker
+            .sasl
+            .admin_password
+            .as_deref()
+            .is_some_and(str::is_empty)
+        {
+            anyhow::bail!(
+                "{}: [broker.sasl] admin_password: empty; the admin user needs a password",
+                path.display()
+            );
         }
         let mut file = WorkerFile {
             worker: raw.worker,
@@ -383,6 +394,23 @@ impl WorkerFile {
                 *dir = base.join(&*dir);
             }
         }
+        if let Some(ssl) = &mut file.broker.ssl {
+            for p in [
+                Some(&mut ssl.certificate),
+                Some(&mut ssl.key),
+                ssl.truststore.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        file.broker
+            .listeners()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if file.worker.plugin_dir.is_some() != file.worker.connectors_dir.is_some() {
             anyhow::bail!(
                 "{}: [worker] needs both plugin_dir and connectors_dir to run connectors (or neither)",
@@ -391,6 +419,25 @@ impl WorkerFile {
         }
         Ok(file)
     }
+}
+
+/// A secret as worker.toml may give it: `${env:NAME}` (the variable), `${file:/path}` (the
+/// file's first line), or the text itself.
+fn resolve_secret(text: &str) -> std::result::Result<String, String> {
+    if let Some(name) = text
+        .strip_prefix("${env:")
+        .and_then(|t| t.strip_suffix('}'))
+    {
+        return std::env::var(name).map_err(|_| format!("environment variable {name} is not set"));
+    }
+    if let Some(file) = text
+        .strip_prefix("${file:")
+        .and_then(|t| t.strip_suffix('}'))
+    {
+        let content = std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?;
+        return Ok(content.lines().next().unwrap_or_default().to_string());
+    }
+    Ok(text.to_string())
 }
 
 /// `text` with every `${env:NAME}` replaced by the variable's value; the name of a variable

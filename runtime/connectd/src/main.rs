@@ -33,6 +33,8 @@ enum Command {
     Consume(cli::consume::ConsumeArgs),
     /// List and describe consumer groups.
     Groups(cli::groups::GroupsArgs),
+    /// Create, list and delete SCRAM users (KIP-554).
+    Users(cli::users::UsersArgs),
     /// Measure produce and consume throughput.
     Perf(cli::perf::PerfArgs),
     /// Manage a running worker's connectors through its REST API.
@@ -82,6 +84,7 @@ fn main() -> Result<()> {
         (Some(Command::Produce(a)), _) => cli::produce::run(a),
         (Some(Command::Consume(a)), _) => cli::consume::run(a),
         (Some(Command::Groups(a)), _) => cli::groups::run(a),
+        (Some(Command::Users(a)), _) => cli::users::run(a),
         (Some(Command::Perf(a)), _) => cli::perf::run(a),
         (Some(Command::Connectors(a)), _) => cli::connectors::run(a),
         (Some(Command::Plugins(a)), _) => cli::connectors::run_plugins(a),
@@ -141,11 +144,11 @@ fn run_worker(
         let (broker, serving) = match &file.mode {
             config::BrokerMode::Embedded => {
                 let reserved = reserved(&file);
-                let bound = connectd_broker::BoundBroker::open(file.broker, &file.worker.data_dir).await?;
+                let bound = connectd_broker::BoundBroker::open(file.broker.clone(), &file.worker.data_dir).await?;
                 if let Some(reserved) = reserved {
                     bound.broker().reserve(reserved);
                 }
-                broker_addr = Some(bound.local_addr().to_string());
+                broker_addr = Some(worker_listener(&file.broker, &bound.bound())?);
                 tracing::info!(kafka = %bound.local_addr(), data_dir = %file.worker.data_dir.display(), "connectd running; Ctrl-C or SIGTERM stops it cleanly");
                 let broker = bound.broker();
                 (Some(broker), Some(tokio::spawn(bound.serve(stop_rx))))
@@ -156,6 +159,8 @@ fn run_worker(
             }
         };
         let mut api = None;
+        // Checked when worker.toml was read.
+        let kafka_security = connectd_cluster::ClientSecurity::from_properties(&file.kafka)?;
         let worker = match (&file.worker.plugin_dir, &file.worker.connectors_dir) {
             (Some(plugin_dir), Some(connectors_dir)) => {
                 let settings = connectd_worker::WorkerSettings {
@@ -190,11 +195,15 @@ fn run_worker(
                         bootstrap_servers: match (&file.mode, &broker) {
                             (config::BrokerMode::Kafka { bootstrap_servers }, _) => bootstrap_servers.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
                             // One worker is both the broker and a member: it joins over the wire.
-                            (config::BrokerMode::Embedded, _) => vec![broker_addr.clone().unwrap_or_default()],
+                            (config::BrokerMode::Embedded, _) => broker_addr.iter().map(|(addr, _)| addr.clone()).collect(),
                         },
                         session_timeout: std::time::Duration::from_millis(c.session_timeout_ms),
                         heartbeat_interval: std::time::Duration::from_millis(c.heartbeat_interval_ms),
                         rebalance_timeout: std::time::Duration::from_millis(c.rebalance_timeout_ms),
+                        security: match &file.mode {
+                            config::BrokerMode::Kafka { .. } => kafka_security.clone(),
+                            config::BrokerMode::Embedded => broker_addr.as_ref().map(|(_, security)| security.clone()).unwrap_or_default(),
+                        },
                     }),
                 };
                 let backend: std::sync::Arc<dyn connectd_worker::backend::TopicBackend> = match (&file.mode, &broker) {
@@ -246,7 +255,12 @@ fn run_worker(
 /// Connect group and its sinks' groups (`connect-<name>`), for this process's own connections
 /// and the listed addresses.
 fn reserved(file: &config::WorkerFile) -> Option<connectd_broker::Reserved> {
-    let clients = file.broker.internal_allowed_clients.clone()?;
+    // A broker that authenticates always keeps them for the workers' principal.
+    let clients = match &file.broker.internal_allowed_clients {
+        Some(clients) => clients.clone(),
+        None if file.broker.authenticates() => Vec::new(),
+        None => return None,
+    };
     let w = &file.worker;
     Some(connectd_broker::Reserved {
         topics: vec![
@@ -258,7 +272,60 @@ fn reserved(file: &config::WorkerFile) -> Option<connectd_broker::Reserved> {
         group_prefixes: vec!["connect-".to_string()],
         clients,
         own: connectd_cluster::is_own_connection,
+        principal: file
+            .broker
+            .sasl
+            .admin_user
+            .as_deref()
+            .map(connectd_security::user_principal),
     })
+}
+
+/// Where this worker's own group membership joins its embedded broker, and how: the
+/// advertised address of `[broker] worker_listener` (default the first listener), over TLS
+/// that trusts the certificates of `[broker.ssl] certificate` and logging in as
+/// `[broker.sasl] admin_user`.
+fn worker_listener(
+    config: &connectd_broker::BrokerConfig,
+    bound: &[connectd_broker::listeners::Bound],
+) -> Result<(String, connectd_cluster::ClientSecurity)> {
+    let listener = match &config.worker_listener {
+        Some(name) => bound.iter().find(|b| b.name.eq_ignore_ascii_case(name)),
+        None => bound.first(),
+    }
+    .context("[broker] worker_listener names no bound listener")?;
+    let addr = format!("{}:{}", listener.advertised.0, listener.advertised.1);
+    let mut security = connectd_cluster::ClientSecurity::default();
+    if listener.protocol.tls() {
+        let ssl = config
+            .ssl
+            .as_ref()
+            .context("[broker.ssl] is needed for a TLS listener")?;
+        let tls = connectd_security::tls::client_config(Some(&ssl.certificate), None)
+            .context("[broker] worker_listener: trusting [broker.ssl] certificate")?;
+        security.tls = Some(std::sync::Arc::new(tls));
+    }
+    if listener.protocol.sasl() {
+        let (Some(user), Some(password)) = (&config.sasl.admin_user, &config.sasl.admin_password)
+        else {
+            anyhow::bail!(
+                "[broker] worker_listener {} authenticates with SASL: set [broker.sasl] admin_user and admin_password, which this worker logs in as",
+                listener.name
+            );
+        };
+        let mechanism = config
+            .sasl
+            .enabled_mechanisms
+            .iter()
+            .find_map(|m| connectd_security::scram::Mechanism::from_name(m))
+            .context("[broker.sasl] enabled_mechanisms: the worker logs in with SCRAM; enable SCRAM-SHA-512 or SCRAM-SHA-256")?;
+        security.sasl = Some(connectd_cluster::security::SaslLogin {
+            mechanism: connectd_cluster::security::SaslMechanism::Scram(mechanism),
+            user: user.clone(),
+            password: password.clone(),
+        });
+    }
+    Ok((addr, security))
 }
 
 fn allowed_hosts(section: &config::ApiSection) -> Vec<String> {

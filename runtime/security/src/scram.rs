@@ -145,6 +145,11 @@ mod b64 {
     }
 }
 
+/// A fresh random salt.
+pub fn new_salt() -> [u8; 24] {
+    rand::random()
+}
+
 /// Checks an iteration count against Kafka's bounds.
 pub fn check_iterations(iterations: u32) -> Result<(), Error> {
     if (MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
@@ -160,7 +165,7 @@ impl Credential {
     /// A credential for `password`, with a fresh random salt.
     pub fn new(mechanism: Mechanism, password: &str, iterations: u32) -> Result<Self, Error> {
         check_iterations(iterations)?;
-        let salt: [u8; 24] = rand::random();
+        let salt = new_salt();
         let salted = mechanism.salted_password(password.as_bytes(), &salt, iterations);
         Ok(Credential::from_salted_password(
             mechanism, &salted, &salt, iterations,
@@ -314,6 +319,11 @@ impl ClientFirst {
 }
 
 impl ServerExchange {
+    /// The mechanism of this exchange.
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+
     /// Checks the client's final message; on success, the user name and the server's final
     /// message (`v=<signature>`).
     pub fn finish(self, message: &[u8]) -> Result<(String, Vec<u8>), Error> {

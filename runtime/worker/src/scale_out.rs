@@ -42,6 +42,8 @@ pub struct ClusterSettings {
     pub heartbeat_interval: Duration,
     /// Kafka's `rebalance.timeout.ms`.
     pub rebalance_timeout: Duration,
+    /// TLS and SASL of the membership's broker connections.
+    pub security: connectd_cluster::ClientSecurity,
 }
 
 /// What the group asks of this worker, answered by its supervisor.
@@ -124,6 +126,7 @@ impl Cluster {
             session_timeout: settings.session_timeout,
             heartbeat_interval: settings.heartbeat_interval,
             rebalance_timeout: settings.rebalance_timeout,
+            security: settings.security.clone(),
         };
         let membership = Membership::start(config, tasks)?;
         let rejoin = membership.rejoin_flag();

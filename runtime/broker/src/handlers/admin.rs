@@ -23,6 +23,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{Client, RESERVED, str};
+use crate::auth::acls::Operation;
 use crate::engine::Broker;
 use crate::{Error, Result};
 
@@ -36,8 +37,15 @@ const SOURCE_DEFAULT: i8 = 5;
 
 /// Runs blocking topic-admin work off the async threads, flattening the join error.
 /// Refuses a reserved topic to a client that may not use it ([`crate::reserved`]).
-fn permit(broker: &Broker, client: &Client, topic: &str) -> Result<()> {
-    if client.refuses_topic(broker, topic) {
+fn permit(broker: &Broker, client: &Client, operation: Operation, topic: &str) -> Result<()> {
+    // Kafka lets CREATE on the cluster create any topic.
+    let by_cluster =
+        operation == Operation::Create && !client.refuses_cluster(broker, Operation::Create);
+    let reserved = broker
+        .reserved
+        .get()
+        .is_some_and(|r| r.refuses_topic(client, topic));
+    if reserved || (!by_cluster && client.refuses_topic(broker, operation, topic)) {
         return Err(Error::kafka(
             E::TopicAuthorizationFailed,
             format!("topic {topic} is {RESERVED}"),
@@ -88,7 +96,7 @@ pub(super) async fn create_topics(
                     .map(|v| (c.name.to_string(), v.to_string()))
             })
             .collect();
-        let outcome = if let Err(e) = permit(&broker, &client, &name) {
+        let outcome = if let Err(e) = permit(&broker, &client, Operation::Create, &name) {
             Err(e)
         } else if t.replication_factor != -1 && t.replication_factor != 1 {
             Err(Error::kafka(
@@ -167,7 +175,7 @@ pub(super) async fn delete_topics(
                 E::UnknownTopicId,
                 format!("unknown topic id {id}"),
             )),
-            Some(n) => match permit(&broker, &client, &n) {
+            Some(n) => match permit(&broker, &client, Operation::Delete, &n) {
                 Err(e) => Err(e),
                 Ok(()) => {
                     let b = broker.clone();
@@ -237,7 +245,7 @@ pub(super) async fn create_partitions(
         });
         let outcome = match misplaced
             .map(Err)
-            .unwrap_or_else(|| permit(&broker, &client, &name))
+            .unwrap_or_else(|| permit(&broker, &client, Operation::Alter, &name))
         {
             Err(e) => Err(e),
             Ok(()) => {
@@ -281,14 +289,10 @@ fn describe_broker(broker: &Broker, keys: Option<&[String]>) -> Vec<DescribeConf
     let c = &broker.config;
     let entries = [
         ("node.id", c.node_id.to_string()),
-        ("listeners", format!("PLAINTEXT://{}", c.listen)),
+        ("listeners", broker.listener_list(|b| b.addr.to_string())),
         (
             "advertised.listeners",
-            format!(
-                "PLAINTEXT://{}:{}",
-                broker.advertised().0,
-                broker.advertised().1
-            ),
+            broker.listener_list(|b| format!("{}:{}", b.advertised.0, b.advertised.1)),
         ),
         (
             "auto.create.topics.enable",
@@ -349,8 +353,13 @@ pub(super) async fn describe_configs(
             .with_resource_type(res.resource_type)
             .with_resource_name(res.resource_name.clone());
         match res.resource_type {
-            RESOURCE_TOPIC => match permit(&broker, &client, res.resource_name.as_str())
-                .map(|()| broker.topics.get(res.resource_name.as_str()))
+            RESOURCE_TOPIC => match permit(
+                &broker,
+                &client,
+                Operation::DescribeConfigs,
+                res.resource_name.as_str(),
+            )
+            .map(|()| broker.topics.get(res.resource_name.as_str()))
             {
                 Err(e) => {
                     r.error_code = e.code();
@@ -367,6 +376,10 @@ pub(super) async fn describe_configs(
                     )));
                 }
             },
+            RESOURCE_BROKER if client.refuses_cluster(&broker, Operation::DescribeConfigs) => {
+                r.error_code = E::ClusterAuthorizationFailed.code();
+                r.error_message = Some(str(RESERVED));
+            }
             RESOURCE_BROKER => r.configs = describe_broker(&broker, keys.as_deref()),
             other => {
                 r.error_code = E::InvalidRequest.code();
@@ -401,7 +414,7 @@ async fn alter_topic(
             format!("config resource type {resource_type} is not supported"),
         ));
     }
-    permit(broker, client, name)?;
+    permit(broker, client, Operation::AlterConfigs, name)?;
     let topic = broker
         .topics
         .get(name)

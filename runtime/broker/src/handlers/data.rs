@@ -26,6 +26,7 @@ use kafka_protocol::messages::{
 };
 
 use super::{Client, RESERVED, str};
+use crate::auth::acls::Operation;
 use crate::engine::Broker;
 use crate::topics::{Topic, validate_topic_name};
 use crate::{Error, now_ms};
@@ -42,7 +43,7 @@ pub(super) fn produce(
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let transactional = req.transactional_id.is_some();
     for topic_data in req.topic_data {
-        let refused = client.refuses_topic(&broker, topic_data.name.as_str());
+        let refused = client.refuses_topic(&broker, Operation::Write, topic_data.name.as_str());
         let topic = broker.topics.get(topic_data.name.as_str());
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for pd in topic_data.partition_data {
@@ -207,7 +208,7 @@ fn read_fetch(
     let mut errors = false;
     let mut topics = Vec::with_capacity(req.topics.len());
     for ft in &req.topics {
-        let refused = client.refuses_topic(broker, ft.topic.as_str());
+        let refused = client.refuses_topic(broker, Operation::Read, ft.topic.as_str());
         let topic = broker.topics.get(ft.topic.as_str()).filter(|_| !refused);
         let mut partitions = Vec::with_capacity(ft.partitions.len());
         for fp in &ft.partitions {
@@ -276,7 +277,7 @@ pub(super) async fn list_offsets(
 ) -> ListOffsetsResponse {
     let mut topics = Vec::new();
     for t in req.topics {
-        let refused = client.refuses_topic(&broker, t.name.as_str());
+        let refused = client.refuses_topic(&broker, Operation::Describe, t.name.as_str());
         let topic = broker.topics.get(t.name.as_str()).filter(|_| !refused);
         let mut partitions = Vec::new();
         for p in t.partitions {
@@ -366,7 +367,7 @@ pub(super) async fn metadata(
     client: Client,
 ) -> MetadataResponse {
     let node = BrokerId(broker.config.node_id);
-    let (host, port) = broker.advertised();
+    let (host, port) = broker.advertised(client.listener);
     let brokers = vec![
         MetadataResponseBroker::default()
             .with_node_id(node)
@@ -386,14 +387,14 @@ pub(super) async fn metadata(
     match requested {
         None => {
             for t in broker.topics.all() {
-                if !client.refuses_topic(&broker, &t.name) {
+                if !client.refuses_topic(&broker, Operation::Describe, &t.name) {
                     topics.push(topic_metadata(&t, node));
                 }
             }
         }
         Some(names) => {
             for name in names {
-                if client.refuses_topic(&broker, &name) {
+                if client.refuses_topic(&broker, Operation::Describe, &name) {
                     topics.push(
                         MetadataResponseTopic::default()
                             .with_name(Some(TopicName(str(name))))
@@ -406,6 +407,8 @@ pub(super) async fn metadata(
                     && req.allow_auto_topic_creation
                     && broker.config.auto_create_topics_enable
                     && validate_topic_name(&name).is_ok()
+                    && (!client.refuses_cluster(&broker, Operation::Create)
+                        || !client.refuses_topic(&broker, Operation::Create, &name))
                 {
                     let b = broker.clone();
                     let n = name.clone();
@@ -465,7 +468,23 @@ fn topic_metadata(topic: &Topic, node: BrokerId) -> MetadataResponseTopic {
 pub(super) async fn init_producer_id(
     broker: Arc<Broker>,
     req: InitProducerIdRequest,
+    client: Client,
 ) -> InitProducerIdResponse {
+    // An idempotent producer needs IdempotentWrite on the cluster, or Write on some topic
+    // (Kafka 3.0's rule).
+    let idempotent = !client.refuses_cluster(&broker, Operation::IdempotentWrite)
+        || broker.security.acls.authorize_any(
+            &client.principal,
+            &client.host,
+            Operation::Write,
+            crate::auth::acls::ResourceType::Topic,
+        );
+    if !idempotent {
+        return InitProducerIdResponse::default()
+            .with_error_code(E::ClusterAuthorizationFailed.code())
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
     if req.transactional_id.is_some() {
         return InitProducerIdResponse::default()
             .with_error_code(E::TransactionalIdAuthorizationFailed.code())
@@ -504,7 +523,7 @@ pub(super) async fn delete_records(
 ) -> DeleteRecordsResponse {
     let mut topics = Vec::new();
     for t in req.topics {
-        let refused = client.refuses_topic(&broker, t.name.as_str());
+        let refused = client.refuses_topic(&broker, Operation::Delete, t.name.as_str());
         let topic = broker.topics.get(t.name.as_str()).filter(|_| !refused);
         let mut partitions = Vec::new();
         for p in t.partitions {

@@ -29,6 +29,7 @@ use kafka_protocol::messages::{
 
 use super::Client;
 use super::str;
+use crate::auth::acls::Operation;
 use crate::engine::Broker;
 use crate::groups::{Committed, JoinArgs};
 
@@ -39,13 +40,18 @@ pub(super) async fn find_coordinator(
     broker: Arc<Broker>,
     req: FindCoordinatorRequest,
     version: i16,
+    client: Client,
 ) -> FindCoordinatorResponse {
-    let (host, port) = broker.advertised();
+    let (host, port) = broker.advertised(client.listener);
     let node = BrokerId(broker.config.node_id);
-    let error = if req.key_type == KEY_TYPE_TRANSACTION {
-        E::CoordinatorNotAvailable.code()
-    } else {
-        0
+    let error = |key: &str| {
+        if req.key_type == KEY_TYPE_TRANSACTION {
+            E::CoordinatorNotAvailable.code()
+        } else if client.refuses_group(&broker, Operation::Describe, key) {
+            E::GroupAuthorizationFailed.code()
+        } else {
+            0
+        }
     };
     if version >= 4 {
         let coordinators = req
@@ -57,13 +63,13 @@ pub(super) async fn find_coordinator(
                     .with_node_id(node)
                     .with_host(str(host.clone()))
                     .with_port(port)
-                    .with_error_code(error)
+                    .with_error_code(error(k.as_str()))
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
     FindCoordinatorResponse::default()
-        .with_error_code(error)
+        .with_error_code(error(req.key.as_str()))
         .with_node_id(node)
         .with_host(str(host))
         .with_port(port)
@@ -75,7 +81,7 @@ pub(super) async fn join_group(
     version: i16,
     client: Client,
 ) -> JoinGroupResponse {
-    if client.refuses_group(&broker, req.group_id.as_str()) {
+    if client.refuses_group(&broker, Operation::Read, req.group_id.as_str()) {
         return JoinGroupResponse::default()
             .with_error_code(E::GroupAuthorizationFailed.code())
             .with_generation_id(-1);
@@ -127,7 +133,7 @@ pub(super) async fn sync_group(
     req: SyncGroupRequest,
     client: Client,
 ) -> SyncGroupResponse {
-    if client.refuses_group(&broker, req.group_id.as_str()) {
+    if client.refuses_group(&broker, Operation::Read, req.group_id.as_str()) {
         return SyncGroupResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
     }
     let assignments = req
@@ -156,7 +162,7 @@ pub(super) async fn heartbeat(
     req: HeartbeatRequest,
     client: Client,
 ) -> HeartbeatResponse {
-    if client.refuses_group(&broker, req.group_id.as_str()) {
+    if client.refuses_group(&broker, Operation::Read, req.group_id.as_str()) {
         return HeartbeatResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
     }
     HeartbeatResponse::default().with_error_code(broker.groups.heartbeat(
@@ -172,7 +178,7 @@ pub(super) async fn leave_group(
     version: i16,
     client: Client,
 ) -> LeaveGroupResponse {
-    if client.refuses_group(&broker, req.group_id.as_str()) {
+    if client.refuses_group(&broker, Operation::Read, req.group_id.as_str()) {
         return LeaveGroupResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
     }
     let members: Vec<(String, Option<String>)> = if version >= 3 {
@@ -214,7 +220,7 @@ pub(super) async fn offset_commit(
     client: Client,
 ) -> OffsetCommitResponse {
     let group = req.group_id.to_string();
-    let check = if client.refuses_group(&broker, &group) {
+    let check = if client.refuses_group(&broker, Operation::Read, &group) {
         E::GroupAuthorizationFailed.code()
     } else {
         broker.groups.check_commit(
@@ -231,6 +237,8 @@ pub(super) async fn offset_commit(
         for p in &t.partitions {
             let code = if check != 0 {
                 check
+            } else if client.refuses_topic(&broker, Operation::Read, t.name.as_str()) {
+                E::TopicAuthorizationFailed.code()
             } else if topic
                 .as_ref()
                 .and_then(|tp| tp.partition(p.partition_index))
@@ -324,7 +332,7 @@ pub(super) async fn offset_fetch(
             .groups
             .iter()
             .map(|g| {
-                if client.refuses_group(&broker, g.group_id.as_str()) {
+                if client.refuses_group(&broker, Operation::Describe, g.group_id.as_str()) {
                     return OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id.clone())
                         .with_error_code(E::GroupAuthorizationFailed.code());
@@ -365,7 +373,7 @@ pub(super) async fn offset_fetch(
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    if client.refuses_group(&broker, req.group_id.as_str()) {
+    if client.refuses_group(&broker, Operation::Describe, req.group_id.as_str()) {
         return OffsetFetchResponse::default().with_error_code(E::GroupAuthorizationFailed.code());
     }
     let wanted = req.topics.as_ref().map(|ts| {
@@ -415,7 +423,7 @@ pub(super) async fn list_groups(
         .list()
         .into_iter()
         .filter(|g| filter.is_empty() || filter.contains(&g.state.to_lowercase()))
-        .filter(|g| !client.refuses_group(&broker, &g.group))
+        .filter(|g| !client.refuses_group(&broker, Operation::Describe, &g.group))
         .map(|g| {
             ListedGroup::default()
                 .with_group_id(GroupId(str(g.group)))
@@ -436,7 +444,7 @@ pub(super) async fn describe_groups(
         .groups
         .iter()
         .map(|g| {
-            if client.refuses_group(&broker, g.as_str()) {
+            if client.refuses_group(&broker, Operation::Describe, g.as_str()) {
                 return DescribedGroup::default()
                     .with_group_id(g.clone())
                     .with_error_code(E::GroupAuthorizationFailed.code());
@@ -475,7 +483,7 @@ pub(super) async fn delete_groups(
     for g in req.groups_names {
         let b = broker.clone();
         let id = g.to_string();
-        let code = if client.refuses_group(&broker, &id) {
+        let code = if client.refuses_group(&broker, Operation::Delete, &id) {
             E::GroupAuthorizationFailed.code()
         } else {
             match tokio::task::spawn_blocking(move || b.groups.delete(&id)).await {

@@ -5,6 +5,7 @@ mod admin;
 mod data;
 pub(crate) use data::describe_metrics;
 mod group;
+mod security;
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiVersionsResponse, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
 
+use crate::auth::acls::{Operation, ResourceType};
 use crate::engine::Broker;
 use crate::versions::{SUPPORTED, supported_versions};
 
@@ -25,29 +27,63 @@ pub(crate) struct Client {
     pub host: String,
     /// The peer's address and port.
     pub peer: std::net::SocketAddr,
+    /// The principal the connection authenticated as (`User:ANONYMOUS` if none).
+    pub principal: std::sync::Arc<str>,
+    /// The listener it came through, by index.
+    pub listener: usize,
 }
 
 impl Client {
-    /// Whether this client must be refused the topic `name` ([`crate::reserved`]).
-    pub(crate) fn refuses_topic(&self, broker: &Broker, name: &str) -> bool {
-        broker
+    /// Whether this client must be refused `operation` on the topic `name`: a name reserved
+    /// for the workers ([`crate::reserved`]) it may not use, or an ACL check that fails.
+    pub(crate) fn refuses_topic(&self, broker: &Broker, operation: Operation, name: &str) -> bool {
+        let reserved = broker
             .reserved
             .get()
-            .is_some_and(|r| r.refuses_topic(self.peer, name))
+            .is_some_and(|r| r.refuses_topic(self, name));
+        reserved || !self.authorized(broker, operation, ResourceType::Topic, name)
     }
 
-    /// Whether this client must be refused the group `name` ([`crate::reserved`]).
-    pub(crate) fn refuses_group(&self, broker: &Broker, name: &str) -> bool {
-        broker
+    /// Whether this client must be refused `operation` on the group `name`.
+    pub(crate) fn refuses_group(&self, broker: &Broker, operation: Operation, name: &str) -> bool {
+        let reserved = broker
             .reserved
             .get()
-            .is_some_and(|r| r.refuses_group(self.peer, name))
+            .is_some_and(|r| r.refuses_group(self, name));
+        reserved || !self.authorized(broker, operation, ResourceType::Group, name)
+    }
+
+    /// Whether this client must be refused `operation` on the cluster.
+    pub(crate) fn refuses_cluster(&self, broker: &Broker, operation: Operation) -> bool {
+        !self.authorized(broker, operation, ResourceType::Cluster, CLUSTER)
+    }
+
+    fn authorized(
+        &self,
+        broker: &Broker,
+        operation: Operation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        let allowed = broker.security.acls.authorize(
+            &self.principal,
+            &self.host,
+            operation,
+            resource_type,
+            name,
+        );
+        if !allowed {
+            tracing::debug!(principal = %self.principal, host = %self.host, ?operation, ?resource_type, name, "denied");
+        }
+        allowed
     }
 }
 
-/// Why a reserved name is refused, for error messages.
-pub(crate) const RESERVED: &str =
-    "reserved for connectd workers ([broker] internal_allowed_clients)";
+/// The cluster resource's name in ACLs.
+pub(crate) const CLUSTER: &str = "kafka-cluster";
+
+/// Why a request was refused, for error messages.
+pub(crate) const RESERVED: &str = "not authorized: an ACL does not allow it to this principal, or it is reserved for connectd workers";
 
 fn api_versions() -> ApiVersionsResponse {
     let keys = SUPPORTED
@@ -98,7 +134,7 @@ pub(crate) fn start(
             respond!(ListOffsets, data::list_offsets(broker, req, client))
         }
         RequestKind::InitProducerId(req) => {
-            respond!(InitProducerId, data::init_producer_id(broker, req))
+            respond!(InitProducerId, data::init_producer_id(broker, req, client))
         }
         RequestKind::DeleteRecords(req) => {
             respond!(DeleteRecords, data::delete_records(broker, req, client))
@@ -133,7 +169,7 @@ pub(crate) fn start(
         ),
         RequestKind::FindCoordinator(req) => respond!(
             FindCoordinator,
-            group::find_coordinator(broker, req, version)
+            group::find_coordinator(broker, req, version, client)
         ),
         RequestKind::JoinGroup(req) => {
             respond!(JoinGroup, group::join_group(broker, req, version, client))
@@ -161,8 +197,26 @@ pub(crate) fn start(
         RequestKind::DeleteGroups(req) => {
             respond!(DeleteGroups, group::delete_groups(broker, req, client))
         }
+        RequestKind::DescribeUserScramCredentials(req) => respond!(
+            DescribeUserScramCredentials,
+            security::describe_user_scram_credentials(broker, req, client)
+        ),
+        RequestKind::AlterUserScramCredentials(req) => respond!(
+            AlterUserScramCredentials,
+            security::alter_user_scram_credentials(broker, req, client)
+        ),
+        RequestKind::CreateAcls(req) => {
+            respond!(CreateAcls, security::create_acls(broker, req, client))
+        }
+        RequestKind::DescribeAcls(req) => {
+            respond!(DescribeAcls, security::describe_acls(broker, req, client))
+        }
+        RequestKind::DeleteAcls(req) => {
+            respond!(DeleteAcls, security::delete_acls(broker, req, client))
+        }
         other => {
-            // Unreachable: the server refuses versions of APIs not in SUPPORTED before decoding.
+            // Unreachable (SaslHandshake and SaslAuthenticate are answered by the server,
+            // which keeps the connection's authentication state): the server refuses versions of APIs not in SUPPORTED before decoding.
             tracing::error!(request = ?std::mem::discriminant(&other), "request for an API not in the supported table");
             Box::pin(async { None })
         }

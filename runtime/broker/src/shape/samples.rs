@@ -67,6 +67,30 @@ pub(crate) fn sample(key: ApiKey, version: i16) -> Vec<u8> {
             incremental_alter_configs_request::incremental_alter_configs_request(version),
             version,
         ),
+        ApiKey::SaslHandshake => encode(
+            sasl_handshake_request::sasl_handshake_request(version),
+            version,
+        ),
+        ApiKey::SaslAuthenticate => encode(
+            sasl_authenticate_request::sasl_authenticate_request(version),
+            version,
+        ),
+        ApiKey::DescribeUserScramCredentials => encode(
+            describe_user_scram_credentials_request::describe_user_scram_credentials_request(
+                version,
+            ),
+            version,
+        ),
+        ApiKey::AlterUserScramCredentials => encode(
+            alter_user_scram_credentials_request::alter_user_scram_credentials_request(version),
+            version,
+        ),
+        ApiKey::DescribeAcls => encode(
+            describe_acls_request::describe_acls_request(version),
+            version,
+        ),
+        ApiKey::CreateAcls => encode(create_acls_request::create_acls_request(version), version),
+        ApiKey::DeleteAcls => encode(delete_acls_request::delete_acls_request(version), version),
         other => panic!("no sample for {other:?}"),
     }
 }
@@ -478,6 +502,93 @@ mod incremental_alter_configs_request {
     pub(super) fn incremental_alter_configs_request(v: i16) -> IncrementalAlterConfigsRequest {
         let mut s = IncrementalAlterConfigsRequest::default();
         s.resources = vec![alter_configs_resource(v)];
+        s
+    }
+}
+
+mod sasl_handshake_request {
+    use kafka_protocol::messages::sasl_handshake_request::*;
+
+    pub(super) fn sasl_handshake_request(_v: i16) -> SaslHandshakeRequest {
+        SaslHandshakeRequest::default()
+    }
+}
+
+mod sasl_authenticate_request {
+    use kafka_protocol::messages::sasl_authenticate_request::*;
+
+    pub(super) fn sasl_authenticate_request(_v: i16) -> SaslAuthenticateRequest {
+        SaslAuthenticateRequest::default()
+    }
+}
+
+mod describe_user_scram_credentials_request {
+    use kafka_protocol::messages::describe_user_scram_credentials_request::*;
+
+    pub(super) fn describe_user_scram_credentials_request(
+        v: i16,
+    ) -> DescribeUserScramCredentialsRequest {
+        let mut s = DescribeUserScramCredentialsRequest::default();
+        s.users = Some(vec![user_name(v)]);
+        s
+    }
+
+    fn user_name(_v: i16) -> UserName {
+        UserName::default()
+    }
+}
+
+mod alter_user_scram_credentials_request {
+    use kafka_protocol::messages::alter_user_scram_credentials_request::*;
+
+    pub(super) fn alter_user_scram_credentials_request(v: i16) -> AlterUserScramCredentialsRequest {
+        let mut s = AlterUserScramCredentialsRequest::default();
+        s.deletions = vec![scram_credential_deletion(v)];
+        s.upsertions = vec![scram_credential_upsertion(v)];
+        s
+    }
+
+    fn scram_credential_deletion(_v: i16) -> ScramCredentialDeletion {
+        ScramCredentialDeletion::default()
+    }
+
+    fn scram_credential_upsertion(_v: i16) -> ScramCredentialUpsertion {
+        ScramCredentialUpsertion::default()
+    }
+}
+
+mod describe_acls_request {
+    use kafka_protocol::messages::describe_acls_request::*;
+
+    pub(super) fn describe_acls_request(_v: i16) -> DescribeAclsRequest {
+        DescribeAclsRequest::default()
+    }
+}
+
+mod create_acls_request {
+    use kafka_protocol::messages::create_acls_request::*;
+
+    fn acl_creation(_v: i16) -> AclCreation {
+        AclCreation::default()
+    }
+
+    pub(super) fn create_acls_request(v: i16) -> CreateAclsRequest {
+        let mut s = CreateAclsRequest::default();
+        s.creations = vec![acl_creation(v)];
+        s
+    }
+}
+
+mod delete_acls_request {
+    use kafka_protocol::messages::delete_acls_request::*;
+
+    fn delete_acls_filter(_v: i16) -> DeleteAclsFilter {
+        DeleteAclsFilter::default()
+    }
+
+    pub(super) fn delete_acls_request(v: i16) -> DeleteAclsRequest {
+        let mut s = DeleteAclsRequest::default();
+        s.filters = vec![delete_acls_filter(v)];
         s
     }
 }

@@ -513,6 +513,123 @@ mod incremental_alter_configs_request {
     ];
 }
 
+mod sasl_handshake_request {
+    use crate::shape::Field;
+    use crate::shape::Kind::*;
+
+    pub(crate) const SASL_HANDSHAKE_REQUEST: &[Field] = &[Field::new("mechanism", 0, 32767, Str)];
+}
+
+mod sasl_authenticate_request {
+    use crate::shape::Field;
+    use crate::shape::Kind::*;
+
+    pub(crate) const SASL_AUTHENTICATE_REQUEST: &[Field] =
+        &[Field::new("auth_bytes", 0, 32767, Bytes)];
+}
+
+mod describe_user_scram_credentials_request {
+    use crate::shape::Field;
+    use crate::shape::Kind::*;
+
+    pub(crate) const DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST: &[Field] =
+        &[Field::new("users", 0, 32767, Array(&Struct(USER_NAME)))];
+
+    const USER_NAME: &[Field] = &[Field::new("name", 0, 32767, Str)];
+}
+
+mod alter_user_scram_credentials_request {
+    use crate::shape::Field;
+    use crate::shape::Kind::*;
+
+    pub(crate) const ALTER_USER_SCRAM_CREDENTIALS_REQUEST: &[Field] = &[
+        Field::new(
+            "deletions",
+            0,
+            32767,
+            Array(&Struct(SCRAM_CREDENTIAL_DELETION)),
+        ),
+        Field::new(
+            "upsertions",
+            0,
+            32767,
+            Array(&Struct(SCRAM_CREDENTIAL_UPSERTION)),
+        ),
+    ];
+
+    const SCRAM_CREDENTIAL_DELETION: &[Field] = &[
+        Field::new("name", 0, 32767, Str),
+        Field::new("mechanism", 0, 32767, Fixed(1)),
+    ];
+
+    const SCRAM_CREDENTIAL_UPSERTION: &[Field] = &[
+        Field::new("name", 0, 32767, Str),
+        Field::new("mechanism", 0, 32767, Fixed(1)),
+        Field::new("iterations", 0, 32767, Fixed(4)),
+        Field::new("salt", 0, 32767, Bytes),
+        Field::new("salted_password", 0, 32767, Bytes),
+    ];
+}
+
+mod describe_acls_request {
+    use crate::shape::Field;
+    use crate::shape::Kind::*;
+
+    pub(crate) const DESCRIBE_ACLS_REQUEST: &[Field] = &[
+        Field::new("resource_type_filter", 0, 32767, Fixed(1)),
+        Field::new("resource_name_filter", 0, 32767, Str),
+        Field::new("pattern_type_filter", 0, 32767, Fixed(1)),
+        Field::new("principal_filter", 0, 32767, Str),
+        Field::new("host_filter", 0, 32767, Str),
+        Field::new("operation", 0, 32767, Fixed(1)),
+        Field::new("permission_type", 0, 32767, Fixed(1)),
+    ];
+}
+
+mod create_acls_request {
+    use crate::shape::Field;
+    use crate::shape::Kind::*;
+
+    const ACL_CREATION: &[Field] = &[
+        Field::new("resource_type", 0, 32767, Fixed(1)),
+        Field::new("resource_name", 0, 32767, Str),
+        Field::new("resource_pattern_type", 0, 32767, Fixed(1)),
+        Field::new("principal", 0, 32767, Str),
+        Field::new("host", 0, 32767, Str),
+        Field::new("operation", 0, 32767, Fixed(1)),
+        Field::new("permission_type", 0, 32767, Fixed(1)),
+    ];
+
+    pub(crate) const CREATE_ACLS_REQUEST: &[Field] = &[Field::new(
+        "creations",
+        0,
+        32767,
+        Array(&Struct(ACL_CREATION)),
+    )];
+}
+
+mod delete_acls_request {
+    use crate::shape::Field;
+    use crate::shape::Kind::*;
+
+    const DELETE_ACLS_FILTER: &[Field] = &[
+        Field::new("resource_type_filter", 0, 32767, Fixed(1)),
+        Field::new("resource_name_filter", 0, 32767, Str),
+        Field::new("pattern_type_filter", 0, 32767, Fixed(1)),
+        Field::new("principal_filter", 0, 32767, Str),
+        Field::new("host_filter", 0, 32767, Str),
+        Field::new("operation", 0, 32767, Fixed(1)),
+        Field::new("permission_type", 0, 32767, Fixed(1)),
+    ];
+
+    pub(crate) const DELETE_ACLS_REQUEST: &[Field] = &[Field::new(
+        "filters",
+        0,
+        32767,
+        Array(&Struct(DELETE_ACLS_FILTER)),
+    )];
+}
+
 /// Every request the broker decodes: its API, first flexible version and top-level fields.
 pub(super) const SHAPES: &[Shape] = &[
     Shape::new(ApiKey::Produce, 9, produce_request::PRODUCE_REQUEST),
@@ -605,5 +722,40 @@ pub(super) const SHAPES: &[Shape] = &[
         ApiKey::IncrementalAlterConfigs,
         1,
         incremental_alter_configs_request::INCREMENTAL_ALTER_CONFIGS_REQUEST,
+    ),
+    Shape::new(
+        ApiKey::SaslHandshake,
+        32767,
+        sasl_handshake_request::SASL_HANDSHAKE_REQUEST,
+    ),
+    Shape::new(
+        ApiKey::SaslAuthenticate,
+        2,
+        sasl_authenticate_request::SASL_AUTHENTICATE_REQUEST,
+    ),
+    Shape::new(
+        ApiKey::DescribeUserScramCredentials,
+        0,
+        describe_user_scram_credentials_request::DESCRIBE_USER_SCRAM_CREDENTIALS_REQUEST,
+    ),
+    Shape::new(
+        ApiKey::AlterUserScramCredentials,
+        0,
+        alter_user_scram_credentials_request::ALTER_USER_SCRAM_CREDENTIALS_REQUEST,
+    ),
+    Shape::new(
+        ApiKey::DescribeAcls,
+        2,
+        describe_acls_request::DESCRIBE_ACLS_REQUEST,
+    ),
+    Shape::new(
+        ApiKey::CreateAcls,
+        2,
+        create_acls_request::CREATE_ACLS_REQUEST,
+    ),
+    Shape::new(
+        ApiKey::DeleteAcls,
+        2,
+        delete_acls_request::DELETE_ACLS_REQUEST,
     ),
 ];

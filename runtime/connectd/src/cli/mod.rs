@@ -8,6 +8,7 @@ pub mod keys;
 pub mod perf;
 pub mod produce;
 pub mod topics;
+pub mod users;
 
 use std::time::Duration;
 
