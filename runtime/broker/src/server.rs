@@ -586,6 +586,13 @@ fn decode_and_start(
     // runs here, in request order, not in a response future.
     let security = Some(&broker.security);
     let sasl = match &request {
+        RequestKind::SaslHandshake(_) if version == 0 => Some((
+            ResponseKind::SaslHandshake(
+                kafka_protocol::messages::SaslHandshakeResponse::default()
+                    .with_error_code(kafka_protocol::ResponseError::UnsupportedVersion.code()),
+            ),
+            Outcome::Fail,
+        )),
         RequestKind::SaslHandshake(req) => {
             let (response, outcome) = session.handshake(security, req);
             Some((ResponseKind::SaslHandshake(response), outcome))
@@ -593,9 +600,10 @@ fn decode_and_start(
         RequestKind::SaslAuthenticate(req) => {
             let (response, outcome) = session.authenticate(security, req);
             match outcome {
-                Outcome::Continue => {
+                Outcome::Continue if session.authenticated() => {
                     tracing::debug!(%peer, principal = %session.principal(), "authenticated")
                 }
+                Outcome::Continue => {}
                 Outcome::Fail => tracing::info!(%peer, "SASL authentication failed"),
             }
             Some((ResponseKind::SaslAuthenticate(response), outcome))

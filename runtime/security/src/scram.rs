@@ -337,9 +337,11 @@ impl ServerExchange {
             Some(('c', "biws")) => {}
             _ => return Err(bad("expected c=biws (no channel binding) first")),
         }
+        // Kafka's rule: the nonce must end with the one the server sent. librdkafka sends
+        // its own nonce again in front of it; the proof covers what was sent either way.
         match attrs.get(1) {
-            Some(('r', nonce)) if *nonce == self.nonce => {}
-            _ => return Err(bad("the nonce is not the one the server sent")),
+            Some(('r', nonce)) if nonce.ends_with(self.nonce.as_str()) => {}
+            _ => return Err(bad("the nonce does not end with the one the server sent")),
         }
         let proof = B64
             .decode(proof)

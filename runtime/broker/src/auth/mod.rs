@@ -93,6 +93,11 @@ impl Session {
         self.principal.clone()
     }
 
+    /// Whether the client has authenticated (or needs not).
+    pub(crate) fn authenticated(&self) -> bool {
+        matches!(self.sasl, SaslState::Off | SaslState::Done)
+    }
+
     /// Whether a request of `key` may be served now.
     pub(crate) fn admits(&self, key: ApiKey) -> bool {
         matches!(self.sasl, SaslState::Off | SaslState::Done)
