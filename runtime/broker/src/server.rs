@@ -424,6 +424,9 @@ where
                 break;
             }
         }
+        // The answers are out: a TLS client gets close_notify, so the last answer (a failed
+        // authentication's) is not read as a truncated stream.
+        let _ = writer.shutdown().await;
     });
     let client_host = peer.ip().to_string();
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
@@ -464,6 +467,10 @@ where
                 return Ok(());
             }
             if let Then::Close = then {
+                // The answer goes out now; the close waits (Kafka's
+                // connection.failed.authentication.delay.ms), so a password guesser gets one
+                // try per delay, and a client reads the answer before it sees the close.
+                tokio::time::sleep(crate::auth::FAILED_AUTHENTICATION_DELAY).await;
                 return Ok(());
             }
         }
@@ -621,10 +628,7 @@ fn decode_and_start(
             Outcome::Fail => (
                 header,
                 response_version,
-                Box::pin(async move {
-                    tokio::time::sleep(crate::auth::FAILED_AUTHENTICATION_DELAY).await;
-                    Some(response)
-                }),
+                Box::pin(async move { Some(response) }),
                 Then::Close,
             ),
         });

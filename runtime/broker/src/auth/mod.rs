@@ -5,9 +5,10 @@
 //! certificate's subject on an SSL listener that asks for one, and the SASL user on a SASL
 //! listener. On a SASL listener nothing but ApiVersions, SaslHandshake and SaslAuthenticate
 //! is served until the client has authenticated; anything else closes the connection, as
-//! Kafka's authenticator does. A failed authentication is answered after
-//! [`FAILED_AUTHENTICATION_DELAY`] (Kafka's `connection.failed.authentication.delay.ms`)
-//! and then the connection is closed.
+//! Kafka's authenticator does. A failed authentication is answered at once and the
+//! connection closed [`FAILED_AUTHENTICATION_DELAY`] later (Kafka's
+//! `connection.failed.authentication.delay.ms`): closing with the answer would lose it to
+//! clients that drop data read together with the close (kafka-python 3.0 does).
 
 pub mod acls;
 pub mod credentials;
@@ -26,8 +27,8 @@ use kafka_protocol::messages::{
 
 use crate::handlers::str;
 
-/// How long a failed authentication's answer waits: a password guesser gets one try per
-/// this long per connection.
+/// How long a connection stays open after a failed authentication's answer: a password
+/// guesser gets one try per this long per connection.
 pub const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
 
 /// The broker's security state: credentials, ACLs, and what its SASL listeners accept.
