@@ -19,6 +19,7 @@ mod broker_crash;
 mod broker_kcat;
 mod broker_python;
 mod broker_rdkafka;
+mod broker_security;
 mod worker_cluster;
 mod worker_exactly_once;
 mod worker_file_source;

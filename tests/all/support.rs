@@ -118,11 +118,19 @@ impl Connectd {
 
     fn spawn(&mut self) {
         let config = self.dir.path().join("worker.toml");
+        // `{port}` in the [broker] lines is this broker's port: with `listeners`, the
+        // first listener should use it (there is no `listen` then).
+        let extra = self.extra.replace("{port}", &self.port.to_string());
+        let listen = if extra.contains("listeners = ") {
+            String::new()
+        } else {
+            format!("listen = \"127.0.0.1:{}\"\n", self.port)
+        };
         std::fs::write(
             &config,
             format!(
-                "[worker]\ndata_dir = \"data\"\n{}\n\n[api]\nlisten = \"127.0.0.1:{}\"\n{}\n\n[broker]\nlisten = \"127.0.0.1:{}\"\ngroup_initial_rebalance_delay_ms = 200\n{}\n",
-                self.worker_extra, self.api_port, self.api_extra, self.port, self.extra
+                "[worker]\ndata_dir = \"data\"\n{}\n\n[api]\nlisten = \"127.0.0.1:{}\"\n{}\n\n[broker]\n{listen}group_initial_rebalance_delay_ms = 200\n{extra}\n",
+                self.worker_extra, self.api_port, self.api_extra
             ),
         )
         .unwrap();

@@ -266,7 +266,11 @@ async fn accept_loop(
                         )
                         .await
                     }
-                    Err(e) => Err(e),
+                    Err(e) => {
+                        // Kafka logs a failed authentication at INFO too.
+                        tracing::info!(%peer, listener = index, error = %e, "TLS handshake failed");
+                        Ok(())
+                    }
                 },
             };
             if let Err(e) = result {

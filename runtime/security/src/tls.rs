@@ -230,8 +230,8 @@ pub fn client_config(
 }
 
 /// Kafka's principal for a client certificate: `User:` and the subject's distinguished name
-/// as RFC 2253 writes it (`User:CN=alice,O=example`), what Kafka's default
-/// `ssl.principal.mapping.rules` gives.
+/// as RFC 2253 writes it, most specific first (`User:CN=alice,O=example` for openssl's
+/// `-subj /O=example/CN=alice`), what Kafka's default `ssl.principal.mapping.rules` gives.
 pub fn certificate_principal(cert: &CertificateDer<'_>) -> Option<String> {
     use x509_cert::der::Decode;
     let cert = x509_cert::Certificate::from_der(cert.as_ref()).ok()?;

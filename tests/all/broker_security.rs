@@ -1,0 +1,402 @@
+//! The broker's security with clients no one here wrote: TLS, SASL (SCRAM-SHA-512,
+//! SCRAM-SHA-256, PLAIN) and ACLs on connectd's listeners, with Debian's kcat,
+//! confluent-kafka and kafka-python (tests/python/secure_clients.py), mTLS principals, and
+//! `connectd users`. The certificates are made here with openssl.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::support::{Connectd, free_port, repo_root, run_tool};
+
+/// The admin user's password, given to connectd through the environment.
+const ADMIN_PASSWORD: &str = "admin-s3cret";
+
+/// Runs openssl in `dir`, panicking with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let (ok, out, err) = run_tool("openssl", args, Some(dir));
+    assert!(ok, "openssl {args:?} failed:\n{out}\n{err}");
+}
+
+/// A certificate signed by the CA in `dir` (ca.pem, ca.key): `<name>.key` and `<name>.crt`.
+fn signed(dir: &Path, name: &str, subject: &str, extensions: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            subject,
+        ],
+    );
+    std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.crt"),
+            "-days",
+            "2",
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
+}
+
+/// A CA, a broker certificate for localhost and 127.0.0.1 (`broker.pem` holds it and the
+/// CA), and client certificates for alice and bob.
+pub fn make_certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=connectd test CA",
+        ],
+    );
+    signed(
+        dir,
+        "broker",
+        "/CN=localhost",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    );
+    let chain = [
+        std::fs::read_to_string(dir.join("broker.crt")).unwrap(),
+        std::fs::read_to_string(dir.join("ca.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("broker.pem"), chain).unwrap();
+    for (name, subject) in [
+        ("alice", "/O=example/CN=alice"),
+        ("bob", "/O=example/CN=bob"),
+    ] {
+        signed(
+            dir,
+            name,
+            subject,
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+        );
+    }
+}
+
+/// kcat against `bootstrap` with `args`; returns (success, stdout, stderr).
+fn kcat(bootstrap: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    // Debian's kcat with Debian's librdkafka (with OpenSSL and SASL): not the one the
+    // rdkafka crate builds, which `cargo test` puts on LD_LIBRARY_PATH.
+    let mut child = Command::new("kcat")
+        .env_remove("LD_LIBRARY_PATH")
+        .arg("-b")
+        .arg(bootstrap)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat is not installed; `apt-get install kcat` (bash .ci/run does it)");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sasl_ssl(ca: &Path, mechanism: &str, user: &str, password: &str) -> Vec<String> {
+    [
+        "security.protocol=SASL_SSL".to_string(),
+        format!("sasl.mechanisms={mechanism}"),
+        format!("sasl.username={user}"),
+        format!("sasl.password={password}"),
+        format!("ssl.ca.location={}", ca.display()),
+    ]
+    .into_iter()
+    .flat_map(|p| ["-X".to_string(), p])
+    .collect()
+}
+
+fn args<'a>(security: &'a [String], rest: &[&'a str]) -> Vec<&'a str> {
+    security
+        .iter()
+        .map(String::as_str)
+        .chain(rest.iter().copied())
+        .collect()
+}
+
+/// A broker with a PLAINTEXT listener and a SASL_SSL one, an admin user from the
+/// environment, and a second super user.
+fn secured_broker() -> (Connectd, u16) {
+    let sasl_port = free_port();
+    let c = Connectd::start_with_env(
+        "",
+        "",
+        &format!(
+            "listeners = [\"PLAINTEXT://127.0.0.1:{{port}}\", \"SASL_SSL://127.0.0.1:{sasl_port}\"]\n\
+             super_users = [\"User:root\"]\n\
+             [broker.ssl]\ncertificate = \"broker.pem\"\nkey = \"broker.key\"\n\
+             [broker.sasl]\nadmin_user = \"admin\"\nadmin_password = \"${{env:CONNECTD_TEST_ADMIN_PASSWORD}}\"\n"
+        ),
+        &[("CONNECTD_TEST_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        make_certificates,
+    );
+    crate::support::wait_for_port(sasl_port, std::time::Duration::from_secs(20));
+    (c, sasl_port)
+}
+
+#[test]
+fn python_clients_over_sasl_ssl_with_scram_users_and_acls() {
+    let (c, sasl_port) = secured_broker();
+    let script = repo_root().join("tests/python/secure_clients.py");
+    let ca = c.dir.path().join("ca.pem");
+    let (ok, out, err) = run_tool(
+        "python3",
+        &[
+            script.to_str().unwrap(),
+            &format!("localhost:{sasl_port}"),
+            ca.to_str().unwrap(),
+            ADMIN_PASSWORD,
+        ],
+        None,
+    );
+    assert!(
+        ok,
+        "tests/python/secure_clients.py failed\nstdout:\n{out}\nstderr:\n{err}\nbroker log:\n{}",
+        c.log_text()
+    );
+    for check in ["confluent-kafka: ok", "kafka-python: ok"] {
+        assert!(out.contains(check), "missing {check:?} in:\n{out}");
+    }
+    // No password reached the disk: the credentials file holds salts and keys only.
+    let stored =
+        std::fs::read_to_string(c.data_dir().join("__meta/scram-credentials.json")).unwrap();
+    assert!(
+        stored.contains("\"admin\"") && !stored.contains(ADMIN_PASSWORD),
+        "{stored}"
+    );
+}
+
+#[test]
+fn kcat_and_the_users_command_over_sasl_ssl() {
+    let (c, sasl_port) = secured_broker();
+    let bootstrap = format!("localhost:{sasl_port}");
+    let ca = c.dir.path().join("ca.pem");
+    let admin = sasl_ssl(&ca, "SCRAM-SHA-512", "admin", ADMIN_PASSWORD);
+
+    // kcat (librdkafka 2.0) produces, consumes and lists as the admin.
+    let (ok, _, err) = kcat(
+        &bootstrap,
+        &args(&admin, &["-P", "-t", "secured", "-K:"]),
+        Some("k1:one\nk2:two\nk3:three\n"),
+    );
+    assert!(ok, "kcat produce over SASL_SSL: {err}");
+    let (ok, out, err) = kcat(
+        &bootstrap,
+        &args(
+            &admin,
+            &[
+                "-C",
+                "-t",
+                "secured",
+                "-e",
+                "-o",
+                "beginning",
+                "-f",
+                "%k=%s\n",
+            ],
+        ),
+        None,
+    );
+    assert!(
+        ok && out == "k1=one\nk2=two\nk3=three\n",
+        "kcat consume: {out}\n{err}"
+    );
+    let (ok, out, _) = kcat(&bootstrap, &args(&admin, &["-L"]), None);
+    assert!(ok && out.contains("topic \"secured\""), "kcat -L: {out}");
+
+    // `connectd users` creates a user over KIP-554; it logs in with both SCRAM mechanisms
+    // and PLAIN, and has no ACL yet.
+    let cli = |extra: &[String], rest: &[&str]| {
+        let mut a = vec!["users", "-b", &bootstrap];
+        a.extend(extra.iter().map(String::as_str));
+        a.extend(rest);
+        run_tool(env!("CARGO_BIN_EXE_connectd"), &a, None)
+    };
+    let (ok, out, err) = cli(&admin, &["create", "dana", "--password", "dana-pw"]);
+    assert!(ok && out.contains("user dana created"), "{out}\n{err}");
+    let (ok, out, _) = cli(&admin, &["list"]);
+    assert!(
+        ok && out.contains("dana") && out.contains("SCRAM-SHA-512 (iterations 8192)"),
+        "{out}"
+    );
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] {
+        let dana = sasl_ssl(&ca, mechanism, "dana", "dana-pw");
+        let (ok, out, err) = kcat(
+            &bootstrap,
+            &args(&dana, &["-C", "-t", "secured", "-e", "-o", "beginning"]),
+            None,
+        );
+        assert!(
+            !ok && !out.contains("one") && err.contains("Topic authorization failed"),
+            "dana ({mechanism}) logs in but may not read: {out}\n{err}"
+        );
+    }
+    let dana = sasl_ssl(&ca, "SCRAM-SHA-512", "dana", "dana-pw");
+    let (ok, _, err) = cli(&dana, &["list"]);
+    assert!(
+        !ok && err.contains("ClusterAuthorizationFailed"),
+        "dana may not list users: {err}"
+    );
+
+    // Refused with the errors librdkafka reports: a wrong password, an unknown user, a
+    // PLAINTEXT client on the SASL_SSL port.
+    for (who, security) in [
+        (
+            "a wrong password",
+            sasl_ssl(&ca, "SCRAM-SHA-512", "admin", "wrong"),
+        ),
+        (
+            "an unknown user",
+            sasl_ssl(&ca, "SCRAM-SHA-512", "nobody", "x"),
+        ),
+        (
+            "a wrong PLAIN password",
+            sasl_ssl(&ca, "PLAIN", "admin", "wrong"),
+        ),
+    ] {
+        let (ok, _, err) = kcat(&bootstrap, &args(&security, &["-L", "-m", "5"]), None);
+        assert!(
+            !ok && err
+                .contains("Authentication failed during authentication due to invalid credentials"),
+            "{who}: {err}"
+        );
+    }
+    let (ok, _, err) = kcat(&bootstrap, &["-L", "-m", "5"], None);
+    assert!(
+        !ok && err.contains("Disconnected while requesting ApiVersion"),
+        "PLAINTEXT on SASL_SSL: {err}"
+    );
+
+    // The PLAINTEXT listener's clients are User:ANONYMOUS, and no ACL lets them in.
+    let (ok, _, err) = kcat(
+        &c.bootstrap(),
+        &["-C", "-t", "secured", "-e", "-o", "beginning"],
+        None,
+    );
+    assert!(
+        !ok && err.contains("Topic authorization failed"),
+        "anonymous: {err}"
+    );
+
+    // Deleted, dana cannot log in any more.
+    let (ok, out, err) = cli(&admin, &["delete", "dana"]);
+    assert!(ok && out.contains("user dana deleted"), "{out}\n{err}");
+    let (ok, _, err) = kcat(&bootstrap, &args(&dana, &["-L", "-m", "5"]), None);
+    assert!(
+        !ok && err.contains("Authentication failed"),
+        "deleted dana: {err}"
+    );
+}
+
+#[test]
+fn mutual_tls_names_the_principal_from_the_certificate() {
+    let ssl_port = free_port();
+    let c = Connectd::start_with(
+        "",
+        &format!(
+            "listeners = [\"PLAINTEXT://127.0.0.1:{{port}}\", \"SSL://127.0.0.1:{ssl_port}\"]\n\
+             super_users = [\"User:CN=alice,O=example\"]\n\
+             [broker.ssl]\ncertificate = \"broker.pem\"\nkey = \"broker.key\"\ntruststore = \"ca.pem\"\nclient_auth = \"required\"\n"
+        ),
+        make_certificates,
+    );
+    crate::support::wait_for_port(ssl_port, std::time::Duration::from_secs(20));
+    let dir = c.dir.path();
+    let bootstrap = format!("localhost:{ssl_port}");
+    let tls = |who: Option<&str>| {
+        let mut a = vec![
+            "-X".to_string(),
+            "security.protocol=SSL".into(),
+            "-X".into(),
+            format!("ssl.ca.location={}", dir.join("ca.pem").display()),
+        ];
+        if let Some(who) = who {
+            a.extend([
+                "-X".into(),
+                format!(
+                    "ssl.certificate.location={}",
+                    dir.join(format!("{who}.crt")).display()
+                ),
+                "-X".into(),
+                format!(
+                    "ssl.key.location={}",
+                    dir.join(format!("{who}.key")).display()
+                ),
+            ]);
+        }
+        a
+    };
+    // alice's certificate makes her User:CN=alice,O=example, a super user.
+    let alice = tls(Some("alice"));
+    let (ok, _, err) = kcat(
+        &bootstrap,
+        &args(&alice, &["-P", "-t", "mtls"]),
+        Some("hello\n"),
+    );
+    assert!(ok, "alice produces over mTLS: {err}\n{}", c.log_text());
+    let (ok, out, err) = kcat(
+        &bootstrap,
+        &args(&alice, &["-C", "-t", "mtls", "-e", "-o", "beginning"]),
+        None,
+    );
+    assert!(ok && out == "hello\n", "alice consumes: {out}\n{err}");
+    // bob's certificate is valid but names a principal no ACL allows.
+    let bob = tls(Some("bob"));
+    let (ok, _, err) = kcat(
+        &bootstrap,
+        &args(&bob, &["-C", "-t", "mtls", "-e", "-o", "beginning"]),
+        None,
+    );
+    assert!(
+        !ok && err.contains("Topic authorization failed"),
+        "bob: {err}"
+    );
+    // Without a certificate the handshake fails.
+    let (ok, _, err) = kcat(&bootstrap, &args(&tls(None), &["-L", "-m", "5"]), None);
+    assert!(
+        !ok && err.contains("certificate required"),
+        "no certificate: {err}"
+    );
+    assert!(
+        c.log_text().contains("TLS handshake"),
+        "the broker logs the refused handshake"
+    );
+}
