@@ -154,6 +154,61 @@ fn three_workers_share_tasks_fail_over_and_rebalance_back() {
     );
 }
 
+/// The same over SASL_SSL with SCRAM-SHA-512: worker 1's broker has a SASL_SSL listener its
+/// own membership joins through (`worker_listener`), as the admin user, the workers'
+/// principal; workers 2 and 3 reach it with the same credentials in `[kafka]`, for their
+/// librdkafka clients and their group membership alike. The PLAINTEXT listener is the test's
+/// window for reading what the tasks wrote (anonymous clients from 127.0.0.1 are trusted).
+#[test]
+fn three_workers_over_sasl_ssl_share_tasks_fail_over_and_rebalance_back() {
+    let session = Duration::from_millis(3000);
+    let sasl_port = crate::support::free_port();
+    let w1 = Connectd::start_with_env(
+        WORKER,
+        "",
+        &format!(
+            "listeners = [\"PLAINTEXT://127.0.0.1:{{port}}\", \"SASL_SSL://127.0.0.1:{sasl_port}\"]\n\
+             worker_listener = \"SASL_SSL\"\n\
+             allow_everyone_if_no_acl_found = true\n\
+             internal_allowed_clients = [\"127.0.0.1\"]\n\
+             [broker.ssl]\ncertificate = \"broker.pem\"\nkey = \"broker.key\"\n\
+             [broker.sasl]\nadmin_user = \"admin\"\nadmin_password = \"${{env:ADMIN_PASSWORD}}\"\n{}",
+            group(session)
+        ),
+        &[("ADMIN_PASSWORD", "workers-s3cret")],
+        |dir| {
+            crate::broker_security::make_certificates(dir);
+            crate::connectors::install(dir, PLUGINS)
+        },
+    );
+    w1.cli(
+        &["topics", "create", "--topic", TOPIC, "--partitions", "3"],
+        None,
+    );
+    let ca = w1.dir.path().join("ca.pem");
+    let secured = |session| {
+        Connectd::start_with(
+            WORKER,
+            &format!(
+                "mode = \"kafka\"\nbootstrap_servers = \"localhost:{sasl_port}\"\n\
+                 [kafka]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.mechanisms\" = \"SCRAM-SHA-512\"\n\
+                 \"sasl.username\" = \"admin\"\n\"sasl.password\" = \"workers-s3cret\"\n\"ssl.ca.location\" = \"{}\"\n{}",
+                ca.display(),
+                group(session)
+            ),
+            |dir| crate::connectors::install(dir, PLUGINS),
+        )
+    };
+    let (w2, w3) = (secured(session), secured(session));
+    let bootstrap = w1.bootstrap();
+    scenario(
+        &bootstrap,
+        [w1, w2, w3],
+        session + Duration::from_secs(3),
+        true,
+    );
+}
+
 /// The same with tansu 0.6 as the cluster (`cargo install tansu --features dynostore`, in
 /// tests/setup), a Kafka-compatible broker no one here wrote, in memory on loopback; all three
 /// workers use `mode = "kafka"`. tansu holds a follower's JoinGroup for 3 s and removes a

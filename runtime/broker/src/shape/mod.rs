@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn an_api_without_a_layout_is_refused() {
-        let err = check(ApiKey::SaslHandshake, 1, &[]).unwrap_err();
+        let err = check(ApiKey::ElectLeaders, 0, &[]).unwrap_err();
         assert!(err.reason.contains("no request layout"), "{err}");
     }
 }
