@@ -400,3 +400,41 @@ fn mutual_tls_names_the_principal_from_the_certificate() {
         "the broker logs the refused handshake"
     );
 }
+
+#[test]
+fn the_rest_api_serves_https_with_the_configured_certificate() {
+    let c = Connectd::start_with_api(
+        crate::support::WORKER,
+        "tls_cert = \"broker.pem\"\ntls_key = \"broker.key\"",
+        "",
+        |dir| {
+            make_certificates(dir);
+            std::fs::create_dir_all(dir.join("plugins")).unwrap();
+            std::fs::create_dir_all(dir.join("connectors.d")).unwrap();
+        },
+    );
+    // Python's TLS client (OpenSSL) checks the chain and the name against the test CA.
+    let fetch = |url: &str| {
+        let script = format!(
+            "import ssl, urllib.request\n\
+             ctx = ssl.create_default_context(cafile={ca:?})\n\
+             print(urllib.request.urlopen({url:?}, context=ctx, timeout=10).read().decode())",
+            ca = c.dir.path().join("ca.pem").display().to_string(),
+        );
+        run_tool("python3", &["-c", &script], None)
+    };
+    let (ok, out, err) = fetch(&format!("https://localhost:{}/", c.api_port));
+    assert!(
+        ok && out.contains("\"version\""),
+        "GET / over HTTPS: {out}\n{err}"
+    );
+    let (ok, out, err) = fetch(&format!("https://localhost:{}/connectors", c.api_port));
+    assert!(
+        ok && out.trim() == "[]",
+        "GET /connectors over HTTPS: {out}\n{err}"
+    );
+    // Plain HTTP to the HTTPS port gets no answer.
+    let (ok, _, err) = fetch(&format!("http://localhost:{}/", c.api_port));
+    assert!(!ok, "plain HTTP must not be served: {err}");
+    assert!(c.log_text().contains("REST API: TLS handshake failed"));
+}

@@ -45,10 +45,14 @@ impl Default for Limits {
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves, then waits for the
 /// requests in flight. A path with a trailing slash is the path without it, as in Kafka
 /// Connect (`/connectors/x/`).
+///
+/// With `tls`, every connection first finishes a TLS handshake (within the header timeout)
+/// with the certificate `tls` holds now, so a renewed certificate serves new connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Arc<connectd_security::tls::ServerTls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
@@ -111,9 +115,35 @@ pub async fn serve(
         builder
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout);
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        let handshake_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let served = match tls {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(connection).await
+                }
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let connection =
+                                builder.serve_connection(TokioIo::new(stream), service);
+                            watcher.watch(connection).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::info!(error = %e, "REST API: TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::info!("REST API: TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "REST API connection ended");
             }
             drop(permit);

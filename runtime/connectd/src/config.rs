@@ -115,6 +115,13 @@ pub struct ApiSection {
     /// Kubernetes StatefulSet). Default: `listen`.
     #[serde(default)]
     pub advertised_listen: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's own first); with
+    /// `tls_key`. The files are read again when they change. Default: plain HTTP.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ApiSection {
@@ -128,6 +135,8 @@ impl Default for ApiSection {
             request_timeout_ms: default_api_request_timeout_ms(),
             metrics: true,
             advertised_listen: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -392,6 +401,20 @@ impl WorkerFile {
         {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
+            }
+        }
+        if file.api.tls_cert.is_some() != file.api.tls_key.is_some() {
+            anyhow::bail!(
+                "{}: [api] tls_cert and tls_key go together: give both for HTTPS, or neither",
+                path.display()
+            );
+        }
+        for p in [file.api.tls_cert.as_mut(), file.api.tls_key.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
             }
         }
         if let Some(ssl) = &mut file.broker.ssl {

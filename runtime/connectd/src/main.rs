@@ -355,10 +355,22 @@ async fn start_api(
             )
         })?;
     let local = listener.local_addr()?;
+    let tls = match (&section.tls_cert, &section.tls_key) {
+        (Some(cert), Some(key)) => Some(std::sync::Arc::new(
+            connectd_security::tls::ServerTls::load(connectd_security::tls::ServerFiles {
+                certificate: cert.clone(),
+                key: key.clone(),
+                truststore: None,
+                client_auth: connectd_security::tls::ClientAuth::None,
+            })
+            .context("[api] tls_cert, tls_key")?,
+        )),
+        _ => None,
+    };
     if section.token.is_none() {
         tracing::warn!(listen = %local, "the REST API has no token: anyone who reaches {local} can read configs and change connectors; set [api] token in worker.toml");
     }
-    tracing::info!(listen = %local, "REST API ready");
+    tracing::info!(listen = %local, https = tls.is_some(), "REST API ready");
     let router = connectd_api::router(services);
     let limits = connectd_api::Limits {
         max_connections: section.max_connections.max(1),
@@ -369,6 +381,7 @@ async fn start_api(
         listener,
         router,
         limits,
+        tls,
         async move {
             let _ = stop.wait_for(|s| *s).await;
         },
