@@ -195,3 +195,120 @@ impl Drop for Proxy {
         self.down();
     }
 }
+
+/// A PostgreSQL of the test's own on a free port that accepts TLS connections only
+/// (`hostssl` in pg_hba.conf, every plain connection rejected), with the certificate of
+/// [`crate::broker_security::make_certificates`] for localhost. Stopped when dropped.
+pub struct TlsPostgres {
+    pub port: u16,
+    /// The CA that signed its certificate.
+    pub ca: std::path::PathBuf,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsPostgres {
+    pub fn start() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server binaries in /usr/lib/postgresql")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin"))
+            .max()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        crate::broker_security::make_certificates(dir.path());
+        let data = dir.path().join("pgdata");
+        std::fs::create_dir(&data).unwrap();
+        for f in ["broker.crt", "broker.key"] {
+            std::fs::copy(dir.path().join(f), data.join(f)).unwrap();
+        }
+        // PostgreSQL runs as its own user (never root) and wants its key private.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let as_postgres = |program: &std::path::Path| {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        };
+        let status = std::process::Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&data)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown the PostgreSQL data folder");
+        std::fs::set_permissions(
+            data.join("broker.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let init = as_postgres(&bin.join("initdb"))
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(data.join("db"))
+            .output()
+            .unwrap();
+        assert!(
+            init.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        std::fs::write(
+            data.join("db/pg_hba.conf"),
+            "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n",
+        )
+        .unwrap();
+        let port = crate::support::free_port();
+        let child = as_postgres(&bin.join("postgres"))
+            .arg("-D")
+            .arg(data.join("db"))
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(&data)
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "ssl=on",
+                "-c",
+                "fsync=off",
+            ])
+            .arg("-c")
+            .arg(format!(
+                "ssl_cert_file={}",
+                data.join("broker.crt").display()
+            ))
+            .arg("-c")
+            .arg(format!(
+                "ssl_key_file={}",
+                data.join("broker.key").display()
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        crate::support::wait_for_port(port, Duration::from_secs(30));
+        TlsPostgres {
+            port,
+            ca: dir.path().join("ca.pem"),
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// A URL that verifies the server's certificate and name.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://postgres@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+            self.port,
+            self.ca.display()
+        )
+    }
+}
+
+impl Drop for TlsPostgres {
+    fn drop(&mut self) {
+        // SIGTERM: PostgreSQL's smart shutdown; the test does not wait for it.
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}

@@ -266,3 +266,59 @@ fn bad_names_passwords_tables_and_outages_are_reported_and_recovered_from() {
     );
     exec!(&maria, format!("DROP TABLE outage_{n}"));
 }
+
+/// A sink writes into a PostgreSQL that takes TLS connections only, verifying its
+/// certificate (`sslmode=verify-full`), and a connector that asks for no TLS is refused with
+/// PostgreSQL's reason.
+#[test]
+fn a_sink_writes_to_postgresql_over_tls() {
+    let pg = crate::sql_support::TlsPostgres::start();
+    let n = suffix();
+    let (topic, table) = (format!("tls{n}"), format!("tls_{n}"));
+    let plain = pg.url().replace("sslmode=verify-full", "sslmode=disable");
+    let sink = |url: &str| {
+        format!(
+            "plugin = \"sql-sink\"\ntopics = \"{topic}\"\n\"connection.url\" = \"{url}\"\n\
+             \"table.name.format\" = \"{table}\"\n\"auto.create\" = true\n\"insert.mode\" = \"upsert\"\n\
+             \"pk.mode\" = \"record_key\"\n"
+        )
+    };
+    let c = Connectd::with_connectors(
+        PLUGINS,
+        &[
+            ("secure.toml", &sink(&pg.url())),
+            ("plain.toml", &sink(&plain)),
+        ],
+    );
+    c.cli(&["topics", "create", &topic, "--partitions", "1"], None);
+    let records: Vec<(String, Option<String>)> = (1..=10)
+        .map(|i| {
+            (
+                format!("{{\"id\":{i}}}"),
+                Some(format!("{{\"id\":{i},\"name\":\"n{i}\"}}")),
+            )
+        })
+        .collect();
+    produce(&c, &topic, &records);
+    wait_until(
+        "the TLS sink to commit every record",
+        Duration::from_secs(60),
+        || caught_up(&c.bootstrap(), "connect-secure", &topic),
+    );
+    let pool = block(sqlx::PgPool::connect(&pg.url())).unwrap();
+    assert_eq!(count!(&pool, format!("\"{table}\"")), 10);
+    let over_tls: (bool,) = block(
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_one(&pool),
+    )
+    .unwrap();
+    assert!(over_tls.0, "the test's own connection is TLS too");
+    wait_until(
+        "the plain sink to fail with the server's reason",
+        Duration::from_secs(60),
+        || {
+            status(&c.api(), "plain")
+                .iter()
+                .any(|(state, trace)| state == "FAILED" && trace.contains("no encryption"))
+        },
+    );
+}
