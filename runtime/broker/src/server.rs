@@ -43,6 +43,10 @@ use crate::{Error, Result};
 /// Requests one connection may have in flight before the reader stops reading.
 const PIPELINE_DEPTH: usize = 64;
 
+/// The largest frame a client may send before it has authenticated (Kafka's
+/// `sasl.server.max.receive.size`): a stranger cannot make the broker buffer 100 MiB.
+const SASL_MAX_RECEIVE: usize = 512 * 1024;
+
 /// A connection's read buffer: small requests (heartbeats, fetches) arrive several to a
 /// read; larger frames bypass it and are read straight into their own buffer.
 const READ_BUFFER: usize = 16 * 1024;
@@ -441,6 +445,10 @@ where
                 tracing::debug!(%peer, idle_ms = idle.as_millis() as u64, "idle for connections.max.idle.ms; closing connection");
                 return Ok(());
             };
+            if !session.authenticated() && size as usize > SASL_MAX_RECEIVE {
+                tracing::warn!(%peer, size, limit = SASL_MAX_RECEIVE, "frame before authentication larger than sasl.server.max.receive.size; closing connection");
+                return Ok(());
+            }
             if size < 4 || size as usize > broker.config.socket_request_max_bytes {
                 tracing::warn!(%peer, size, limit = broker.config.socket_request_max_bytes, "frame size out of bounds (socket.request.max.bytes); closing connection");
                 return Ok(());
