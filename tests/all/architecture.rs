@@ -24,6 +24,7 @@ const TIERS: &[(&str, Side, u8)] = &[
     ("connectd-config", Side::Shared, 1),
     ("connectd-records", Side::Shared, 1),
     ("connectd-record-batch", Side::Host, 2),
+    ("connectd-security", Side::Host, 2),
     ("connectd-log", Side::Host, 3),
     ("connectd-host", Side::Host, 3),
     ("connectd-cluster", Side::Host, 3),

@@ -438,3 +438,68 @@ fn the_rest_api_serves_https_with_the_configured_certificate() {
     assert!(!ok, "plain HTTP must not be served: {err}");
     assert!(c.log_text().contains("REST API: TLS handshake failed"));
 }
+
+/// Strangers on a SASL listener hold nothing for long: frames that claim the most a stranger
+/// may send (512 KiB) and never send it take none of the broker's request budget, so the
+/// admin is still served while 600 of them wait; a connection that does not authenticate
+/// within 10 s is closed.
+#[test]
+fn strangers_before_authentication_hold_no_budget_and_are_closed() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let sasl = free_port();
+    let c = Connectd::start(&format!(
+        "listeners = [\"PLAINTEXT://127.0.0.1:{{port}}\", \"SASL_PLAINTEXT://127.0.0.1:{sasl}\"]\n\
+         [broker.sasl]\nadmin_user = \"admin\"\nadmin_password = \"{ADMIN_PASSWORD}\"\n"
+    ));
+    crate::support::wait_for_port(sasl, Duration::from_secs(20));
+    // 600 x 512 KiB is more than the whole request budget (256 MiB).
+    let mut strangers: Vec<std::net::TcpStream> = (0..600)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", sasl)).unwrap();
+            s.write_all(&(512 * 1024i32).to_be_bytes()).unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    let admin: Vec<String> = [
+        "security.protocol=SASL_PLAINTEXT".to_string(),
+        "sasl.mechanisms=SCRAM-SHA-256".into(),
+        "sasl.username=admin".into(),
+        format!("sasl.password={ADMIN_PASSWORD}"),
+    ]
+    .into_iter()
+    .flat_map(|p| ["-X".to_string(), p])
+    .collect();
+    let (ok, out, err) = kcat(
+        &format!("127.0.0.1:{sasl}"),
+        &args(&admin, &["-L", "-m", "5"]),
+        None,
+    );
+    assert!(
+        ok && out.contains("1 brokers"),
+        "the admin is served while strangers wait: {out}\n{err}\n{}",
+        c.log_text()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "served in {:?}",
+        started.elapsed()
+    );
+    // Within about 10 s of connecting every stranger is closed: a read sees the end.
+    let mut first = strangers.remove(0);
+    first
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        first.read(&mut buf).unwrap_or(1),
+        0,
+        "the stranger's connection is closed"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}

@@ -178,6 +178,28 @@ def confluent():
     check(produce_result(root, other, 1) == [None], "root is a super user elsewhere")
     values, errors = consume(root, other, "connect-some-sink", 3)
     check(not values and KafkaError.GROUP_AUTHORIZATION_FAILED in errors, f"root may not join a connect- group: {errors}")
+    # Nor may a super user take the workers' user over by setting its password.
+    root_admin = AdminClient(root)
+    try:
+        for f in root_admin.alter_user_scram_credentials([
+            UserScramCredentialUpsertion("admin", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), b"pwned")
+        ]).values():
+            f.result()
+        check(False, "root may not set the workers' password")
+    except Exception as e:  # noqa: BLE001
+        check("CLUSTER_AUTHORIZATION_FAILED" in str(e) and "worker.toml" in str(e), f"root setting admin's password: {e}")
+    check(produce_result(conf("admin", ADMIN_PASSWORD), other, 1) == [None], "the admin still logs in with its own password")
+
+    # OffsetFetch leaves out the topics alice may not describe: admin commits in one of her
+    # groups for orders- (hers to read) and payments (not hers).
+    group = "g-alice-mixed-" + RUN
+    consume(conf("admin", ADMIN_PASSWORD), topic, group, 10)
+    consume(conf("admin", ADMIN_PASSWORD), other, group, 3)
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    alice_admin = AdminClient(alice)
+    seen = alice_admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])
+    seen_topics = {tp.topic for tp in list(seen.values())[0].result(timeout=30).topic_partitions}
+    check(topic in seen_topics and other not in seen_topics, f"alice sees only her topics' offsets: {seen_topics}")
 
     # Delete ACLs: bob's go, and with them his Write.
     bob_filter = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, "User:bob", None, AclOperation.ANY, AclPermissionType.ANY)
@@ -186,7 +208,6 @@ def confluent():
     check(set(produce_result(conf("bob", "bob-pw"), topic, 1)) == {KafkaError.TOPIC_AUTHORIZATION_FAILED}, "bob lost Write")
     # A user without Alter on the cluster may not change ACLs or users.
     try:
-        alice_admin = AdminClient(alice)
         for f in alice_admin.create_acls([acls[3]]).values():
             f.result()
         check(False, "alice may not create ACLs")

@@ -69,6 +69,10 @@ pub struct BrokerConfig {
     /// Kafka's `max.connections`: connections beyond this are closed at accept. Default 1000.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Kafka's `max.connections.per.ip`: connections one address may hold open; more are
+    /// closed at accept. Default: no limit besides `max_connections`, as Kafka.
+    #[serde(default)]
+    pub max_connections_per_ip: Option<usize>,
     /// Kafka's `connections.max.idle.ms`: a connection with no request in flight that sends
     /// nothing for this long is closed. Default 600000 (10 minutes).
     #[serde(default = "default_connections_max_idle_ms")]
@@ -213,6 +217,7 @@ impl Default for BrokerConfig {
             num_partitions: default_partitions(),
             socket_request_max_bytes: default_request_max_bytes(),
             max_connections: default_max_connections(),
+            max_connections_per_ip: None,
             connections_max_idle_ms: default_connections_max_idle_ms(),
             queued_max_request_bytes: default_queued_max_request_bytes(),
             group_initial_rebalance_delay_ms: default_initial_rebalance_delay_ms(),

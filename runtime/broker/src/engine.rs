@@ -70,6 +70,8 @@ pub struct Broker {
     pub(crate) producer_ids: ProducerIds,
     data_dir: PathBuf,
     pub(crate) connections: AtomicUsize,
+    /// Open connections by client address, for `max_connections_per_ip`.
+    pub(crate) per_ip: parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     /// Names only trusted clients may use through the Kafka port, once set.
     pub(crate) reserved: std::sync::OnceLock<Reserved>,
 }
@@ -186,6 +188,7 @@ impl Broker {
             producer_ids,
             data_dir: data_dir.to_path_buf(),
             connections: AtomicUsize::new(0),
+            per_ip: Default::default(),
             reserved: std::sync::OnceLock::new(),
         }))
     }

@@ -43,6 +43,13 @@ use crate::{Error, Result};
 /// Requests one connection may have in flight before the reader stops reading.
 const PIPELINE_DEPTH: usize = 64;
 
+/// How long a started frame may go without a byte arriving before its connection is closed:
+/// a client that sends a size and never the body holds nothing for long.
+const FRAME_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a client of a SASL listener has to authenticate after it connected.
+const AUTHENTICATION_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The largest frame a client may send before it has authenticated (Kafka's
 /// `sasl.server.max.receive.size`): a stranger cannot make the broker buffer 100 MiB.
 const SASL_MAX_RECEIVE: usize = 512 * 1024;
@@ -243,6 +250,17 @@ async fn accept_loop(
             drop(stream);
             continue;
         }
+        if let Some(limit) = broker.config.max_connections_per_ip {
+            let mut per_ip = broker.per_ip.lock();
+            let count = per_ip.entry(peer.ip()).or_default();
+            if *count >= limit {
+                drop(per_ip);
+                broker.connections.fetch_sub(1, Ordering::AcqRel);
+                tracing::warn!(%peer, limit, "max.connections.per.ip reached; closing new connection");
+                continue;
+            }
+            *count += 1;
+        }
         let (broker, budget) = (broker.clone(), budget.clone());
         let tls = bound.protocol.tls().then(|| tls.clone()).flatten();
         let sasl = bound.protocol.sasl();
@@ -280,6 +298,15 @@ async fn accept_loop(
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection closed");
             }
+            if broker.config.max_connections_per_ip.is_some() {
+                let mut per_ip = broker.per_ip.lock();
+                if let Some(count) = per_ip.get_mut(&peer.ip()) {
+                    *count -= 1;
+                    if *count == 0 {
+                        per_ip.remove(&peer.ip());
+                    }
+                }
+            }
             broker.connections.fetch_sub(1, Ordering::AcqRel);
         });
     }
@@ -311,7 +338,7 @@ type Pending = (
     RequestHeader,
     i16,
     BoxFuture<'static, Option<ResponseKind>>,
-    Reserved,
+    Option<Reserved>,
     Instant,
 );
 
@@ -439,9 +466,19 @@ where
     let client_host = peer.ip().to_string();
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
     let share = budget.connection();
+    let connected_at = Instant::now();
     let result = async {
         loop {
-            let Some(size) = read_size(&mut reader, idle, &in_flight).await? else {
+            // A SASL client that has not authenticated has until its deadline, not the idle time.
+            let wait = match session.authenticated() {
+                true => idle,
+                false => AUTHENTICATION_TIMEOUT.saturating_sub(connected_at.elapsed()),
+            };
+            if wait.is_zero() {
+                tracing::info!(%peer, "not authenticated within 10 s; closing connection");
+                return Ok(());
+            }
+            let Some(size) = read_size(&mut reader, wait, &in_flight).await? else {
                 tracing::debug!(%peer, idle_ms = idle.as_millis() as u64, "idle for connections.max.idle.ms; closing connection");
                 return Ok(());
             };
@@ -453,13 +490,52 @@ where
                 tracing::warn!(%peer, size, limit = broker.config.socket_request_max_bytes, "frame size out of bounds (socket.request.max.bytes); closing connection");
                 return Ok(());
             }
-            let permit = budget.reserve(&share, size as usize).await;
+            let size = size as usize;
+            // An authenticated frame takes its share of the request budget before its body is
+            // read (backpressure, as Kafka's memory pool); one before authentication takes
+            // none and grows as its bytes arrive, so strangers cannot hold the budget or
+            // memory with sizes alone.
+            let authenticated = session.authenticated();
+            let permit = match authenticated {
+                true => Some(budget.reserve(&share, size).await),
+                false => None,
+            };
             // Read straight into spare capacity: no zeroing of large produce frames.
-            let mut frame = BytesMut::with_capacity(size as usize);
+            let mut frame = BytesMut::with_capacity(if authenticated { size } else { size.min(READ_BUFFER) });
             let mut body = (&mut reader).take(size as u64);
-            while frame.len() < size as usize {
-                if body.read_buf(&mut frame).await.map_err(|e| Error::io("reading frame", e))? == 0 {
-                    return Err(Error::io("reading frame", std::io::ErrorKind::UnexpectedEof.into()));
+            // Closed when no byte arrives for the stall timeout, and before authentication at
+            // the authentication deadline too.
+            let auth_deadline = (!authenticated).then_some(connected_at + AUTHENTICATION_TIMEOUT);
+            let mut progress = Instant::now();
+            let next_check = |progress: Instant| {
+                let stall = progress + FRAME_STALL_TIMEOUT;
+                tokio::time::Instant::from_std(auth_deadline.map_or(stall, |d| d.min(stall)))
+            };
+            let mut stalled = std::pin::pin!(tokio::time::sleep_until(next_check(progress)));
+            while frame.len() < size {
+                if frame.capacity() == frame.len() {
+                    frame.reserve((size - frame.len()).min(READ_BUFFER));
+                }
+                tokio::select! {
+                    biased;
+                    read = body.read_buf(&mut frame) => {
+                        if read.map_err(|e| Error::io("reading frame", e))? == 0 {
+                            return Err(Error::io("reading frame", std::io::ErrorKind::UnexpectedEof.into()));
+                        }
+                        progress = Instant::now();
+                    }
+                    () = &mut stalled => {
+                        // One timer per frame: it fires at most once per stall period.
+                        if auth_deadline.is_some_and(|d| Instant::now() >= d) {
+                            tracing::info!(%peer, "not authenticated within 10 s; closing connection");
+                            return Ok(());
+                        }
+                        if progress.elapsed() >= FRAME_STALL_TIMEOUT {
+                            tracing::warn!(%peer, size, read = frame.len(), "no byte of a started frame for 30 s; closing connection");
+                            return Ok(());
+                        }
+                        stalled.as_mut().reset(next_check(progress));
+                    }
                 }
             }
             let read_at = Instant::now();
@@ -497,7 +573,7 @@ where
 /// the iteration.
 struct Answered<'a> {
     in_flight: &'a AtomicUsize,
-    _budget: Reserved,
+    _budget: Option<Reserved>,
 }
 
 impl Drop for Answered<'_> {

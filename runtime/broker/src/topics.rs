@@ -395,10 +395,19 @@ impl Topics {
 
 /// Writes `data` to `path` durably (temporary file, fsync, rename, fsync of the directory).
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    connectd_log::write_file_atomic(path, data).map_err(|e| match e {
+    connectd_log::write_file_atomic(path, data).map_err(|e| write_error(path, e))
+}
+
+/// [`write_atomic`] for credentials and ACLs: readable by the broker's user alone.
+pub(crate) fn write_private_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    connectd_log::write_private_file_atomic(path, data).map_err(|e| write_error(path, e))
+}
+
+fn write_error(path: &Path, e: connectd_log::Error) -> Error {
+    match e {
         connectd_log::Error::Io(e) => Error::io(format!("writing {}", path.display()), e),
         other => Error::Log(other),
-    })
+    }
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {

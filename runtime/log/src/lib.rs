@@ -12,7 +12,7 @@ mod segment;
 
 pub use config::LogConfig;
 pub use partition::{AppendInfo, CompactionStats, PartitionLog, ReadInfo, now_ms};
-pub use segment::write_file_atomic;
+pub use segment::{write_file_atomic, write_private_file_atomic};
 
 /// Errors from the log layer. Each maps to one Kafka error code in the broker.
 #[derive(Debug, thiserror::Error)]

@@ -465,8 +465,19 @@ fn write_all_vectored(mut file: &File, parts: [&[u8]; 2]) -> std::io::Result<()>
 }
 
 fn write_synced(path: &Path, data: &[u8]) -> Result<()> {
+    write_synced_with_mode(path, data, 0o666)
+}
+
+/// [`write_synced`] with the new file created with `mode` (less the umask).
+fn write_synced_with_mode(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp)?;
+    let _ = fs::remove_file(&tmp); // a leftover may have other permissions
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)?;
     f.write_all(data)?;
     f.sync_data()?;
     fs::rename(&tmp, path)?;
@@ -487,4 +498,10 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
 /// directory so the new name survives a power loss too.
 pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<()> {
     write_synced(path, data)
+}
+
+/// [`write_file_atomic`] for secrets: the file is readable by its owner alone (0600) from the
+/// moment it exists.
+pub fn write_private_file_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_synced_with_mode(path, data, 0o600)
 }

@@ -340,12 +340,20 @@ impl Acls {
                 && a.applies_to(principal, host)
                 && (a.operation == Operation::All || a.operation == operation)
         };
+        // As Kafka's authorizeByResourceType: a DENY of `*` cancels every ALLOW; a literal
+        // DENY cancels the literal ALLOW of the same name; a prefixed DENY cancels every
+        // ALLOW whose name it prefixes.
         let denied = |allow: &AclBinding| {
             acls.iter().filter(relevant).any(|d| {
                 d.permission == Permission::Deny
-                    && ((d.pattern_type == PatternType::Literal && d.resource_name == "*")
-                        || (d.pattern_type == allow.pattern_type
-                            && allow.resource_name.starts_with(&d.resource_name)))
+                    && match d.pattern_type {
+                        PatternType::Literal => {
+                            d.resource_name == "*"
+                                || (allow.pattern_type == PatternType::Literal
+                                    && allow.resource_name == d.resource_name)
+                        }
+                        PatternType::Prefixed => allow.resource_name.starts_with(&d.resource_name),
+                    }
             })
         };
         let any_acl = acls.iter().any(|a| a.resource_type == resource_type);
@@ -396,7 +404,7 @@ impl Acls {
     fn store(&self, acls: &mut Vec<AclBinding>, next: Vec<AclBinding>) -> Result<()> {
         if next != *acls {
             let json = serde_json::to_vec_pretty(&next).expect("ACLs serialize");
-            crate::topics::write_atomic(&self.path, &json)?;
+            crate::topics::write_private_atomic(&self.path, &json)?;
             *acls = next;
         }
         Ok(())
@@ -463,7 +471,41 @@ mod tests {
         assert!(!acls.authorize("User:carol", "1.2.3.4", Read, Group, "g"));
         assert!(acls.authorize_any("User:bob", "h", Write, Topic));
         assert!(!acls.authorize_any("User:alice", "h", Write, Topic));
+        acls.create(vec![
+            acl(
+                Topic,
+                "public",
+                Literal,
+                "User:dan",
+                Write,
+                Permission::Allow,
+            ),
+            acl(Topic, "pub", Literal, "User:dan", Write, Permission::Deny),
+        ])
+        .unwrap();
+        assert!(
+            acls.authorize_any("User:dan", "h", Write, Topic),
+            "a literal deny of another name"
+        );
+        acls.create(vec![acl(
+            Topic,
+            "pub",
+            Prefixed,
+            "User:dan",
+            Write,
+            Permission::Deny,
+        )])
+        .unwrap();
+        assert!(
+            !acls.authorize_any("User:dan", "h", Write, Topic),
+            "a prefixed deny covers it"
+        );
 
+        acls.delete(&[AclFilter {
+            principal: Some("User:dan".into()),
+            ..Default::default()
+        }])
+        .unwrap();
         let reopened = Acls::open(dir.path(), vec![], true).unwrap();
         assert_eq!(reopened.describe(&AclFilter::default()).len(), 3);
         assert!(

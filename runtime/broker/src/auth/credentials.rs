@@ -89,7 +89,7 @@ impl Credentials {
         }
         if next != *users {
             let json = serde_json::to_vec_pretty(&next).expect("credentials serialize");
-            crate::topics::write_atomic(&self.path, &json)?;
+            crate::topics::write_private_atomic(&self.path, &json)?;
             *users = next;
         }
         Ok(outcome)
@@ -137,6 +137,12 @@ mod tests {
         assert_eq!(stamp, again, "the same password is not written again");
         let text = std::fs::read_to_string(dir.path().join("scram-credentials.json")).unwrap();
         assert!(!text.contains("\"pw\""));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("scram-credentials.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "readable by its owner alone: {mode:o}");
         let reopened = Credentials::open(dir.path()).unwrap();
         let cred = reopened.get("admin", Mechanism::Sha512).unwrap();
         assert!(cred.verifies(Mechanism::Sha512, "pw"));

@@ -186,11 +186,14 @@ impl Session {
                         return failed(ResponseError::SaslAuthenticationFailed, e.to_string());
                     }
                 };
-                let verified = Mechanism::ALL.iter().rev().any(|m| {
-                    security
-                        .credentials
-                        .get(&message.user, *m)
-                        .is_some_and(|c| c.verifies(*m, &message.password))
+                // PBKDF2 of thousands of rounds: off the async worker's other tasks.
+                let verified = cpu_heavy(|| {
+                    Mechanism::ALL.iter().rev().any(|m| {
+                        security
+                            .credentials
+                            .get(&message.user, *m)
+                            .is_some_and(|c| c.verifies(*m, &message.password))
+                    })
                 });
                 if !verified {
                     return invalid("PLAIN");
@@ -230,6 +233,17 @@ impl Session {
                 "SaslAuthenticate before SaslHandshake, or after authentication".into(),
             ),
         }
+    }
+}
+
+/// Runs CPU-heavy `f` so that the tokio worker's other tasks move to other threads
+/// meanwhile (on a multi-thread runtime; elsewhere, in place).
+fn cpu_heavy<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

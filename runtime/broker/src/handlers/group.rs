@@ -287,24 +287,33 @@ pub(super) async fn offset_commit(
     OffsetCommitResponse::default().with_topics(topics)
 }
 
-/// Per topic, each requested partition with its committed offset, if any.
-type TopicOffsets = Vec<(TopicName, Vec<(i32, Option<Committed>)>)>;
+/// Per topic, each requested partition with its committed offset, if any, and the error
+/// code of every partition of the topic (TOPIC_AUTHORIZATION_FAILED, or 0).
+type TopicOffsets = Vec<(TopicName, Vec<(i32, Option<Committed>)>, i16)>;
 
-/// Committed offsets of `group` for the requested (topic, partitions), or all of them.
+/// Committed offsets of `group` for the requested (topic, partitions), or all of them. As
+/// in Kafka, a topic the client may not describe is left out of "all", and answered
+/// TOPIC_AUTHORIZATION_FAILED (no offset) when named.
 fn fetch_offsets(
     broker: &Broker,
+    client: &Client,
     group: &str,
     topics: Option<Vec<(TopicName, Vec<i32>)>>,
 ) -> TopicOffsets {
+    let refused = |topic: &str| client.refuses_topic(broker, Operation::Describe, topic);
     match topics {
         Some(list) => list
             .into_iter()
             .map(|(name, parts)| {
+                if refused(name.as_str()) {
+                    let parts = parts.into_iter().map(|p| (p, None)).collect();
+                    return (name, parts, E::TopicAuthorizationFailed.code());
+                }
                 let offsets = parts
                     .into_iter()
                     .map(|p| (p, broker.groups.offsets().get(group, name.as_str(), p)))
                     .collect();
-                (name, offsets)
+                (name, offsets, 0)
             })
             .collect(),
         None => {
@@ -315,7 +324,8 @@ fn fetch_offsets(
             }
             by_topic
                 .into_iter()
-                .map(|(t, v)| (TopicName(str(t)), v))
+                .filter(|(t, _)| !refused(t))
+                .map(|(t, v)| (TopicName(str(t)), v, 0))
                 .collect()
         }
     }
@@ -342,9 +352,9 @@ pub(super) async fn offset_fetch(
                         .map(|t| (t.name.clone(), t.partition_indexes.clone()))
                         .collect()
                 });
-                let topics = fetch_offsets(&broker, g.group_id.as_str(), wanted)
+                let topics = fetch_offsets(&broker, &client, g.group_id.as_str(), wanted)
                     .into_iter()
-                    .map(|(name, parts)| {
+                    .map(|(name, parts, code)| {
                         OffsetFetchResponseTopics::default()
                             .with_name(name)
                             .with_partitions(
@@ -357,6 +367,7 @@ pub(super) async fn offset_fetch(
                                             metadata: Some(String::new()),
                                         });
                                         OffsetFetchResponsePartitions::default()
+                                            .with_error_code(code)
                                             .with_partition_index(p)
                                             .with_committed_offset(c.offset)
                                             .with_committed_leader_epoch(c.leader_epoch)
@@ -381,9 +392,9 @@ pub(super) async fn offset_fetch(
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect()
     });
-    let topics = fetch_offsets(&broker, req.group_id.as_str(), wanted)
+    let topics = fetch_offsets(&broker, &client, req.group_id.as_str(), wanted)
         .into_iter()
-        .map(|(name, parts)| {
+        .map(|(name, parts, code)| {
             OffsetFetchResponseTopic::default()
                 .with_name(name)
                 .with_partitions(
@@ -396,6 +407,7 @@ pub(super) async fn offset_fetch(
                                 metadata: Some(String::new()),
                             });
                             OffsetFetchResponsePartition::default()
+                                .with_error_code(code)
                                 .with_partition_index(p)
                                 .with_committed_offset(c.offset)
                                 .with_committed_leader_epoch(c.leader_epoch)

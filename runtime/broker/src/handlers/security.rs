@@ -180,8 +180,20 @@ pub(super) async fn alter_user_scram_credentials(
             Credential::from_salted_password(m, &u.salted_password, &u.salt, u.iterations as u32),
         ));
     }
+    // The workers' user is worker.toml's: over the wire, nobody (not even a super user)
+    // may change or delete its credentials and so become the workers' principal.
+    let workers = broker.config.sasl.admin_user.as_deref();
     for owner in &owners {
-        if refused {
+        if workers == Some(owner.as_str()) {
+            fail(
+                &mut results,
+                owner,
+                E::ClusterAuthorizationFailed,
+                format!(
+                    "user {owner} is the workers' user ([broker.sasl] admin_user): set its password in worker.toml"
+                ),
+            );
+        } else if refused {
             fail(
                 &mut results,
                 owner,

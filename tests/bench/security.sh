@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Throughput over TLS and over SASL_SSL (SCRAM-SHA-512) against PLAINTEXT, in one run on one
+# broker with three listeners, all driven by the same librdkafka client (`connectd perf`,
+# acks=all, 1 KiB records); and the time a client takes to connect and read metadata over
+# each listener, whose differences are the cost of the TLS handshake and of the SCRAM
+# exchange.
+#
+#   RUNS=5 bash tests/bench/security.sh
+#
+# The broker keeps its data in the page cache (no fsync per batch), so the network path,
+# not the disk, is what the protocols are compared on. Prints one line per measurement and a
+# table of medians with each rate's ratio to PLAINTEXT in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${RUNS:-5}
+N=${N:-1000000}
+CONNECTS=${CONNECTS:-50}
+cargo build --release -q -p connectd
+CONNECTD=$PWD/target/release/connectd
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$WORK"' EXIT
+RESULTS=$WORK/results
+: > "$RESULTS"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+mbs() { sed -n 's/.* \([0-9.]*\) MB\/s$/\1/p'; }
+record() { echo "$1 $2 $3 ${run:-0}" | tee -a "$RESULTS"; }
+
+# A CA and a certificate for localhost (RSA 2048, as most deployments use).
+cd "$WORK"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=bench CA" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=localhost" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext
+openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.crt -days 2 -extfile ext 2>/dev/null
+cat broker.crt ca.pem > broker.pem
+cd - >/dev/null
+
+PLAIN=$(free_port) TLS=$(free_port) SASL=$(free_port)
+cat > "$WORK/worker.toml" <<TOML
+[worker]
+data_dir = "data"
+[broker]
+listeners = ["PLAINTEXT://127.0.0.1:$PLAIN", "SSL://127.0.0.1:$TLS", "SASL_SSL://127.0.0.1:$SASL"]
+# The PLAINTEXT and SSL clients are User:ANONYMOUS; no ACLs here, everyone may.
+allow_everyone_if_no_acl_found = true
+[broker.topic_defaults]
+"flush.messages" = "9223372036854775807"
+"flush.ms" = "9223372036854775807"
+[broker.ssl]
+certificate = "broker.pem"
+key = "broker.key"
+[broker.sasl]
+admin_user = "bench"
+admin_password = "bench-password"
+TOML
+"$CONNECTD" --config "$WORK/worker.toml" 2>"$WORK/log" &
+wait_port "$SASL"
+
+args() { # protocol -> bootstrap and -X properties
+  case $1 in
+    plaintext) echo "-b 127.0.0.1:$PLAIN" ;;
+    tls) echo "-b localhost:$TLS -X security.protocol=SSL -X ssl.ca.location=$WORK/ca.pem" ;;
+    sasl_ssl) echo "-b localhost:$SASL -X security.protocol=SASL_SSL -X sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=bench -X sasl.password=bench-password -X ssl.ca.location=$WORK/ca.pem" ;;
+  esac
+}
+
+for run in $(seq "$RUNS"); do
+  order="plaintext tls sasl_ssl"
+  [ $((run % 2)) = 0 ] && order="sasl_ssl tls plaintext"
+  for proto in $order; do
+    topic="t-$proto-$run"
+    # shellcheck disable=SC2046
+    "$CONNECTD" topics $(args $proto) create "$topic" --partitions 1 >/dev/null
+    record "$proto" produce_mb_s "$("$CONNECTD" perf $(args $proto) produce --topic "$topic" --num-records "$N" | mbs)"
+    record "$proto" consume_mb_s "$("$CONNECTD" perf $(args $proto) consume --topic "$topic" --messages "$N" | mbs)"
+    "$CONNECTD" topics $(args $proto) delete "$topic" >/dev/null
+  done
+  # Connect and read metadata, CONNECTS times per protocol, with a fresh client each time.
+  python3 - "$WORK" "$PLAIN" "$TLS" "$SASL" "$CONNECTS" <<'PY' | while read -r proto ms; do record "$proto" connect_ms "$ms"; done
+import statistics, sys, time
+from confluent_kafka.admin import AdminClient
+work, plain, tls, sasl, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+confs = {
+    "plaintext": {"bootstrap.servers": f"127.0.0.1:{plain}"},
+    "tls": {"bootstrap.servers": f"localhost:{tls}", "security.protocol": "SSL", "ssl.ca.location": f"{work}/ca.pem"},
+    "sasl_ssl": {"bootstrap.servers": f"localhost:{sasl}", "security.protocol": "SASL_SSL", "ssl.ca.location": f"{work}/ca.pem",
+                 "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "bench", "sasl.password": "bench-password"},
+}
+for proto, conf in confs.items():
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        AdminClient(conf).list_topics(timeout=10)
+        times.append((time.perf_counter() - t) * 1000)
+    print(proto, round(statistics.median(times), 2))
+PY
+done
+
+echo
+echo "medians over $RUNS runs (ratio: to PLAINTEXT in the same run, median of the runs' ratios):"
+python3 - "$RESULTS" <<'PY'
+import collections, statistics, sys
+values = collections.defaultdict(dict)
+for line in open(sys.argv[1]):
+    proto, metric, value, run = line.split()
+    values[(proto, metric)][run] = float(value)
+print(f"{'listener':<10} {'metric':<14} {'median':>9} {'ratio':>6}")
+for (proto, metric), per_run in sorted(values.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    base = values[("plaintext", metric)]
+    ratios = [per_run[r] / base[r] for r in per_run if base.get(r)]
+    ratio = f"{statistics.median(ratios):.2f}" if proto != "plaintext" else ""
+    print(f"{proto:<10} {metric:<14} {statistics.median(per_run.values()):>9.2f} {ratio:>6}")
+PY
