@@ -35,6 +35,11 @@ openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out b
 cat broker.crt ca.pem > broker.pem
 cd - >/dev/null
 
+# This VM's first touch of a guest page is slow (BENCHMARKS.md, "Broker throughput"): touch
+# WARM_GB of page cache first, so no listener's run pays it alone.
+WARM_GB=${WARM_GB:-8}
+dd if=/dev/zero of="$WORK/warm" bs=1M count=$((WARM_GB * 1024)) status=none && rm "$WORK/warm"
+
 PLAIN=$(free_port) TLS=$(free_port) SASL=$(free_port)
 cat > "$WORK/worker.toml" <<TOML
 [worker]

@@ -89,10 +89,21 @@ fn roots(path: &Path) -> Result<RootCertStore, Error> {
     Ok(store)
 }
 
+/// The server's provider: AES-128-GCM first. All of the default suites are secure; the
+/// 128-bit key encrypts about a fifth faster than AES-256 (`openssl speed`, 16 KiB records)
+/// and a broker encrypts every byte it serves.
+fn server_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .sort_by_key(|s| !format!("{:?}", s.suite()).contains("AES_128_GCM"));
+    Arc::new(provider)
+}
+
 fn build_server(files: &ServerFiles) -> Result<ServerConfig, Error> {
     let certs = read_certificates(&files.certificate)?;
     let key = read_key(&files.key)?;
-    let builder = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(server_provider())
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)
         .expect("the default provider supports the default versions");
     let builder = match (files.client_auth, &files.truststore) {
@@ -124,6 +135,8 @@ fn build_server(files: &ServerFiles) -> Result<ServerConfig, Error> {
         .with_single_cert(certs, key)
         .map_err(|e| file_error(&files.key, format!("does not go with the certificate: {e}")))?;
     config.alpn_protocols.clear();
+    // The server's order of suites, not the client's (OpenSSL asks for AES-256 first).
+    config.ignore_client_order = true;
     Ok(config)
 }
 
