@@ -5,29 +5,9 @@
 use crate::support::{Connectd, run_tool};
 
 fn kcat(c: &Connectd, args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("kcat")
-        .arg("-b")
-        .arg(c.bootstrap())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kcat is not installed; `apt-get install kcat` (bash .ci/run does it)");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        pipe.write_all(s.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "kcat {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let (ok, out, err) = crate::support::kcat(&c.bootstrap(), args, stdin);
+    assert!(ok, "kcat {args:?} failed: {err}");
+    out
 }
 
 #[test]

@@ -3,10 +3,8 @@
 //! confluent-kafka and kafka-python (tests/python/secure_clients.py), mTLS principals, and
 //! `connectd users`. The certificates are made here with openssl.
 
+use crate::support::{Connectd, free_port, kcat, repo_root, run_tool};
 use std::path::Path;
-use std::process::{Command, Stdio};
-
-use crate::support::{Connectd, free_port, repo_root, run_tool};
 
 /// The admin user's password, given to connectd through the environment.
 const ADMIN_PASSWORD: &str = "admin-s3cret";
@@ -101,34 +99,6 @@ pub fn make_certificates(dir: &Path) {
             "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
         );
     }
-}
-
-/// kcat against `bootstrap` with `args`; returns (success, stdout, stderr).
-fn kcat(bootstrap: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    use std::io::Write;
-    // Debian's kcat with Debian's librdkafka (with OpenSSL and SASL): not the one the
-    // rdkafka crate builds, which `cargo test` puts on LD_LIBRARY_PATH.
-    let mut child = Command::new("kcat")
-        .env_remove("LD_LIBRARY_PATH")
-        .arg("-b")
-        .arg(bootstrap)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kcat is not installed; `apt-get install kcat` (bash .ci/run does it)");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        pipe.write_all(s.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn sasl_ssl(ca: &Path, mechanism: &str, user: &str, password: &str) -> Vec<String> {

@@ -303,6 +303,34 @@ pub fn run_tool(program: &str, args: &[&str], cwd: Option<&Path>) -> (bool, Stri
     )
 }
 
+/// Debian's kcat against `bootstrap` with `args` and `stdin`; returns (success, stdout,
+/// stderr). It runs with Debian's librdkafka (with OpenSSL and SASL), not the one the rdkafka
+/// crate builds, which `cargo test` puts on LD_LIBRARY_PATH.
+pub fn kcat(bootstrap: &str, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new("kcat")
+        .env_remove("LD_LIBRARY_PATH")
+        .arg("-b")
+        .arg(bootstrap)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat is not installed; `apt-get install kcat` (bash .ci/run does it)");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Reads lines from a child's stdout until `pred` matches one.
 pub fn read_until(
     reader: &mut BufReader<std::process::ChildStdout>,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// Kafka's resource types, by their wire codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,14 +267,7 @@ impl Acls {
     /// Reads the ACLs in `meta` (none yet: no ACLs).
     pub fn open(meta: &Path, super_users: Vec<String>, allow_if_none: bool) -> Result<Self> {
         let path = meta.join("acls.json");
-        let acls = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Metadata {
-                path: path.clone(),
-                reason: format!("not an ACL file: {e}"),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-        };
+        let acls = super::read_json_file(&path, "an ACL file")?;
         Ok(Acls {
             path,
             acls: RwLock::new(acls),

@@ -30,14 +30,7 @@ impl Credentials {
     /// Reads the file in `meta` (none yet: no users).
     pub fn open(meta: &Path) -> Result<Self> {
         let path = meta.join("scram-credentials.json");
-        let users = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Metadata {
-                path: path.clone(),
-                reason: format!("not a credentials file: {e}"),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Users::new(),
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-        };
+        let users = super::read_json_file(&path, "a credentials file")?;
         Ok(Credentials {
             path,
             users: RwLock::new(users),

@@ -236,6 +236,22 @@ impl Session {
     }
 }
 
+/// The value stored in the JSON file `path`, or the default when there is none yet; `what`
+/// names the file's kind in errors.
+fn read_json_file<T: serde::de::DeserializeOwned + Default>(
+    path: &std::path::Path,
+    what: &str,
+) -> crate::Result<T> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| crate::Error::Metadata {
+            path: path.to_path_buf(),
+            reason: format!("not {what}: {e}"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(e) => Err(crate::Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
 /// Runs CPU-heavy `f` so that the tokio worker's other tasks move to other threads
 /// meanwhile (on a multi-thread runtime; elsewhere, in place).
 fn cpu_heavy<T>(f: impl FnOnce() -> T) -> T {

@@ -47,7 +47,15 @@ pub(super) async fn find_coordinator(
     let error = |key: &str| {
         if req.key_type == KEY_TYPE_TRANSACTION {
             E::CoordinatorNotAvailable.code()
-        } else if client.refuses_group(&broker, Operation::Describe, key) {
+        } else if !broker.security.acls.authorize(
+            &client.principal,
+            &client.host,
+            Operation::Describe,
+            crate::auth::acls::ResourceType::Group,
+            key,
+        ) {
+            // ACLs only: a reserved group's coordinator is found, and its JoinGroup or
+            // OffsetCommit is refused, which clients report as GROUP_AUTHORIZATION_FAILED.
             E::GroupAuthorizationFailed.code()
         } else {
             0

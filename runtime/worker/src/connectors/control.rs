@@ -457,6 +457,18 @@ impl Control {
                 "Connectors must be in the STOPPED state before their offsets can be modified; `PUT /connectors/{name}/stop` first"
             )));
         }
+        // STOPPED is the target at once; its tasks may still be storing their last offsets,
+        // which would land after these. Wait for them (a task stuck in a call is given up
+        // on after the wait timeout, as a stop is).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.supervisor().tasks_alive(name) {
+            if std::time::Instant::now() >= deadline {
+                return Err(ControlError::Conflict(format!(
+                    "connector {name}'s tasks are still stopping; try again when its status shows them stopped"
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let connector =
             ConnectorName::new(name).map_err(|e| ControlError::NotFound(e.to_string()))?;
         if known.kind == Some(Kind::Sink) {

@@ -321,6 +321,22 @@ impl Supervisor {
         }
     }
 
+    /// Whether a task thread of connector `name` is still alive (running, or stopped and
+    /// finishing its last call, its last offsets included).
+    pub(crate) fn tasks_alive(&self, name: &str) -> bool {
+        let running = self.running.iter().any(|(c, r)| {
+            c.as_str() == name
+                && r.tasks
+                    .iter()
+                    .any(|(_, t)| t.as_ref().is_some_and(|t| !t.is_finished()))
+        });
+        running
+            || self
+                .retiring
+                .iter()
+                .any(|(c, _, t, _)| c.as_str() == name && !t.is_finished())
+    }
+
     /// Writes a stopped task's status once its thread has ended (at once if it has, or if it
     /// had none).
     fn report_when_stopped(&self, connector: &ConnectorName, task: u32, status: TaskStatus) {
