@@ -101,6 +101,30 @@ fn fail(results: &mut Results, user: &StrBytes, error: E, message: String) {
     }
 }
 
+/// The mechanism of one deletion or upsertion, or `None` (the user's error recorded) when the
+/// mechanism is unknown or the user name empty.
+fn checked(results: &mut Results, user: &StrBytes, mechanism: i8) -> Option<Mechanism> {
+    let Some(m) = Mechanism::from_kip554_type(mechanism) else {
+        fail(
+            results,
+            user,
+            E::UnsupportedSaslMechanism,
+            format!("unknown SCRAM mechanism {mechanism}"),
+        );
+        return None;
+    };
+    if user.is_empty() {
+        fail(
+            results,
+            user,
+            E::UnacceptableCredential,
+            "the user name is empty".into(),
+        );
+        return None;
+    }
+    Some(m)
+}
+
 pub(super) async fn alter_user_scram_credentials(
     broker: Arc<Broker>,
     req: AlterUserScramCredentialsRequest,
@@ -112,46 +136,16 @@ pub(super) async fn alter_user_scram_credentials(
     let mut changes = Vec::new();
     let mut owners = Vec::new();
     for d in &req.deletions {
-        let Some(m) = Mechanism::from_kip554_type(d.mechanism) else {
-            fail(
-                &mut results,
-                &d.name,
-                E::UnsupportedSaslMechanism,
-                format!("unknown SCRAM mechanism {}", d.mechanism),
-            );
+        let Some(m) = checked(&mut results, &d.name, d.mechanism) else {
             continue;
         };
-        if d.name.is_empty() {
-            fail(
-                &mut results,
-                &d.name,
-                E::UnacceptableCredential,
-                "the user name is empty".into(),
-            );
-            continue;
-        }
         owners.push(d.name.clone());
         changes.push(Change::Delete(d.name.to_string(), m));
     }
     for u in &req.upsertions {
-        let Some(m) = Mechanism::from_kip554_type(u.mechanism) else {
-            fail(
-                &mut results,
-                &u.name,
-                E::UnsupportedSaslMechanism,
-                format!("unknown SCRAM mechanism {}", u.mechanism),
-            );
+        let Some(m) = checked(&mut results, &u.name, u.mechanism) else {
             continue;
         };
-        if u.name.is_empty() {
-            fail(
-                &mut results,
-                &u.name,
-                E::UnacceptableCredential,
-                "the user name is empty".into(),
-            );
-            continue;
-        }
         if !crate::auth::acceptable_iterations(u.iterations) {
             fail(
                 &mut results,
