@@ -30,7 +30,7 @@ pub use header::{
     split_batches,
 };
 pub use producer::{ProducerBatch, ProducerRecord, ProducerRecordRef};
-pub use reader::{RecordReader, RecordView};
+pub use reader::{RecordReader, RecordView, keyless_records};
 
 /// What can be wrong with a record batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

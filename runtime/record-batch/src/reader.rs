@@ -17,7 +17,8 @@
 
 use std::ops::Range;
 
-use super::header::HEADER_LEN;
+use super::decompress::{MAX_DECOMPRESSED, uncompressed};
+use super::header::{HEADER_LEN, split_batches};
 use crate::{Error, Result};
 
 /// One record read in place: its fields as ranges of the buffer given to [`RecordReader`].
@@ -135,6 +136,24 @@ impl Iterator for RecordReader<'_> {
     }
 }
 
+/// The positions (from 0, counted across every batch of `records`) of the records whose key
+/// is null. A compacted topic refuses them, as Kafka's broker does: compaction keeps one record
+/// per key, and a record without one could never be kept or removed.
+pub fn keyless_records(records: &[u8]) -> Result<Vec<i32>> {
+    let mut keyless = Vec::new();
+    let mut index = 0;
+    for (header, range) in split_batches(records)? {
+        let batch = uncompressed(&header, &records[range], MAX_DECOMPRESSED)?;
+        for record in RecordReader::new(&batch, 0..batch.len(), header.record_count) {
+            if record?.key.is_none() {
+                keyless.push(index);
+            }
+            index += 1;
+        }
+    }
+    Ok(keyless)
+}
+
 fn corrupt(what: &str) -> Error {
     Error::CorruptBatch(format!("record: {what}"))
 }
@@ -143,6 +162,19 @@ fn corrupt(what: &str) -> Error {
 mod tests {
     use super::*;
     use crate::{BatchBuilder, BatchHeader};
+
+    #[test]
+    fn keyless_records_are_counted_across_batches() {
+        let mut first = BatchBuilder::default();
+        first.push(1, Some(b"k"), Some(b"v"), std::iter::empty());
+        first.push(1, None, Some(b"v"), std::iter::empty());
+        let mut second = BatchBuilder::default();
+        second.push(1, None, None, std::iter::empty());
+        second.push(1, Some(b""), None, std::iter::empty());
+        let set = [first.finish(), second.finish()].concat();
+        assert_eq!(keyless_records(&set).unwrap(), vec![1, 2]);
+        assert!(keyless_records(&set[..set.len() - 1]).is_err());
+    }
 
     #[test]
     fn built_records_read_back_in_place() {

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connectd_log::PartitionLog;
-use connectd_record_batch::{BatchHeader, MAX_DECOMPRESSED, RecordReader, uncompressed};
+use connectd_record_batch::{
+    BatchHeader, MAX_DECOMPRESSED, RecordReader, keyless_records, uncompressed,
+};
 use futures_util::future::BoxFuture;
 use kafka_protocol::ResponseError as E;
 use kafka_protocol::messages::delete_records_response::{
@@ -17,7 +19,9 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{
     BrokerId, DeleteRecordsRequest, DeleteRecordsResponse, FetchRequest, FetchResponse,
     InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest, ListOffsetsResponse,
@@ -76,6 +80,18 @@ pub(super) fn produce(
                     ))),
                     Some(log) => match pd.records.as_deref() {
                         None | Some([]) => Err(Error::kafka(E::CorruptMessage, "empty record set")),
+                        Some(records)
+                            if refuse_keyless(&log, records, &mut resp, &topic_data.name) =>
+                        {
+                            Err(Error::kafka(
+                                E::InvalidRecord,
+                                format!(
+                                    "{} record(s) without a key: topic {} is compacted",
+                                    resp.record_errors.len(),
+                                    topic_data.name.as_str()
+                                ),
+                            ))
+                        }
                         Some(records) => log
                             .append(records, now)
                             .map(|info| (log, info))
@@ -146,6 +162,35 @@ pub(super) fn produce(
             ProduceResponse::default().with_responses(responses),
         ))
     })
+}
+
+/// Whether a produce to a compacted partition holds records without a key, which Kafka's broker
+/// refuses whole (INVALID_RECORD): each such record is named in `resp.record_errors` (KIP-467),
+/// and the client fails the rest of the batch with it.
+fn refuse_keyless(
+    log: &PartitionLog,
+    records: &[u8],
+    resp: &mut PartitionProduceResponse,
+    topic: &TopicName,
+) -> bool {
+    if !log.config().cleanup_compact {
+        return false;
+    }
+    // A batch that does not parse is refused by the append, as CORRUPT_MESSAGE.
+    let keyless = keyless_records(records).unwrap_or_default();
+    resp.record_errors = keyless
+        .iter()
+        .map(|&i| {
+            BatchIndexAndErrorMessage::default()
+                .with_batch_index(i)
+                .with_batch_index_error_message(Some(str(format!(
+                    "Compacted topic cannot accept message without key in topic partition {}-{}.",
+                    topic.as_str(),
+                    resp.index
+                ))))
+        })
+        .collect();
+    !keyless.is_empty()
 }
 
 /// Record batch bytes appended by produce requests, by topic and partition.
