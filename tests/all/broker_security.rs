@@ -423,6 +423,20 @@ fn strangers_before_authentication_hold_no_budget_and_are_closed() {
          [broker.sasl]\nadmin_user = \"admin\"\nadmin_password = \"{ADMIN_PASSWORD}\"\n"
     ));
     crate::support::wait_for_port(sasl, Duration::from_secs(20));
+    // A stranger that pipelines 40,000 ApiVersions requests (600 KB) and never reads the
+    // answers: they fill the socket, and the broker's queue behind it.
+    let mut pipeliner = std::net::TcpStream::connect(("127.0.0.1", sasl)).unwrap();
+    let one = crate::wire::request(
+        kafka_protocol::messages::ApiKey::ApiVersions,
+        0,
+        &kafka_protocol::messages::ApiVersionsRequest::default(),
+    );
+    let mut many = Vec::new();
+    for _ in 0..40_000 {
+        many.extend_from_slice(&(one.len() as i32).to_be_bytes());
+        many.extend_from_slice(&one);
+    }
+    pipeliner.write_all(&many).unwrap();
     // 600 x 512 KiB is more than the whole request budget (256 MiB).
     let mut strangers: Vec<std::net::TcpStream> = (0..600)
         .map(|_| {
@@ -471,5 +485,118 @@ fn strangers_before_authentication_hold_no_budget_and_are_closed() {
         started.elapsed() < Duration::from_secs(15),
         "closed after {:?}",
         started.elapsed()
+    );
+    // The pipeliner too: what it reads now ends (or is reset) by the deadline.
+    pipeliner
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answers = vec![0u8; 1 << 20];
+    let closed = loop {
+        match pipeliner.read(&mut answers) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            // The read timed out: still open.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break false;
+            }
+            // Reset: the broker closed with answers unsent.
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        closed,
+        "a stranger that never reads is closed within the deadline ({:?})",
+        started.elapsed()
+    );
+}
+
+/// A user that logs in and then starts frames it never finishes holds at most its
+/// principal's quarter of the request budget: 16 connections of it, each holding a
+/// connection's whole share (1/16), leave the admin served at once.
+#[test]
+fn a_user_holding_half_sent_frames_cannot_stall_the_others() {
+    use kafka_protocol::messages::{
+        ApiKey, MetadataRequest, SaslAuthenticateRequest, SaslAuthenticateResponse,
+        SaslHandshakeRequest,
+    };
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let sasl = free_port();
+    let c = Connectd::start(&format!(
+        "listeners = [\"PLAINTEXT://127.0.0.1:{{port}}\", \"SASL_PLAINTEXT://127.0.0.1:{sasl}\"]\n\
+         queued_max_request_bytes = 1048576\n\
+         [broker.sasl]\nadmin_user = \"admin\"\nadmin_password = \"{ADMIN_PASSWORD}\"\n"
+    ));
+    crate::support::wait_for_port(sasl, Duration::from_secs(20));
+    let bootstrap = format!("127.0.0.1:{sasl}");
+    let admin = [
+        "-X",
+        "security.protocol=SASL_PLAINTEXT",
+        "-X",
+        "sasl.mechanism=SCRAM-SHA-512",
+        "-X",
+        "sasl.username=admin",
+        "-X",
+        &format!("sasl.password={ADMIN_PASSWORD}"),
+    ];
+    let mut create = vec!["users", "-b", &bootstrap];
+    create.extend(admin.iter().copied());
+    create.extend(["create", "bob", "--password", "bob-pw"]);
+    let (ok, out, err) = run_tool(env!("CARGO_BIN_EXE_connectd"), &create, None);
+    assert!(ok, "{out}\n{err}");
+    // A raw connection logged in with SASL PLAIN.
+    let login = |user: &str, password: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", sasl)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let handshake =
+            SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"));
+        crate::wire::send_raw(
+            &mut s,
+            &crate::wire::request(ApiKey::SaslHandshake, 1, &handshake),
+        );
+        crate::wire::read_response(&mut s);
+        let auth = SaslAuthenticateRequest::default()
+            .with_auth_bytes(format!("\0{user}\0{password}").into_bytes().into());
+        crate::wire::send_raw(
+            &mut s,
+            &crate::wire::request(ApiKey::SaslAuthenticate, 2, &auth),
+        );
+        let mut answer = crate::wire::read_response(&mut s);
+        // The response header of a flexible version: correlation id and tagged fields.
+        let header_version = ApiKey::SaslAuthenticate.response_header_version(2);
+        let _ =
+            kafka_protocol::messages::ResponseHeader::decode(&mut answer, header_version).unwrap();
+        let r = SaslAuthenticateResponse::decode(&mut answer, 2).unwrap();
+        assert_eq!(r.error_code, 0, "{user} logs in: {:?}", r.error_message);
+        s
+    };
+    // Each share is 64 KiB here: every frame claims one and a byte, and sends one byte.
+    let _held: Vec<std::net::TcpStream> = (0..16)
+        .map(|_| {
+            let mut s = login("bob", "bob-pw");
+            s.write_all(&(64 * 1024 + 1i32).to_be_bytes()).unwrap();
+            s.write_all(&[0]).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut s = login("admin", ADMIN_PASSWORD);
+    let started = Instant::now();
+    crate::wire::send_raw(
+        &mut s,
+        &crate::wire::request(ApiKey::Metadata, 12, &MetadataRequest::default()),
+    );
+    let mut size = [0u8; 4];
+    assert!(
+        s.read_exact(&mut size).is_ok(),
+        "the admin's Metadata is answered while bob holds his share ({:?})\n{}",
+        started.elapsed(),
+        c.log_text()
     );
 }

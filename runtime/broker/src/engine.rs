@@ -24,17 +24,17 @@ use crate::{Error, Result};
 
 const CLEAN_SHUTDOWN: &str = ".clean-shutdown";
 
-/// PBKDF2 iterations of the admin user's credentials (Kafka's tools use 4096; twice that
-/// costs a login a few milliseconds more and an offline guesser twice as much).
-const ADMIN_ITERATIONS: u32 = 8192;
-
 /// Opens credentials and ACLs, and sets the admin user's password.
 fn open_security(config: &BrokerConfig, meta: &Path) -> Result<crate::auth::Security> {
     let credentials = crate::auth::credentials::Credentials::open(meta)?;
     let mut super_users = config.super_users.clone();
     match (&config.sasl.admin_user, &config.sasl.admin_password) {
         (Some(user), Some(password)) => {
-            credentials.ensure_password(user, password, ADMIN_ITERATIONS)?;
+            credentials.ensure_password(
+                user,
+                password,
+                connectd_security::scram::DEFAULT_ITERATIONS,
+            )?;
             super_users.push(connectd_security::user_principal(user));
         }
         (None, None) => {}

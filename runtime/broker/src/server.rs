@@ -15,6 +15,7 @@
 //! the SASL exchange until the client authenticated ([`crate::auth::Session`]). The principal
 //! goes to every handler in [`Client`].
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -70,17 +71,22 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes of requests read but not yet answered (`queued.max.request.bytes`): a frame takes
 /// its size in permits before its body is read and gives them back once its response is
-/// written. One connection may hold a sixteenth of the budget, so a few clients that send
-/// and never read cannot stall the others.
+/// written. One connection may hold a sixteenth of the budget and one logged-in principal
+/// (all its connections) a quarter, so a few clients that send slowly, or send and never read, cannot
+/// stall the others: a logged-in user that holds its quarter leaves the workers and every
+/// other user the rest.
 struct Budget {
     permits: Arc<Semaphore>,
     total: usize,
     per_connection: usize,
+    per_principal: usize,
+    principals: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
-/// One request's share of the budget, the connection's and the broker's.
+/// One request's share of the budget: the connection's, the principal's and the broker's.
 struct Reserved {
     _connection: OwnedSemaphorePermit,
+    _principal: OwnedSemaphorePermit,
     _broker: OwnedSemaphorePermit,
 }
 
@@ -91,6 +97,8 @@ impl Budget {
             permits: Arc::new(Semaphore::new(total)),
             total,
             per_connection: total / 16,
+            per_principal: total / 4,
+            principals: Default::default(),
         }
     }
 
@@ -99,17 +107,40 @@ impl Budget {
         Arc::new(Semaphore::new(self.per_connection))
     }
 
-    /// Waits for room for a frame of `size` bytes, first in the connection's share, then in
-    /// the broker's. A frame larger than a share takes all of it.
-    async fn reserve(&self, connection: &Arc<Semaphore>, size: usize) -> Reserved {
+    /// The share of every connection of `principal` together (kept while the broker runs:
+    /// principals are the users that logged in, and certificate subjects). Clients that did
+    /// not log in (a PLAINTEXT or SSL listener without client certificates) are not one
+    /// principal but many strangers: each connection gets a share of its own.
+    fn principal(&self, principal: &str) -> Arc<Semaphore> {
+        if principal == connectd_security::ANONYMOUS {
+            return Arc::new(Semaphore::new(self.per_principal));
+        }
+        let mut principals = self.principals.lock().unwrap_or_else(|e| e.into_inner());
+        principals
+            .entry(principal.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_principal)))
+            .clone()
+    }
+
+    /// Waits for room for a frame of `size` bytes in the connection's share, then the
+    /// principal's, then the broker's (always in this order). A frame larger than a share
+    /// takes all of it.
+    async fn reserve(
+        &self,
+        connection: &Arc<Semaphore>,
+        principal: &Arc<Semaphore>,
+        size: usize,
+    ) -> Reserved {
         let take = |sem: &Arc<Semaphore>, cap: usize| {
             sem.clone().acquire_many_owned(size.clamp(1, cap) as u32)
         };
         let closed = "the budget's semaphores are never closed";
         let connection = take(connection, self.per_connection).await.expect(closed);
+        let principal = take(principal, self.per_principal).await.expect(closed);
         let broker = take(&self.permits, self.total).await.expect(closed);
         Reserved {
             _connection: connection,
+            _principal: principal,
             _broker: broker,
         }
     }
@@ -243,6 +274,9 @@ async fn accept_loop(
                 continue;
             }
         };
+        // An IPv4 client of a dual-stack ([::]) listener shows as ::ffff:a.b.c.d: its plain
+        // IPv4 address is what ACL hosts, internal_allowed_clients and the per-IP limit name.
+        let peer = std::net::SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let open = broker.connections.fetch_add(1, Ordering::AcqRel) + 1;
         if open > broker.config.max_connections {
             broker.connections.fetch_sub(1, Ordering::AcqRel);
@@ -466,6 +500,8 @@ where
     let client_host = peer.ip().to_string();
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
     let share = budget.connection();
+    // The logged-in principal's share, taken at its first request (it never changes after).
+    let mut principal_share: Option<Arc<Semaphore>> = None;
     let connected_at = Instant::now();
     let result = async {
         loop {
@@ -479,7 +515,11 @@ where
                 return Ok(());
             }
             let Some(size) = read_size(&mut reader, wait, &in_flight).await? else {
-                tracing::debug!(%peer, idle_ms = idle.as_millis() as u64, "idle for connections.max.idle.ms; closing connection");
+                if !session.authenticated() && connected_at.elapsed() >= AUTHENTICATION_TIMEOUT {
+                    tracing::info!(%peer, "not authenticated within 10 s; closing connection");
+                } else {
+                    tracing::debug!(%peer, idle_ms = idle.as_millis() as u64, "closed by the client, or idle for connections.max.idle.ms");
+                }
                 return Ok(());
             };
             if !session.authenticated() && size as usize > SASL_MAX_RECEIVE {
@@ -497,7 +537,11 @@ where
             // memory with sizes alone.
             let authenticated = session.authenticated();
             let permit = match authenticated {
-                true => Some(budget.reserve(&share, size).await),
+                true => {
+                    let principal = principal_share
+                        .get_or_insert_with(|| budget.principal(&session.principal()));
+                    Some(budget.reserve(&share, principal, size).await)
+                }
                 false => None,
             };
             // Read straight into spare capacity: no zeroing of large produce frames.
@@ -551,7 +595,16 @@ where
                 return Ok(());
             };
             in_flight.fetch_add(1, Ordering::AcqRel);
-            if tx.send((header, version, fut, permit, read_at)).await.is_err() {
+            let pending = tx.send((header, version, fut, permit, read_at));
+            let queued = match auth_deadline {
+                None => pending.await.is_ok(),
+                // A stranger that pipelines requests and never reads the answers fills the
+                // queue; the authentication deadline holds here too, not only while reading.
+                Some(d) => tokio::time::timeout_at(d.into(), pending)
+                    .await
+                    .is_ok_and(|sent| sent.is_ok()),
+            };
+            if !queued {
                 return Ok(());
             }
             if let Then::Close = then {
@@ -565,7 +618,19 @@ where
     }
     .await;
     drop(tx);
-    let _ = write_loop.await;
+    if session.authenticated() {
+        let _ = write_loop.await;
+    } else {
+        // A stranger that does not read its answers does not keep the connection open: its
+        // answers get what is left of the authentication deadline, at least a second.
+        let left = AUTHENTICATION_TIMEOUT
+            .saturating_sub(connected_at.elapsed())
+            .max(Duration::from_secs(1));
+        let abort = write_loop.abort_handle();
+        if tokio::time::timeout(left, write_loop).await.is_err() {
+            abort.abort();
+        }
+    }
     result
 }
 

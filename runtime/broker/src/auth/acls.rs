@@ -195,8 +195,19 @@ impl AclBinding {
 
     fn applies_to(&self, principal: &str, host: &str) -> bool {
         (self.principal == principal || self.principal == "User:*")
-            && (self.host == "*" || self.host == host)
+            && (self.host == "*" || same_host(&self.host, host))
     }
+}
+
+/// Whether an ACL's host names the client's address: as written, or as the same IP address
+/// written another way (Kafka writes IPv6 addresses in full, `0:0:0:0:0:0:0:1`; `::1` is the
+/// same host).
+fn same_host(acl: &str, client: &str) -> bool {
+    acl == client
+        || matches!(
+            (acl.parse::<std::net::IpAddr>(), client.parse::<std::net::IpAddr>()),
+            (Ok(a), Ok(c)) if a.to_canonical() == c.to_canonical()
+        )
 }
 
 /// A DescribeAcls or DeleteAcls filter: `None` matches anything.
@@ -425,6 +436,15 @@ mod tests {
             operation: op,
             permission,
         }
+    }
+
+    #[test]
+    fn a_host_matches_however_its_address_is_written() {
+        assert!(same_host("0:0:0:0:0:0:0:1", "::1"));
+        assert!(same_host("10.0.0.9", "::ffff:10.0.0.9"));
+        assert!(same_host("kafka-client", "kafka-client"));
+        assert!(!same_host("10.0.0.9", "10.0.0.19"));
+        assert!(!same_host("::2", "::1"));
     }
 
     #[test]

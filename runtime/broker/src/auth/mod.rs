@@ -186,15 +186,7 @@ impl Session {
                         return failed(ResponseError::SaslAuthenticationFailed, e.to_string());
                     }
                 };
-                // PBKDF2 of thousands of rounds: off the async worker's other tasks.
-                let verified = cpu_heavy(|| {
-                    Mechanism::ALL.iter().rev().any(|m| {
-                        security
-                            .credentials
-                            .get(&message.user, *m)
-                            .is_some_and(|c| c.verifies(*m, &message.password))
-                    })
-                });
+                let verified = plain_verifies(security, &message.user, &message.password);
                 if !verified {
                     return invalid("PLAIN");
                 }
@@ -254,6 +246,35 @@ fn read_json_file<T: serde::de::DeserializeOwned + Default>(
 
 /// Runs CPU-heavy `f` so that the tokio worker's other tasks move to other threads
 /// meanwhile (on a multi-thread runtime; elsewhere, in place).
+/// Checks a PLAIN password against the user's stored SCRAM credential: one PBKDF2 of
+/// thousands of rounds, against the strongest mechanism the user has. An unknown user costs
+/// the same (a derivation against a stand-in credential), so the time of an answer does not
+/// tell which users exist; and one check runs at a time, so strangers guessing passwords on
+/// many connections hold at most one core, not every one.
+fn plain_verifies(security: &Security, user: &str, password: &str) -> bool {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static STAND_IN: std::sync::OnceLock<scram::Credential> = std::sync::OnceLock::new();
+    let stored = Mechanism::ALL
+        .iter()
+        .rev()
+        .find_map(|&m| security.credentials.get(user, m).map(|c| (m, c)));
+    // PBKDF2: off the async worker's other tasks.
+    cpu_heavy(|| {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        match stored {
+            Some((m, credential)) => credential.verifies(m, password),
+            None => {
+                let stand_in = STAND_IN.get_or_init(|| {
+                    scram::Credential::new(Mechanism::Sha512, "", scram::DEFAULT_ITERATIONS)
+                        .expect("the default iteration count is in bounds")
+                });
+                let _ = stand_in.verifies(Mechanism::Sha512, password);
+                false
+            }
+        }
+    })
+}
+
 fn cpu_heavy<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {

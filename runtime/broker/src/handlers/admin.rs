@@ -166,7 +166,15 @@ pub(super) async fn delete_topics(
     };
     let mut responses = Vec::new();
     for (name, id) in targets {
-        let name = name.or_else(|| broker.topics.get_by_id(id).map(|t| t.name.clone()));
+        // A topic named by its id keeps its name from a caller who may not describe it: the
+        // answer is UNKNOWN_TOPIC_ID, as Kafka's.
+        let name = name.or_else(|| {
+            broker
+                .topics
+                .get_by_id(id)
+                .map(|t| t.name.clone())
+                .filter(|n| !client.refuses_topic(&broker, Operation::Describe, n))
+        });
         let mut r = DeletableTopicResult::default()
             .with_name(name.clone().map(|n| TopicName(str(n))))
             .with_topic_id(id);

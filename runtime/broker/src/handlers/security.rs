@@ -102,7 +102,9 @@ fn fail(results: &mut Results, user: &StrBytes, error: E, message: String) {
 }
 
 /// The mechanism of one deletion or upsertion, or `None` (the user's error recorded) when the
-/// mechanism is unknown or the user name empty.
+/// mechanism is unknown or the user name empty or `ANONYMOUS`: that is the name of every client
+/// that did not log in, and a user of that name would be one principal with them in ACLs and in
+/// `internal_allowed_clients`' trust.
 fn checked(results: &mut Results, user: &StrBytes, mechanism: i8) -> Option<Mechanism> {
     let Some(m) = Mechanism::from_kip554_type(mechanism) else {
         fail(
@@ -113,16 +115,15 @@ fn checked(results: &mut Results, user: &StrBytes, mechanism: i8) -> Option<Mech
         );
         return None;
     };
-    if user.is_empty() {
-        fail(
-            results,
-            user,
-            E::UnacceptableCredential,
-            "the user name is empty".into(),
-        );
-        return None;
-    }
-    Some(m)
+    let refused = match user.as_str() {
+        "" => "the user name is empty",
+        "ANONYMOUS" => {
+            "ANONYMOUS is the principal of clients that do not log in; choose another name"
+        }
+        _ => return Some(m),
+    };
+    fail(results, user, E::UnacceptableCredential, refused.into());
+    None
 }
 
 pub(super) async fn alter_user_scram_credentials(

@@ -39,7 +39,7 @@ enum Action {
         #[arg(long = "mechanism")]
         mechanisms: Vec<String>,
         /// PBKDF2 iterations, 4096 to 16384.
-        #[arg(long, default_value_t = 8192)]
+        #[arg(long, default_value_t = connectd_security::scram::DEFAULT_ITERATIONS)]
         iterations: u32,
     },
     /// List users and their SCRAM mechanisms.
