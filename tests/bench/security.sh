@@ -6,6 +6,13 @@
 # exchange.
 #
 #   RUNS=5 bash tests/bench/security.sh
+#   CLIENTS=2 RUNS=5 bash tests/bench/security.sh   # two client processes at once per listener
+#
+# With CLIENTS=2 each listener is driven by two `connectd perf` processes at once, each on its
+# own topic, and the rate is their sum: librdkafka moves one connection's bytes (and their
+# encryption) on one thread, so two processes show whether that thread or the broker bounds
+# TLS. Each phase also records the broker's CPU seconds (/proc/<pid>/stat), whose ratio to
+# PLAINTEXT is the broker's own cost of TLS for the same bytes.
 #
 # The broker keeps its data in the page cache (no fsync per batch), so the network path,
 # not the disk, is what the protocols are compared on. Prints one line per measurement and a
@@ -15,6 +22,7 @@ cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-5}
 N=${N:-1000000}
 CONNECTS=${CONNECTS:-50}
+CLIENTS=${CLIENTS:-1}
 cargo build --release -q -p connectd
 CONNECTD=$PWD/target/release/connectd
 WORK=$(mktemp -d)
@@ -59,7 +67,28 @@ admin_user = "bench"
 admin_password = "bench-password"
 TOML
 "$CONNECTD" --config "$WORK/worker.toml" 2>"$WORK/log" &
+BROKER_PID=$!
 wait_port "$SASL"
+# The broker's user+system CPU seconds so far.
+broker_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$BROKER_PID/stat"; }
+# Runs `connectd perf <kind>` CLIENTS times at once over listener $1, client i on topic $3-i;
+# prints the sum of their MB/s, then records the broker's CPU seconds for the phase.
+perf_all() {
+  local proto=$1 kind=$2 topic=$3 before after i
+  before=$(broker_cpu)
+  for i in $(seq "$CLIENTS"); do
+    # shellcheck disable=SC2046
+    case $kind in
+      produce) "$CONNECTD" perf $(args "$proto") produce --topic "$topic-$i" --num-records "$N" ;;
+      consume) "$CONNECTD" perf $(args "$proto") consume --topic "$topic-$i" --messages "$N" ;;
+    esac > "$WORK/perf-$i" &
+  done
+  wait  # the clients (this runs in a subshell: the broker is not its child)
+  after=$(broker_cpu)
+  record "$proto" "broker_cpu_${kind}_s" "$(echo "$after - $before" | bc -l)" >&2
+  cat "$WORK"/perf-* | mbs | paste -sd+ | bc -l
+  rm -f "$WORK"/perf-*
+}
 
 args() { # protocol -> bootstrap and -X properties
   case $1 in
@@ -74,11 +103,16 @@ for run in $(seq "$RUNS"); do
   [ $((run % 2)) = 0 ] && order="sasl_ssl tls plaintext"
   for proto in $order; do
     topic="t-$proto-$run"
-    # shellcheck disable=SC2046
-    "$CONNECTD" topics $(args $proto) create "$topic" --partitions 1 >/dev/null
-    record "$proto" produce_mb_s "$("$CONNECTD" perf $(args $proto) produce --topic "$topic" --num-records "$N" | mbs)"
-    record "$proto" consume_mb_s "$("$CONNECTD" perf $(args $proto) consume --topic "$topic" --messages "$N" | mbs)"
-    "$CONNECTD" topics $(args $proto) delete "$topic" >/dev/null
+    for i in $(seq "$CLIENTS"); do
+      # shellcheck disable=SC2046
+      "$CONNECTD" topics $(args $proto) create "$topic-$i" --partitions 1 >/dev/null
+    done
+    record "$proto" produce_mb_s "$(perf_all "$proto" produce "$topic")"
+    record "$proto" consume_mb_s "$(perf_all "$proto" consume "$topic")"
+    for i in $(seq "$CLIENTS"); do
+      # shellcheck disable=SC2046
+      "$CONNECTD" topics $(args $proto) delete "$topic-$i" >/dev/null
+    done
   done
   # Connect and read metadata, CONNECTS times per protocol, with a fresh client each time.
   python3 - "$WORK" "$PLAIN" "$TLS" "$SASL" "$CONNECTS" <<'PY' | while read -r proto ms; do record "$proto" connect_ms "$ms"; done
@@ -102,7 +136,7 @@ PY
 done
 
 echo
-echo "medians over $RUNS runs (ratio: to PLAINTEXT in the same run, median of the runs' ratios):"
+echo "medians over $RUNS runs, $CLIENTS client process(es) per listener (ratio: to PLAINTEXT in the same run, median of the runs' ratios):"
 python3 - "$RESULTS" <<'PY'
 import collections, statistics, sys
 values = collections.defaultdict(dict)
