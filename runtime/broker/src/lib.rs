@@ -11,6 +11,7 @@
 //! against this engine or a Kafka cluster (that choice is the binary's).
 
 pub mod auth;
+mod budget;
 pub mod config;
 pub mod engine;
 mod frame;

@@ -15,7 +15,6 @@
 //! the SASL exchange until the client authenticated ([`crate::auth::Session`]). The principal
 //! goes to every handler in [`Client`].
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,9 +30,10 @@ use kafka_protocol::protocol::Encodable;
 use kafka_protocol::protocol::buf::ByteBufMut;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::auth::{Outcome, Session};
+use crate::budget::{Budget, Reserved};
 use crate::engine::Broker;
 use crate::frame::{self, Frame};
 use crate::gather::Gather;
@@ -68,83 +68,6 @@ pub struct BoundBroker {
 
 /// How long a client has to finish its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Bytes of requests read but not yet answered (`queued.max.request.bytes`): a frame takes
-/// its size in permits before its body is read and gives them back once its response is
-/// written. One connection may hold a sixteenth of the budget and one logged-in principal
-/// (all its connections) a quarter, so a few clients that send slowly, or send and never read, cannot
-/// stall the others: a logged-in user that holds its quarter leaves the workers and every
-/// other user the rest.
-struct Budget {
-    permits: Arc<Semaphore>,
-    total: usize,
-    per_connection: usize,
-    per_principal: usize,
-    principals: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
-}
-
-/// One request's share of the budget: the connection's, the principal's and the broker's.
-struct Reserved {
-    _connection: OwnedSemaphorePermit,
-    _principal: OwnedSemaphorePermit,
-    _broker: OwnedSemaphorePermit,
-}
-
-impl Budget {
-    fn new(total: usize) -> Budget {
-        let total = total.clamp(16, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
-        Budget {
-            permits: Arc::new(Semaphore::new(total)),
-            total,
-            per_connection: total / 16,
-            per_principal: total / 4,
-            principals: Default::default(),
-        }
-    }
-
-    /// A new connection's own share.
-    fn connection(&self) -> Arc<Semaphore> {
-        Arc::new(Semaphore::new(self.per_connection))
-    }
-
-    /// The share of every connection of `principal` together (kept while the broker runs:
-    /// principals are the users that logged in, and certificate subjects). Clients that did
-    /// not log in (a PLAINTEXT or SSL listener without client certificates) are not one
-    /// principal but many strangers: each connection gets a share of its own.
-    fn principal(&self, principal: &str) -> Arc<Semaphore> {
-        if principal == connectd_security::ANONYMOUS {
-            return Arc::new(Semaphore::new(self.per_principal));
-        }
-        let mut principals = self.principals.lock().unwrap_or_else(|e| e.into_inner());
-        principals
-            .entry(principal.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.per_principal)))
-            .clone()
-    }
-
-    /// Waits for room for a frame of `size` bytes in the connection's share, then the
-    /// principal's, then the broker's (always in this order). A frame larger than a share
-    /// takes all of it.
-    async fn reserve(
-        &self,
-        connection: &Arc<Semaphore>,
-        principal: &Arc<Semaphore>,
-        size: usize,
-    ) -> Reserved {
-        let take = |sem: &Arc<Semaphore>, cap: usize| {
-            sem.clone().acquire_many_owned(size.clamp(1, cap) as u32)
-        };
-        let closed = "the budget's semaphores are never closed";
-        let connection = take(connection, self.per_connection).await.expect(closed);
-        let principal = take(principal, self.per_principal).await.expect(closed);
-        let broker = take(&self.permits, self.total).await.expect(closed);
-        Reserved {
-            _connection: connection,
-            _principal: principal,
-            _broker: broker,
-        }
-    }
-}
 
 impl BoundBroker {
     /// Opens the engine ([`Broker::open`]) and binds its Kafka listeners. Must be called
