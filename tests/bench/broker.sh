@@ -24,17 +24,7 @@ N8=${N8:-500000}           # records per producer, 8 partitions, 2 producers
 TANSU=${TANSU:-$(command -v tansu || echo /opt/tansu/bin/tansu)}
 BROKERS=${BROKERS:-connectd-fsync connectd-pagecache tansu-memory}
 BEFORE=${BEFORE:-}
-cargo build --release -q -p connectd
-CONNECTD=$PWD/target/release/connectd
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-RESULTS=$WORK/results
-: > "$RESULTS"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
-mbs() { sed -n 's/.* \([0-9.]*\) MB\/s$/\1/p'; }
-record() { echo "$1 $2 $3 ${run:-0}" | tee -a "$RESULTS"; }
+. tests/bench/common.sh
 
 balanced_halves() { # topic -> two comma-separated partition lists holding about half the records each
   "$CONNECTD" topics $B describe "$1" | python3 -c '

@@ -11,13 +11,7 @@ cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
 RECORDS=${RECORDS:-1000000}
 KEYS=${KEYS:-1000}
-cargo build --release -q -p connectd
-CONNECTD=$PWD/target/release/connectd
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 400); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+. tests/bench/common.sh
 
 # Starts connectd in $dir with the cleaner checking every $1 ms; waits for the worker.
 start() {
@@ -32,7 +26,7 @@ log_cleaner_backoff_ms = $1
 TOML
   CONNECTD_LOG=info "$CONNECTD" --config "$dir/worker.toml" >> "$dir/log" 2>&1 &
   pid=$!
-  wait_port "$port"
+  wait_port "$port" 400
   for _ in $(seq 600); do grep -q "loaded source offsets" "$dir/log" && return 0; sleep 0.05; done
   echo "the worker never loaded its offsets" >&2; return 1
 }

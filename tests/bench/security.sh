@@ -23,16 +23,7 @@ RUNS=${RUNS:-5}
 N=${N:-1000000}
 CONNECTS=${CONNECTS:-50}
 CLIENTS=${CLIENTS:-1}
-cargo build --release -q -p connectd
-CONNECTD=$PWD/target/release/connectd
-WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$WORK"' EXIT
-RESULTS=$WORK/results
-: > "$RESULTS"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
-mbs() { sed -n 's/.* \([0-9.]*\) MB\/s$/\1/p'; }
-record() { echo "$1 $2 $3 ${run:-0}" | tee -a "$RESULTS"; }
+. tests/bench/common.sh
 
 # A CA and a certificate for localhost (RSA 2048, as most deployments use).
 cd "$WORK"
