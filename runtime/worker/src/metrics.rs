@@ -50,7 +50,7 @@ pub fn describe() {
     describe_histogram!(
         BATCH_SECONDS,
         metrics::Unit::Seconds,
-        "Time to write one batch: a source's produce and fsync, a sink's transforms and put."
+        "Time to write one batch: a source's produce (and, in-process, its fsync; over the wire it is acknowledged later), a sink's transforms and put."
     );
     describe_gauge!(SINK_LAG, "Records in a sink task's partition not yet read.");
 }

@@ -1,7 +1,7 @@
 //! The embedded backend: the worker's roles over connectd's own broker engine, in process.
 //! It uses only the engine's in-process API ([`Broker`]), never a partition log directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,12 @@ impl TopicBackend for Embedded {
         Ok(Box::new(EmbeddedProducer {
             broker: self.broker.clone(),
             ends: Vec::new(),
+            durable: VecDeque::new(),
         }))
+    }
+
+    fn lands_batches_whole(&self) -> bool {
+        true
     }
 
     fn consumer(&self, group: Option<&str>) -> Result<Box<dyn Consumer>> {
@@ -70,6 +75,8 @@ struct EmbeddedProducer {
     broker: Arc<Broker>,
     /// End offset of each partition written since the last flush.
     ends: Vec<(TopicPartition, Offset)>,
+    /// Deliveries sealed (and so flushed) and not yet reported.
+    durable: VecDeque<Vec<(TopicPartition, Offset)>>,
 }
 
 impl Producer for EmbeddedProducer {
@@ -94,6 +101,16 @@ impl Producer for EmbeddedProducer {
                 .map_err(failed(format!("syncing {tp}")))?;
         }
         Ok(std::mem::take(&mut self.ends))
+    }
+
+    fn seal(&mut self) -> Result<()> {
+        let ends = self.flush()?;
+        self.durable.push_back(ends);
+        Ok(())
+    }
+
+    fn durable(&mut self, _wait: Duration) -> Result<Vec<Vec<(TopicPartition, Offset)>>> {
+        Ok(self.durable.drain(..).collect())
     }
 }
 

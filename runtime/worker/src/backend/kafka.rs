@@ -2,17 +2,19 @@
 //! `rdkafka` crate), connectd's own broker over the wire included. `[broker] mode = "kafka"`.
 //!
 //! - Admin: `CreateTopics` (TOPIC_ALREADY_EXISTS is success) and `Metadata`.
-//! - Producer: librdkafka's idempotent producer (`acks=all`), record by record in order; the
-//!   durability point waits for every delivery report and returns each partition's end.
+//! - Producer: librdkafka's idempotent producer (`acks=all`), record by record in order, with
+//!   each record tagged by the delivery it belongs to; librdkafka's own thread serves the
+//!   delivery reports as they arrive, so a delivery is known durable one round trip after its
+//!   last record is acknowledged, while later ones are already on their way.
 //! - Consumer: assigned partitions (no group membership: the worker assigns), reading from
 //!   given offsets, committing with `OffsetCommit` for the sink's group.
 //!
 //! Any librdkafka property from worker.toml's `[kafka]` table is set on every client (security,
 //! SASL, TLS, compression), after connectd's own defaults.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use connectd_record_batch::ProducerBatch;
 use connectd_records::{Offset, SinkBatch, TopicPartition};
@@ -21,7 +23,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 
 use super::{Admin, Consumer, Producer, TopicBackend};
@@ -29,8 +31,10 @@ use crate::error::{Error, Result};
 
 /// How long a metadata, admin or offsets call waits for the cluster.
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the durability point waits for delivery reports.
+/// How long a sealed delivery may wait for its delivery reports.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a producer waits before trying again when librdkafka's queue is full.
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(1);
 
 fn failed(what: String) -> impl FnOnce(KafkaError) -> Error {
     move |e| Error::Backend(format!("{what}: {e}"))
@@ -93,7 +97,7 @@ impl TopicBackend for Kafka {
 
     fn producer(&self) -> Result<Box<dyn Producer>> {
         let deliveries = Deliveries::default();
-        let producer: BaseProducer<Deliveries> = self
+        let producer: ThreadedProducer<Deliveries> = self
             .config(&[
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
@@ -105,6 +109,10 @@ impl TopicBackend for Kafka {
             producer,
             deliveries,
         }))
+    }
+
+    fn lands_batches_whole(&self) -> bool {
+        false
     }
 
     fn consumer(&self, group: Option<&str>) -> Result<Box<dyn Consumer>> {
@@ -184,37 +192,86 @@ impl Admin for Kafka {
     }
 }
 
-/// Delivery reports of one producer: the end offset of each partition written since the last
-/// flush, and the errors.
+/// The deliveries of one producer, oldest first: how many of each one's records await their
+/// delivery report, where each partition it wrote ends, and its errors.
+#[derive(Default)]
+struct Tracker {
+    /// The sequence number of `open[0]` (a record's delivery opaque is its delivery's number).
+    first: usize,
+    /// Sealed deliveries not yet reported durable, then at most one still open (unsealed).
+    open: VecDeque<Delivery>,
+}
+
+#[derive(Default)]
+struct Delivery {
+    /// Records handed to librdkafka whose delivery report has not come.
+    outstanding: usize,
+    /// End offset (last offset + 1) of each partition written.
+    ends: HashMap<TopicPartition, i64>,
+    /// Records not delivered, and the first one's error.
+    failed: usize,
+    error: Option<String>,
+    /// When it was sealed; `None` while records may still be added.
+    sealed: Option<Instant>,
+}
+
+impl Tracker {
+    /// The number of the open delivery, opening one if the last is sealed.
+    fn open(&mut self) -> usize {
+        if self.open.back().is_none_or(|d| d.sealed.is_some()) {
+            self.open.push_back(Delivery::default());
+        }
+        self.first + self.open.len() - 1
+    }
+}
+
+/// Delivery reports of one producer, counted against the delivery each record belongs to;
+/// served by the producer's polling thread as they arrive.
 #[derive(Clone, Default)]
-struct Deliveries {
-    ends: Arc<Mutex<HashMap<TopicPartition, i64>>>,
-    errors: Arc<Mutex<Vec<String>>>,
+struct Deliveries(Arc<(Mutex<Tracker>, Condvar)>);
+
+impl Deliveries {
+    fn lock(&self) -> MutexGuard<'_, Tracker> {
+        self.0.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl ClientContext for Deliveries {}
 
 impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, delivery: usize) {
+        let mut tracker = self.lock();
+        let first = tracker.first;
+        let Some(d) = delivery
+            .checked_sub(first)
+            .and_then(|i| tracker.open.get_mut(i))
+        else {
+            return; // a delivery already failed and dropped
+        };
+        d.outstanding = d.outstanding.saturating_sub(1);
         match result {
             Ok(m) => {
-                let tp = TopicPartition::new(m.topic(), m.partition());
-                let mut ends = self.ends.lock().unwrap_or_else(|e| e.into_inner());
-                let end = ends.entry(tp).or_insert(0);
+                let end = d
+                    .ends
+                    .entry(TopicPartition::new(m.topic(), m.partition()))
+                    .or_insert(0);
                 *end = (*end).max(m.offset() + 1);
             }
             Err((e, m)) => {
-                let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-                errors.push(format!("{}/{}: {e}", m.topic(), m.partition()));
+                d.failed += 1;
+                d.error
+                    .get_or_insert_with(|| format!("{}/{}: {e}", m.topic(), m.partition()));
             }
         }
+        drop(tracker);
+        self.0.1.notify_all();
     }
 }
 
 struct KafkaProducer {
-    producer: BaseProducer<Deliveries>,
+    producer: ThreadedProducer<Deliveries>,
     deliveries: Deliveries,
 }
 
@@ -223,7 +280,17 @@ impl Producer for KafkaProducer {
         let records = batch
             .records()
             .map_err(|e| Error::Backend(format!("reading a batch for {tp}: {e}")))?;
-        for r in records {
+        // Counted before they are handed over: a report may come back before `send` returns.
+        let delivery = {
+            let mut tracker = self.deliveries.lock();
+            let delivery = tracker.open();
+            if let Some(d) = tracker.open.back_mut() {
+                d.outstanding += records.len();
+            }
+            delivery
+        };
+        let total = records.len();
+        for (sent, r) in records.iter().enumerate() {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
             for (k, v) in &r.headers {
                 headers = headers.insert(Header {
@@ -231,7 +298,7 @@ impl Producer for KafkaProducer {
                     value: Some(*v),
                 });
             }
-            let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&tp.topic)
+            let mut record = BaseRecord::with_opaque_to(&tp.topic, delivery)
                 .partition(tp.partition)
                 .timestamp(r.timestamp_ms)
                 .headers(headers);
@@ -241,51 +308,100 @@ impl Producer for KafkaProducer {
             if let Some(v) = r.value {
                 record = record.payload(v);
             }
-            // librdkafka's queue is full: serve delivery reports until there is room.
+            // librdkafka's queue is full: its polling thread serves delivery reports meanwhile.
             loop {
-                match self.producer.send(record) {
+                match self.producer.send::<[u8], [u8]>(record) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                         record = back;
-                        self.producer.poll(Duration::from_millis(50));
+                        std::thread::sleep(QUEUE_FULL_WAIT);
                     }
-                    Err((e, _)) => return Err(failed(format!("producing to {tp}"))(e)),
+                    Err((e, _)) => {
+                        let mut tracker = self.deliveries.lock();
+                        if let Some(d) = tracker.open.back_mut() {
+                            d.outstanding -= total - sent;
+                        }
+                        return Err(failed(format!("producing to {tp}"))(e));
+                    }
                 }
             }
         }
-        self.producer.poll(Duration::ZERO);
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<Vec<(TopicPartition, Offset)>> {
-        self.producer
-            .flush(FLUSH_TIMEOUT)
-            .map_err(failed("waiting for delivery reports".into()))?;
-        let errors: Vec<String> = std::mem::take(
-            &mut self
-                .deliveries
-                .errors
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        if !errors.is_empty() {
-            return Err(Error::Backend(format!(
-                "{} records not delivered, e.g. {}",
-                errors.len(),
-                errors[0]
-            )));
+    fn seal(&mut self) -> Result<()> {
+        let mut tracker = self.deliveries.lock();
+        tracker.open();
+        if let Some(d) = tracker.open.back_mut() {
+            d.sealed = Some(Instant::now());
         }
-        let ends = std::mem::take(
-            &mut *self
+        Ok(())
+    }
+
+    fn durable(&mut self, wait: Duration) -> Result<Vec<Vec<(TopicPartition, Offset)>>> {
+        let deadline = Instant::now() + wait;
+        let mut tracker = self.deliveries.lock();
+        loop {
+            let mut done = Vec::new();
+            while tracker
+                .open
+                .front()
+                .is_some_and(|d| d.sealed.is_some() && d.outstanding == 0)
+            {
+                let Some(d) = tracker.open.pop_front() else {
+                    break;
+                };
+                tracker.first += 1;
+                if let Some(e) = d.error {
+                    return Err(Error::Backend(format!(
+                        "{} records not delivered, e.g. {e}",
+                        d.failed
+                    )));
+                }
+                done.push(
+                    d.ends
+                        .into_iter()
+                        .map(|(tp, end)| (tp, Offset(end)))
+                        .collect(),
+                );
+            }
+            if !done.is_empty() {
+                return Ok(done);
+            }
+            if let Some(at) = tracker.open.front().and_then(|d| d.sealed)
+                && at.elapsed() > FLUSH_TIMEOUT
+            {
+                return Err(Error::Backend(format!(
+                    "records sent {} s ago are still not acknowledged",
+                    FLUSH_TIMEOUT.as_secs()
+                )));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(done);
+            }
+            tracker = self
                 .deliveries
-                .ends
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        Ok(ends
-            .into_iter()
-            .map(|(tp, end)| (tp, Offset(end)))
-            .collect())
+                .0
+                .1
+                .wait_timeout(tracker, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn flush(&mut self) -> Result<Vec<(TopicPartition, Offset)>> {
+        self.seal()?;
+        let mut ends: HashMap<TopicPartition, Offset> = HashMap::new();
+        while !self.deliveries.lock().open.is_empty() {
+            for delivery in self.durable(Duration::from_millis(100))? {
+                for (tp, end) in delivery {
+                    let at = ends.entry(tp).or_insert(end);
+                    *at = (*at).max(end);
+                }
+            }
+        }
+        Ok(ends.into_iter().collect())
     }
 }
 

@@ -5,9 +5,10 @@
 //!
 //! - [`Admin`]: create the topics the worker needs (internal topics, a source's target, a
 //!   dead letter queue) and learn how many partitions a topic has.
-//! - [`Producer`]: send record batches to partitions, then wait at one durability point
-//!   ([`Producer::flush`]) that says where every batch landed. A source stores its offsets
-//!   only after that point.
+//! - [`Producer`]: send record batches to partitions, grouped into deliveries that become
+//!   durable in order ([`Producer::seal`], [`Producer::durable`]), or wait at one durability
+//!   point ([`Producer::flush`]); either says where every batch landed. A source stores its
+//!   offsets only once the records they cover are durable.
 //! - [`Consumer`]: read assigned partitions from given offsets, waiting for more when caught
 //!   up, and commit and fetch a consumer group's offsets.
 //!
@@ -42,6 +43,12 @@ pub trait TopicBackend: Send + Sync {
     /// commits through its group coordinator. Kafka: a librdkafka consumer with `group.id`,
     /// assigned partitions (no group membership), committing with `OffsetCommit`.
     fn consumer(&self, group: Option<&str>) -> Result<Box<dyn Consumer>>;
+
+    /// Whether a batch sent lands whole or not at all, even when the process is killed while
+    /// it is on its way. Embedded: yes, one append. Kafka: no: librdkafka cuts its own
+    /// batches from the records it is handed, so a crash can leave any prefix of one of ours
+    /// in a partition (never a gap: the idempotent producer keeps order).
+    fn lands_batches_whole(&self) -> bool;
 }
 
 /// Topic administration.
@@ -60,16 +67,33 @@ pub trait Admin: Send + Sync {
 /// Sends record batches. One producer is used by one thread at a time.
 pub trait Producer: Send {
     /// Queues `batch` for `tp`, after everything sent to `tp` before; a batch lands whole or
-    /// not at all. Not durable, and maybe not visible to readers, until [`Producer::flush`].
+    /// not at all where [`TopicBackend::lands_batches_whole`] says so, else a prefix of it may. Not durable, and maybe not visible to readers, until [`Producer::flush`].
     /// Embedded: appended to the partition log now, its fsync deferred. Kafka: handed to
     /// librdkafka record by record, in order.
     fn send(&mut self, tp: &TopicPartition, batch: &ProducerBatch) -> Result<()>;
 
-    /// The durability point: returns once everything sent so far is durable, with the end
-    /// offset (last offset + 1) of each partition written since the last flush. An error
-    /// means some of it may not be: the caller must not store positions past the last
-    /// successful flush. Embedded: one fsync per partition (as its `flush.messages` says),
-    /// then readers are woken. Kafka: waits for every delivery report (acks=all).
+    /// Ends a delivery: everything sent since the last seal (maybe nothing) is one delivery,
+    /// which [`Producer::durable`] reports once it is durable, after every delivery sealed
+    /// before it. Returns without waiting where the store allows: sources keep polling while
+    /// their records are on the way. Embedded: makes it durable now, as [`Producer::flush`].
+    /// Kafka: its records are already with librdkafka, which sends them (up to 5 requests in
+    /// flight, in order, idempotent) and reports each.
+    fn seal(&mut self) -> Result<()>;
+
+    /// The sealed deliveries that became durable since the last call, oldest first, each
+    /// with the end offset (last offset + 1) of each partition it wrote; waits at most `wait`
+    /// for one when none is. An error: a record of the oldest delivery was not delivered (or
+    /// not acknowledged within 120 s): the caller must not store positions past the
+    /// deliveries reported before it. Embedded: the deliveries flushed at their seal. Kafka:
+    /// the deliveries whose every record's delivery report has come.
+    fn durable(&mut self, wait: Duration) -> Result<Vec<Vec<(TopicPartition, Offset)>>>;
+
+    /// The durability point: seals, and returns once everything sent so far is durable, with
+    /// the end offset (last offset + 1) of each partition written since the deliveries last
+    /// reported. An error means some of it may not be: the caller must not store positions
+    /// past the last successful flush. Embedded: one fsync per partition (as its
+    /// `flush.messages` says), then readers are woken. Kafka: waits for every delivery report
+    /// (acks=all).
     fn flush(&mut self) -> Result<Vec<(TopicPartition, Offset)>>;
 }
 

@@ -13,11 +13,14 @@
 //!
 //! Why counts: one delivery (one poll) may go to many topic partitions, keyed records to all
 //! of a topic's partitions, routed records to several topics. A crash keeps a prefix of what
-//! was sent to each partition (a batch lands whole or not at all), but cuts each partition
-//! at its own place, so no single position says what reached the topics. The last record of
-//! each produced batch therefore carries the [`SOURCE_HEADER`]: for each source partition in
-//! the batch, the running count of its records in this topic partition. Positions and counts
-//! are stored together, after the records they cover are durable.
+//! was sent to each partition, but cuts each partition at its own place, so no single
+//! position says what reached the topics. The last record of each produced batch therefore
+//! carries the [`SOURCE_HEADER`]: for each source partition in the batch, the running count
+//! of its records in this topic partition. In-process a batch lands whole or not at all;
+//! over the wire librdkafka cuts batches of its own, so a crash can keep part of one of ours,
+//! and there every record carries the header (its own source partition's count and
+//! position). Positions and counts are stored together, after the records they cover are
+//! durable.
 //!
 //! At start, [`SourceOffsets::recover`] reads every topic partition the connector wrote from
 //! its stored end and finds, per (source partition, topic partition), the highest count

@@ -88,16 +88,16 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
     let mut owned: Vec<TopicPartition> = Vec::new();
     let mut checked: Option<Instant> = None;
     let mut lagged: Option<Instant> = None;
-    let mut idle = true;
     // The offsets after the last batch put but not yet flushed, and when the last flush was.
     let mut unflushed: Option<Vec<(TopicPartition, Offset)>> = None;
     let mut flushed = Instant::now();
     // What the group last committed (not committed again while it stays the same).
     let mut committed: Vec<(TopicPartition, Offset)> = Vec::new();
     while !ctx.stop.load(Ordering::Relaxed) {
-        // Topics and partitions can appear while the task runs: look again while there is
-        // nothing to read (a sink often starts before its topic exists), and now and then.
-        if idle || owned.is_empty() || checked.is_none_or(|t| t.elapsed() >= PARTITIONS_CHECK) {
+        // Topics and partitions can appear while the task runs: look again while it owns
+        // none (a sink often starts before its topic exists), and every PARTITIONS_CHECK (a
+        // metadata request each with the Kafka backend, so not on every idle poll).
+        if owned.is_empty() || checked.is_none_or(|t| t.elapsed() >= PARTITIONS_CHECK) {
             checked = Some(Instant::now());
             if let Err(e) = assign(ctx, &topics, consumer.as_mut(), &mut owned) {
                 return Some(retryable(e));
@@ -119,8 +119,7 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
             return Some(retryable(e));
         }
         errors.metrics.records_in.increment(batch.len() as u64);
-        idle = batch.is_empty();
-        if idle {
+        if batch.is_empty() {
             // Nothing more to read for now: make what was put durable, and commit it. An idle
             // task still flushes every FLUSH_INTERVAL: a sink that keeps files open completes
             // them on its own schedule, and says so in what it lets the group commit.

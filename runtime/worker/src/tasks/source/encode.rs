@@ -3,7 +3,9 @@
 //! Each batch describes itself: its last record carries, per source partition in it, the
 //! running count of that source partition's records in the batch's topic partition (the
 //! `connectd.source` header), so a restart can tell how far each partition got even if the
-//! offsets were never stored.
+//! offsets were never stored. Where a batch may land in part (over the wire, librdkafka cuts
+//! batches of its own), every record carries its own source partition's count: whatever
+//! prefix of a batch a crash leaves, its last record says how far it got.
 
 use std::time::Instant;
 
@@ -86,10 +88,22 @@ fn encode_chunk(
             )
         }),
     );
+    let every_record = !ctx.backend.lands_batches_whole();
     let mut builder = BatchBuilder::with_capacity(bytes + 256);
-    for (at, &(i, _)) in chunk.iter().enumerate() {
+    for (at, &(i, n)) in chunk.iter().enumerate() {
         let e = &batch.records[i];
-        let marker = (at + 1 == chunk.len()).then(|| (header.key.as_bytes(), &header.value[..]));
+        let own = (every_record && at + 1 < chunk.len()).then(|| {
+            let source = batch.source_partitions.get(e.source_partition as usize);
+            let position = batch.bytes(e.source_position).unwrap_or_default();
+            crate::state::offsets::source_header(
+                &ctx.connector.name,
+                std::iter::once((source.map_or(&[][..], Vec::as_slice), n, position)),
+            )
+        });
+        let marker = match at + 1 == chunk.len() {
+            true => Some((header.key.as_bytes(), &header.value[..])),
+            false => own.as_ref().map(|h| (h.key.as_bytes(), &h.value[..])),
+        };
         let headers = batch
             .headers_of(e)
             .iter()
@@ -110,14 +124,14 @@ fn encode_chunk(
     ProducerBatch::new(builder)
 }
 
-/// Sends a poll's batches in order, then waits for them to be durable, retrying as
-/// `errors.retry.timeout` says. Returns the end offset of each topic partition written.
+/// Sends a poll's batches in order, retrying as `errors.retry.timeout` says, and seals them as
+/// one delivery: the producer reports it durable later ([`Producer::durable`]).
 pub(super) fn produce(
     ctx: &SourceTaskContext,
     producer: &mut dyn Producer,
     batches: &[(TopicPartition, ProducerBatch)],
     errors: &mut RetryWithTolerance,
-) -> Result<Vec<(TopicPartition, i64)>, TaskError> {
+) -> Result<(), TaskError> {
     let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
     let started = Instant::now();
     let (mut records, mut bytes) = (0, 0);
@@ -128,11 +142,11 @@ pub(super) fn produce(
         records += batch.len() as u64;
         bytes += batch.as_bytes().len() as u64;
     }
-    // One durability point for the whole poll, not one per batch.
-    let ends = errors.retry(&ctx.stop, "produce", || producer.flush().map_err(retryable))?;
+    // One delivery for the whole poll, not one per batch.
+    errors.retry(&ctx.stop, "produce", || producer.seal().map_err(retryable))?;
     let metrics = &errors.metrics;
     metrics.records_out.increment(records);
     metrics.bytes_out.increment(bytes);
     metrics.batch_seconds.record(started.elapsed());
-    Ok(ends.into_iter().map(|(tp, end)| (tp, end.0)).collect())
+    Ok(())
 }

@@ -5,9 +5,11 @@
 //! an invalid config fails it until the config changes.
 //!
 //! Two threads per task: the task thread polls the plugin ([`poll`]); its producer thread
-//! ([`deliver`]) transforms, routes ([`route`]), encodes and appends ([`encode`]) the previous
-//! poll meanwhile (one poll in flight). Positions reach `connectd-offsets` and the plugin's
-//! `commit` through the [`checkpoint`].
+//! ([`deliver`]) transforms, routes ([`route`]), encodes and sends ([`encode`]) earlier polls
+//! meanwhile, each poll one delivery, and reports each delivery back once it is durable, in
+//! order. In-process that is at once (the fsync is part of the send); over the wire polls keep
+//! flowing while earlier ones await their acknowledgements. Positions reach `connectd-offsets`
+//! and the plugin's `commit` through the [`checkpoint`], only for deliveries reported durable.
 //!
 //! Order of writes: the records first (fsynced), then their offsets (fsynced), then the
 //! plugin's `commit`. A crash between the two writes is repaired at the next start from the
@@ -70,8 +72,8 @@ const BATCH_BYTES: usize = 512 << 10;
 
 /// What the producer thread does with one poll: transforms, then routing per topic partition
 /// (order kept, records the partition already holds dropped), then encoding in batches of at
-/// most [`BATCH_BYTES`], then appending them, durably. Returns what the delivery adds to the
-/// next checkpoint.
+/// most [`BATCH_BYTES`], then sending them as one delivery. Returns what the delivery adds to the
+/// next checkpoint once the producer reports it durable (its `ends` filled in then).
 fn deliver(
     ctx: &SourceTaskContext,
     default_topic: &str,
@@ -94,11 +96,11 @@ fn deliver(
     let batch = chain.run(polled, errors)?.batch;
     let routed = routing.route(&batch, default_topic)?;
     let batches = encode::encode(ctx, &batch, routed.routes, now);
-    let ends = encode::produce(ctx, producer, &batches, errors)?;
+    encode::produce(ctx, producer, &batches, errors)?;
     Ok(Delivered {
         positions,
         counts: routed.counts,
-        ends,
+        ends: Vec::new(),
     })
 }
 

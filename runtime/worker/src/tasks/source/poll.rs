@@ -1,18 +1,28 @@
 //! The task thread: polls the plugin, hands each poll to the producer thread, and settles
 //! each delivery (checkpoints its positions, commits them to the plugin) once it is back.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::TryRecvError;
+use std::time::Duration;
 
 use connectd_host::{SourceTask, TaskError};
 use connectd_records::SourceBatch;
 
-use super::checkpoint::{Checkpoint, commit};
+use super::checkpoint::{Checkpoint, Delivered, commit};
 use super::route::Routing;
 use super::{SourceTaskContext, deliver};
 use crate::state::status::TaskStatus;
 use crate::tasks::retry_with_tolerance::RetryWithTolerance;
 use crate::tasks::transform_stage::Chain;
 use crate::tasks::{IDLE_WAIT, sleep_unless_stopped};
+
+/// Most polls a task's producer has on their way at once (each up to `poll.batch.size`
+/// records); the task's next poll waits for room.
+const MAX_IN_FLIGHT: usize = 16;
+
+/// How long the producer waits for acknowledgements before looking for a new poll again.
+const ACK_WAIT: Duration = Duration::from_millis(1);
 
 /// Runs the task until it stops (`None`) or fails.
 pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
@@ -56,14 +66,14 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
     // FAILED and its reason while it restarts.
     let mut running = false;
     let mut checkpoint = Checkpoint::new();
-    // The task's producer: transforms, encodes and appends (and fsyncs) one poll's records
-    // while the task polls the next one, as Kafka Connect's producer sends in the background.
-    // One delivery in flight at a time, appended in order; its positions are committed to the
-    // plugin and checkpointed only once it is back, so a failure or a crash resumes from what
-    // reached the topic. A polled batch not yet handed over when the task stops is dropped: its
-    // positions were never stored, so the next start polls it again.
+    // The task's producer: transforms, encodes and sends the polls while the task polls the
+    // next ones, as Kafka Connect's producer sends in the background. Each poll is one
+    // delivery, reported back once durable, in order; its positions are committed to the
+    // plugin and checkpointed only then, so a failure or a crash resumes from what reached the
+    // topic. A polled batch not yet handed over when the task stops is dropped: its positions
+    // were never stored, so the next start polls it again.
     std::thread::scope(|scope| {
-        let (to_producer, deliveries) = std::sync::mpsc::sync_channel::<SourceBatch>(0);
+        let (to_producer, polls) = std::sync::mpsc::sync_channel::<SourceBatch>(0);
         let (results_tx, results) = std::sync::mpsc::channel();
         let default_topic = default_topic.as_str();
         let producer = scope.spawn(move || {
@@ -77,34 +87,99 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                     return;
                 }
             };
-            for polled in deliveries {
-                let result = deliver(
-                    ctx,
-                    default_topic,
-                    polled,
-                    &mut routing,
-                    &mut chain,
-                    &mut errors,
-                    producer.as_mut(),
-                );
-                let failed = result.is_err();
-                if results_tx.send(result).is_err() || failed {
+            // Deliveries sent and not yet reported durable, oldest first.
+            let mut sent: VecDeque<Delivered> = VecDeque::new();
+            // Whether the task thread may still hand over polls.
+            let mut open = true;
+            loop {
+                // The next poll: waited for when nothing is on its way, else taken if it is
+                // there (and while fewer than MAX_IN_FLIGHT are on their way).
+                let next = match sent.len() {
+                    _ if !open => None,
+                    0 => match polls.recv() {
+                        Ok(polled) => Some(polled),
+                        Err(_) => break, // the task is done, and nothing is on its way
+                    },
+                    n if n < MAX_IN_FLIGHT => match polls.try_recv() {
+                        Ok(polled) => Some(polled),
+                        Err(TryRecvError::Empty) => None,
+                        Err(TryRecvError::Disconnected) => {
+                            open = false;
+                            None
+                        }
+                    },
+                    _ => None,
+                };
+                if !open && sent.is_empty() {
                     break;
+                }
+                let took = next.is_some();
+                if let Some(polled) = next {
+                    match deliver(
+                        ctx,
+                        default_topic,
+                        polled,
+                        &mut routing,
+                        &mut chain,
+                        &mut errors,
+                        producer.as_mut(),
+                    ) {
+                        Ok(delivered) => sent.push_back(delivered),
+                        Err(e) => {
+                            let _ = results_tx.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+                // Waits for acknowledgements only when no poll was there to send.
+                let wait = if took { Duration::ZERO } else { ACK_WAIT };
+                match producer.durable(wait) {
+                    Ok(done) => {
+                        for ends in done {
+                            let Some(mut delivered) = sent.pop_front() else {
+                                break;
+                            };
+                            delivered.ends =
+                                ends.into_iter().map(|(tp, end)| (tp, end.0)).collect();
+                            if results_tx.send(Ok(delivered)).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = results_tx.send(Err(TaskError::Retryable(e.to_string())));
+                        break;
+                    }
                 }
             }
         });
-        let mut in_flight = false;
+        // Polls handed to the producer and not yet settled.
+        let mut in_flight = 0usize;
         // Why the producer thread ended: the error it sent last, if any.
         let producer_gone =
             |results: &std::sync::mpsc::Receiver<Result<_, TaskError>>| match results.try_recv() {
                 Ok(Err(e)) => e,
                 _ => TaskError::Fatal("the task's producer stopped".into()),
             };
-        let mut settle = |task: &mut SourceTask| -> Result<(), TaskError> {
-            let delivered = results.recv().map_err(|_| producer_gone(&results))??;
-            checkpoint.add(delivered);
-            commit(task, checkpoint.store(ctx, false)?)
-        };
+        // Checkpoints the deliveries reported durable; with `all`, waits for every one in flight.
+        let mut settle =
+            |task: &mut SourceTask, in_flight: &mut usize, all: bool| -> Result<(), TaskError> {
+                while *in_flight > 0 {
+                    let delivered = if all {
+                        results.recv().map_err(|_| producer_gone(&results))?
+                    } else {
+                        match results.try_recv() {
+                            Ok(d) => d,
+                            Err(TryRecvError::Empty) => return Ok(()),
+                            Err(TryRecvError::Disconnected) => return Err(producer_gone(&results)),
+                        }
+                    }?;
+                    *in_flight -= 1;
+                    checkpoint.add(delivered);
+                    commit(task, checkpoint.store(ctx, false)?)?;
+                }
+                Ok(())
+            };
         let failure = loop {
             if ctx.stop.load(Ordering::Relaxed) {
                 break None;
@@ -135,25 +210,21 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             }
             if records.is_empty() {
                 // Nothing new: settle what is in flight, so its offsets are not held back.
-                if std::mem::take(&mut in_flight)
-                    && let Err(e) = settle(&mut task)
-                {
+                if let Err(e) = settle(&mut task, &mut in_flight, true) {
                     break Some(e);
                 }
                 sleep_unless_stopped(&ctx.stop, IDLE_WAIT);
                 continue;
             }
-            if std::mem::take(&mut in_flight)
-                && let Err(e) = settle(&mut task)
-            {
+            if let Err(e) = settle(&mut task, &mut in_flight, false) {
                 break Some(e);
             }
             if to_producer.send(records).is_err() {
                 break Some(producer_gone(&results));
             }
-            in_flight = true;
+            in_flight += 1;
         };
-        let settled = if in_flight { settle(&mut task) } else { Ok(()) };
+        let settled = settle(&mut task, &mut in_flight, true);
         drop(to_producer);
         let _ = producer.join();
         match (failure, settled) {
