@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""A worker over the wire against librdkafka and against the same connector in-process (issue 30).
+
+    RUNS=3 RECORDS=300000 python3 tests/bench/wire.py
+
+Run after `cargo build --release -p connectd` and
+`cargo build --release --target wasm32-wasip2 -p connectd-datagen-source -p connectd-file-sink`
+(tests/bench/wire.sh does both, then runs this).
+
+One connectd serves the broker (worker 1, its connectors in-process); a second connectd,
+`mode = "kafka"`, reaches it over loopback (worker 2, its own internal topic names). Each run
+measures, in turn, RECORDS records of 200 bytes:
+
+- produce: `connectd perf produce` (librdkafka, acks=all) into a 1-partition topic;
+- source, wire / in-process: a datagen source (`rate = 0`, 1 task) on worker 2 / worker 1 into
+  a 1-partition topic, and with 4 tasks into 4 partitions; records/s from the first record in
+  the topic to the last (end offsets polled every 20 ms);
+- consume: `connectd perf consume` of the produced topic;
+- sink, wire / in-process: a file-sink (1 task) on worker 2 / worker 1 reading that topic from
+  the beginning; records/s from its first byte written to its last (file size polled every
+  20 ms), then its lines are counted.
+
+Prints one line per measurement and run, then the medians and each run's ratios (median):
+source over the wire against produce, sink over the wire against consume, over the wire
+against in-process.
+"""
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("CONNECTD_BIN", os.path.join(ROOT, "target", "release", "connectd"))
+WASM = os.path.join(ROOT, "target", "wasm32-wasip2", "release")
+RUNS = int(os.environ.get("RUNS", "3"))
+RECORDS = int(os.environ.get("RECORDS", "300000"))
+BATCH = int(os.environ.get("POLL_BATCH", "1000"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"port {port} never opened")
+
+
+class Worker:
+    def __init__(self, root, name, broker):
+        self.dir = os.path.join(root, name)
+        self.connectors = os.path.join(self.dir, "connectors.d")
+        os.makedirs(os.path.join(self.dir, "plugins"))
+        os.makedirs(self.connectors)
+        for plugin, wasm in [("datagen-source", "connectd_datagen_source.wasm"),
+                             ("file-sink", "connectd_file_sink.wasm")]:
+            shutil.copy(os.path.join(WASM, wasm), os.path.join(self.dir, "plugins", plugin + ".wasm"))
+        api = free_port()
+        self.broker_port = free_port() if broker is None else None
+        if broker is None:
+            broker_section = f'listen = "127.0.0.1:{self.broker_port}"\n'
+            topics = ""
+        else:
+            broker_section = f'mode = "kafka"\nbootstrap_servers = "{broker}"\n'
+            topics = ('offset_storage_topic = "wire-offsets"\nstatus_storage_topic = "wire-status"\n'
+                      'config_storage_topic = "wire-configs"\n')
+        with open(os.path.join(self.dir, "worker.toml"), "w") as f:
+            f.write(f'[worker]\ndata_dir = "data"\nplugin_dir = "plugins"\nconnectors_dir = "connectors.d"\n{topics}'
+                    f'[api]\nlisten = "127.0.0.1:{api}"\n[broker]\n{broker_section}')
+        self.proc = subprocess.Popen([BIN, "--config", os.path.join(self.dir, "worker.toml")],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "connectd.log"), "w"))
+        if self.broker_port:
+            wait_port(self.broker_port)
+        wait_port(api)
+
+    def connector(self, name, text):
+        path = os.path.join(self.connectors, name + ".toml")
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(path + ".tmp", path)
+        return path
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def cli(broker, *args):
+    return subprocess.run([BIN, *args, "--bootstrap-server", broker], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def rate_of(out):
+    """records/s from `connectd perf`'s last line."""
+    last = out.strip().splitlines()[-1]
+    return float(last.split(" records/s")[0].split()[-1].replace(",", ""))
+
+
+def ends(consumer, topic, partitions):
+    from confluent_kafka import TopicPartition
+    return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+               for p in range(partitions))
+
+
+def source(worker, broker, watcher, topic, tasks):
+    cli(broker, "topics", "create", "--topic", topic, "--partitions", str(tasks))
+    per_task = RECORDS // tasks
+    total = per_task * tasks
+    path = worker.connector(topic, f'plugin = "datagen-source"\ntopic = "{topic}"\n"tasks.max" = {tasks}\n'
+                                   f'rate = 0\niterations = {per_task}\n"record.bytes" = 200\n'
+                                   f'"poll.batch.size" = {BATCH}\n')
+    start = None
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        done = ends(watcher, topic, tasks)
+        now = time.monotonic()
+        if start is None and done > 0:
+            start = (now, done)
+        if done >= total:
+            break
+        time.sleep(0.02)
+    else:
+        raise SystemExit(f"{topic}: {done} of {total} records after 600 s")
+    os.remove(path)
+    return (total - start[1]) / (now - start[0])
+
+
+def sink(worker, topic, out):
+    path = worker.connector(os.path.basename(out), f'plugin = "file-sink"\ntopics = "{topic}"\nfile = "{out}"\n')
+    first = last = None
+    size = 0
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        now = time.monotonic()
+        grown = os.path.getsize(out) if os.path.exists(out) else 0
+        if grown > size:
+            first = first or now
+            last, size = now, grown
+        elif first and now - last > 2:
+            break
+        time.sleep(0.02)
+    os.remove(path)
+    with open(out, "rb") as f:
+        lines = sum(1 for _ in f)
+    if lines != RECORDS:
+        raise SystemExit(f"{out}: {lines} lines, expected {RECORDS}")
+    return RECORDS / (last - first)
+
+
+def one_run(run, results):
+    from confluent_kafka import Consumer
+    root = tempfile.mkdtemp(prefix="connectd-wire-")
+    w1 = Worker(root, "local", None)
+    broker = f"127.0.0.1:{w1.broker_port}"
+    w2 = Worker(root, "wire", broker)
+    watcher = Consumer({"bootstrap.servers": broker, "group.id": "wire-watermarks"})
+    try:
+        def note(what, rate):
+            results.setdefault(what, []).append(rate)
+            print(json.dumps({"run": run, "what": what, "records_per_s": round(rate)}), flush=True)
+
+        cli(broker, "topics", "create", "--topic", "produced", "--partitions", "1")
+        note("produce", rate_of(cli(broker, "perf", "produce", "--topic", "produced", "--num-records",
+                                    str(RECORDS), "--record-size", "200", "--acks", "all")))
+        note("consume", rate_of(cli(broker, "perf", "consume", "--topic", "produced")))
+        order = [("wire", w2), ("in-process", w1)]
+        if run % 2:
+            order.reverse()
+        for where, worker in order:
+            note(f"source 1 task, {where}", source(worker, broker, watcher, f"src1-{where}", 1))
+            note(f"source 4 tasks, {where}", source(worker, broker, watcher, f"src4-{where}", 4))
+            note(f"sink, {where}", sink(worker, "produced", os.path.join(root, f"sink-{where}.txt")))
+    finally:
+        watcher.close()
+        w2.stop()
+        w1.stop()
+        if os.environ.get("KEEP"):
+            print("kept", root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def main():
+    results = {}
+    for run in range(RUNS):
+        one_run(run, results)
+    print(f"\nmedians of {RUNS} runs, {RECORDS} records of 200 B, poll.batch.size {BATCH}:")
+    for what, rates in results.items():
+        print(f"  {what:<28} {statistics.median(rates):>12,.0f} records/s")
+    ratios = [
+        ("source 1 task, wire", "produce"),
+        ("source 4 tasks, wire", "produce"),
+        ("sink, wire", "consume"),
+        ("source 1 task, wire", "source 1 task, in-process"),
+        ("sink, wire", "sink, in-process"),
+    ]
+    print("ratios (median of each run's ratio):")
+    for a, b in ratios:
+        r = statistics.median(x / y for x, y in zip(results[a], results[b]))
+        print(f"  {a} / {b}: {r:.3f}")
+
+
+if __name__ == "__main__":
+    main()
