@@ -3,17 +3,17 @@
 //!
 //! - Admin: `CreateTopics` (TOPIC_ALREADY_EXISTS is success) and `Metadata`.
 //! - Producer: librdkafka's idempotent producer (`acks=all`), record by record in order, with
-//!   each record tagged by the delivery it belongs to; librdkafka's own thread serves the
-//!   delivery reports as they arrive, so a delivery is known durable one round trip after its
-//!   last record is acknowledged, while later ones are already on their way.
+//!   each record tagged by the delivery it belongs to; delivery reports are served from the
+//!   producer's queue as soon as they arrive ([`native::MainQueue`]), so a delivery is known
+//!   durable when its last record is acknowledged, while later ones are already on their way.
 //! - Consumer: assigned partitions (no group membership: the worker assigns), reading from
-//!   given offsets, committing with `OffsetCommit` for the sink's group.
+//!   given offsets, many records a call ([`native::ConsumerQueue`]), committing with
+//!   `OffsetCommit` for the sink's group.
 //!
 //! Any librdkafka property from worker.toml's `[kafka]` table is set on every client (security,
 //! SASL, TLS, compression), after connectd's own defaults.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use connectd_record_batch::ProducerBatch;
@@ -22,18 +22,20 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, TopicPartitionList};
 
-use super::{Admin, Consumer, Producer, TopicBackend};
+use super::{Admin, Consumer, Producer, TopicBackend, native};
 use crate::error::{Error, Result};
 
 /// How long a metadata, admin or offsets call waits for the cluster.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a sealed delivery may wait for its delivery reports.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a producer waits before trying again when librdkafka's queue is full.
+/// Most records a consumer takes from librdkafka's queue in one call.
+const TAKE: usize = 1000;
+/// How long a producer waits for delivery reports when librdkafka's queue is full.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(1);
 
 fn failed(what: String) -> impl FnOnce(KafkaError) -> Error {
@@ -96,18 +98,21 @@ impl TopicBackend for Kafka {
     }
 
     fn producer(&self) -> Result<Box<dyn Producer>> {
-        let deliveries = Deliveries::default();
-        let producer: ThreadedProducer<Deliveries> = self
+        let producer: BaseProducer<Reports> = self
             .config(&[
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
                 ("linger.ms", "5"),
             ])
-            .create_with_context(deliveries.clone())
+            .create_with_context(Reports)
             .map_err(failed("creating a producer".into()))?;
+        // SAFETY: the producer (with the crate's event API on) outlives the queue: the queue
+        // is declared first in KafkaProducer, so it is dropped first.
+        let reports = unsafe { native::MainQueue::new(producer.client().native_ptr()) };
         Ok(Box::new(KafkaProducer {
+            reports,
             producer,
-            deliveries,
+            tracker: Tracker::default(),
         }))
     }
 
@@ -136,7 +141,11 @@ impl TopicBackend for Kafka {
             ])
             .create()
             .map_err(failed("creating a consumer".into()))?;
+        // SAFETY: the consumer outlives the queue: the queue is declared first in
+        // KafkaConsumer, so it is dropped first.
+        let queue = unsafe { native::ConsumerQueue::new(consumer.client().native_ptr()) };
         Ok(Box::new(KafkaConsumer {
+            queue,
             consumer,
             positions: Vec::new(),
             can_commit: group.is_some(),
@@ -207,7 +216,7 @@ struct Delivery {
     /// Records handed to librdkafka whose delivery report has not come.
     outstanding: usize,
     /// End offset (last offset + 1) of each partition written.
-    ends: HashMap<TopicPartition, i64>,
+    ends: Vec<(TopicPartition, i64)>,
     /// Records not delivered, and the first one's error.
     failed: usize,
     error: Option<String>,
@@ -223,56 +232,100 @@ impl Tracker {
         }
         self.first + self.open.len() - 1
     }
-}
 
-/// Delivery reports of one producer, counted against the delivery each record belongs to;
-/// served by the producer's polling thread as they arrive.
-#[derive(Clone, Default)]
-struct Deliveries(Arc<(Mutex<Tracker>, Condvar)>);
-
-impl Deliveries {
-    fn lock(&self) -> MutexGuard<'_, Tracker> {
-        self.0.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = usize;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, delivery: usize) {
-        let mut tracker = self.lock();
-        let first = tracker.first;
-        let Some(d) = delivery
+    /// Counts one record's delivery report against its delivery (the record's opaque).
+    fn report(&mut self, m: &rdkafka::bindings::rd_kafka_message_t) {
+        let first = self.first;
+        let Some(d) = (m._private as usize)
             .checked_sub(first)
-            .and_then(|i| tracker.open.get_mut(i))
+            .and_then(|i| self.open.get_mut(i))
         else {
             return; // a delivery already failed and dropped
         };
         d.outstanding = d.outstanding.saturating_sub(1);
-        match result {
-            Ok(m) => {
-                let end = d
+        // SAFETY: a report served from a live producer's queue.
+        let topic = unsafe { native::topic_of(m) };
+        if m.err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            match d
+                .ends
+                .iter_mut()
+                .find(|(tp, _)| tp.partition == m.partition && tp.topic == topic)
+            {
+                Some((_, end)) => *end = (*end).max(m.offset + 1),
+                None => d
                     .ends
-                    .entry(TopicPartition::new(m.topic(), m.partition()))
-                    .or_insert(0);
-                *end = (*end).max(m.offset() + 1);
+                    .push((TopicPartition::new(topic, m.partition), m.offset + 1)),
             }
-            Err((e, m)) => {
-                d.failed += 1;
-                d.error
-                    .get_or_insert_with(|| format!("{}/{}: {e}", m.topic(), m.partition()));
-            }
+        } else {
+            d.failed += 1;
+            d.error.get_or_insert_with(|| {
+                format!("{topic}/{}: {}", m.partition, RDKafkaErrorCode::from(m.err))
+            });
         }
-        drop(tracker);
-        self.0.1.notify_all();
+    }
+
+    /// Takes the sealed deliveries at the front whose every record is acknowledged, with
+    /// their ends; an error for the first one that failed or waits past [`FLUSH_TIMEOUT`].
+    fn take_durable(&mut self) -> Result<Vec<Vec<(TopicPartition, Offset)>>> {
+        let mut done = Vec::new();
+        while let Some(d) = self
+            .open
+            .pop_front_if(|d| d.sealed.is_some() && d.outstanding == 0)
+        {
+            self.first += 1;
+            if let Some(e) = d.error {
+                return Err(Error::Backend(format!(
+                    "{} records not delivered, e.g. {e}",
+                    d.failed
+                )));
+            }
+            done.push(
+                d.ends
+                    .into_iter()
+                    .map(|(tp, end)| (tp, Offset(end)))
+                    .collect(),
+            );
+        }
+        if done.is_empty()
+            && let Some(at) = self.open.front().and_then(|d| d.sealed)
+            && at.elapsed() > FLUSH_TIMEOUT
+        {
+            return Err(Error::Backend(format!(
+                "records sent {} s ago are still not acknowledged",
+                FLUSH_TIMEOUT.as_secs()
+            )));
+        }
+        Ok(done)
     }
 }
 
+/// A producer's context. Its delivery reports are served by [`KafkaProducer`] from the main
+/// queue as soon as they arrive (the crate's own `poll` waits out its whole timeout); the
+/// crate serves them itself only while the producer is dropped, when nobody waits for them.
+struct Reports;
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, _: &DeliveryResult<'_>, _: usize) {}
+}
+
 struct KafkaProducer {
-    producer: ThreadedProducer<Deliveries>,
-    deliveries: Deliveries,
+    /// The producer's main queue: declared first, so released before the client.
+    reports: native::MainQueue,
+    producer: BaseProducer<Reports>,
+    tracker: Tracker,
+}
+
+impl KafkaProducer {
+    /// Serves the delivery reports there are, waiting up to `wait` for the first.
+    fn serve(&mut self, wait: Duration) {
+        let tracker = &mut self.tracker;
+        let millis = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        self.reports.serve(millis, |m| tracker.report(m));
+    }
 }
 
 impl Producer for KafkaProducer {
@@ -280,17 +333,8 @@ impl Producer for KafkaProducer {
         let records = batch
             .records()
             .map_err(|e| Error::Backend(format!("reading a batch for {tp}: {e}")))?;
-        // Counted before they are handed over: a report may come back before `send` returns.
-        let delivery = {
-            let mut tracker = self.deliveries.lock();
-            let delivery = tracker.open();
-            if let Some(d) = tracker.open.back_mut() {
-                d.outstanding += records.len();
-            }
-            delivery
-        };
-        let total = records.len();
-        for (sent, r) in records.iter().enumerate() {
+        let delivery = self.tracker.open();
+        for r in records {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
             for (k, v) in &r.headers {
                 headers = headers.insert(Header {
@@ -308,31 +352,28 @@ impl Producer for KafkaProducer {
             if let Some(v) = r.value {
                 record = record.payload(v);
             }
-            // librdkafka's queue is full: its polling thread serves delivery reports meanwhile.
             loop {
                 match self.producer.send::<[u8], [u8]>(record) {
                     Ok(()) => break,
+                    // librdkafka's queue is full: serve delivery reports until there is room.
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                         record = back;
-                        std::thread::sleep(QUEUE_FULL_WAIT);
+                        self.serve(QUEUE_FULL_WAIT);
                     }
-                    Err((e, _)) => {
-                        let mut tracker = self.deliveries.lock();
-                        if let Some(d) = tracker.open.back_mut() {
-                            d.outstanding -= total - sent;
-                        }
-                        return Err(failed(format!("producing to {tp}"))(e));
-                    }
+                    Err((e, _)) => return Err(failed(format!("producing to {tp}"))(e)),
                 }
+            }
+            // Counted once handed over: its report can only come from a later `serve`.
+            if let Some(d) = self.tracker.open.back_mut() {
+                d.outstanding += 1;
             }
         }
         Ok(())
     }
 
     fn seal(&mut self) -> Result<()> {
-        let mut tracker = self.deliveries.lock();
-        tracker.open();
-        if let Some(d) = tracker.open.back_mut() {
+        self.tracker.open();
+        if let Some(d) = self.tracker.open.back_mut() {
             d.sealed = Some(Instant::now());
         }
         Ok(())
@@ -340,60 +381,19 @@ impl Producer for KafkaProducer {
 
     fn durable(&mut self, wait: Duration) -> Result<Vec<Vec<(TopicPartition, Offset)>>> {
         let deadline = Instant::now() + wait;
-        let mut tracker = self.deliveries.lock();
         loop {
-            let mut done = Vec::new();
-            while tracker
-                .open
-                .front()
-                .is_some_and(|d| d.sealed.is_some() && d.outstanding == 0)
-            {
-                let Some(d) = tracker.open.pop_front() else {
-                    break;
-                };
-                tracker.first += 1;
-                if let Some(e) = d.error {
-                    return Err(Error::Backend(format!(
-                        "{} records not delivered, e.g. {e}",
-                        d.failed
-                    )));
-                }
-                done.push(
-                    d.ends
-                        .into_iter()
-                        .map(|(tp, end)| (tp, Offset(end)))
-                        .collect(),
-                );
-            }
-            if !done.is_empty() {
+            self.serve(deadline.saturating_duration_since(Instant::now()));
+            let done = self.tracker.take_durable()?;
+            if !done.is_empty() || Instant::now() >= deadline {
                 return Ok(done);
             }
-            if let Some(at) = tracker.open.front().and_then(|d| d.sealed)
-                && at.elapsed() > FLUSH_TIMEOUT
-            {
-                return Err(Error::Backend(format!(
-                    "records sent {} s ago are still not acknowledged",
-                    FLUSH_TIMEOUT.as_secs()
-                )));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(done);
-            }
-            tracker = self
-                .deliveries
-                .0
-                .1
-                .wait_timeout(tracker, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
         }
     }
 
     fn flush(&mut self) -> Result<Vec<(TopicPartition, Offset)>> {
         self.seal()?;
         let mut ends: HashMap<TopicPartition, Offset> = HashMap::new();
-        while !self.deliveries.lock().open.is_empty() {
+        while !self.tracker.open.is_empty() {
             for delivery in self.durable(Duration::from_millis(100))? {
                 for (tp, end) in delivery {
                     let at = ends.entry(tp).or_insert(end);
@@ -406,6 +406,9 @@ impl Producer for KafkaProducer {
 }
 
 struct KafkaConsumer {
+    /// The consumer's queue, read many records a call: declared first, so released before
+    /// the client.
+    queue: native::ConsumerQueue,
     consumer: BaseConsumer,
     positions: Vec<(TopicPartition, Offset)>,
     can_commit: bool,
@@ -432,41 +435,51 @@ impl Consumer for KafkaConsumer {
     fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<()> {
         let budget = max_bytes.saturating_mul(self.positions.len().max(1));
         let mut bytes = 0;
-        let mut timeout = wait;
-        while bytes < budget {
-            let Some(message) = self.consumer.poll(timeout) else {
+        let mut timeout = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+        let mut error = None;
+        while bytes < budget && error.is_none() {
+            let positions = &mut self.positions;
+            let took = self.queue.take(timeout, TAKE, |m| {
+                // SAFETY: a live message, read within this call.
+                let (topic, record) = unsafe { (native::topic_of(m), native::Record::of(m)) };
+                if m.err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                    error.get_or_insert_with(|| {
+                        format!(
+                            "reading {topic}/{}: {}",
+                            m.partition,
+                            RDKafkaErrorCode::from(m.err)
+                        )
+                    });
+                    return;
+                }
+                into.push_parts(
+                    topic,
+                    m.partition,
+                    m.offset,
+                    record.timestamp_ms,
+                    record.key,
+                    record.value,
+                    // SAFETY: as above.
+                    unsafe { native::headers_of(m) },
+                );
+                bytes += m.len + m.key_len;
+                if let Some(at) = positions
+                    .iter_mut()
+                    .find(|(tp, _)| tp.partition == m.partition && tp.topic == topic)
+                {
+                    at.1 = Offset(m.offset + 1);
+                }
+            });
+            if took == 0 {
                 break;
-            };
-            let m = message.map_err(failed("reading".into()))?;
-            let headers: Vec<(&[u8], &[u8])> = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.as_bytes(), h.value.unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            into.push_parts(
-                m.topic(),
-                m.partition(),
-                m.offset(),
-                m.timestamp().to_millis().unwrap_or(0),
-                m.key(),
-                m.payload(),
-                headers.into_iter(),
-            );
-            bytes += m.payload_len() + m.key().map_or(0, <[u8]>::len);
-            if let Some(at) = self
-                .positions
-                .iter_mut()
-                .find(|(tp, _)| tp.topic == m.topic() && tp.partition == m.partition())
-            {
-                at.1 = Offset(m.offset() + 1);
             }
             // Take what has already arrived, without waiting again.
-            timeout = Duration::ZERO;
+            timeout = 0;
         }
-        Ok(())
+        match error {
+            Some(e) => Err(Error::Backend(e)),
+            None => Ok(()),
+        }
     }
 
     fn position(&self, tp: &TopicPartition) -> Option<Offset> {

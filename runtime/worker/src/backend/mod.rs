@@ -18,6 +18,7 @@
 
 mod embedded;
 mod kafka;
+pub mod native;
 
 use std::time::Duration;
 

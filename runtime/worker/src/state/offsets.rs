@@ -100,7 +100,16 @@ pub struct SourceOffsets {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = Vec::with_capacity(2 * bytes.len());
+    push_hex(&mut out, bytes);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]);
+    }
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -124,6 +133,29 @@ pub(crate) fn source_header<'a>(
         key: SOURCE_HEADER.to_string(),
         value: serde_json::to_vec(&(connector.as_str(), counts)).expect("serialises"),
     }
+}
+
+/// The start of the [`SOURCE_HEADER`] value [`source_header`] makes for `connector` and one
+/// source partition, for [`record_header`].
+pub(crate) fn record_header_prefix(connector: &ConnectorName, partition: &[u8]) -> Vec<u8> {
+    let mut prefix = b"[".to_vec();
+    serde_json::to_writer(&mut prefix, connector.as_str()).expect("serialises");
+    prefix.extend_from_slice(b",[[\"");
+    push_hex(&mut prefix, partition);
+    prefix.extend_from_slice(b"\",");
+    prefix
+}
+
+/// Writes into `out` (cleared first) the [`SOURCE_HEADER`] value [`source_header`] makes for
+/// one source partition at count `n` and `position`, from its [`record_header_prefix`]: the
+/// header every record of a batch that may land in part carries, so made without allocating.
+pub(crate) fn record_header(prefix: &[u8], n: u64, position: &[u8], out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    out.clear();
+    out.extend_from_slice(prefix);
+    write!(out, "{n},\"").expect("writes to a Vec");
+    push_hex(out, position);
+    out.extend_from_slice(b"\"]]]");
 }
 
 /// One source partition in a [`SOURCE_HEADER`]: with its position, or (written before
@@ -483,6 +515,33 @@ impl SourceOffsets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_header_is_the_source_header_of_its_one_partition() {
+        let connector = ConnectorName::new("orders.v2_src-1").unwrap();
+        let (partition, position) = (b"datagen-0\x00\xff".as_slice(), b"\x01\x7f12".as_slice());
+        let mut out = b"left over".to_vec();
+        record_header(
+            &record_header_prefix(&connector, partition),
+            1_234_567,
+            position,
+            &mut out,
+        );
+        let header = source_header(
+            &connector,
+            std::iter::once((partition, 1_234_567, position)),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&header.value)
+        );
+        let parsed: Vec<_> = parse_header("orders.v2_src-1", &out).unwrap().collect();
+        assert_eq!(
+            parsed,
+            vec![(partition.to_vec(), 1_234_567, Some(position.to_vec()))]
+        );
+        assert_eq!(hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
 
     #[test]
     fn keys_of_each_shape_land_in_their_place() {

@@ -11,7 +11,7 @@ use rdkafka::producer::{BaseProducer, Producer};
 
 use super::{Connection, metadata};
 
-mod native;
+use connectd_worker::backend::native;
 
 #[derive(Args, Debug)]
 pub struct PerfArgs {

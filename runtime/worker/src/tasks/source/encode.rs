@@ -88,21 +88,36 @@ fn encode_chunk(
             )
         }),
     );
+    // Where a batch may land in part, every record's own header, from a prefix per source
+    // partition.
     let every_record = !ctx.backend.lands_batches_whole();
+    let mut prefixes: Vec<(u32, Vec<u8>)> = Vec::new();
+    let mut own = Vec::new();
     let mut builder = BatchBuilder::with_capacity(bytes + 256);
     for (at, &(i, n)) in chunk.iter().enumerate() {
         let e = &batch.records[i];
-        let own = (every_record && at + 1 < chunk.len()).then(|| {
-            let source = batch.source_partitions.get(e.source_partition as usize);
+        let last = at + 1 == chunk.len();
+        if every_record && !last {
+            let s = e.source_partition;
+            let prefix = match prefixes.iter().position(|(p, _)| *p == s) {
+                Some(k) => &prefixes[k].1,
+                None => {
+                    let source = batch.source_partitions.get(s as usize);
+                    let prefix = crate::state::offsets::record_header_prefix(
+                        &ctx.connector.name,
+                        source.map_or(&[][..], Vec::as_slice),
+                    );
+                    prefixes.push((s, prefix));
+                    &prefixes[prefixes.len() - 1].1
+                }
+            };
             let position = batch.bytes(e.source_position).unwrap_or_default();
-            crate::state::offsets::source_header(
-                &ctx.connector.name,
-                std::iter::once((source.map_or(&[][..], Vec::as_slice), n, position)),
-            )
-        });
-        let marker = match at + 1 == chunk.len() {
-            true => Some((header.key.as_bytes(), &header.value[..])),
-            false => own.as_ref().map(|h| (h.key.as_bytes(), &h.value[..])),
+            crate::state::offsets::record_header(prefix, n, position, &mut own);
+        }
+        let marker = match (last, every_record) {
+            (true, _) => Some((header.key.as_bytes(), &header.value[..])),
+            (false, true) => Some((header.key.as_bytes(), &own[..])),
+            (false, false) => None,
         };
         let headers = batch
             .headers_of(e)

@@ -1,5 +1,6 @@
 //! librdkafka's per-record calls, made the way its own `examples/rdkafka_performance` makes
-//! them, under clients created (and configured) by the rdkafka crate.
+//! them, under clients created (and configured) by the rdkafka crate: for `connectd perf`, and
+//! for the worker's Kafka backend ([`ConsumerQueue`], [`MainQueue`]).
 //!
 //! Measured here (1 KiB records, against connectd): the crate's `BaseProducer::poll` keeps
 //! waiting for its whole timeout even after a delivery report came and reads the clock per
@@ -14,9 +15,17 @@
 use std::ffi::{CStr, CString, c_void};
 use std::ptr;
 
-use anyhow::{Result, bail};
 use rdkafka::bindings as rd;
 use rdkafka::types::RDKafkaErrorCode;
+
+use crate::error::{Error, Result};
+
+/// Returns a backend error from a format string.
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(Error::Backend(format!($($arg)*)))
+    };
+}
 
 /// `RD_KAFKA_PARTITION_UA`: let the partitioner choose (a macro in rdkafka.h, not bound).
 const PARTITION_UA: i32 = -1;
@@ -31,7 +40,8 @@ impl TopicHandle {
     /// # Safety
     /// `rk` must be a live client handle that outlives the returned value.
     pub unsafe fn new(rk: *mut rd::rd_kafka_t, topic: &str) -> Result<Self> {
-        let name = CString::new(topic)?;
+        let name = CString::new(topic)
+            .map_err(|_| Error::Backend(format!("topic {topic:?} holds a NUL byte")))?;
         // SAFETY: `rk` is live (caller), `name` is a valid C string; a null conf means defaults.
         let rkt = unsafe { rd::rd_kafka_topic_new(rk, name.as_ptr(), ptr::null_mut()) };
         if rkt.is_null() {
@@ -141,7 +151,7 @@ impl Drop for QueueConsumer<'_> {
 /// until its timeout has passed even after a report came, and reads the clock per event; this
 /// returns as soon as it has served what is there, as `rd_kafka_poll` does.
 pub struct DeliveryReports {
-    queue: *mut rd::rd_kafka_queue_t,
+    queue: MainQueue,
     /// Records the broker acknowledged.
     pub acknowledged: u64,
     /// Records that failed, and the first failure.
@@ -154,8 +164,8 @@ impl DeliveryReports {
     /// `rk` must be a live producer handle with the event API on, outliving the value.
     pub unsafe fn new(rk: *mut rd::rd_kafka_t) -> Self {
         Self {
-            // SAFETY: `rk` is live (caller); the reference is released in Drop.
-            queue: unsafe { rd::rd_kafka_queue_get_main(rk) },
+            // SAFETY: as the caller promises.
+            queue: unsafe { MainQueue::new(rk) },
             acknowledged: 0,
             failed: 0,
             first_error: None,
@@ -164,10 +174,41 @@ impl DeliveryReports {
 
     /// Serves every report queued, waiting up to `timeout_ms` for the first one.
     pub fn serve(&mut self, timeout_ms: i32) {
+        self.queue.serve(timeout_ms, |message| {
+            if message.err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                self.acknowledged += 1;
+            } else {
+                self.failed += 1;
+                self.first_error
+                    .get_or_insert_with(|| RDKafkaErrorCode::from(message.err).to_string());
+            }
+        });
+    }
+}
+
+/// The main queue of a producer made by the rdkafka crate, where its delivery reports arrive
+/// as events.
+pub struct MainQueue(*mut rd::rd_kafka_queue_t);
+
+// SAFETY: librdkafka queue handles may be used from any thread; this one is used by one at a
+// time (it is not Sync).
+unsafe impl Send for MainQueue {}
+
+impl MainQueue {
+    /// # Safety
+    /// `rk` must be a live producer handle with the event API on, outliving the value.
+    pub unsafe fn new(rk: *mut rd::rd_kafka_t) -> Self {
+        // SAFETY: `rk` is live (caller); the reference is released in Drop.
+        Self(unsafe { rd::rd_kafka_queue_get_main(rk) })
+    }
+
+    /// Serves every delivery report queued, calling `report` for each record, waiting up to
+    /// `timeout_ms` for the first event; returns as soon as what is there is served.
+    pub fn serve(&mut self, timeout_ms: i32, mut report: impl FnMut(&rd::rd_kafka_message_t)) {
         let mut timeout = timeout_ms;
         loop {
-            // SAFETY: `queue` is live; each event is destroyed once read.
-            let event = unsafe { rd::rd_kafka_queue_poll(self.queue, timeout) };
+            // SAFETY: the queue is live; each event is destroyed once read.
+            let event = unsafe { rd::rd_kafka_queue_poll(self.0, timeout) };
             if event.is_null() {
                 return;
             }
@@ -175,18 +216,12 @@ impl DeliveryReports {
             // SAFETY: `event` is a live event from the queue.
             if unsafe { rd::rd_kafka_event_type(event) } == rd::RD_KAFKA_EVENT_DR {
                 loop {
-                    // SAFETY: messages belong to `event`, which is alive until destroyed below.
+                    // SAFETY: messages belong to `event`, alive until destroyed below.
                     let message = unsafe { rd::rd_kafka_event_message_next(event) };
                     let Some(message) = (unsafe { message.as_ref() }) else {
                         break;
                     };
-                    if message.err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-                        self.acknowledged += 1;
-                    } else {
-                        self.failed += 1;
-                        self.first_error
-                            .get_or_insert_with(|| RDKafkaErrorCode::from(message.err).to_string());
-                    }
+                    report(message);
                 }
             }
             // SAFETY: read and no longer used.
@@ -195,7 +230,149 @@ impl DeliveryReports {
     }
 }
 
-impl Drop for DeliveryReports {
+impl Drop for MainQueue {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken in `new`.
+        unsafe { rd::rd_kafka_queue_destroy(self.0) };
+    }
+}
+
+/// The topic name of a message's topic handle.
+///
+/// # Safety
+/// `message` must be live, from a live client.
+pub unsafe fn topic_of(message: &rd::rd_kafka_message_t) -> &str {
+    // SAFETY: librdkafka returns the handle's NUL-terminated name, alive with the message.
+    unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(message.rkt)) }
+        .to_str()
+        .unwrap_or_default()
+}
+
+/// The queue of a high-level consumer (the rdkafka crate's `BaseConsumer`, partitions given
+/// with `assign`), read many records per call (`rd_kafka_consume_batch_queue`) instead of one
+/// per `poll`.
+pub struct ConsumerQueue {
+    queue: *mut rd::rd_kafka_queue_t,
+    taken: Vec<*mut rd::rd_kafka_message_t>,
+}
+
+// SAFETY: librdkafka queue handles may be used from any thread; this one is used by one at a
+// time (`&mut self`).
+unsafe impl Send for ConsumerQueue {}
+
+impl ConsumerQueue {
+    /// # Safety
+    /// `rk` must be a live consumer handle that outlives the returned value.
+    pub unsafe fn new(rk: *mut rd::rd_kafka_t) -> Self {
+        Self {
+            // SAFETY: `rk` is live (caller); the reference is released in Drop.
+            queue: unsafe { rd::rd_kafka_queue_get_consumer(rk) },
+            taken: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// Takes up to `max` records queued, waiting up to `timeout_ms` for the first one, and
+    /// calls `each` for every one (errors included: check `err`); returns how many it took.
+    pub fn take(
+        &mut self,
+        timeout_ms: i32,
+        max: usize,
+        mut each: impl FnMut(&rd::rd_kafka_message_t),
+    ) -> usize {
+        let max = max.clamp(1, BATCH);
+        self.taken.clear();
+        // SAFETY: `queue` is live; `taken` has room for `max` pointers, which librdkafka fills
+        // with messages we own until destroyed below.
+        let n = unsafe {
+            let n = rd::rd_kafka_consume_batch_queue(
+                self.queue,
+                timeout_ms,
+                self.taken.as_mut_ptr(),
+                max,
+            );
+            let n = usize::try_from(n).unwrap_or(0);
+            self.taken.set_len(n);
+            n
+        };
+        for &message in &self.taken {
+            // SAFETY: a live message from the queue, destroyed right after.
+            unsafe {
+                each(&*message);
+                rd::rd_kafka_message_destroy(message);
+            }
+        }
+        self.taken.clear();
+        n
+    }
+}
+
+/// A consumed record's key, value and timestamp, borrowed from its message.
+pub struct Record<'m> {
+    pub key: Option<&'m [u8]>,
+    /// `None` for a tombstone.
+    pub value: Option<&'m [u8]>,
+    /// 0 where the message has none.
+    pub timestamp_ms: i64,
+}
+
+impl<'m> Record<'m> {
+    /// # Safety
+    /// `m` must be a live message.
+    pub unsafe fn of(m: &'m rd::rd_kafka_message_t) -> Self {
+        let mut kind = rd::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+        // SAFETY: `m` is live (caller).
+        let timestamp = unsafe { rd::rd_kafka_message_timestamp(m, &mut kind) };
+        Record {
+            // SAFETY: key and payload point at key_len and len bytes of the live message.
+            key: unsafe { bytes(m.key, m.key_len) },
+            value: unsafe { bytes(m.payload, m.len) },
+            timestamp_ms: timestamp.max(0),
+        }
+    }
+}
+
+/// The headers of a consumed message, in order.
+///
+/// # Safety
+/// `m` must be a live message, alive while the iterator is used.
+pub unsafe fn headers_of(m: &rd::rd_kafka_message_t) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut headers: *mut rd::rd_kafka_headers_t = ptr::null_mut();
+    // SAFETY: `m` is live; the headers belong to it.
+    let found = unsafe { rd::rd_kafka_message_headers(m, &mut headers) }
+        == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
+    (0..).map_while(move |i| {
+        if !found {
+            return None;
+        }
+        let (mut name, mut value, mut size) = (ptr::null(), ptr::null(), 0);
+        // SAFETY: `headers` belongs to the live message; name and value point into it.
+        let got =
+            unsafe { rd::rd_kafka_header_get_all(headers, i, &mut name, &mut value, &mut size) };
+        if got != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return None;
+        }
+        // SAFETY: a NUL-terminated name and `size` bytes of value, alive with the message.
+        let name = unsafe { CStr::from_ptr(name) }.to_bytes();
+        Some((
+            name,
+            unsafe { bytes(value as *mut c_void, size) }.unwrap_or_default(),
+        ))
+    })
+}
+
+/// `len` bytes at `at`, or `None` for a null pointer.
+///
+/// # Safety
+/// A non-null `at` must point at `len` readable bytes that outlive `'a`.
+unsafe fn bytes<'a>(at: *mut c_void, len: usize) -> Option<&'a [u8]> {
+    // SAFETY: as the caller promises.
+    (!at.is_null()).then(|| unsafe { std::slice::from_raw_parts(at as *const u8, len) })
+}
+
+/// Most records one [`ConsumerQueue::take`] takes.
+const BATCH: usize = 10_000;
+
+impl Drop for ConsumerQueue {
     fn drop(&mut self) {
         // SAFETY: the reference taken in `new`.
         unsafe { rd::rd_kafka_queue_destroy(self.queue) };
