@@ -132,6 +132,10 @@ impl TopicBackend for Kafka {
                 ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", "earliest"),
                 ("enable.partition.eof", "false"),
+                // librdkafka stops fetching a partition for this long once it holds more than
+                // `queued.min.messages` (100,000) of its records; at its default of a second,
+                // a sink that fell that far behind for a moment then waited a second for data.
+                ("fetch.queue.backoff.ms", "10"),
                 // A reader without a group catches up with a topic and stops (internal
                 // topics, a source's scan at start): it should not wait long for more.
                 (
