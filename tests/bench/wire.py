@@ -27,37 +27,16 @@ against in-process.
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.environ.get("CONNECTD_BIN", os.path.join(ROOT, "target", "release", "connectd"))
-WASM = os.path.join(ROOT, "target", "wasm32-wasip2", "release")
+from cluster import BIN, WASM, free_port, wait_port
+
 RUNS = int(os.environ.get("RUNS", "3"))
 RECORDS = int(os.environ.get("RECORDS", "300000"))
 BATCH = int(os.environ.get("POLL_BATCH", "1000"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} never opened")
 
 
 class Worker:
