@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 
 /// How long a metadata, admin or offsets call waits for the cluster.
 const TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a sealed delivery may wait for its delivery reports.
+/// How long [`Producer::flush`] waits for delivery reports.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Most records a consumer takes from librdkafka's queue in one call.
 const TAKE: usize = 1000;
@@ -101,6 +101,10 @@ impl TopicBackend for Kafka {
         let producer: BaseProducer<Reports> = self
             .config(&[
                 ("enable.idempotence", "true"),
+                // A record that fails for good fails every later one of the producer too,
+                // instead of librdkafka sending them on: a source's later deliveries never
+                // land past a gap, which a restart would take for records already there.
+                ("enable.gapless.guarantee", "true"),
                 ("acks", "all"),
                 ("linger.ms", "5"),
             ])
@@ -269,7 +273,9 @@ impl Tracker {
     }
 
     /// Takes the sealed deliveries at the front whose every record is acknowledged, with
-    /// their ends; an error for the first one that failed or waits past [`FLUSH_TIMEOUT`].
+    /// their ends; an error for the first one that failed. One that waits does not fail:
+    /// librdkafka fails its records after `message.timeout.ms` (and a new producer's records
+    /// could not be told from them by the broker).
     fn take_durable(&mut self) -> Result<Vec<Vec<(TopicPartition, Offset)>>> {
         let mut done = Vec::new();
         while let Some(d) = self
@@ -289,15 +295,6 @@ impl Tracker {
                     .map(|(tp, end)| (tp, Offset(end)))
                     .collect(),
             );
-        }
-        if done.is_empty()
-            && let Some(at) = self.open.front().and_then(|d| d.sealed)
-            && at.elapsed() > FLUSH_TIMEOUT
-        {
-            return Err(Error::Backend(format!(
-                "records sent {} s ago are still not acknowledged",
-                FLUSH_TIMEOUT.as_secs()
-            )));
         }
         Ok(done)
     }
@@ -396,8 +393,15 @@ impl Producer for KafkaProducer {
 
     fn flush(&mut self) -> Result<Vec<(TopicPartition, Offset)>> {
         self.seal()?;
+        let started = Instant::now();
         let mut ends: HashMap<TopicPartition, Offset> = HashMap::new();
         while !self.tracker.open.is_empty() {
+            if started.elapsed() > FLUSH_TIMEOUT {
+                return Err(Error::Backend(format!(
+                    "records sent {} s ago are still not acknowledged",
+                    FLUSH_TIMEOUT.as_secs()
+                )));
+            }
             for delivery in self.durable(Duration::from_millis(100))? {
                 for (tp, end) in delivery {
                     let at = ends.entry(tp).or_insert(end);
@@ -439,11 +443,18 @@ impl Consumer for KafkaConsumer {
     fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<()> {
         let budget = max_bytes.saturating_mul(self.positions.len().max(1));
         let mut bytes = 0;
-        let mut timeout = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+        let wait = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
+        // librdkafka's batch call waits until it has all it asked for: what is there is taken
+        // without waiting, and only when nothing is, one record is waited for (once).
+        let (mut may_wait, mut wait_for_one) = (wait > 0, false);
         let mut error = None;
-        while bytes < budget && error.is_none() {
+        loop {
             let positions = &mut self.positions;
-            let took = self.queue.take(timeout, TAKE, |m| {
+            let (timeout, max) = if wait_for_one { (wait, 1) } else { (0, TAKE) };
+            let took = self.queue.take(timeout, max, |m| {
+                if error.is_some() {
+                    return; // the batch ends at an error; its records are read again
+                }
                 // SAFETY: a live message, read within this call.
                 let (topic, record) = unsafe { (native::topic_of(m), native::Record::of(m)) };
                 if m.err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -474,11 +485,11 @@ impl Consumer for KafkaConsumer {
                     at.1 = Offset(m.offset + 1);
                 }
             });
-            if took == 0 {
+            if bytes >= budget || error.is_some() || (took == 0 && !may_wait) {
                 break;
             }
-            // Take what has already arrived, without waiting again.
-            timeout = 0;
+            wait_for_one = took == 0;
+            may_wait = false;
         }
         match error {
             Some(e) => Err(Error::Backend(e)),

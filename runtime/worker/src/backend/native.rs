@@ -214,7 +214,18 @@ impl MainQueue {
             }
             timeout = 0;
             // SAFETY: `event` is a live event from the queue.
-            if unsafe { rd::rd_kafka_event_type(event) } == rd::RD_KAFKA_EVENT_DR {
+            let kind = unsafe { rd::rd_kafka_event_type(event) };
+            if kind == rd::RD_KAFKA_EVENT_ERROR {
+                // SAFETY: an error event's string lives with the event.
+                let (text, fatal) = unsafe {
+                    (
+                        CStr::from_ptr(rd::rd_kafka_event_error_string(event)).to_string_lossy(),
+                        rd::rd_kafka_event_error_is_fatal(event) != 0,
+                    )
+                };
+                tracing::warn!(error = %text, fatal, "librdkafka producer error");
+            }
+            if kind == rd::RD_KAFKA_EVENT_DR {
                 loop {
                     // SAFETY: messages belong to `event`, alive until destroyed below.
                     let message = unsafe { rd::rd_kafka_event_message_next(event) };
@@ -237,11 +248,15 @@ impl Drop for MainQueue {
     }
 }
 
-/// The topic name of a message's topic handle.
+/// The topic name of a message's topic handle; empty for an error that names no topic
+/// (librdkafka queues some consumer errors, a group coordinator's refusal for one, without).
 ///
 /// # Safety
 /// `message` must be live, from a live client.
 pub unsafe fn topic_of(message: &rd::rd_kafka_message_t) -> &str {
+    if message.rkt.is_null() {
+        return "";
+    }
     // SAFETY: librdkafka returns the handle's NUL-terminated name, alive with the message.
     unsafe { CStr::from_ptr(rd::rd_kafka_topic_name(message.rkt)) }
         .to_str()
@@ -271,8 +286,9 @@ impl ConsumerQueue {
         }
     }
 
-    /// Takes up to `max` records queued, waiting up to `timeout_ms` for the first one, and
-    /// calls `each` for every one (errors included: check `err`); returns how many it took.
+    /// Takes up to `max` records queued, and calls `each` for every one (errors included:
+    /// check `err`); returns how many it took. librdkafka waits until it has `max` records or
+    /// `timeout_ms` has passed, so to wait for the first record only, ask for one.
     pub fn take(
         &mut self,
         timeout_ms: i32,

@@ -16,6 +16,17 @@ pub(super) struct Delivered {
     pub ends: Vec<(TopicPartition, i64)>,
 }
 
+impl Delivered {
+    /// A delivery that sent nothing and moves no position.
+    pub(super) fn nothing() -> Self {
+        Delivered {
+            positions: Vec::new(),
+            counts: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
 /// The latest position of each source partition in a poll.
 pub(super) fn polled_positions(batch: &SourceBatch) -> Positions {
     let mut last_of: Vec<Option<usize>> = vec![None; batch.source_partitions.len()];

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::TryRecvError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use connectd_host::{SourceTask, TaskError};
 use connectd_records::SourceBatch;
@@ -20,6 +20,9 @@ use crate::tasks::{IDLE_WAIT, sleep_unless_stopped};
 /// Most polls a task's producer has on their way at once (each up to `poll.batch.size`
 /// records); the task's next poll waits for room.
 const MAX_IN_FLIGHT: usize = 16;
+
+/// How long a stopping task waits for the acknowledgements of what it sent.
+const STOP_WAIT: Duration = Duration::from_secs(120);
 
 /// How long the producer waits for acknowledgements before looking for a new poll again.
 const ACK_WAIT: Duration = Duration::from_millis(1);
@@ -91,6 +94,8 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
             let mut sent: VecDeque<Delivered> = VecDeque::new();
             // Whether the task thread may still hand over polls.
             let mut open = true;
+            // Since when the task is stopping with deliveries on their way.
+            let mut stopping: Option<Instant> = None;
             loop {
                 // The next poll: waited for when nothing is on its way, else taken if it is
                 // there (and while fewer than MAX_IN_FLIGHT are on their way).
@@ -115,15 +120,25 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                 }
                 let took = next.is_some();
                 if let Some(polled) = next {
-                    match deliver(
-                        ctx,
-                        default_topic,
-                        polled,
-                        &mut routing,
-                        &mut chain,
-                        &mut errors,
-                        producer.as_mut(),
-                    ) {
+                    // Stopped (paused, deleted, or fenced from the group) while the poll waited
+                    // for room: it is not sent, as the task thread would not have sent it; an
+                    // empty delivery keeps the order of what is reported back.
+                    let delivered = match ctx.stop.load(Ordering::Relaxed) {
+                        true => producer
+                            .seal()
+                            .map(|()| Delivered::nothing())
+                            .map_err(|e| TaskError::Retryable(e.to_string())),
+                        false => deliver(
+                            ctx,
+                            default_topic,
+                            polled,
+                            &mut routing,
+                            &mut chain,
+                            &mut errors,
+                            producer.as_mut(),
+                        ),
+                    };
+                    match delivered {
                         Ok(delivered) => sent.push_back(delivered),
                         Err(e) => {
                             let _ = results_tx.send(Err(e));
@@ -148,6 +163,18 @@ pub(super) fn run_once(ctx: &SourceTaskContext) -> Option<TaskError> {
                     }
                     Err(e) => {
                         let _ = results_tx.send(Err(TaskError::Retryable(e.to_string())));
+                        break;
+                    }
+                }
+                // A stopping task waits for its acknowledgements, but not for ever (a cluster
+                // that stopped answering): librdkafka's own limit is `message.timeout.ms`.
+                if !sent.is_empty() && ctx.stop.load(Ordering::Relaxed) {
+                    let since = *stopping.get_or_insert_with(Instant::now);
+                    if since.elapsed() > STOP_WAIT {
+                        let _ = results_tx.send(Err(TaskError::Retryable(format!(
+                            "stopped with records unacknowledged for {} s",
+                            STOP_WAIT.as_secs()
+                        ))));
                         break;
                     }
                 }
