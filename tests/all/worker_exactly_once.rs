@@ -191,7 +191,8 @@ fn kafka_backend_on_tansu_is_exactly_once() {
 
 /// The keyed and routed sources (2 tasks, 150,000 records each, 20,000 a second per task)
 /// and a file sink of `keyed` (from the start, or with `sink_follows` false once the sources
-/// are done, then killed once more while it reads) on a worker using the cluster at
+/// are done, the worker then killed once more 1.5 to 3 s after the sink starts, which may be
+/// after it has read everything) on a worker using the cluster at
 /// `bootstrap`, killed three times while records are on their way: the topics hold every
 /// record once and the sink wrote every one.
 fn kafka_backend_exactly_once(bootstrap: &str, sink_follows: bool) {

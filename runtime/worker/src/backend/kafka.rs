@@ -228,14 +228,14 @@ struct Delivery {
     /// Records not delivered, and the first one's error.
     failed: usize,
     error: Option<String>,
-    /// When it was sealed; `None` while records may still be added.
-    sealed: Option<Instant>,
+    /// No more records are added to it.
+    sealed: bool,
 }
 
 impl Tracker {
     /// The number of the open delivery, opening one if the last is sealed.
     fn open(&mut self) -> usize {
-        if self.open.back().is_none_or(|d| d.sealed.is_some()) {
+        if self.open.back().is_none_or(|d| d.sealed) {
             self.open.push_back(Delivery::default());
         }
         self.first + self.open.len() - 1
@@ -278,10 +278,7 @@ impl Tracker {
     /// could not be told from them by the broker).
     fn take_durable(&mut self) -> Result<Vec<Vec<(TopicPartition, Offset)>>> {
         let mut done = Vec::new();
-        while let Some(d) = self
-            .open
-            .pop_front_if(|d| d.sealed.is_some() && d.outstanding == 0)
-        {
+        while let Some(d) = self.open.pop_front_if(|d| d.sealed && d.outstanding == 0) {
             self.first += 1;
             if let Some(e) = d.error {
                 return Err(Error::Backend(format!(
@@ -375,7 +372,7 @@ impl Producer for KafkaProducer {
     fn seal(&mut self) -> Result<()> {
         self.tracker.open();
         if let Some(d) = self.tracker.open.back_mut() {
-            d.sealed = Some(Instant::now());
+            d.sealed = true;
         }
         Ok(())
     }
