@@ -353,6 +353,24 @@ fn scenario(bootstrap: &str, workers: [Connectd; 3], failover_within: Duration, 
         .count();
     std::thread::sleep(Duration::from_secs(2));
     let records = status_records(bootstrap);
+    // Each task that moved back showed UNASSIGNED, written by the worker that stopped it,
+    // before its new worker started it.
+    for (task, to) in &back {
+        let Some(from) = after_kill.get(task).filter(|from| *from != to) else {
+            continue;
+        };
+        let key = format!("{}/{}", task.0, task.1);
+        let last = |worker: &str, state: &str| {
+            records
+                .iter()
+                .rposition(|(k, w, _, s)| *k == key && w == worker && s == state)
+        };
+        let (unassigned, started) = (last(from, "UNASSIGNED"), last(to, "RUNNING"));
+        assert!(
+            matches!((unassigned, started), (Some(u), Some(r)) if u < r),
+            "{key} moved from {from} to {to}: UNASSIGNED by {from} at {unassigned:?}, RUNNING by {to} at {started:?}"
+        );
+    }
     let restarts: Vec<_> = records
         .iter()
         .filter(|(k, _, _, s)| k.contains('/') && s == "RUNNING")
@@ -485,7 +503,82 @@ fn scenario(bootstrap: &str, workers: [Connectd; 3], failover_within: Duration, 
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    restarts_reach_the_worker_that_runs_the_task(bootstrap, &w1, &workers, strict);
     drop((w1, w2, w3));
+}
+
+/// A REST restart through worker 1 of a task that runs on another worker restarts it there;
+/// then a restart of the connector with its tasks restarts each task where it runs. Not
+/// `strict` (tansu, where tasks were seen to move after the group looked settled), a restart
+/// by whichever worker runs the task by then counts.
+fn restarts_reach_the_worker_that_runs_the_task(
+    bootstrap: &str,
+    w1: &Connectd,
+    workers: &[String],
+    strict: bool,
+) {
+    let status: serde_json::Value = ureq::get(&format!("{}/connectors/late/status", w1.api()))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    let runs_on: BTreeMap<u64, String> = status["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_u64().unwrap(),
+                t["worker_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let restarts_of = |task: u64, worker: &str| {
+        status_records(bootstrap)
+            .iter()
+            .filter(|(k, w, _, s)| {
+                *k == format!("late/{task}") && (w == worker || !strict) && s == "RESTARTING"
+            })
+            .count()
+    };
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let (task, worker) = runs_on
+        .iter()
+        .find(|(_, w)| **w != workers[0])
+        .expect("a task of `late` on worker 2 or 3");
+    let before = restarts_of(*task, worker);
+    let answer = ureq::post(&format!(
+        "{}/connectors/late/tasks/{task}/restart",
+        w1.api()
+    ))
+    .call()
+    .unwrap();
+    assert_eq!(answer.status(), 204);
+    wait_for(
+        &format!("late/{task} was not restarted on {worker}, through worker 1's API"),
+        &|| restarts_of(*task, worker) > before,
+    );
+    let before: BTreeMap<u64, usize> = runs_on
+        .iter()
+        .map(|(t, w)| (*t, restarts_of(*t, w)))
+        .collect();
+    let answer = ureq::post(&format!(
+        "{}/connectors/late/restart?includeTasks=true",
+        w1.api()
+    ))
+    .call()
+    .unwrap();
+    assert_eq!(answer.status(), 202);
+    wait_for(
+        &format!("not every task of `late` restarted where it runs: {runs_on:?}"),
+        &|| runs_on.iter().all(|(t, w)| restarts_of(*t, w) > before[t]),
+    );
 }
 
 /// Bad group settings give a clear error at start, or a clear, repeated log line while the

@@ -82,6 +82,7 @@ impl Tasks for GroupTasks {
         for (task, thread) in stopping {
             let _ = thread.join();
             tracing::info!(connector = %task.connector, task = task.task, generation, "stopped task (assigned elsewhere)");
+            self.supervisor().unassigned(&task);
         }
         self.supervisor()
             .start_assigned(generation, tasks.clone(), valid);
@@ -141,13 +142,17 @@ impl Cluster {
                     .wanted();
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(FOLLOW_INTERVAL);
-                    match configs.catch_up() {
-                        Ok(true) => supervisor
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .reconcile(),
-                        Ok(false) => {}
-                        Err(e) => tracing::warn!(error = %e, "could not follow connectd-configs"),
+                    let changed = configs.catch_up().unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "could not follow connectd-configs");
+                        false
+                    });
+                    {
+                        let mut supervisor = supervisor.lock().unwrap_or_else(|e| e.into_inner());
+                        if changed {
+                            supervisor.reconcile();
+                        }
+                        // Restart requests, read here or by the group's calls to `catch_up`.
+                        supervisor.restart_requested();
                     }
                     if let Err(e) = status.catch_up() {
                         tracing::debug!(error = %e, "could not follow connectd-status");

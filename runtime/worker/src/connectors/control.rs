@@ -199,6 +199,11 @@ impl Control {
         self.supervisor().apply(prepared);
     }
 
+    /// The cluster's topics and consumer groups (the status page's).
+    pub fn overview(&self) -> Result<crate::backend::Overview> {
+        self.backend.admin().overview().map_err(internal)
+    }
+
     /// The names of every connector.
     pub fn list(&self) -> Vec<String> {
         self.supervisor().known().keys().cloned().collect()
@@ -369,15 +374,26 @@ impl Control {
     /// Restarts a connector's tasks (`POST /connectors/{name}/restart`): with
     /// `include_tasks`, every task (only the FAILED ones with `only_failed`); without, the
     /// connector alone, which in connectd has no state of its own to restart.
+    /// Scaled out, the request goes to every worker of the group through `connectd-configs`,
+    /// and each restarts the tasks it runs.
     pub fn restart(&self, name: &str, include_tasks: bool, only_failed: bool) -> Result<()> {
         self.known(name)?;
-        if include_tasks {
+        if !include_tasks {
+            return Ok(());
+        }
+        if self.settings.cluster.is_some() {
+            self.configs
+                .request_restart(name, None, only_failed)
+                .map_err(internal)?;
+            self.supervisor().restart_requested();
+        } else {
             self.supervisor().restart(name, None, only_failed);
         }
         Ok(())
     }
 
-    /// Restarts one task (`POST /connectors/{name}/tasks/{task}/restart`).
+    /// Restarts one task (`POST /connectors/{name}/tasks/{task}/restart`); scaled out, on
+    /// whichever worker of the group runs it, as [`Control::restart`].
     pub fn restart_task(&self, name: &str, task: u32) -> Result<()> {
         let known = self.known(name)?;
         if task >= known.tasks_max {
@@ -386,11 +402,22 @@ impl Control {
                 known.tasks_max
             )));
         }
-        if !self.supervisor().restart(name, Some(task), false) {
-            return Err(ControlError::Conflict(format!(
+        let not_running = || {
+            ControlError::Conflict(format!(
                 "Connector {name} is not running (it is {:?}); resume it first",
                 known.target
-            )));
+            ))
+        };
+        if self.settings.cluster.is_some() {
+            if known.target != TargetState::Started {
+                return Err(not_running());
+            }
+            self.configs
+                .request_restart(name, Some(task), false)
+                .map_err(internal)?;
+            self.supervisor().restart_requested();
+        } else if !self.supervisor().restart(name, Some(task), false) {
+            return Err(not_running());
         }
         Ok(())
     }

@@ -4,7 +4,13 @@
 //! - `connector-<name>` → `{"properties": {...}}`, the config as submitted (`${env:}` and
 //!   `${file:}` references unresolved); a tombstone when the connector is deleted;
 //! - `target-state-<name>` → `{"state": "STARTED" | "PAUSED" | "STOPPED"}`; a tombstone
-//!   (or nothing) means STARTED.
+//!   (or nothing) means STARTED;
+//! - scaled out, restart requests (KIP-745): `restart-connector-<name>` →
+//!   `{"include-tasks": true, "only-failed": bool}` for a connector's tasks, and (connectd's
+//!   own key) `restart-task-<name>-<task>` → `{}` for one task. Every worker of the group
+//!   reads them and restarts the tasks it runs, so a request reaches the worker that runs the
+//!   task whichever worker's API took it. Requests already in the topic when a worker starts
+//!   are history, not asks: its tasks start fresh anyway.
 //!
 //! Connectors from `connectors_dir` files are not stored here (the file is their store), but
 //! their target state is, so a paused file connector stays paused across restarts. Scaled
@@ -63,10 +69,32 @@ struct TargetValue {
     state: TargetState,
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RestartValue {
+    #[serde(default)]
+    include_tasks: bool,
+    #[serde(default)]
+    only_failed: bool,
+}
+
+/// A request to restart tasks, read from `connectd-configs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartRequest {
+    /// The connector.
+    pub connector: String,
+    /// One task, or (`None`) all of them.
+    pub task: Option<u32>,
+    /// Only the FAILED ones.
+    pub only_failed: bool,
+}
+
 #[derive(Default)]
 struct Stored {
     connectors: BTreeMap<String, StoredConnector>,
     targets: BTreeMap<String, TargetState>,
+    /// Restart requests read and not yet taken ([`ConfigStore::take_restarts`]).
+    restarts: Vec<RestartRequest>,
 }
 
 impl Stored {
@@ -89,8 +117,35 @@ impl Stored {
             set(&mut self.targets, name, key, value, |v: TargetValue| {
                 v.state
             });
+        } else if let Some(request) = restart_request(key, value) {
+            self.restarts.push(request);
         }
     }
+}
+
+/// The restart request a record holds, if it is one (a tombstone or an unreadable value is
+/// none).
+fn restart_request(key: &str, value: Option<&[u8]>) -> Option<RestartRequest> {
+    let (connector, task) = if let Some(name) = key.strip_prefix("restart-connector-") {
+        (name, None)
+    } else {
+        let (name, task) = key.strip_prefix("restart-task-")?.rsplit_once('-')?;
+        (name, Some(task.parse().ok()?))
+    };
+    let value: RestartValue = match serde_json::from_slice(value?) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(key, error = %e, "unreadable restart request in connectd-configs");
+            return None;
+        }
+    };
+    // A connector's restart without its tasks restarts nothing in connectd: a connector
+    // has no state of its own apart from its tasks.
+    (task.is_some() || value.include_tasks).then(|| RestartRequest {
+        connector: connector.to_string(),
+        task,
+        only_failed: task.is_none() && value.only_failed,
+    })
 }
 
 /// Applies one record to a map by connector name: a value sets what `field` takes of it, a
@@ -141,7 +196,31 @@ impl ConfigStore {
             tp,
         };
         store.catch_up()?;
+        // Requests made before this worker started are done with: its tasks start fresh.
+        store.take_restarts();
         Ok(store)
+    }
+
+    /// The restart requests read since the last call, in the topic's order.
+    pub fn take_restarts(&self) -> Vec<RestartRequest> {
+        std::mem::take(&mut self.stored().restarts)
+    }
+
+    /// Asks every worker of the group to restart the tasks of `name` it runs: `task`, or
+    /// all (only the FAILED ones with `only_failed`).
+    pub fn request_restart(&self, name: &str, task: Option<u32>, only_failed: bool) -> Result<()> {
+        let (key, value) = match task {
+            Some(task) => (format!("restart-task-{name}-{task}"), b"{}".to_vec()),
+            None => {
+                let value = RestartValue {
+                    include_tasks: true,
+                    only_failed,
+                };
+                let value = serde_json::to_vec(&value).expect("serialises");
+                (format!("restart-connector-{name}"), value)
+            }
+        };
+        self.write(vec![(key, Some(value))])
     }
 
     /// Applies what was written to `connectd-configs` since the last look (by any worker);
@@ -243,5 +322,29 @@ mod tests {
         s.apply(b"target-state-a", None);
         s.apply(b"commit-a", Some(b"ignored"));
         assert!(s.connectors.is_empty() && s.targets.is_empty());
+    }
+
+    #[test]
+    fn restart_requests_name_the_connector_and_task() {
+        let mut s = Stored::default();
+        s.apply(
+            b"restart-connector-my-conn",
+            Some(br#"{"include-tasks":true,"only-failed":true}"#),
+        );
+        s.apply(b"restart-task-my-conn-12", Some(b"{}"));
+        // Without its tasks, nothing to restart; tombstones and bad values are not asks.
+        s.apply(b"restart-connector-b", Some(br#"{"include-tasks":false}"#));
+        s.apply(b"restart-task-b-x", Some(b"{}"));
+        s.apply(b"restart-task-b-1", None);
+        s.apply(b"restart-task-b-1", Some(b"not json"));
+        let request = |task, only_failed| RestartRequest {
+            connector: "my-conn".into(),
+            task,
+            only_failed,
+        };
+        assert_eq!(
+            std::mem::take(&mut s.restarts),
+            vec![request(None, true), request(Some(12), false)]
+        );
     }
 }

@@ -11,7 +11,7 @@ use connectd_records::{ConnectorName, TaskId};
 use super::Supervisor;
 use super::desired::Desired;
 use crate::connectors::config::Origin;
-use crate::state::status::TaskStatus;
+use crate::state::status::{State, TaskStatus};
 
 impl Supervisor {
     /// Whether this worker runs task `task` of `connector` (scaled out: whether the group
@@ -23,6 +23,38 @@ impl Supervisor {
                 task,
             })
         })
+    }
+
+    /// Scaled out: applies the restart requests read from `connectd-configs` since the last
+    /// call, to the tasks this worker runs (the other workers apply them to theirs).
+    pub(crate) fn restart_requested(&mut self) {
+        for request in self.configs.take_restarts() {
+            tracing::info!(
+                connector = request.connector,
+                task = request.task,
+                only_failed = request.only_failed,
+                "restart requested"
+            );
+            self.restart(&request.connector, request.task, request.only_failed);
+        }
+    }
+
+    /// Scaled out: a task this worker stopped because the group assigned it elsewhere shows
+    /// UNASSIGNED until its new worker starts it (as in Kafka Connect), unless its connector
+    /// stopped running here (deleted, paused, stopped) or no longer has that task.
+    pub(crate) fn unassigned(&self, task: &TaskId) {
+        let Some(r) = self.running.get(&task.connector) else {
+            return;
+        };
+        if task.task as usize >= r.tasks.len() {
+            return;
+        }
+        let status = TaskStatus {
+            state: State::Unassigned,
+            plugin: r.config.plugin.clone(),
+            ..TaskStatus::default()
+        };
+        self.status.set(&task.connector, Some(task.task), status);
     }
 
     /// Every task of every connector this worker knows (what the group's leader assigns).
