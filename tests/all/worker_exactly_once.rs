@@ -168,21 +168,58 @@ fn keyed_and_routed_sources_are_exactly_once_across_kill9() {
 #[test]
 fn kafka_backend_over_the_wire_is_exactly_once() {
     let cluster = Connectd::start("");
-    kafka_backend_exactly_once(&cluster.bootstrap(), true);
+    let worker = kafka_backend_exactly_once(&cluster.bootstrap(), true);
     let groups = cluster.cli(&["groups", "describe", "connect-sink"], None);
     assert!(
         groups.contains("keyed"),
         "the sink committed through the cluster: {groups}"
     );
+    // The worker's status page shows the cluster's topics and groups, read over the wire:
+    // `keyed` ends after its 300,000 records, and the sink's group has read them all.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let page: serde_json::Value = ureq::get(&format!("{}/ui/cluster", worker.api()))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        let named = |list: &str, key: &str, name: &str| {
+            page[list]
+                .as_array()
+                .and_then(|l| l.iter().find(|x| x[key] == name).cloned())
+        };
+        let keyed = named("topics", "name", "keyed");
+        let ends: Vec<i64> = keyed
+            .iter()
+            .flat_map(|t| t["partitions"].as_array().cloned().unwrap_or_default())
+            .map(|p| p["end_offset"].as_i64().unwrap())
+            .collect();
+        let sink = named("groups", "group", "connect-sink");
+        if ends.len() == 4
+            && ends.iter().sum::<i64>() == 2 * PER_TASK as i64
+            && sink.is_some_and(|g| g["lag"] == 0 && g["partitions"].as_array().unwrap().len() == 4)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the status page's topics and groups: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// The same against tansu 0.6 (`cargo install tansu --features dynostore`, in tests/setup),
 /// a Kafka-compatible broker no one here wrote, in memory on loopback. It creates no topic
-/// by itself: the test creates the data topics, the worker its internal topics. The sink
-/// starts once the sources are done: tansu's in-memory store takes a batch's offsets before
-/// it stores the batch (`dynostore.rs`, `produce`), so while two producers write one
-/// partition a reader at its end can see a later batch before an earlier one and read past
-/// the earlier (seen: runs of 100 to 160 records no consumer following the topic got).
+/// by itself: the test creates the data topics, the worker its internal topics. Two bugs of
+/// tansu 0.6's in-memory store (`dynostore.rs`) shape the sink's part (README, "A worker
+/// over the wire"):
+/// - `produce` takes a batch's offsets before it stores the batch, so while two producers
+///   write one partition a reader at its end can see a later batch before an earlier one
+///   and read past the earlier: the sink starts once the sources are done;
+/// - `fetch` from an offset inside a batch answers from the next batch on, so a consumer
+///   resuming from a committed offset inside a batch never gets the rest of that batch:
+///   the sink is not killed here (the test against connectd's broker kills it).
 #[test]
 fn kafka_backend_on_tansu_is_exactly_once() {
     let tansu = crate::support::Tansu::start();
@@ -191,11 +228,9 @@ fn kafka_backend_on_tansu_is_exactly_once() {
 
 /// The keyed and routed sources (2 tasks, 150,000 records each, 20,000 a second per task)
 /// and a file sink of `keyed` (from the start, or with `sink_follows` false once the sources
-/// are done, the worker then killed once more 1.5 to 3 s after the sink starts, which may be
-/// after it has read everything) on a worker using the cluster at
-/// `bootstrap`, killed three times while records are on their way: the topics hold every
-/// record once and the sink wrote every one.
-fn kafka_backend_exactly_once(bootstrap: &str, sink_follows: bool) {
+/// are done) on a worker using the cluster at `bootstrap`, killed three times while records
+/// are on their way: the topics hold every record once and the sink wrote every one.
+fn kafka_backend_exactly_once(bootstrap: &str, sink_follows: bool) -> Connectd {
     let topics = create_topics(bootstrap);
     let sink = "plugin = \"file-sink\"\ntopics = \"keyed\"\nfile = \"../output/wire.txt\"\n";
     let mut worker = Connectd::start_with(
@@ -220,7 +255,6 @@ fn kafka_backend_exactly_once(bootstrap: &str, sink_follows: bool) {
     assert_both_exactly_once(bootstrap, &topics, &worker.log_text());
     if !sink_follows {
         std::fs::write(worker.dir.path().join("connectors.d/sink.toml"), sink).unwrap();
-        kill_at_random_moments(&mut worker, 1, 1500..3000);
     }
     // The sink (at least once) lost nothing.
     let output = worker.dir.path().join("output/wire.txt");
@@ -242,6 +276,7 @@ fn kafka_backend_exactly_once(bootstrap: &str, sink_follows: bool) {
         2 * PER_TASK,
         "the sink wrote every record"
     );
+    worker
 }
 
 /// A cluster that does not answer fails the start, saying which setting to check.

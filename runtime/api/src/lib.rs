@@ -22,7 +22,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use connectd_broker::Broker;
 use connectd_worker::connectors::control::{Control, ControlError};
 use connectd_worker::state::configs::TargetState;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -79,9 +78,6 @@ pub struct Services {
     pub guard: guard::Guard,
     /// The metrics recorder `GET /metrics` renders (none: metrics are off).
     pub metrics: Option<PrometheusHandle>,
-    /// The embedded broker engine, for the status page's topics and groups (none when the
-    /// worker runs against a Kafka cluster: the page shows connectors only).
-    pub broker: Option<Arc<Broker>>,
     /// The live log levels (`/admin/loggers`).
     pub loggers: Arc<loggers::Loggers>,
 }
@@ -268,14 +264,8 @@ async fn ui() -> Response {
 
 /// Topics and consumer groups, for the status page.
 async fn cluster(State(api): State<Api>) -> Answer {
-    let Some(broker) = api.broker.clone() else {
-        return ok(StatusCode::OK, json!({"topics": [], "groups": []}));
-    };
-    let (topics, groups) =
-        tokio::task::spawn_blocking(move || (broker.topics_overview(), broker.groups_overview()))
-            .await
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    ok(StatusCode::OK, json!({"topics": topics, "groups": groups}))
+    let overview = blocking(&api, |c| c.overview()).await?;
+    ok(StatusCode::OK, overview)
 }
 
 async fn loggers_all(State(api): State<Api>) -> Answer {

@@ -31,7 +31,7 @@ mod versions;
 use std::path::PathBuf;
 
 pub use config::BrokerConfig;
-pub use engine::Broker;
+pub use engine::{Broker, GroupOverview, GroupPartition, PartitionOverview, TopicOverview};
 pub use reserved::Reserved;
 pub use server::BoundBroker;
 

@@ -221,7 +221,6 @@ fn run_worker(
                     control: worker.control(),
                     guard: connectd_api::guard::Guard::new(file.api.token.clone(), allowed_hosts(&file.api)),
                     metrics: metrics.clone(),
-                    broker: broker.clone(),
                     loggers,
                 };
                 api = Some(start_api(&file.api, services, stop_tx.subscribe()).await?);

@@ -68,6 +68,13 @@ impl Admin for Embedded {
     fn partitions(&self, topic: &str) -> Result<Option<i32>> {
         Ok(self.broker.partition_count(topic))
     }
+
+    fn overview(&self) -> Result<super::Overview> {
+        Ok(super::Overview {
+            topics: self.broker.topics_overview(),
+            groups: self.broker.groups_overview(),
+        })
+    }
 }
 
 /// Appends now, fsyncs at [`Producer::flush`].

@@ -47,6 +47,8 @@ pub struct Kafka {
     bootstrap: String,
     properties: Vec<(String, String)>,
     admin: AdminClient<DefaultClientContext>,
+    /// The last overview read, and when (the status page asks every second).
+    overview: std::sync::Mutex<Option<(Instant, super::Overview)>>,
 }
 
 impl Kafka {
@@ -59,6 +61,7 @@ impl Kafka {
                 .create()
                 .map_err(failed(format!("creating an admin client for {bootstrap}")))?,
             properties,
+            overview: std::sync::Mutex::new(None),
         };
         kafka
             .admin
@@ -206,6 +209,24 @@ impl Admin for Kafka {
             .iter()
             .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
             .map(|t| t.partitions().len() as i32))
+    }
+
+    fn overview(&self) -> Result<super::Overview> {
+        let mut cached = self.overview.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, overview)) = cached.as_ref()
+            && at.elapsed() < super::overview::REREAD
+        {
+            return Ok(overview.clone());
+        }
+        let overview = super::overview::read(self.admin.inner(), |group| {
+            self.config(&[("group.id", group), ("enable.auto.commit", "false")])
+                .create::<BaseConsumer>()
+                .map_err(failed(format!(
+                    "creating a consumer to read group {group}'s offsets"
+                )))
+        })?;
+        *cached = Some((Instant::now(), overview.clone()));
+        Ok(overview)
     }
 }
 

@@ -19,6 +19,7 @@
 mod embedded;
 mod kafka;
 pub mod native;
+mod overview;
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use connectd_records::{Offset, SinkBatch, SinkRecord, TopicPartition};
 
 pub use embedded::Embedded;
 pub use kafka::Kafka;
+pub use overview::Overview;
 
 use crate::error::Result;
 
@@ -63,6 +65,12 @@ pub trait Admin: Send + Sync {
     /// How many partitions `topic` has, or `None` if it does not exist. Embedded: the
     /// engine's topic table. Kafka: `Metadata` for the topic.
     fn partitions(&self, topic: &str) -> Result<Option<i32>>;
+
+    /// Every topic with its partitions' bounds, and every consumer group with its state,
+    /// members and lag, for the status page. Embedded: the engine's tables. Kafka:
+    /// `Metadata`, `ListOffsets`, `ListGroups`/`DescribeGroups` and `OffsetFetch`, read at most
+    /// every few seconds ([`overview`]).
+    fn overview(&self) -> Result<Overview>;
 }
 
 /// Sends record batches. One producer is used by one thread at a time.
