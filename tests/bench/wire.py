@@ -22,10 +22,14 @@ measures, in turn, RECORDS records of 200 bytes:
 
 Prints one line per measurement and run, then the medians and each run's ratios (median):
 source over the wire against produce, sink over the wire against consume, over the wire
-against in-process.
+against in-process. Each line also has the CPU time each process spent per record over the
+measurement (from /proc: the broker's connectd, the wire worker's, and `connectd perf`'s),
+and the medians show what the two cores allow: a path that keeps both cores busy runs at
+most 2 s / (its CPU seconds per record).
 """
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -81,6 +85,22 @@ class Worker:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User and system CPU seconds of a process, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def snapshot(w1, w2):
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"broker": cpu_seconds(w1.proc.pid), "wire worker": cpu_seconds(w2.proc.pid),
+            "perf": children.ru_utime + children.ru_stime}
 
 
 def cli(broker, *args):
@@ -145,7 +165,7 @@ def sink(worker, topic, out):
     return RECORDS / (last - first)
 
 
-def one_run(run, results):
+def one_run(run, results, cpus):
     from confluent_kafka import Consumer
     root = tempfile.mkdtemp(prefix="connectd-wire-")
     w1 = Worker(root, "local", None)
@@ -153,21 +173,30 @@ def one_run(run, results):
     w2 = Worker(root, "wire", broker)
     watcher = Consumer({"bootstrap.servers": broker, "group.id": "wire-watermarks"})
     try:
-        def note(what, rate):
+        def note(what, measure):
+            before = snapshot(w1, w2)
+            rate = measure()
+            after = snapshot(w1, w2)
+            # CPU microseconds per record, by process, and in all.
+            per = {k: (after[k] - before[k]) * 1e6 / RECORDS for k in after}
+            per["all"] = sum(per.values())
             results.setdefault(what, []).append(rate)
-            print(json.dumps({"run": run, "what": what, "records_per_s": round(rate)}), flush=True)
+            cpus.setdefault(what, []).append(per)
+            print(json.dumps({"run": run, "what": what, "records_per_s": round(rate),
+                              "cpu_us_per_record": {k: round(v, 3) for k, v in per.items()}}),
+                  flush=True)
 
         cli(broker, "topics", "create", "--topic", "produced", "--partitions", "1")
-        note("produce", rate_of(cli(broker, "perf", "produce", "--topic", "produced", "--num-records",
-                                    str(RECORDS), "--record-size", "200", "--acks", "all")))
-        note("consume", rate_of(cli(broker, "perf", "consume", "--topic", "produced")))
+        note("produce", lambda: rate_of(cli(broker, "perf", "produce", "--topic", "produced", "--num-records",
+                                            str(RECORDS), "--record-size", "200", "--acks", "all")))
+        note("consume", lambda: rate_of(cli(broker, "perf", "consume", "--topic", "produced")))
         order = [("wire", w2), ("in-process", w1)]
         if run % 2:
             order.reverse()
         for where, worker in order:
-            note(f"source 1 task, {where}", source(worker, broker, watcher, f"src1-{where}", 1))
-            note(f"source 4 tasks, {where}", source(worker, broker, watcher, f"src4-{where}", 4))
-            note(f"sink, {where}", sink(worker, "produced", os.path.join(root, f"sink-{where}.txt")))
+            note(f"source 1 task, {where}", lambda: source(worker, broker, watcher, f"src1-{where}", 1))
+            note(f"source 4 tasks, {where}", lambda: source(worker, broker, watcher, f"src4-{where}", 4))
+            note(f"sink, {where}", lambda: sink(worker, "produced", os.path.join(root, f"sink-{where}.txt")))
     finally:
         watcher.close()
         w2.stop()
@@ -179,12 +208,17 @@ def one_run(run, results):
 
 
 def main():
-    results = {}
+    results, cpus = {}, {}
     for run in range(RUNS):
-        one_run(run, results)
+        one_run(run, results, cpus)
     print(f"\nmedians of {RUNS} runs, {RECORDS} records of 200 B, poll.batch.size {BATCH}:")
+    print(f"  {'':<28} {'records/s':>12}   CPU us/record: broker, wire worker, perf, all;"
+          " 2 cores allow")
     for what, rates in results.items():
-        print(f"  {what:<28} {statistics.median(rates):>12,.0f} records/s")
+        per = {k: statistics.median(c[k] for c in cpus[what]) for k in cpus[what][0]}
+        print(f"  {what:<28} {statistics.median(rates):>12,.0f}   {per['broker']:.3f}, "
+              f"{per['wire worker']:.3f}, {per['perf']:.3f}, {per['all']:.3f}; "
+              f"{2e6 / per['all']:>12,.0f}")
     ratios = [
         ("source 1 task, wire", "produce"),
         ("source 4 tasks, wire", "produce"),
