@@ -112,12 +112,52 @@ fn no_generation() -> i32 {
     -1
 }
 
+#[cfg(test)]
+mod view_tests {
+    use super::Assignment;
+
+    #[test]
+    fn an_assignment_for_another_generation_or_membership_is_refused() {
+        let a = Assignment {
+            generation: 7,
+            members: vec!["m1".into(), "m2".into()],
+            ..Assignment::default()
+        };
+        assert!(!a.for_another_view(7, "m2"));
+        assert!(a.for_another_view(8, "m2"), "another generation");
+        assert!(
+            a.for_another_view(7, "m3"),
+            "a membership without this member"
+        );
+        // From a leader that does not say (an older connectd): taken as it is.
+        let old: Assignment = serde_json::from_str(r#"{"tasks":[],"leader":"w"}"#).unwrap();
+        assert!(!old.for_another_view(7, "m3"));
+    }
+}
+
 #[derive(Serialize, Deserialize, Default)]
 struct Assignment {
     /// Tasks to run: `[connector, task]`.
     tasks: Vec<(String, u32)>,
     /// The leader's worker id.
     leader: String,
+    /// The generation the leader assigned in (-1: a leader that did not say).
+    #[serde(default = "no_generation")]
+    generation: i32,
+    /// The member ids the leader assigned to in that generation.
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+impl Assignment {
+    /// Whether this assignment was made for another view of the group than the member's:
+    /// another generation, or members that leave this one out. Kafka's coordinator never
+    /// answers so; tansu 0.6's was seen to, under load, answering two members with one
+    /// generation and different memberships.
+    fn for_another_view(&self, generation: i32, member_id: &str) -> bool {
+        self.generation >= 0
+            && (self.generation != generation || !self.members.iter().any(|m| m == member_id))
+    }
 }
 
 fn to_wire(tasks: &BTreeSet<TaskId>) -> Vec<(String, u32)> {
@@ -492,6 +532,22 @@ impl Member {
                     addr: self.config.group_id.clone(),
                     what: format!("an assignment that is not connectd's: {e}"),
                 })?;
+            if assignment.for_another_view(self.generation, &self.member_id) {
+                // The leader of that view may have given this member's tasks to others: stop
+                // them all, and join again with changed metadata (tansu starts a new
+                // generation only then).
+                tracing::warn!(
+                    group = %self.config.group_id,
+                    generation = self.generation,
+                    assigned_in = assignment.generation,
+                    members = ?assignment.members,
+                    member = %self.member_id,
+                    "the coordinator answered with an assignment made for another view of the group; stopping every task and joining again"
+                );
+                self.revoke_all();
+                self.asked += 1;
+                continue;
+            }
             let tasks = from_wire(assignment.tasks);
             let revoked = self.owned.difference(&tasks).count();
             let added = tasks.difference(&self.owned).count();
@@ -556,6 +612,7 @@ impl Member {
         let wanted = self.tasks.wanted();
         let out = assignor::assign(&views, &wanted);
         self.last_lead = Some((self.generation, out.clone()));
+        let assigned: Vec<String> = out.keys().cloned().collect();
         tracing::info!(
             group = %self.config.group_id,
             generation = self.generation,
@@ -569,6 +626,8 @@ impl Member {
                 let a = Assignment {
                     tasks: to_wire(&tasks),
                     leader: self.config.worker_id.clone(),
+                    generation: self.generation,
+                    members: assigned.clone(),
                 };
                 SyncGroupRequestAssignment::default()
                     .with_member_id(StrBytes::from_string(member))
