@@ -132,14 +132,18 @@ def first():
     check(v["error_count"] == 2 and errors["rate"] and errors["topic"] and not errors["iterations"], f"validate: {v}")
 
     # Active topics (KIP-558). A task marks its topic active when it first sends to it, so the
-    # tasks the PATCH above restarted must have sent before the reset (both stored a newer
-    # position than when the PATCH returned), or one of them marks the topic again just after it.
+    # reset runs while gen is paused: a running task (the PATCH above restarted both) may mark
+    # it again at any moment, and positions stored after the PATCH may still be the old
+    # tasks' last deliveries. Resumed, its tasks send again and mark it again.
     wait_for("gen's restarted tasks sending", lambda: all(
         o["offset"] > patched.get(o["partition"], 0) for o in requests.get(f"{URL}/connectors/gen/offsets").json()["offsets"]))
-    topics = requests.get(f"{URL}/connectors/gen/topics").json()
-    check(topics == {"gen": {"topics": ["rest-gen"]}}, f"active topics: {topics}")
+    wait_for("rest-gen active", lambda: requests.get(f"{URL}/connectors/gen/topics").json() == {"gen": {"topics": ["rest-gen"]}})
+    gen.pause()
+    wait_for("gen PAUSED for the reset", lambda: states(gen) == ("PAUSED", ["PAUSED", "PAUSED"]))
     check(requests.put(f"{URL}/connectors/gen/topics/reset").status_code == 202, "topics reset -> 202")
     check(requests.get(f"{URL}/connectors/gen/topics").json() == {"gen": {"topics": []}}, "no active topics after the reset")
+    gen.resume()
+    wait_for("rest-gen active again once gen sends", lambda: requests.get(f"{URL}/connectors/gen/topics").json() == {"gen": {"topics": ["rest-gen"]}})
 
     # Log levels, as /admin/loggers changes log4j's.
     check(cluster.loggers["root"]["level"] == "INFO", f"root logger: {cluster.loggers}")

@@ -82,7 +82,10 @@ impl Tasks for GroupTasks {
         for (task, thread) in stopping {
             let _ = thread.join();
             tracing::info!(connector = %task.connector, task = task.task, generation, "stopped task (assigned elsewhere)");
-            self.supervisor().unassigned(&task);
+            // Not when fenced (-1): another worker may run the task already.
+            if generation >= 0 {
+                self.supervisor().unassigned(&task);
+            }
         }
         self.supervisor()
             .start_assigned(generation, tasks.clone(), valid);

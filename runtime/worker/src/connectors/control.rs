@@ -199,6 +199,15 @@ impl Control {
         self.supervisor().apply(prepared);
     }
 
+    /// Scaled out, after a restart request is stored: applies what the write read from
+    /// `connectd-configs` (other workers' changes too, which the follower's next look will
+    /// not see as new), then the requests, to the tasks this worker runs.
+    fn apply_restarts(&self) {
+        let mut supervisor = self.supervisor();
+        supervisor.reconcile();
+        supervisor.restart_requested();
+    }
+
     /// The cluster's topics and consumer groups (the status page's).
     pub fn overview(&self) -> Result<crate::backend::Overview> {
         self.backend.admin().overview().map_err(internal)
@@ -385,7 +394,7 @@ impl Control {
             self.configs
                 .request_restart(name, None, only_failed)
                 .map_err(internal)?;
-            self.supervisor().restart_requested();
+            self.apply_restarts();
         } else {
             self.supervisor().restart(name, None, only_failed);
         }
@@ -415,7 +424,7 @@ impl Control {
             self.configs
                 .request_restart(name, Some(task), false)
                 .map_err(internal)?;
-            self.supervisor().restart_requested();
+            self.apply_restarts();
         } else if !self.supervisor().restart(name, Some(task), false) {
             return Err(not_running());
         }

@@ -226,11 +226,10 @@ impl ConfigStore {
     /// Applies what was written to `connectd-configs` since the last look (by any worker);
     /// returns whether anything was.
     pub fn catch_up(&self) -> Result<bool> {
-        let records = self
-            .tail
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .read_new()?;
+        // The reader stays locked while its records apply, so two callers apply theirs in
+        // the topic's order.
+        let mut tail = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let records = tail.read_new()?;
         let mut stored = self.stored();
         for record in &records {
             if let Some(key) = &record.key {

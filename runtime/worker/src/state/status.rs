@@ -173,7 +173,9 @@ impl Status {
                 .map(|v| serde_json::from_slice::<TaskStatus>(&v))
             {
                 Some(Ok(s)) => {
-                    entries.insert(key, s);
+                    if !late_unassigned(entries.get(&key), &s) {
+                        entries.insert(key, s);
+                    }
                 }
                 None => {
                     entries.remove(&key);
@@ -349,9 +351,46 @@ impl Status {
     }
 }
 
+/// Whether `s` is a late UNASSIGNED from the worker a task left, written under an older
+/// generation than what another worker wrote since (its RUNNING): that would hide where the
+/// task runs, so it is not applied.
+fn late_unassigned(held: Option<&TaskStatus>, s: &TaskStatus) -> bool {
+    s.state == State::Unassigned
+        && held.is_some_and(|held| held.generation > s.generation && held.worker_id != s.worker_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_late_unassigned_does_not_hide_the_new_owner() {
+        let status = |state, worker: &str, generation| TaskStatus {
+            state,
+            worker_id: worker.into(),
+            generation,
+            ..TaskStatus::default()
+        };
+        let running_b = status(State::Running, "b", 6);
+        assert!(late_unassigned(
+            Some(&running_b),
+            &status(State::Unassigned, "a", 5)
+        ));
+        // In order, or from the same worker, or any other state: applied.
+        assert!(!late_unassigned(
+            Some(&running_b),
+            &status(State::Unassigned, "a", 6)
+        ));
+        assert!(!late_unassigned(
+            Some(&running_b),
+            &status(State::Unassigned, "b", 5)
+        ));
+        assert!(!late_unassigned(
+            Some(&running_b),
+            &status(State::Failed, "a", 5)
+        ));
+        assert!(!late_unassigned(None, &status(State::Unassigned, "a", 5)));
+    }
 
     #[test]
     fn states_are_written_and_read_as_kafka_connect_names_them() {
