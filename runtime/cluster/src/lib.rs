@@ -14,6 +14,7 @@
 pub mod assignor;
 pub mod client;
 pub mod member;
+mod protocol;
 pub mod security;
 
 pub use client::{Connection, is_own_connection};

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use connectd_records::{ConnectorName, TaskId};
+use connectd_records::TaskId;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{
     FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
@@ -22,11 +22,11 @@ use kafka_protocol::messages::{
     leave_group_request::MemberIdentity, sync_group_request::SyncGroupRequestAssignment,
 };
 use kafka_protocol::protocol::StrBytes;
-use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::assignor::{self, MemberTasks};
 use crate::client::Connection;
+use crate::protocol::{Assignment, Metadata, from_wire, to_wire};
 
 /// The group protocol type: Kafka Connect's, so a Kafka Connect cluster or a consumer group
 /// that shares the group id is refused by the coordinator (INCONSISTENT_GROUP_PROTOCOL)
@@ -90,93 +90,6 @@ pub enum GroupState {
     },
     /// Out of the group, and why (retrying).
     Out(String),
-}
-
-#[derive(Serialize, Deserialize, Default)]
-struct Metadata {
-    /// The member's worker id.
-    worker: String,
-    /// Tasks it runs: `[connector, task]`.
-    owned: Vec<(String, u32)>,
-    /// How many times it asked for a rebalance (its connectors changed). Kafka's coordinator
-    /// starts a rebalance on any JoinGroup from a member of a stable group; tansu's only when
-    /// the metadata changed, which this makes sure of.
-    #[serde(default)]
-    asked: u64,
-    /// The generation whose assignment `owned` comes from (-1: none yet).
-    #[serde(default = "no_generation")]
-    generation: i32,
-}
-
-fn no_generation() -> i32 {
-    -1
-}
-
-#[cfg(test)]
-mod view_tests {
-    use super::Assignment;
-
-    #[test]
-    fn an_assignment_for_another_generation_or_membership_is_refused() {
-        let a = Assignment {
-            generation: 7,
-            members: vec!["m1".into(), "m2".into()],
-            ..Assignment::default()
-        };
-        assert!(!a.for_another_view(7, "m2"));
-        assert!(a.for_another_view(8, "m2"), "another generation");
-        assert!(
-            a.for_another_view(7, "m3"),
-            "a membership without this member"
-        );
-        // From a leader that does not say (an older connectd): taken as it is.
-        let old: Assignment = serde_json::from_str(r#"{"tasks":[],"leader":"w"}"#).unwrap();
-        assert!(!old.for_another_view(7, "m3"));
-    }
-}
-
-#[derive(Serialize, Deserialize, Default)]
-struct Assignment {
-    /// Tasks to run: `[connector, task]`.
-    tasks: Vec<(String, u32)>,
-    /// The leader's worker id.
-    leader: String,
-    /// The generation the leader assigned in (-1: a leader that did not say).
-    #[serde(default = "no_generation")]
-    generation: i32,
-    /// The member ids the leader assigned to in that generation.
-    #[serde(default)]
-    members: Vec<String>,
-}
-
-impl Assignment {
-    /// Whether this assignment was made for another view of the group than the member's:
-    /// another generation, or members that leave this one out. Kafka's coordinator never
-    /// answers so; tansu 0.6's was seen to, under load, answering two members with one
-    /// generation and different memberships.
-    fn for_another_view(&self, generation: i32, member_id: &str) -> bool {
-        self.generation >= 0
-            && (self.generation != generation || !self.members.iter().any(|m| m == member_id))
-    }
-}
-
-fn to_wire(tasks: &BTreeSet<TaskId>) -> Vec<(String, u32)> {
-    tasks
-        .iter()
-        .map(|t| (t.connector.to_string(), t.task))
-        .collect()
-}
-
-fn from_wire(tasks: Vec<(String, u32)>) -> BTreeSet<TaskId> {
-    tasks
-        .into_iter()
-        .filter_map(|(c, task)| {
-            Some(TaskId {
-                connector: ConnectorName::new(&c).ok()?,
-                task,
-            })
-        })
-        .collect()
 }
 
 fn str(s: &str) -> StrBytes {
