@@ -25,7 +25,11 @@ source over the wire against produce, sink over the wire against consume, over t
 against in-process. Each line also has the CPU time each process spent per record over the
 measurement (from /proc: the broker's connectd, the wire worker's, and `connectd perf`'s),
 and the medians show what the two cores allow: a path that keeps both cores busy runs at
-most 2 s / (its CPU seconds per record).
+most 2 s / (its CPU seconds per record). A sink's line also has its plugin thread's CPU
+(`put-...`: transforms, put, flush), and the summary what two cores allow a sink over the
+wire at best: the consumer's CPU per record plus the plugin's.
+
+ONLY=sink (or source) runs only that path's measurements, with produce and consume.
 """
 import json
 import os
@@ -41,6 +45,8 @@ from cluster import BIN, WASM, free_port, wait_port
 RUNS = int(os.environ.get("RUNS", "3"))
 RECORDS = int(os.environ.get("RECORDS", "300000"))
 BATCH = int(os.environ.get("POLL_BATCH", "1000"))
+# ONLY=sink or ONLY=source: that path's measurements only (with produce and consume).
+ONLY = os.environ.get("ONLY", "")
 
 
 class Worker:
@@ -97,6 +103,26 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def thread_cpu_seconds(pid, prefix):
+    """CPU seconds of the threads of a process whose names start with `prefix`."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except FileNotFoundError:
+            continue
+        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
+        if name.startswith(prefix):
+            fields = stat.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+# The CPU seconds the last sink's plugin thread (`put-...`) spent, read before it ends.
+PUT_SECONDS = {}
+
+
 def snapshot(w1, w2):
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"broker": cpu_seconds(w1.proc.pid), "wire worker": cpu_seconds(w2.proc.pid),
@@ -144,6 +170,7 @@ def source(worker, broker, watcher, topic, tasks):
 
 
 def sink(worker, topic, out):
+    put_before = thread_cpu_seconds(worker.proc.pid, "put-")
     path = worker.connector(os.path.basename(out), f'plugin = "file-sink"\ntopics = "{topic}"\nfile = "{out}"\n')
     first = last = None
     size = 0
@@ -157,6 +184,7 @@ def sink(worker, topic, out):
         elif first and now - last > 2:
             break
         time.sleep(0.02)
+    PUT_SECONDS["last"] = thread_cpu_seconds(worker.proc.pid, "put-") - put_before
     os.remove(path)
     with open(out, "rb") as f:
         lines = sum(1 for _ in f)
@@ -180,6 +208,10 @@ def one_run(run, results, cpus):
             # CPU microseconds per record, by process, and in all.
             per = {k: (after[k] - before[k]) * 1e6 / RECORDS for k in after}
             per["all"] = sum(per.values())
+            # A sink's plugin thread: its transforms, put and flush (part of its process's).
+            put = PUT_SECONDS.pop("last", None)
+            if put is not None:
+                per["plugin"] = put * 1e6 / RECORDS
             results.setdefault(what, []).append(rate)
             cpus.setdefault(what, []).append(per)
             print(json.dumps({"run": run, "what": what, "records_per_s": round(rate),
@@ -194,9 +226,11 @@ def one_run(run, results, cpus):
         if run % 2:
             order.reverse()
         for where, worker in order:
-            note(f"source 1 task, {where}", lambda: source(worker, broker, watcher, f"src1-{where}", 1))
-            note(f"source 4 tasks, {where}", lambda: source(worker, broker, watcher, f"src4-{where}", 4))
-            note(f"sink, {where}", lambda: sink(worker, "produced", os.path.join(root, f"sink-{where}.txt")))
+            if ONLY in ("", "source"):
+                note(f"source 1 task, {where}", lambda: source(worker, broker, watcher, f"src1-{where}", 1))
+                note(f"source 4 tasks, {where}", lambda: source(worker, broker, watcher, f"src4-{where}", 4))
+            if ONLY in ("", "sink"):
+                note(f"sink, {where}", lambda: sink(worker, "produced", os.path.join(root, f"sink-{where}.txt")))
     finally:
         watcher.close()
         w2.stop()
@@ -219,17 +253,28 @@ def main():
         print(f"  {what:<28} {statistics.median(rates):>12,.0f}   {per['broker']:.3f}, "
               f"{per['wire worker']:.3f}, {per['perf']:.3f}, {per['all']:.3f}; "
               f"{2e6 / per['all']:>12,.0f}")
-    ratios = [
+    ratios = [(a, b) for a, b in [
         ("source 1 task, wire", "produce"),
         ("source 4 tasks, wire", "produce"),
         ("sink, wire", "consume"),
         ("source 1 task, wire", "source 1 task, in-process"),
         ("sink, wire", "sink, in-process"),
-    ]
+    ] if a in results and b in results]
     print("ratios (median of each run's ratio):")
     for a, b in ratios:
         r = statistics.median(x / y for x, y in zip(results[a], results[b]))
         print(f"  {a} / {b}: {r:.3f}")
+    if "sink, wire" not in results:
+        return
+    # What two cores allow a sink over the wire: at least the consumer's work (client and
+    # broker) plus its plugin's, per record, with both cores busy all the time.
+    def median_of(what, key):
+        return statistics.median(c[key] for c in cpus[what])
+    least = median_of("consume", "all") + median_of("sink, wire", "plugin")
+    print(f"  sink over the wire, the least a record costs: consume {median_of('consume', 'all'):.3f}"
+          f" + plugin {median_of('sink, wire', 'plugin'):.3f} = {least:.3f} us; 2 cores allow "
+          f"{2e6 / least:,.0f} records/s, {2e6 / least / statistics.median(results['consume']):.3f}x"
+          f" of the consumer (in-process plugin: {median_of('sink, in-process', 'plugin'):.3f} us)")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,14 @@ impl SinkBatch {
         self.records.is_empty()
     }
 
+    /// Empties the batch, keeping its buffers for the next records.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.records.clear();
+        self.headers.clear();
+        self.topics.clear();
+    }
+
     /// The index of `topic` in `topics`, added if new.
     pub fn topic_index(&mut self, topic: &str) -> u32 {
         intern(&mut self.topics, topic) as u32

@@ -1,6 +1,7 @@
 //! Running one sink task: read its topics from the consumer group `connect-<name>`'s committed
 //! offsets, `put` each batch, and, when idle or every [`FLUSH_INTERVAL`], `flush`, and only
-//! then commit the offsets. A crash between `put` and the commit delivers the uncommitted tail
+//! then commit the offsets. The task thread reads and commits; a second thread runs the
+//! plugin (transforms, `put`, `flush`), so the next batch is read while one is being put. A crash between `put` and the commit delivers the uncommitted tail
 //! again (at-least-once), as Kafka Connect does.
 //!
 //! With `tasks.max` = n, task i owns the partitions p with p % n == i; the group's offsets are
@@ -80,26 +81,175 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
         ctx.task_id,
         TaskStatus::running(&ctx.connector.plugin),
     );
-    let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
-    let mut consumer = match ctx.backend.consumer(Some(&group)) {
+    let consumer = match ctx.backend.consumer(Some(&group)) {
         Ok(c) => c,
-        Err(e) => return Some(retryable(e)),
+        Err(e) => return Some(TaskError::Retryable(e.to_string())),
     };
+    // The plugin's side (transforms, put, flush) on a thread of its own, so the task thread
+    // reads the next batch while the plugin writes this one, as Kafka Connect's consumer
+    // fetches while `put` runs.
+    std::thread::scope(|scope| {
+        let (jobs, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(1);
+        let (done_tx, done) = std::sync::mpsc::channel();
+        // Named `put-<task>-<connector>` (Linux keeps the first 15 bytes), so `top -H` and
+        // the benchmarks tell the plugin's share of a sink's CPU.
+        let put = std::thread::Builder::new()
+            .name(format!("put-{}-{name}", ctx.task_id))
+            .spawn_scoped(scope, move || {
+                for job in jobs_rx {
+                    let result = match job {
+                        Job::Put(batch) => {
+                            deliver(ctx, &mut task, &mut chain, &mut errors, batch).map(Done::Put)
+                        }
+                        Job::Flush => errors
+                            .retry(&ctx.stop, "flush", || task.flush())
+                            .map(Done::Flush),
+                    };
+                    if done_tx.send(result).is_err() {
+                        break;
+                    }
+                }
+            });
+        if let Err(e) = put {
+            return Some(TaskError::Retryable(format!(
+                "starting a sink's plugin thread: {e}"
+            )));
+        }
+        let mut plugin = PluginThread::new(jobs, done);
+        read_and_put(ctx, &topics, consumer, &mut plugin)
+    })
+}
+
+/// What the task thread asks of its plugin thread.
+enum Job {
+    /// Transform and put a batch.
+    Put(SinkBatch),
+    /// Flush; answered with the offsets the plugin says the group may commit (`None`: all
+    /// that was put).
+    Flush,
+}
+
+/// The offsets a flush lets the group commit (`None`: all that was put).
+type Committable = Option<Vec<(TopicPartition, Offset)>>;
+
+/// What the plugin thread answers.
+enum Done {
+    /// The batch was put; it comes back to be filled again, so its buffers are reused.
+    Put(SinkBatch),
+    Flush(Committable),
+}
+
+/// The task thread's handle on its plugin thread: at most one batch is being put while the
+/// next is read.
+struct PluginThread {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    done: std::sync::mpsc::Receiver<Result<Done, TaskError>>,
+    /// Where the task stands after the batch being put, until that put is settled.
+    putting: Option<Vec<(TopicPartition, Offset)>>,
+    /// Where the task stands after the last batch put, until it is flushed.
+    unflushed: Option<Vec<(TopicPartition, Offset)>>,
+    /// A batch put before, emptied, for the next read (its buffers already grown).
+    spare: SinkBatch,
+}
+
+impl PluginThread {
+    fn new(
+        jobs: std::sync::mpsc::SyncSender<Job>,
+        done: std::sync::mpsc::Receiver<Result<Done, TaskError>>,
+    ) -> Self {
+        PluginThread {
+            jobs,
+            done,
+            putting: None,
+            unflushed: None,
+            spare: SinkBatch::default(),
+        }
+    }
+
+    /// Hands a batch over to be put, once the put before it is settled; `next` is where the
+    /// task stands after it.
+    fn put(
+        &mut self,
+        batch: SinkBatch,
+        next: Vec<(TopicPartition, Offset)>,
+    ) -> Result<(), TaskError> {
+        self.settle()?;
+        self.jobs.send(Job::Put(batch)).map_err(|_| gone())?;
+        self.putting = Some(next);
+        Ok(())
+    }
+
+    /// Waits for the put on its way, if any. Only a put that succeeded moves `unflushed`: one
+    /// that failed (a retryable error still being retried when the task is stopped, paused
+    /// or moved) leaves the commit point where the last good put put it, so the batch is read
+    /// again.
+    fn settle(&mut self) -> Result<(), TaskError> {
+        let Some(next) = self.putting.take() else {
+            return Ok(());
+        };
+        if let Done::Put(mut batch) = self.done.recv().map_err(|_| gone())?? {
+            batch.clear();
+            self.spare = batch;
+        }
+        self.unflushed = Some(next);
+        Ok(())
+    }
+
+    /// An empty batch to read into.
+    fn batch(&mut self) -> SinkBatch {
+        std::mem::take(&mut self.spare)
+    }
+
+    /// Flushes what was put (the put on its way must be settled first).
+    fn flush(&mut self) -> Result<Committable, TaskError> {
+        debug_assert!(self.putting.is_none());
+        self.jobs.send(Job::Flush).map_err(|_| gone())?;
+        match self.done.recv().map_err(|_| gone())?? {
+            Done::Flush(committable) => Ok(committable),
+            Done::Put(_) => Err(TaskError::Fatal(
+                "the sink task's plugin thread answered a flush with a put".into(),
+            )),
+        }
+    }
+}
+
+/// The plugin thread ended on its own (it only does when it panicked).
+fn gone() -> TaskError {
+    TaskError::Fatal("the sink task's plugin thread stopped".into())
+}
+
+/// The task thread: reads batches and hands them to the plugin thread, flushes, and commits.
+fn read_and_put(
+    ctx: &SinkTaskContext,
+    topics: &[String],
+    mut consumer: Box<dyn Consumer>,
+    plugin: &mut PluginThread,
+) -> Option<TaskError> {
+    let retryable = |e: crate::error::Error| TaskError::Retryable(e.to_string());
+    // Commits are retried here, and the reading counted.
+    let errors = RetryWithTolerance::new(&ctx.connector, ctx.task_id, ctx.backend.clone());
     let mut owned: Vec<TopicPartition> = Vec::new();
     let mut checked: Option<Instant> = None;
     let mut lagged: Option<Instant> = None;
-    // The offsets after the last batch put but not yet flushed, and when the last flush was.
-    let mut unflushed: Option<Vec<(TopicPartition, Offset)>> = None;
     let mut flushed = Instant::now();
     // What the group last committed (not committed again while it stays the same).
     let mut committed: Vec<(TopicPartition, Offset)> = Vec::new();
+    // Flushes what was put, and commits where the task stands after it (`None`: all it read).
+    let mut flush =
+        |plugin: &mut PluginThread, consumer: &mut dyn Consumer, owned: &[TopicPartition]| {
+            let next = match plugin.unflushed.take() {
+                Some(next) => next,
+                None => positions(owned, consumer),
+            };
+            flush_and_commit(plugin, &errors, &ctx.stop, consumer, &next, &mut committed)
+        };
     while !ctx.stop.load(Ordering::Relaxed) {
         // Topics and partitions can appear while the task runs: look again while it owns
         // none (a sink often starts before its topic exists), and every PARTITIONS_CHECK (a
         // metadata request each with the Kafka backend, so not on every idle poll).
         if owned.is_empty() || checked.is_none_or(|t| t.elapsed() >= PARTITIONS_CHECK) {
             checked = Some(Instant::now());
-            if let Err(e) = assign(ctx, &topics, consumer.as_mut(), &mut owned) {
+            if let Err(e) = assign(ctx, topics, consumer.as_mut(), &mut owned) {
                 return Some(retryable(e));
             }
         }
@@ -114,72 +264,46 @@ fn run_once(ctx: &SinkTaskContext) -> Option<TaskError> {
                 }
             }
         }
-        let mut batch = SinkBatch::default();
+        let mut batch = plugin.batch();
         if let Err(e) = consumer.poll(READ_BYTES, IDLE_WAIT, &mut batch) {
             return Some(retryable(e));
         }
         errors.metrics.records_in.increment(batch.len() as u64);
-        if batch.is_empty() {
-            // Nothing more to read for now: make what was put durable, and commit it. An idle
-            // task still flushes every FLUSH_INTERVAL: a sink that keeps files open completes
-            // them on its own schedule, and says so in what it lets the group commit.
-            if unflushed.is_none() && flushed.elapsed() < FLUSH_INTERVAL {
+        // Nothing more to read for now: make what was put durable, and commit it. An idle
+        // task still flushes every FLUSH_INTERVAL: a sink that keeps files open completes them
+        // on its own schedule, and says so in what it lets the group commit. A busy one
+        // flushes every FLUSH_INTERVAL.
+        let idle = batch.is_empty();
+        let due = flushed.elapsed() >= FLUSH_INTERVAL;
+        let handed = if idle {
+            plugin.spare = batch;
+            if plugin.putting.is_none() && plugin.unflushed.is_none() && !due {
                 continue;
             }
-            let next = match unflushed.take() {
-                Some(next) => next,
-                None => positions(&owned, consumer.as_ref()),
-            };
-            if let Err(e) = flush_and_commit(
-                ctx,
-                &mut task,
-                &mut errors,
-                consumer.as_mut(),
-                &next,
-                &mut committed,
-            ) {
-                return (!ctx.stop.load(Ordering::Relaxed)).then_some(e);
-            }
-            flushed = Instant::now();
-            continue;
-        }
-        // Where the task stands after this batch: what to commit once it is flushed, and
-        // only once `put` took the batch. A put that failed (a retryable error still being
-        // retried when the task is stopped, paused or moved) leaves the commit point where
-        // the last good put put it, so the batch is read again.
-        let next = positions(&owned, consumer.as_ref());
-        let mut delivered = deliver(ctx, &mut task, &mut chain, &mut errors, batch);
-        if delivered.is_ok() {
-            unflushed = Some(next);
-        }
-        if delivered.is_ok() && flushed.elapsed() >= FLUSH_INTERVAL {
-            let next = unflushed.take().unwrap_or_default();
-            delivered = flush_and_commit(
-                ctx,
-                &mut task,
-                &mut errors,
-                consumer.as_mut(),
-                &next,
-                &mut committed,
-            );
-            flushed = Instant::now();
-        }
-        match delivered {
-            Ok(()) => {}
+            Ok(())
+        } else {
+            let next = positions(&owned, consumer.as_ref());
+            plugin.put(batch, next)
+        };
+        let settled = handed.and_then(|()| match idle || due {
+            true => plugin.settle(),
+            false => Ok(()),
+        });
+        match settled {
+            Ok(()) if idle || due => {}
+            Ok(()) => continue,
             Err(_) if ctx.stop.load(Ordering::Relaxed) => break,
             Err(e) => return Some(e),
         }
+        if let Err(e) = flush(plugin, consumer.as_mut(), &owned) {
+            return (!ctx.stop.load(Ordering::Relaxed)).then_some(e);
+        }
+        flushed = Instant::now();
     }
     // Stopping: what was put is flushed and committed, so a restart does not write it again.
-    if let Some(next) = unflushed {
-        let _ = flush_and_commit(
-            ctx,
-            &mut task,
-            &mut errors,
-            consumer.as_mut(),
-            &next,
-            &mut committed,
-        );
+    let _ = plugin.settle();
+    if plugin.unflushed.is_some() {
+        let _ = flush(plugin, consumer.as_mut(), &owned);
     }
     None
 }
@@ -202,14 +326,14 @@ fn positions(owned: &[TopicPartition], consumer: &dyn Consumer) -> Vec<(TopicPar
 /// `next`, and only for partitions in it). Nothing is sent when that is what `committed`
 /// already holds.
 fn flush_and_commit(
-    ctx: &SinkTaskContext,
-    task: &mut connectd_host::SinkTask,
-    errors: &mut RetryWithTolerance,
+    plugin: &mut PluginThread,
+    errors: &RetryWithTolerance,
+    stop: &AtomicBool,
     consumer: &mut dyn Consumer,
     next: &[(TopicPartition, Offset)],
     committed: &mut Vec<(TopicPartition, Offset)>,
 ) -> Result<(), TaskError> {
-    let committable = errors.retry(&ctx.stop, "flush", || task.flush())?;
+    let committable = plugin.flush()?;
     let commit: Vec<(TopicPartition, Offset)> = match committable {
         None => next.to_vec(),
         Some(offsets) => next
@@ -223,7 +347,7 @@ fn flush_and_commit(
     if commit == *committed {
         return Ok(());
     }
-    errors.retry(&ctx.stop, "committing offsets", || {
+    errors.retry(stop, "committing offsets", || {
         consumer
             .commit(&commit)
             .map_err(|e| TaskError::Retryable(e.to_string()))
@@ -285,7 +409,7 @@ fn deliver(
     chain: &mut Chain,
     errors: &mut RetryWithTolerance,
     batch: SinkBatch,
-) -> Result<(), TaskError> {
+) -> Result<SinkBatch, TaskError> {
     let mut batch = chain.run(batch, errors)?;
     let started = Instant::now();
     let (records, bytes) = (batch.len() as u64, batch.data.len() as u64);
@@ -316,7 +440,7 @@ fn deliver(
     errors.metrics.records_out.increment(records);
     errors.metrics.bytes_out.increment(bytes);
     errors.metrics.batch_seconds.record(started.elapsed());
-    Ok(())
+    Ok(batch)
 }
 
 impl Transformable for SinkBatch {
