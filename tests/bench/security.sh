@@ -67,18 +67,25 @@ broker_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz
 perf_all() {
   local proto=$1 kind=$2 topic=$3 before after i
   before=$(broker_cpu)
+  local started ended
+  started=$(date +%s.%N)
   for i in $(seq "$CLIENTS"); do
+    # Each client's user+system CPU seconds (bash's `time`) go to cpu-$i.
     # shellcheck disable=SC2046
-    case $kind in
+    { TIMEFORMAT='%3U %3S'; time case $kind in
       produce) "$CONNECTD" perf $(args "$proto") produce --topic "$topic-$i" --num-records "$N" ;;
       consume) "$CONNECTD" perf $(args "$proto") consume --topic "$topic-$i" --messages "$N" ;;
-    esac > "$WORK/perf-$i" &
+    esac > "$WORK/perf-$i" 2>/dev/null; } 2> "$WORK/cpu-$i" &
   done
   wait  # the clients (this runs in a subshell: the broker is not its child)
   after=$(broker_cpu)
+  ended=$(date +%s.%N)
   record "$proto" "broker_cpu_${kind}_s" "$(echo "$after - $before" | bc -l)" >&2
+  record "$proto" "client_cpu_${kind}_s" "$(cat "$WORK"/cpu-* | awk '{ s += $1 + $2 } END { printf "%.3f", s }')" >&2
+  # Both cores' share in use over the phase: (clients' CPU + broker's CPU) / wall time.
+  record "$proto" "cores_busy_${kind}" "$(cat "$WORK"/cpu-* | awk -v b="$(echo "$after - $before" | bc -l)" -v w="$(echo "$ended - $started" | bc -l)" '{ s += $1 + $2 } END { printf "%.2f", (s + b) / w }')" >&2
   cat "$WORK"/perf-* | mbs | paste -sd+ | bc -l
-  rm -f "$WORK"/perf-*
+  rm -f "$WORK"/perf-* "$WORK"/cpu-*
 }
 
 args() { # protocol -> bootstrap and -X properties
