@@ -409,6 +409,75 @@ fn the_rest_api_serves_https_with_the_configured_certificate() {
     assert!(c.log_text().contains("REST API: TLS handshake failed"));
 }
 
+/// kcat reading metadata as the admin over the SASL_PLAINTEXT listener on `port`: whether
+/// it succeeded, its output and its errors.
+fn admin_metadata(port: u16) -> (bool, String, String) {
+    let admin: Vec<String> = [
+        "security.protocol=SASL_PLAINTEXT".to_string(),
+        "sasl.mechanisms=SCRAM-SHA-256".into(),
+        "sasl.username=admin".into(),
+        format!("sasl.password={ADMIN_PASSWORD}"),
+    ]
+    .into_iter()
+    .flat_map(|p| ["-X".to_string(), p])
+    .collect();
+    kcat(
+        &format!("127.0.0.1:{port}"),
+        &args(&admin, &["-L", "-m", "5"]),
+        None,
+    )
+}
+
+/// Clients that fill `max_connections` on one listener do not lock the workers out of
+/// theirs: with several listeners, `worker_listener` has a pool of its own (as Kafka never
+/// refuses its inter-broker listener).
+#[test]
+fn a_full_listener_leaves_the_worker_listener_open() {
+    use std::io::Read;
+    use std::time::Duration;
+    let sasl = free_port();
+    let c = Connectd::start(&format!(
+        "listeners = [\"PLAINTEXT://127.0.0.1:{{port}}\", \"SASL_PLAINTEXT://127.0.0.1:{sasl}\"]\n\
+         worker_listener = \"SASL_PLAINTEXT\"\nmax_connections = 20\n\
+         [broker.sasl]\nadmin_user = \"admin\"\nadmin_password = \"{ADMIN_PASSWORD}\"\n"
+    ));
+    crate::support::wait_for_port(sasl, Duration::from_secs(20));
+    // The ports' readiness probes are closed and no longer counted.
+    std::thread::sleep(Duration::from_millis(500));
+    // Idle strangers on the PLAINTEXT listener, more than max_connections.
+    let mut idle: Vec<std::net::TcpStream> = (0..30)
+        .filter_map(|_| std::net::TcpStream::connect(c.bootstrap()).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let closed = idle
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            // Closed by the broker: end of stream or reset; open: the read times out.
+            let mut b = [0u8; 1];
+            match (&**s).read(&mut b) {
+                Ok(0) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                Ok(_) => false,
+            }
+        })
+        .count();
+    assert!(
+        closed >= 10,
+        "connections over max_connections on PLAINTEXT are closed ({closed} of 30)"
+    );
+    // Any slot freed meanwhile is taken again.
+    idle.extend((0..5).filter_map(|_| std::net::TcpStream::connect(c.bootstrap()).ok()));
+    let (ok, out, err) = admin_metadata(sasl);
+    assert!(
+        ok && out.contains("1 brokers"),
+        "the worker listener serves the admin while PLAINTEXT is full: {out}\n{err}\n{}",
+        c.log_text()
+    );
+    drop(idle);
+}
+
 /// Strangers on a SASL listener hold nothing for long: frames that claim the most a stranger
 /// may send (512 KiB) and never send it take none of the broker's request budget, so the
 /// admin is still served while 600 of them wait; a connection that does not authenticate
@@ -446,20 +515,7 @@ fn strangers_before_authentication_hold_no_budget_and_are_closed() {
         })
         .collect();
     let started = Instant::now();
-    let admin: Vec<String> = [
-        "security.protocol=SASL_PLAINTEXT".to_string(),
-        "sasl.mechanisms=SCRAM-SHA-256".into(),
-        "sasl.username=admin".into(),
-        format!("sasl.password={ADMIN_PASSWORD}"),
-    ]
-    .into_iter()
-    .flat_map(|p| ["-X".to_string(), p])
-    .collect();
-    let (ok, out, err) = kcat(
-        &format!("127.0.0.1:{sasl}"),
-        &args(&admin, &["-L", "-m", "5"]),
-        None,
-    );
+    let (ok, out, err) = admin_metadata(sasl);
     assert!(
         ok && out.contains("1 brokers"),
         "the admin is served while strangers wait: {out}\n{err}\n{}",

@@ -67,6 +67,8 @@ pub struct BrokerConfig {
     #[serde(default = "default_request_max_bytes")]
     pub socket_request_max_bytes: usize,
     /// Kafka's `max.connections`: connections beyond this are closed at accept. Default 1000.
+    /// With several listeners, `worker_listener` has this many of its own, apart from the
+    /// others' (Kafka never refuses its inter-broker listener).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// Kafka's `max.connections.per.ip`: connections one address may hold open; more are

@@ -69,7 +69,12 @@ pub struct Broker {
     pub(crate) cluster_id: String,
     pub(crate) producer_ids: ProducerIds,
     data_dir: PathBuf,
+    /// Open connections on every listener but the workers' own (when there are several).
     pub(crate) connections: AtomicUsize,
+    /// Open connections on `worker_listener`, when there are several listeners: a pool of
+    /// its own, so that clients filling the others do not lock the workers out (Kafka never
+    /// refuses its inter-broker listener, KIP-402).
+    pub(crate) worker_connections: AtomicUsize,
     /// Open connections by client address, for `max_connections_per_ip`.
     pub(crate) per_ip: parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     /// Names only trusted clients may use through the Kafka port, once set.
@@ -188,6 +193,7 @@ impl Broker {
             producer_ids,
             data_dir: data_dir.to_path_buf(),
             connections: AtomicUsize::new(0),
+            worker_connections: AtomicUsize::new(0),
             per_ip: Default::default(),
             reserved: std::sync::OnceLock::new(),
         }))

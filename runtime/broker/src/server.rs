@@ -160,10 +160,19 @@ impl BoundBroker {
         let background = tokio::spawn(broker.clone().maintain());
         let budget = Arc::new(Budget::new(broker.config.queued_max_request_bytes));
         let mut accepting = Vec::new();
+        let several = listeners.len() > 1;
         for (index, (bound, socket)) in listeners.into_iter().enumerate() {
             let (broker, budget, tls) = (broker.clone(), budget.clone(), tls.clone());
+            let workers = match &broker.config.worker_listener {
+                Some(name) => bound.name.eq_ignore_ascii_case(name),
+                None => index == 0,
+            };
+            let pool = match several && workers {
+                true => Pool::Workers,
+                false => Pool::Shared,
+            };
             accepting.push(tokio::spawn(accept_loop(
-                broker, budget, tls, index, bound, socket,
+                broker, budget, tls, index, bound, socket, pool,
             )));
         }
         let _ = shutdown.changed().await;
@@ -178,6 +187,24 @@ impl BoundBroker {
     }
 }
 
+/// Which count of open connections a listener's count against `max_connections`.
+#[derive(Clone, Copy)]
+enum Pool {
+    /// Every listener's but the workers' own.
+    Shared,
+    /// `worker_listener`'s, when there are several listeners.
+    Workers,
+}
+
+impl Pool {
+    fn count(self, broker: &Broker) -> &std::sync::atomic::AtomicUsize {
+        match self {
+            Pool::Shared => &broker.connections,
+            Pool::Workers => &broker.worker_connections,
+        }
+    }
+}
+
 /// Accepts connections on one listener, forever.
 async fn accept_loop(
     broker: Arc<Broker>,
@@ -186,6 +213,7 @@ async fn accept_loop(
     index: usize,
     bound: Bound,
     socket: TcpListener,
+    pool: Pool,
 ) {
     loop {
         let (stream, peer) = match socket.accept().await {
@@ -200,10 +228,10 @@ async fn accept_loop(
         // An IPv4 client of a dual-stack ([::]) listener shows as ::ffff:a.b.c.d: its plain
         // IPv4 address is what ACL hosts, internal_allowed_clients and the per-IP limit name.
         let peer = std::net::SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        let open = broker.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        let open = pool.count(&broker).fetch_add(1, Ordering::AcqRel) + 1;
         if open > broker.config.max_connections {
-            broker.connections.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(%peer, limit = broker.config.max_connections, "max.connections reached; closing new connection");
+            pool.count(&broker).fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(%peer, listener = %bound.name, limit = broker.config.max_connections, "max.connections reached; closing new connection");
             drop(stream);
             continue;
         }
@@ -212,7 +240,7 @@ async fn accept_loop(
             let count = per_ip.entry(peer.ip()).or_default();
             if *count >= limit {
                 drop(per_ip);
-                broker.connections.fetch_sub(1, Ordering::AcqRel);
+                pool.count(&broker).fetch_sub(1, Ordering::AcqRel);
                 tracing::warn!(%peer, limit, "max.connections.per.ip reached; closing new connection");
                 continue;
             }
@@ -264,7 +292,7 @@ async fn accept_loop(
                     }
                 }
             }
-            broker.connections.fetch_sub(1, Ordering::AcqRel);
+            pool.count(&broker).fetch_sub(1, Ordering::AcqRel);
         });
     }
 }
