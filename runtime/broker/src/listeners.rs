@@ -220,6 +220,15 @@ impl BrokerConfig {
         Ok(out)
     }
 
+    /// Whether the listener at `index` of `listeners`, named `name`, is the one this
+    /// process's worker joins its group through: `worker_listener`, or else the first.
+    pub fn is_worker_listener(&self, index: usize, name: &str) -> bool {
+        match &self.worker_listener {
+            Some(worker) => name.eq_ignore_ascii_case(worker),
+            None => index == 0,
+        }
+    }
+
     /// Whether any listener authenticates its clients (SASL, or TLS with client
     /// certificates).
     pub fn authenticates(&self) -> bool {

@@ -163,11 +163,7 @@ impl BoundBroker {
         let several = listeners.len() > 1;
         for (index, (bound, socket)) in listeners.into_iter().enumerate() {
             let (broker, budget, tls) = (broker.clone(), budget.clone(), tls.clone());
-            let workers = match &broker.config.worker_listener {
-                Some(name) => bound.name.eq_ignore_ascii_case(name),
-                None => index == 0,
-            };
-            let pool = match several && workers {
+            let pool = match several && broker.config.is_worker_listener(index, &bound.name) {
                 true => Pool::Workers,
                 false => Pool::Shared,
             };

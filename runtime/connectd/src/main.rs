@@ -288,11 +288,12 @@ fn worker_listener(
     config: &connectd_broker::BrokerConfig,
     bound: &[connectd_broker::listeners::Bound],
 ) -> Result<(String, connectd_cluster::ClientSecurity)> {
-    let listener = match &config.worker_listener {
-        Some(name) => bound.iter().find(|b| b.name.eq_ignore_ascii_case(name)),
-        None => bound.first(),
-    }
-    .context("[broker] worker_listener names no bound listener")?;
+    let listener = bound
+        .iter()
+        .enumerate()
+        .find(|(i, b)| config.is_worker_listener(*i, &b.name))
+        .map(|(_, b)| b)
+        .context("[broker] worker_listener names no bound listener")?;
     let addr = format!("{}:{}", listener.advertised.0, listener.advertised.1);
     let mut security = connectd_cluster::ClientSecurity::default();
     if listener.protocol.tls() {

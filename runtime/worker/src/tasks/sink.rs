@@ -213,7 +213,8 @@ impl PluginThread {
     }
 }
 
-/// The plugin thread ended on its own (it only does when it panicked).
+/// The plugin thread is gone (only a panic ends it while the task thread holds its channel;
+/// the scope then raises that panic again once the task thread returns).
 fn gone() -> TaskError {
     TaskError::Fatal("the sink task's plugin thread stopped".into())
 }
@@ -276,6 +277,8 @@ fn read_and_put(
         let idle = batch.is_empty();
         let due = flushed.elapsed() >= FLUSH_INTERVAL;
         let handed = if idle {
+            // Reused: a read of control batches alone may have named a topic in it.
+            batch.clear();
             plugin.spare = batch;
             if plugin.putting.is_none() && plugin.unflushed.is_none() && !due {
                 continue;
