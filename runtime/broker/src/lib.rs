@@ -21,6 +21,7 @@ mod gather;
 pub mod groups;
 mod handlers;
 pub mod listeners;
+mod low_water;
 mod producer_ids;
 pub mod reserved;
 pub mod server;

@@ -39,6 +39,7 @@ use crate::frame::{self, Frame};
 use crate::gather::Gather;
 use crate::handlers::{self, Client};
 use crate::listeners::Bound;
+use crate::low_water::LowWater;
 use crate::{Error, Result};
 
 /// Requests one connection may have in flight before the reader stops reading.
@@ -247,27 +248,30 @@ async fn accept_loop(
         let sasl = bound.protocol.sasl();
         tokio::spawn(async move {
             stream.set_nodelay(true).ok();
+            let low_water = LowWater::of(&stream);
             let result = match tls {
                 None => {
                     let session = Session::new(connectd_security::ANONYMOUS.into(), sasl);
                     let (reader, writer) = stream.into_split();
-                    serve_connection(broker.clone(), budget, reader, writer, peer, index, session)
+                    let accepted = Accepted {
+                        peer,
+                        listener: index,
+                        low_water,
+                    };
+                    serve_connection(broker.clone(), budget, reader, writer, accepted, session)
                         .await
                 }
                 Some(tls) => match accept_tls(&tls, stream).await {
                     Ok((stream, principal)) => {
                         let session = Session::new(principal, sasl);
                         let (reader, writer) = tokio::io::split(stream);
-                        serve_connection(
-                            broker.clone(),
-                            budget,
-                            reader,
-                            writer,
+                        let accepted = Accepted {
                             peer,
-                            index,
-                            session,
-                        )
-                        .await
+                            listener: index,
+                            low_water,
+                        };
+                        serve_connection(broker.clone(), budget, reader, writer, accepted, session)
+                            .await
                     }
                     Err(e) => {
                         // Kafka logs a failed authentication at INFO too.
@@ -363,6 +367,13 @@ impl Drop for Connected {
     }
 }
 
+/// A connection just accepted: who, on which listener, and its socket's low-water mark.
+struct Accepted {
+    peer: SocketAddr,
+    listener: usize,
+    low_water: LowWater,
+}
+
 /// Serves one connection, plain or TLS, until the client closes it or sends something that
 /// closes it.
 async fn serve_connection<R, W>(
@@ -370,14 +381,18 @@ async fn serve_connection<R, W>(
     budget: Arc<Budget>,
     reader: R,
     mut writer: W,
-    peer: SocketAddr,
-    listener: usize,
+    accepted: Accepted,
     mut session: Session,
 ) -> Result<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let Accepted {
+        peer,
+        listener,
+        mut low_water,
+    } = accepted;
     let _connected = Connected::new();
     let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let (tx, mut rx) = mpsc::channel::<Pending>(PIPELINE_DEPTH);
@@ -507,6 +522,7 @@ where
                 if frame.capacity() == frame.len() {
                     frame.reserve((size - frame.len()).min(READ_BUFFER));
                 }
+                low_water.expect(size - frame.len());
                 tokio::select! {
                     biased;
                     read = body.read_buf(&mut frame) => {
@@ -521,6 +537,11 @@ where
                             tracing::info!(%peer, "not authenticated within 10 s; closing connection");
                             return Ok(());
                         }
+                        if low_water.held() {
+                            // Bytes came, fewer than the mark: the client is slow, not gone.
+                            progress = Instant::now();
+                            low_water.reset();
+                        }
                         if progress.elapsed() >= FRAME_STALL_TIMEOUT {
                             tracing::warn!(%peer, size, read = frame.len(), "no byte of a started frame for 30 s; closing connection");
                             return Ok(());
@@ -529,6 +550,7 @@ where
                     }
                 }
             }
+            low_water.reset();
             let read_at = Instant::now();
             let mut frame = frame.freeze();
             let connection = Connection {
