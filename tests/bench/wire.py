@@ -103,9 +103,9 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def thread_cpu_seconds(pid, prefix):
-    """CPU seconds of the threads of a process whose names start with `prefix`."""
-    total = 0.0
+def threads_cpu_seconds(pid):
+    """CPU seconds of each thread of a process, summed by thread name."""
+    total = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
@@ -113,10 +113,14 @@ def thread_cpu_seconds(pid, prefix):
         except FileNotFoundError:
             continue
         name = stat.split("(", 1)[1].rsplit(")", 1)[0]
-        if name.startswith(prefix):
-            fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
+        fields = stat.rsplit(")", 1)[1].split()
+        total[name] = total.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
     return total
+
+
+def thread_cpu_seconds(pid, prefix):
+    """CPU seconds of the threads of a process whose names start with `prefix`."""
+    return sum(v for name, v in threads_cpu_seconds(pid).items() if name.startswith(prefix))
 
 
 # The CPU seconds the last sink's plugin thread (`put-...`) spent, read before it ends.
@@ -171,6 +175,7 @@ def source(worker, broker, watcher, topic, tasks):
 
 def sink(worker, topic, out):
     put_before = thread_cpu_seconds(worker.proc.pid, "put-")
+    threads_before = threads_cpu_seconds(worker.proc.pid)
     path = worker.connector(os.path.basename(out), f'plugin = "file-sink"\ntopics = "{topic}"\nfile = "{out}"\n')
     first = last = None
     size = 0
@@ -185,6 +190,11 @@ def sink(worker, topic, out):
             break
         time.sleep(0.02)
     PUT_SECONDS["last"] = thread_cpu_seconds(worker.proc.pid, "put-") - put_before
+    # Each thread's share of a core while the sink wrote: which one the others wait for.
+    busy = {name: (v - threads_before.get(name, 0.0)) / (last - first)
+            for name, v in threads_cpu_seconds(worker.proc.pid).items()}
+    print(json.dumps({"sink threads, cores busy": {k: round(v, 2) for k, v in sorted(busy.items()) if v >= 0.05}}),
+          flush=True)
     os.remove(path)
     with open(out, "rb") as f:
         lines = sum(1 for _ in f)
