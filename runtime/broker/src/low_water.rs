@@ -16,7 +16,7 @@
 //! set too high delays a read; it never loses one. Between frames the mark is 1, as a socket
 //! starts: a small request is read the moment it lands. Nor does the mark change the
 //! receive window: Linux grows a socket's receive buffer to fit a mark larger than it allows,
-//! and clamps the window to the mark when it does, so a mark is at most a quarter of the
+//! and clamps the window to the mark when it does, so a mark is at most an eighth of the
 //! buffer the socket has.
 
 use std::os::fd::{AsRawFd, RawFd};
@@ -38,6 +38,10 @@ pub(crate) struct LowWater {
     fd: Option<RawFd>,
     /// The mark now set.
     mark: usize,
+    /// The mark last asked for, before the buffer's cap: the buffer is read only when it moves.
+    wanted: usize,
+    /// No mark for the rest of this frame (the frame stall timer found bytes held under it).
+    paused: bool,
 }
 
 impl LowWater {
@@ -47,21 +51,36 @@ impl LowWater {
         LowWater {
             fd: cfg!(target_os = "linux").then(|| socket.as_raw_fd()),
             mark: 1,
+            wanted: 1,
+            paused: false,
         }
     }
 
     /// `remaining` bytes of the frame now being read are not yet in hand.
     pub(crate) fn expect(&mut self, remaining: usize) {
-        let mark = mark_for(remaining);
-        if mark == 1 || mark == self.mark {
-            return self.set(mark);
+        let wanted = mark_for(remaining);
+        if self.paused || wanted == self.wanted {
+            return;
         }
-        // The buffer grows as the kernel tunes it: read it each time the mark moves.
+        self.wanted = wanted;
+        if wanted == 1 {
+            return self.set(1);
+        }
+        // The buffer grows as the kernel tunes it: read it each time the mark moves. An eighth
+        // of it leaves the kernel room however it accounts for a packet's overhead.
         let mark = match self.option(libc::SO_RCVBUF) {
-            Some(buffer) => mark.min(buffer / 4),
+            Some(buffer) => wanted.min(buffer / 8),
             None => 1,
         };
         self.set(if mark < MIN_MARK { 1 } else { mark });
+    }
+
+    /// No mark for the rest of this frame: the bytes held under it are read now. Lowering the
+    /// mark wakes the reader only if the mark stays low until it reads (epoll checks
+    /// readiness again as it reports), so it stays low until [`LowWater::reset`].
+    pub(crate) fn pause(&mut self) {
+        self.set(1);
+        self.paused = true;
     }
 
     /// Bytes that arrived and wait under the mark, unread: a client that trickles a frame in
@@ -80,6 +99,7 @@ impl LowWater {
     /// The frame is read: wake at the next byte again.
     pub(crate) fn reset(&mut self) {
         self.set(1);
+        (self.wanted, self.paused) = (1, false);
     }
 
     /// A socket option's value, `None` if the socket refused to tell.
@@ -163,18 +183,38 @@ mod tests {
         assert_eq!(mark_for(1024 * 1024), MAX_MARK);
     }
 
+    /// Grows a socket's receive buffer as a busy connection's grows (a new socket's, 128 KiB,
+    /// caps the mark below [`MIN_MARK`]).
+    #[cfg(target_os = "linux")]
+    fn grow_buffer(socket: &impl AsRawFd) {
+        let big: libc::c_int = 4 * 1024 * 1024;
+        // SAFETY: the socket is open; the value is a c_int.
+        let result = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const big).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(result, 0);
+    }
+
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_real_socket_takes_the_mark_and_a_read_still_returns_what_is_queued() {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
+        grow_buffer(&server);
         let mut mark = LowWater::of(&server);
         let buffer = mark.option(libc::SO_RCVBUF).unwrap();
         mark.expect(1024 * 1024);
         assert!(mark.mark > 1, "the kernel refused SO_RCVLOWAT");
         assert!(
-            mark.mark <= MAX_MARK.min(buffer / 4),
+            mark.mark <= MAX_MARK.min(buffer / 8),
             "{} against a buffer of {buffer}",
             mark.mark
         );
@@ -213,5 +253,46 @@ mod tests {
         mark.reset();
         assert_eq!(mark.option(libc::SO_RCVLOWAT), Some(1));
         assert!(!mark.held(), "without a mark nothing is held back");
+    }
+
+    /// The stall timer's way out: bytes held under the mark wake a reader that waits in
+    /// tokio (epoll, edge-triggered) once the mark is paused, and the mark stays paused.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_paused_mark_wakes_the_reader_for_the_bytes_it_held() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut mark = LowWater::of(&server);
+        grow_buffer(&server);
+        // As the server reads: a frame's size first, at any byte.
+        let mut buf = [0u8; 200];
+        client.write_all(&[0, 1, 0, 0]).await.unwrap();
+        assert_eq!(server.read(&mut buf).await.unwrap(), 4);
+        mark.expect(1024 * 1024);
+        assert!(mark.mark >= MIN_MARK, "mark {}", mark.mark);
+        client.write_all(&[7u8; 100]).await.unwrap();
+        let wait = std::time::Duration::from_millis(300);
+        let early = tokio::time::timeout(wait, server.read(&mut buf)).await;
+        assert!(
+            early.is_err(),
+            "100 bytes woke a reader whose mark is {}: {early:?}",
+            mark.mark
+        );
+        assert!(mark.held());
+        mark.pause();
+        mark.expect(1024 * 1024); // the frame loop asks again before it reads: no effect now
+        assert_eq!(mark.option(libc::SO_RCVLOWAT), Some(1));
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), server.read(&mut buf))
+            .await
+            .expect("the held bytes never woke the reader")
+            .unwrap();
+        assert_eq!(n, 100);
+        mark.reset();
+        mark.expect(1024 * 1024);
+        assert!(mark.mark > 1, "a new frame sets the mark again");
     }
 }

@@ -537,10 +537,11 @@ where
                             tracing::info!(%peer, "not authenticated within 10 s; closing connection");
                             return Ok(());
                         }
-                        if low_water.held() {
+                        if progress.elapsed() >= FRAME_STALL_TIMEOUT && low_water.held() {
                             // Bytes came, fewer than the mark: the client is slow, not gone.
+                            // They are read with no mark; one more period for the next.
+                            low_water.pause();
                             progress = Instant::now();
-                            low_water.reset();
                         }
                         if progress.elapsed() >= FRAME_STALL_TIMEOUT {
                             tracing::warn!(%peer, size, read = frame.len(), "no byte of a started frame for 30 s; closing connection");
