@@ -30,6 +30,10 @@ most 2 s / (its CPU seconds per record). A sink's line also has its plugin threa
 wire at best: the consumer's CPU per record plus the plugin's.
 
 ONLY=sink (or source) runs only that path's measurements, with produce and consume.
+
+WARM_GB (default 8) GiB of page cache are written and deleted first, as security.sh does: this
+VM's first touch of a guest page is slow (BENCHMARKS.md, "Broker throughput"), and a file
+sink's writes would otherwise pay it where the consumer, which writes nothing, does not.
 """
 import json
 import os
@@ -47,6 +51,8 @@ RECORDS = int(os.environ.get("RECORDS", "300000"))
 BATCH = int(os.environ.get("POLL_BATCH", "1000"))
 # ONLY=sink or ONLY=source: that path's measurements only (with produce and consume).
 ONLY = os.environ.get("ONLY", "")
+# KAFKA='"fetch.queue.backoff.ms" = "1"': librdkafka properties for the wire worker ([kafka]).
+KAFKA = os.environ.get("KAFKA", "")
 
 
 class Worker:
@@ -69,7 +75,8 @@ class Worker:
                       'config_storage_topic = "wire-configs"\n')
         with open(os.path.join(self.dir, "worker.toml"), "w") as f:
             f.write(f'[worker]\ndata_dir = "data"\nplugin_dir = "plugins"\nconnectors_dir = "connectors.d"\n{topics}'
-                    f'[api]\nlisten = "127.0.0.1:{api}"\n[broker]\n{broker_section}')
+                    f'[api]\nlisten = "127.0.0.1:{api}"\n[broker]\n{broker_section}'
+                    + (f'[kafka]\n{KAFKA}\n' if broker and KAFKA else ''))
         self.proc = subprocess.Popen([BIN, "--config", os.path.join(self.dir, "worker.toml")],
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "connectd.log"), "w"))
@@ -251,8 +258,21 @@ def one_run(run, results, cpus):
             shutil.rmtree(root, ignore_errors=True)
 
 
+def warm_page_cache():
+    """Writes and deletes WARM_GB GiB, so the page cache's pages have been touched once."""
+    gib = int(os.environ.get("WARM_GB", "8"))
+    if gib <= 0:
+        return
+    with tempfile.NamedTemporaryFile(prefix="connectd-warm-") as f:
+        block = b"\0" * (1 << 20)
+        for _ in range(gib * 1024):
+            f.write(block)
+        f.flush()
+
+
 def main():
     results, cpus = {}, {}
+    warm_page_cache()
     for run in range(RUNS):
         one_run(run, results, cpus)
     print(f"\nmedians of {RUNS} runs, {RECORDS} records of 200 B, poll.batch.size {BATCH}:")
