@@ -10,6 +10,10 @@
 //! undecodable frame ([`crate::frame`]) closes only its own connection; an unsupported
 //! version of ApiVersions gets the KIP-511 answer.
 //!
+//! While a large frame's body arrives, the socket's receive low-water mark
+//! ([`crate::low_water`]) wakes the reader every 64 to 256 KiB rather than at every client
+//! write.
+//!
 //! Security: each listener has its protocol ([`crate::listeners`]). TLS listeners finish a
 //! handshake (rustls) before the first frame; SASL listeners serve nothing but ApiVersions and
 //! the SASL exchange until the client authenticated ([`crate::auth::Session`]). The principal
