@@ -25,14 +25,7 @@ CONNECTS=${CONNECTS:-50}
 CLIENTS=${CLIENTS:-1}
 . tests/bench/common.sh
 
-# A CA and a certificate for localhost (RSA 2048, as most deployments use).
-cd "$WORK"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=bench CA" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=localhost" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext
-openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.crt -days 2 -extfile ext 2>/dev/null
-cat broker.crt ca.pem > broker.pem
-cd - >/dev/null
+tls_certificates
 
 # This VM's first touch of a guest page is slow (BENCHMARKS.md, "Broker throughput"): touch
 # WARM_GB of page cache first, so no listener's run pays it alone.

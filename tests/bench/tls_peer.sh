@@ -17,14 +17,7 @@ N=${N:-300000}
 . tests/bench/common.sh
 command -v socat >/dev/null || { echo "socat is needed: apt-get install socat" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is needed: apt-get install time" >&2; exit 1; }
-
-cd "$WORK"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=bench CA" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=localhost" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > ext
-openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.crt -days 2 -extfile ext 2>/dev/null
-cat broker.crt ca.pem > broker.pem
-cd - >/dev/null
+tls_certificates
 
 HZ=$(getconf CLK_TCK)
 cpu() { awk -v hz="$HZ" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
@@ -33,45 +26,36 @@ no_flush='[broker.topic_defaults]
 "flush.messages" = "9223372036854775807"
 "flush.ms" = "9223372036854775807"'
 
-# start NAME BINARY: a broker with a PLAINTEXT and an SSL listener; NAME/ports holds them.
-start() {
-  local dir=$WORK/$1 plain tls
+# broker NAME BINARY PORT BROKER_KEYS: starts a broker in $WORK/NAME with the [broker] keys
+# given (and no fsync per batch), its pid in NAME/pid, and waits for PORT.
+broker() {
+  local dir=$WORK/$1
   mkdir "$dir"
-  plain=$(free_port) tls=$(free_port)
-  cat > "$dir/worker.toml" <<TOML
-[worker]
-data_dir = "data"
-[broker]
-listeners = ["PLAINTEXT://127.0.0.1:$plain", "SSL://127.0.0.1:$tls"]
-allow_everyone_if_no_acl_found = true
-$no_flush
-[broker.ssl]
-certificate = "$WORK/broker.pem"
-key = "$WORK/broker.key"
-TOML
+  printf '[worker]\ndata_dir = "data"\n[broker]\n%s\n%s\n' "$4" "$no_flush" > "$dir/worker.toml"
   (cd "$dir" && exec "$2" --config worker.toml 2>log) &
   echo $! > "$dir/pid"
-  echo "$plain $tls" > "$dir/ports"
-  wait_port "$tls"
+  wait_port "$3"
+}
+
+# start NAME BINARY: a broker with a PLAINTEXT and an SSL listener; NAME/ports holds them.
+start() {
+  local plain tls
+  plain=$(free_port) tls=$(free_port)
+  broker "$1" "$2" "$tls" "listeners = [\"PLAINTEXT://127.0.0.1:$plain\", \"SSL://127.0.0.1:$tls\"]
+allow_everyone_if_no_acl_found = true
+[broker.ssl]
+certificate = \"$WORK/broker.pem\"
+key = \"$WORK/broker.key\""
+  echo "$plain $tls" > "$WORK/$1/ports"
 }
 start connectd "$CONNECTD"
 servers="connectd socat"
 if [ -n "${BEFORE_BIN:-}" ]; then start before "$BEFORE_BIN"; servers="connectd before socat"; fi
 
 # socat: TLS by OpenSSL, forwarded to a PLAINTEXT-only connectd that advertises socat's port.
-mkdir "$WORK/socat"
 inner=$(free_port) outer=$(free_port)
-cat > "$WORK/socat/worker.toml" <<TOML
-[worker]
-data_dir = "data"
-[broker]
-listeners = ["PLAINTEXT://127.0.0.1:$inner"]
-advertised_listeners = ["PLAINTEXT://localhost:$outer"]
-$no_flush
-TOML
-(cd "$WORK/socat" && exec "$CONNECTD" --config worker.toml 2>log) &
-echo $! > "$WORK/socat/pid"
-wait_port "$inner"
+broker socat "$CONNECTD" "$inner" "listeners = [\"PLAINTEXT://127.0.0.1:$inner\"]
+advertised_listeners = [\"PLAINTEXT://localhost:$outer\"]"
 socat "OPENSSL-LISTEN:$outer,bind=127.0.0.1,reuseaddr,fork,cert=$WORK/broker.pem,key=$WORK/broker.key,verify=0" "TCP:127.0.0.1:$inner" 2>/dev/null &
 echo "- $outer" > "$WORK/socat/ports"
 wait_port "$outer"

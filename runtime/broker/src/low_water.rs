@@ -91,7 +91,7 @@ impl LowWater {
             return false;
         };
         let mut queued: libc::c_int = 0;
-        // SAFETY: as in `set`; FIONREAD writes one c_int.
+        // SAFETY: as in `set_option`; FIONREAD writes one c_int.
         let result = unsafe { libc::ioctl(fd, libc::FIONREAD, &raw mut queued) };
         result == 0 && queued > 0
     }
@@ -103,11 +103,11 @@ impl LowWater {
     }
 
     /// A socket option's value, `None` if the socket refused to tell.
-    fn option(&mut self, name: libc::c_int) -> Option<usize> {
+    fn option(&self, name: libc::c_int) -> Option<usize> {
         let fd = self.fd?;
         let mut value: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: as in `set`; `value` and `len` are valid for the call.
+        // SAFETY: as in `set_option`; `value` and `len` are valid for the call.
         let result = unsafe {
             libc::getsockopt(
                 fd,
@@ -125,25 +125,33 @@ impl LowWater {
         if mark == self.mark {
             return;
         }
-        let value = mark as libc::c_int;
-        // SAFETY: `fd` is the connection's socket, open while the connection is served (see
-        // `of`); the option value is a c_int, as SO_RCVLOWAT takes.
-        let result = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVLOWAT,
-                (&raw const value).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if result == 0 {
-            self.mark = mark;
-        } else {
-            // Nothing is lost without the mark; stop trying on this socket.
-            tracing::debug!(error = %std::io::Error::last_os_error(), "SO_RCVLOWAT refused");
-            self.fd = None;
+        match set_option(fd, libc::SO_RCVLOWAT, mark as libc::c_int) {
+            Ok(()) => self.mark = mark,
+            Err(error) => {
+                // Nothing is lost without the mark; stop trying on this socket.
+                tracing::debug!(%error, "SO_RCVLOWAT refused");
+                self.fd = None;
+            }
         }
+    }
+}
+
+/// Sets a socket-level option that takes a c_int. `fd` must be an open socket (the
+/// connection's, while it is served; see [`LowWater::of`]).
+fn set_option(fd: RawFd, name: libc::c_int, value: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: `fd` is an open socket (above); the value is a c_int, as `name` takes.
+    let result = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    match result {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
     }
 }
 
@@ -187,18 +195,7 @@ mod tests {
     /// caps the mark below [`MIN_MARK`]).
     #[cfg(target_os = "linux")]
     fn grow_buffer(socket: &impl AsRawFd) {
-        let big: libc::c_int = 4 * 1024 * 1024;
-        // SAFETY: the socket is open; the value is a c_int.
-        let result = unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&raw const big).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(result, 0);
+        set_option(socket.as_raw_fd(), libc::SO_RCVBUF, 4 * 1024 * 1024).unwrap();
     }
 
     #[cfg(target_os = "linux")]
