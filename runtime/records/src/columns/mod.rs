@@ -131,8 +131,9 @@ mod tests {
         assert!(err.contains("`partition`"), "{err}");
         let mut plain = SinkBatch::default();
         for (offset, value) in [b"a", b"b"].iter().enumerate() {
+            let topic = plain.topic_index("t");
             plain.push_parts(
-                "t",
+                topic,
                 0,
                 offset as i64,
                 5,

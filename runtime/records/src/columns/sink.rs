@@ -62,11 +62,13 @@ impl SinkBatch {
         intern(&mut self.topics, topic) as u32
     }
 
-    /// Adds a record from its parts, copying its bytes into the batch.
+    /// Adds a record from its parts, copying its bytes into the batch; `topic` is its topic's
+    /// index from [`SinkBatch::topic_index`], so a reader looks a topic up once for many
+    /// records.
     #[allow(clippy::too_many_arguments)]
     pub fn push_parts<'a>(
         &mut self,
-        topic: &str,
+        topic: u32,
         partition: i32,
         offset: i64,
         timestamp_ms: i64,
@@ -74,7 +76,7 @@ impl SinkBatch {
         value: Option<&[u8]>,
         headers: impl Iterator<Item = (&'a [u8], &'a [u8])>,
     ) {
-        let topic = self.topic_index(topic);
+        debug_assert!((topic as usize) < self.topics.len());
         let key = put(&mut self.data, key);
         let value = put(&mut self.data, value);
         let (headers_start, headers_len) = put_headers(&mut self.data, &mut self.headers, headers);
@@ -92,8 +94,9 @@ impl SinkBatch {
 
     /// Adds an owned record.
     pub fn push(&mut self, record: &SinkRecord) {
+        let topic = self.topic_index(&record.topic);
         self.push_parts(
-            &record.topic,
+            topic,
             record.partition,
             record.offset,
             record.timestamp_ms,

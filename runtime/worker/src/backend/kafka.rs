@@ -445,6 +445,18 @@ struct KafkaConsumer {
     can_commit: bool,
 }
 
+/// A partition's records as the consumer reads them: its topic handle and partition, its
+/// topic's index in the batch being read, and its index in the consumer's positions. Looked up
+/// at the first of a run of records from one partition (the name read from librdkafka and
+/// compared, once) and used for the rest.
+#[derive(Clone, Copy)]
+struct Looked {
+    rkt: *mut rdkafka::bindings::rd_kafka_topic_t,
+    partition: i32,
+    topic: u32,
+    position: Option<usize>,
+}
+
 fn list(offsets: &[(TopicPartition, Offset)]) -> Result<TopicPartitionList> {
     let mut tpl = TopicPartitionList::new();
     for (tp, at) in offsets {
@@ -471,6 +483,9 @@ impl Consumer for KafkaConsumer {
         // without waiting, and only when nothing is, one record is waited for (once).
         let (mut may_wait, mut wait_for_one) = (wait > 0, false);
         let mut error = None;
+        // The partition of the record before, looked up once for the records after it from
+        // the same partition.
+        let mut last: Option<Looked> = None;
         loop {
             let positions = &mut self.positions;
             let (timeout, max) = if wait_for_one { (wait, 1) } else { (0, TAKE) };
@@ -478,20 +493,41 @@ impl Consumer for KafkaConsumer {
                 if error.is_some() {
                     return; // the batch ends at an error; its records are read again
                 }
-                // SAFETY: a live message, read within this call.
-                let (topic, record) = unsafe { (native::topic_of(m), native::Record::of(m)) };
                 if m.err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
                     error.get_or_insert_with(|| {
                         format!(
-                            "reading {topic}/{}: {}",
+                            "reading {}/{}: {}",
+                            // SAFETY: a live message, read within this call.
+                            unsafe { native::topic_of(m) },
                             m.partition,
                             RDKafkaErrorCode::from(m.err)
                         )
                     });
                     return;
                 }
+                let looked = match last {
+                    Some(looked) if looked.rkt == m.rkt && looked.partition == m.partition => {
+                        looked
+                    }
+                    _ => {
+                        // SAFETY: as above.
+                        let name = unsafe { native::topic_of(m) };
+                        let looked = Looked {
+                            rkt: m.rkt,
+                            partition: m.partition,
+                            topic: into.topic_index(name),
+                            position: positions.iter().position(|(tp, _)| {
+                                tp.partition == m.partition && tp.topic == name
+                            }),
+                        };
+                        last = Some(looked);
+                        looked
+                    }
+                };
+                // SAFETY: as above.
+                let record = unsafe { native::Record::of(m) };
                 into.push_parts(
-                    topic,
+                    looked.topic,
                     m.partition,
                     m.offset,
                     record.timestamp_ms,
@@ -501,11 +537,8 @@ impl Consumer for KafkaConsumer {
                     unsafe { native::headers_of(m) },
                 );
                 bytes += m.len + m.key_len;
-                if let Some(at) = positions
-                    .iter_mut()
-                    .find(|(tp, _)| tp.partition == m.partition && tp.topic == topic)
-                {
-                    at.1 = Offset(m.offset + 1);
+                if let Some(at) = looked.position {
+                    positions[at].1 = Offset(m.offset + 1);
                 }
             });
             if bytes >= budget || error.is_some() || (took == 0 && !may_wait) {
