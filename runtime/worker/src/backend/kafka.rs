@@ -498,7 +498,7 @@ impl Consumer for KafkaConsumer {
                         format!(
                             "reading {}/{}: {}",
                             // SAFETY: a live message, read within this call.
-                            unsafe { native::topic_of(m) },
+                            unsafe { native::topic_of(&m) },
                             m.partition,
                             RDKafkaErrorCode::from(m.err)
                         )
@@ -511,7 +511,7 @@ impl Consumer for KafkaConsumer {
                     }
                     _ => {
                         // SAFETY: as above.
-                        let name = unsafe { native::topic_of(m) };
+                        let name = unsafe { native::topic_of(&m) };
                         let looked = Looked {
                             rkt: m.rkt,
                             partition: m.partition,
@@ -525,7 +525,7 @@ impl Consumer for KafkaConsumer {
                     }
                 };
                 // SAFETY: as above.
-                let record = unsafe { native::Record::of(m) };
+                let record = unsafe { native::Record::of(&m) };
                 into.push_parts(
                     looked.topic,
                     m.partition,

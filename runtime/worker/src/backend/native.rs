@@ -13,6 +13,7 @@
 //! rdkafka crate's configuration, unchanged.
 
 use std::ffi::{CStr, CString, c_void};
+use std::marker::PhantomData;
 use std::ptr;
 
 use rdkafka::bindings as rd;
@@ -289,12 +290,7 @@ impl ConsumerQueue {
     /// Takes up to `max` records queued, and calls `each` for every one (errors included:
     /// check `err`); returns how many it took. librdkafka waits until it has `max` records or
     /// `timeout_ms` has passed, so to wait for the first record only, ask for one.
-    pub fn take(
-        &mut self,
-        timeout_ms: i32,
-        max: usize,
-        mut each: impl FnMut(&rd::rd_kafka_message_t),
-    ) -> usize {
+    pub fn take(&mut self, timeout_ms: i32, max: usize, mut each: impl FnMut(Taken<'_>)) -> usize {
         let max = max.clamp(1, BATCH);
         self.taken.clear();
         // SAFETY: `queue` is live; `taken` has room for `max` pointers, which librdkafka fills
@@ -313,12 +309,32 @@ impl ConsumerQueue {
         for &message in &self.taken {
             // SAFETY: a live message from the queue, destroyed right after.
             unsafe {
-                each(&*message);
+                each(Taken {
+                    message,
+                    alive: PhantomData,
+                });
                 rd::rd_kafka_message_destroy(message);
             }
         }
         self.taken.clear();
         n
+    }
+}
+
+/// A message [`ConsumerQueue::take`] took, alive for the call it is handed to: librdkafka's own
+/// pointer, which reaches the private message around the public one ([`has_no_headers`]).
+#[derive(Clone, Copy)]
+pub struct Taken<'q> {
+    message: *const rd::rd_kafka_message_t,
+    alive: PhantomData<&'q rd::rd_kafka_message_t>,
+}
+
+impl std::ops::Deref for Taken<'_> {
+    type Target = rd::rd_kafka_message_t;
+
+    fn deref(&self) -> &Self::Target {
+        // SAFETY: librdkafka's live message, not destroyed while `'q` lasts.
+        unsafe { &*self.message }
     }
 }
 
@@ -351,10 +367,10 @@ impl<'m> Record<'m> {
 ///
 /// # Safety
 /// `m` must be a live message, alive while the iterator is used.
-pub unsafe fn headers_of(m: &rd::rd_kafka_message_t) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub unsafe fn headers_of<'q>(m: Taken<'q>) -> impl Iterator<Item = (&'q [u8], &'q [u8])> {
     let mut headers: *mut rd::rd_kafka_headers_t = ptr::null_mut();
-    // SAFETY: `m` is live (caller).
-    let none = unsafe { has_no_headers(m) };
+    let none = has_no_headers(m);
+    let m = m.message;
     // SAFETY: `m` is live; the headers belong to it.
     let found = !none
         && unsafe { rd::rd_kafka_message_headers(m, &mut headers) }
@@ -418,25 +434,35 @@ struct KafkaBytes {
 /// message says the section starts exactly at the end of the value (which no other layout
 /// would say by chance) and is the one byte of a count of 0, the record has no headers.
 /// Anything else (a tombstone, an older message format, another librdkafka's layout) answers
-/// `false`, and the caller asks librdkafka.
-///
-/// # Safety
-/// `m` must be a live message consumed by librdkafka (a `rd_kafka_msg_t` inside its op).
-unsafe fn has_no_headers(m: &rd::rd_kafka_message_t) -> bool {
-    if m.payload.is_null() || m.err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+/// `false`, and the caller asks librdkafka. So does every librdkafka but the one whose layout
+/// this mirrors (2.12): after an update the shortcut is off until the layout is read again
+/// (the unit test below fails until then).
+fn has_no_headers(m: Taken<'_>) -> bool {
+    if !*SAME_LAYOUT
+        || m.payload.is_null()
+        || m.err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+    {
         return false;
     }
-    // SAFETY: a consumed message is the first field of librdkafka's rd_kafka_msg_t, which
-    // lives inside a larger op, so these bytes are readable; they are trusted only where the
-    // header section they name starts at the value's end, inside the fetched record.
+    // SAFETY: a consumed message is the first field of librdkafka's rd_kafka_msg_t (this
+    // version's layout, checked above), which lives inside its op, so these bytes are
+    // readable through librdkafka's own pointer; the header section they name is trusted only
+    // where it starts at the value's end, a byte librdkafka read as part of the record.
     unsafe {
-        let private = &*(m as *const rd::rd_kafka_message_t).cast::<PrivateMessage>();
+        let private = &*m.message.cast::<PrivateMessage>();
         let value_end = m.payload.cast::<u8>().cast_const().add(m.len);
-        private.header_section.len == 1
+        private.parsed_headers.is_null()
+            && private.header_section.len == 1
             && ptr::eq(private.header_section.data, value_end)
             && *value_end == 0
     }
 }
+
+/// Whether the librdkafka linked in is the release whose private message [`PrivateMessage`]
+/// mirrors (2.12.x; `rd_kafka_version` is 0xMMmmrrxx).
+static SAME_LAYOUT: std::sync::LazyLock<bool> =
+    // SAFETY: a plain read of librdkafka's version.
+    std::sync::LazyLock::new(|| unsafe { rd::rd_kafka_version() } >> 16 == 0x020c);
 
 /// `len` bytes at `at`, or `None` for a null pointer.
 ///
@@ -574,7 +600,7 @@ mod tests {
                     // SAFETY: a live consumed message, read within the call.
                     let (record, shortcut_says_none, headers) = unsafe {
                         (
-                            Record::of(m),
+                            Record::of(&m),
                             has_no_headers(m),
                             headers_of(m)
                                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
