@@ -533,8 +533,7 @@ impl Consumer for KafkaConsumer {
                     record.timestamp_ms,
                     record.key,
                     record.value,
-                    // SAFETY: as above.
-                    unsafe { native::headers_of(m) },
+                    native::headers_of(m),
                 );
                 bytes += m.len + m.key_len;
                 if let Some(at) = looked.position {

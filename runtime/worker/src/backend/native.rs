@@ -363,21 +363,19 @@ impl<'m> Record<'m> {
     }
 }
 
-/// The headers of a consumed message, in order.
-///
-/// # Safety
-/// `m` must be a live message, alive while the iterator is used.
-pub unsafe fn headers_of<'q>(m: Taken<'q>) -> impl Iterator<Item = (&'q [u8], &'q [u8])> {
+/// The headers of a consumed message, in order (the message is alive for `'q`, [`Taken`]).
+pub fn headers_of<'q>(m: Taken<'q>) -> impl Iterator<Item = (&'q [u8], &'q [u8])> {
     let mut headers: *mut rd::rd_kafka_headers_t = ptr::null_mut();
     let none = has_no_headers(m);
     let m = m.message;
-    // SAFETY: `m` is live; the headers belong to it.
+    // SAFETY: `m` is live for 'q (Taken); the headers belong to it.
     let found = !none
         && unsafe { rd::rd_kafka_message_headers(m, &mut headers) }
             == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
     // The shortcut must agree with librdkafka's parse (checked in every debug build's test).
     debug_assert!(
         !none
+            // SAFETY: as above.
             || unsafe { rd::rd_kafka_message_headers(m, &mut headers) }
                 == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__NOENT,
         "a record told headerless has headers"
@@ -397,6 +395,7 @@ pub unsafe fn headers_of<'q>(m: Taken<'q>) -> impl Iterator<Item = (&'q [u8], &'
         let name = unsafe { CStr::from_ptr(name) }.to_bytes();
         Some((
             name,
+            // SAFETY: as above.
             unsafe { bytes(value as *mut c_void, size) }.unwrap_or_default(),
         ))
     })
@@ -598,15 +597,11 @@ mod tests {
                         return;
                     }
                     // SAFETY: a live consumed message, read within the call.
-                    let (record, shortcut_says_none, headers) = unsafe {
-                        (
-                            Record::of(&m),
-                            has_no_headers(m),
-                            headers_of(m)
-                                .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                                .collect(),
-                        )
-                    };
+                    let record = unsafe { Record::of(&m) };
+                    let shortcut_says_none = has_no_headers(m);
+                    let headers = headers_of(m)
+                        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                        .collect();
                     seen.push(Seen {
                         value: record.value.map(<[u8]>::to_vec),
                         shortcut_says_none,
