@@ -26,8 +26,10 @@ against in-process. Each line also has the CPU time each process spent per recor
 measurement (from /proc: the broker's connectd, the wire worker's, and `connectd perf`'s),
 and the medians show what the two cores allow: a path that keeps both cores busy runs at
 most 2 s / (its CPU seconds per record). A sink's line also has its plugin thread's CPU
-(`put-...`: transforms, put, flush), and the summary what two cores allow a sink over the
-wire at best: the consumer's CPU per record plus the plugin's.
+(`put-...`: transforms, put, flush; and its kernel share), what the same bytes cost one
+thread written into new page cache right after, and the summary, for each run, what the
+machine allows a sink over the wire: two cores busy with the consumer's CPU per record plus
+the plugin's, and at most one core for the plugin's thread.
 
 ONLY=sink (or source) runs only that path's measurements, with produce and consume.
 
@@ -110,27 +112,50 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def threads_cpu_seconds(pid):
-    """CPU seconds of each thread of a process, summed by thread name."""
-    total = {}
+def threads_user_system(pid):
+    """(name, user CPU seconds, system CPU seconds) of each thread of a process."""
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/stat") as f:
                 stat = f.read()
         except FileNotFoundError:
             continue
-        name = stat.split("(", 1)[1].rsplit(")", 1)[0]
         fields = stat.rsplit(")", 1)[1].split()
-        total[name] = total.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+        yield stat.split("(", 1)[1].rsplit(")", 1)[0], int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def threads_cpu_seconds(pid):
+    """CPU seconds of each thread of a process, summed by thread name."""
+    total = {}
+    for name, user, system in threads_user_system(pid):
+        total[name] = total.get(name, 0.0) + user + system
     return total
 
 
 def thread_cpu_seconds(pid, prefix):
-    """CPU seconds of the threads of a process whose names start with `prefix`."""
-    return sum(v for name, v in threads_cpu_seconds(pid).items() if name.startswith(prefix))
+    """User and system CPU seconds of the threads of a process whose names start with `prefix`."""
+    ours = [(u, s) for name, u, s in threads_user_system(pid) if name.startswith(prefix)]
+    return sum(u for u, _ in ours), sum(s for _, s in ours)
 
 
-# The CPU seconds the last sink's plugin thread (`put-...`) spent, read before it ends.
+def new_page_cache_seconds(folder, size):
+    """Seconds one thread takes to write `size` bytes into a new file, 1 MiB a write (as the
+    file sink appends), not synced: the kernel's share of a file sink's put, page-cache
+    pages taken fresh. This VM's balloon hands freed guest pages back to the host within
+    seconds, so a page the guest touches again costs a host fault (BENCHMARKS.md)."""
+    path = os.path.join(folder, "page-cache-probe")
+    block = b"x" * (1 << 20)
+    started = time.monotonic()
+    with open(path, "wb", buffering=0) as f:
+        for _ in range(size // len(block)):
+            f.write(block)
+    took = time.monotonic() - started
+    os.remove(path)
+    return took
+
+
+# The user and system CPU seconds the last sink's plugin thread (`put-...`) spent, read
+# before it ends.
 PUT_SECONDS = {}
 
 
@@ -196,7 +221,8 @@ def sink(worker, topic, out):
         elif first and now - last > 2:
             break
         time.sleep(0.02)
-    PUT_SECONDS["last"] = thread_cpu_seconds(worker.proc.pid, "put-") - put_before
+    put_after = thread_cpu_seconds(worker.proc.pid, "put-")
+    PUT_SECONDS["last"] = [a - b for a, b in zip(put_after, put_before)]
     # Each thread's share of a core while the sink wrote: which one the others wait for.
     busy = {name: (v - threads_before.get(name, 0.0)) / (last - first)
             for name, v in threads_cpu_seconds(worker.proc.pid).items()}
@@ -228,7 +254,11 @@ def one_run(run, results, cpus):
             # A sink's plugin thread: its transforms, put and flush (part of its process's).
             put = PUT_SECONDS.pop("last", None)
             if put is not None:
-                per["plugin"] = put * 1e6 / RECORDS
+                per["plugin"] = sum(put) * 1e6 / RECORDS
+                per["plugin system"] = put[1] * 1e6 / RECORDS
+                # Right after the sink: what the same bytes cost one thread to write into new
+                # page cache now.
+                per["new page cache"] = new_page_cache_seconds(root, RECORDS * 201) * 1e6 / RECORDS
             results.setdefault(what, []).append(rate)
             cpus.setdefault(what, []).append(per)
             print(json.dumps({"run": run, "what": what, "records_per_s": round(rate),
@@ -296,15 +326,27 @@ def main():
         print(f"  {a} / {b}: {r:.3f}")
     if "sink, wire" not in results:
         return
-    # What two cores allow a sink over the wire: at least the consumer's work (client and
-    # broker) plus its plugin's, per record, with both cores busy all the time.
-    def median_of(what, key):
-        return statistics.median(c[key] for c in cpus[what])
-    least = median_of("consume", "all") + median_of("sink, wire", "plugin")
-    print(f"  sink over the wire, the least a record costs: consume {median_of('consume', 'all'):.3f}"
-          f" + plugin {median_of('sink, wire', 'plugin'):.3f} = {least:.3f} us; 2 cores allow "
-          f"{2e6 / least:,.0f} records/s, {2e6 / least / statistics.median(results['consume']):.3f}x"
-          f" of the consumer (in-process plugin: {median_of('sink, in-process', 'plugin'):.3f} us)")
+    # What the machine allows a sink over the wire, each run against its own consumer:
+    # - two cores: at least the consumer's work (client and broker) plus its plugin's, per
+    #   record, with both cores busy all the time;
+    # - one core: a task's plugin runs on one thread, so never faster than one record per its
+    #   plugin's CPU a record (on this VM mostly the kernel's, writing into new page cache).
+    print("  sink over the wire against what the machine allows it (per run):")
+    bounds = []
+    for run, (sink_rate, consume_rate, c, w) in enumerate(
+            zip(results["sink, wire"], results["consume"], cpus["consume"], cpus["sink, wire"])):
+        two_cores = 2e6 / (c["all"] + w["plugin"])
+        one_core = 1e6 / w["plugin"]
+        bound = min(two_cores, one_core)
+        bounds.append((sink_rate / consume_rate, bound / consume_rate, sink_rate / bound))
+        print(f"    run {run}: consumer {c['all']:.3f} + plugin {w['plugin']:.3f} us a record"
+              f" (kernel {w['plugin system']:.3f}; {201 / w['new page cache']:,.0f} MB/s into new"
+              f" page cache) -> two cores allow {two_cores:,.0f}/s, the plugin's thread"
+              f" {one_core:,.0f}/s: the bound is {bound / consume_rate:.3f}x of the consumer;"
+              f" the sink ran at {sink_rate / consume_rate:.3f}x, {sink_rate / bound:.3f} of the bound")
+    medians = [statistics.median(b[i] for b in bounds) for i in range(3)]
+    print(f"  medians: sink {medians[0]:.3f}x of the consumer, the bound {medians[1]:.3f}x,"
+          f" the sink at {medians[2]:.3f} of the bound")
 
 
 if __name__ == "__main__":
