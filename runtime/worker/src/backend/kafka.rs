@@ -35,6 +35,16 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Most records a consumer takes from librdkafka's queue in one call.
 const TAKE: usize = 1000;
+/// How many records before a position a consumer starts fetching, dropping what is below it.
+/// A Kafka broker answers a fetch from an offset inside a record batch with that whole batch,
+/// and the client skips the records before the offset; tansu 0.6 answers from the next batch
+/// on, and with nothing when the batch is the partition's last, so a reader resuming inside a
+/// batch (a sink from its group's commit, a source's recovery from a stored end) would never
+/// see the rest of it. Starting one batch early (librdkafka's producers batch at most
+/// `batch.num.messages` records, 10,000 by default) gets the whole batch from such a broker
+/// too. Against a broker that behaves it costs up to that many records read and dropped per
+/// partition at each assignment.
+const FETCH_BACK: i64 = 10_000;
 /// How long a producer waits for delivery reports when librdkafka's queue is full.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(1);
 
@@ -159,6 +169,7 @@ impl TopicBackend for Kafka {
             queue,
             consumer,
             positions: Vec::new(),
+            fetched_from: Vec::new(),
             can_commit: group.is_some(),
         }))
     }
@@ -442,7 +453,17 @@ struct KafkaConsumer {
     queue: native::ConsumerQueue,
     consumer: BaseConsumer,
     positions: Vec<(TopicPartition, Offset)>,
+    /// Where librdkafka was told to fetch each of `positions` from (same order).
+    fetched_from: Vec<i64>,
     can_commit: bool,
+}
+
+/// Whether to keep a record read at `offset` of a partition standing at `at`, which librdkafka
+/// was told to fetch from `from` ([`FETCH_BACK`]): not the records fetched early, nor any read
+/// again (tansu repeats a batch fetched from inside it); but a record below `from` means
+/// librdkafka reset the partition to a start below it (a log cut back), and is read on.
+fn keep(offset: i64, at: i64, from: i64) -> bool {
+    offset >= at || offset < from
 }
 
 /// A partition's records as the consumer reads them: its topic handle and partition, its
@@ -468,9 +489,23 @@ fn list(offsets: &[(TopicPartition, Offset)]) -> Result<TopicPartitionList> {
 
 impl Consumer for KafkaConsumer {
     fn assign(&mut self, positions: &[(TopicPartition, Offset)]) -> Result<()> {
+        // Each partition FETCH_BACK records early, within its log (below its start,
+        // librdkafka would warn and start over). Not checked against the log's end: tansu
+        // 0.6 answers a partition's end wrong (1 after one batch of 10 records), and a
+        // position past the end waits for it, as the embedded backend's reader does.
+        let mut early = Vec::with_capacity(positions.len());
+        for (tp, at) in positions {
+            let (low, _) = self
+                .consumer
+                .fetch_watermarks(&tp.topic, tp.partition, TIMEOUT)
+                .map_err(failed(format!("reading where {tp} starts")))?;
+            let from = (at.0 - FETCH_BACK).max(low).min(at.0).max(0);
+            early.push((tp.clone(), Offset(from)));
+        }
         self.consumer
-            .assign(&list(positions)?)
+            .assign(&list(&early)?)
             .map_err(failed("assigning partitions".into()))?;
+        self.fetched_from = early.iter().map(|(_, from)| from.0).collect();
         self.positions = positions.to_vec();
         Ok(())
     }
@@ -487,7 +522,7 @@ impl Consumer for KafkaConsumer {
         // the same partition.
         let mut last: Option<Looked> = None;
         loop {
-            let positions = &mut self.positions;
+            let (positions, fetched_from) = (&mut self.positions, &self.fetched_from);
             let (timeout, max) = if wait_for_one { (wait, 1) } else { (0, TAKE) };
             let took = self.queue.take(timeout, max, |m| {
                 if error.is_some() {
@@ -524,6 +559,11 @@ impl Consumer for KafkaConsumer {
                         looked
                     }
                 };
+                if let Some(at) = looked.position
+                    && !keep(m.offset, positions[at].1.0, fetched_from[at])
+                {
+                    return;
+                }
                 // SAFETY: as above.
                 let record = unsafe { native::Record::of(&m) };
                 into.push_parts(
@@ -596,5 +636,45 @@ impl Consumer for KafkaConsumer {
         self.consumer
             .commit(&list(offsets)?, CommitMode::Sync)
             .map_err(failed("committing offsets".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The records of `offsets` a partition at `at`, fetched from `from`, keeps.
+    fn kept(at: i64, from: i64, offsets: &[i64]) -> Vec<i64> {
+        let mut at = at;
+        let mut out = Vec::new();
+        for &offset in offsets {
+            if keep(offset, at, from) {
+                out.push(offset);
+                at = offset + 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_records_fetched_early_are_dropped() {
+        assert_eq!(kept(5, 0, &[0, 1, 2, 3, 4, 5, 6]), vec![5, 6]);
+        // tansu, from 5 inside a batch of 0..9: fetched from 0, its batch comes whole.
+        assert_eq!(
+            kept(5, 0, &(0..12).collect::<Vec<_>>()),
+            (5..12).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn records_again_below_the_position_are_dropped() {
+        assert_eq!(kept(0, 0, &[0, 1, 2, 1, 2, 3]), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_reset_below_where_it_fetched_from_is_read_on() {
+        // A log cut back below where it was fetched from: librdkafka starts over lower.
+        assert_eq!(kept(20_000, 10_000, &[3, 4]), vec![3, 4]);
+        assert_eq!(kept(600, 600, &[0, 1, 2]), vec![0, 1, 2]);
     }
 }

@@ -165,6 +165,9 @@ pub fn read_to_end(
     Tail::new(backend, tp.clone(), from)?.read_new()
 }
 
+/// How long [`Tail::read_new`] waits for its position to move while behind the end.
+const STUCK: Duration = Duration::from_secs(10);
+
 /// A reader of one partition that keeps its place: each [`Tail::read_new`] returns what was
 /// appended since the last (how scaled-out workers follow the internal topics).
 pub struct Tail {
@@ -185,21 +188,21 @@ impl Tail {
         let tp = &self.tp;
         let end = self.consumer.end_offset(tp)?;
         let mut out = Vec::new();
-        // A reader that makes no progress for this long while behind the end gives up.
-        let mut idle_polls = 0;
+        // A reader that makes no progress for STUCK while behind the end gives up (a poll may
+        // return at once having read only records it drops, so this counts time, not polls).
+        let mut moved = std::time::Instant::now();
         while let Some(at) = self.consumer.position(tp).filter(|p| *p < end) {
             let mut batch = SinkBatch::default();
             self.consumer
                 .poll(1 << 20, Duration::from_millis(100), &mut batch)?;
             out.extend(batch.to_records());
-            idle_polls = if self.consumer.position(tp) == Some(at) {
-                idle_polls + 1
-            } else {
-                0
-            };
-            if idle_polls >= 100 {
+            if self.consumer.position(tp) != Some(at) {
+                moved = std::time::Instant::now();
+            }
+            if moved.elapsed() >= STUCK {
                 return Err(crate::error::Error::Backend(format!(
-                    "reading {tp}: stuck at offset {at} below its end {end} for 10 s"
+                    "reading {tp}: stuck at offset {at} below its end {end} for {} s",
+                    STUCK.as_secs()
                 )));
             }
         }
