@@ -142,7 +142,7 @@ impl Consumer for EmbeddedConsumer {
         Ok(())
     }
 
-    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<()> {
+    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<bool> {
         let deadline = Instant::now() + wait;
         loop {
             // Read the append count first: an append after it wakes the wait below.
@@ -172,7 +172,7 @@ impl Consumer for EmbeddedConsumer {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if !into.is_empty() || moved || left.is_zero() {
-                return Ok(());
+                return Ok(!into.is_empty() || moved);
             }
             self.broker.wait_for_append(seen, left);
         }

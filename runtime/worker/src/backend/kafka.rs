@@ -453,18 +453,24 @@ struct KafkaConsumer {
     queue: native::ConsumerQueue,
     consumer: BaseConsumer,
     positions: Vec<(TopicPartition, Offset)>,
-    /// Where librdkafka was told to fetch each of `positions` from (same order).
+    /// Where librdkafka was told to fetch each of `positions` from (same order), until the
+    /// partition's first record kept ([`keep`]).
     fetched_from: Vec<i64>,
     can_commit: bool,
 }
 
 /// Whether to keep a record read at `offset` of a partition standing at `at`, which librdkafka
-/// was told to fetch from `from` ([`FETCH_BACK`]): not the records fetched early, nor any read
-/// again (tansu repeats a batch fetched from inside it); but a record below `from` means
-/// librdkafka reset the partition to a start below it (a log cut back), and is read on.
+/// was told to fetch from `from` ([`FETCH_BACK`]): not the records fetched early, below the
+/// position; but a record below `from` means librdkafka reset the partition to a start below
+/// it (a log cut back), and is read on. The first record kept ends the early part (`from`
+/// becomes [`READING`]): after it, librdkafka goes back only when it resets or truncates the
+/// partition, and what it reads then is read on, as before.
 fn keep(offset: i64, at: i64, from: i64) -> bool {
     offset >= at || offset < from
 }
+
+/// A partition's `from` once its early part is over: every record is kept.
+const READING: i64 = i64::MAX;
 
 /// A partition's records as the consumer reads them: its topic handle and partition, its
 /// topic's index in the batch being read, and its index in the consumer's positions. Looked up
@@ -491,15 +497,22 @@ impl Consumer for KafkaConsumer {
     fn assign(&mut self, positions: &[(TopicPartition, Offset)]) -> Result<()> {
         // Each partition FETCH_BACK records early, within its log (below its start,
         // librdkafka would warn and start over). Not checked against the log's end: tansu
-        // 0.6 answers a partition's end wrong (1 after one batch of 10 records), and a
-        // position past the end waits for it, as the embedded backend's reader does.
+        // 0.6 answers a partition's end wrong (1 after one batch of 10 records). So a position
+        // past the end by less than FETCH_BACK waits for that offset, as the embedded
+        // backend's reader does; farther, the broker answers out of range and librdkafka
+        // starts over at the log's start, as before.
         let mut early = Vec::with_capacity(positions.len());
         for (tp, at) in positions {
-            let (low, _) = self
-                .consumer
-                .fetch_watermarks(&tp.topic, tp.partition, TIMEOUT)
-                .map_err(failed(format!("reading where {tp} starts")))?;
-            let from = (at.0 - FETCH_BACK).max(low).min(at.0).max(0);
+            let from = match at.0 {
+                0 => 0,
+                at => {
+                    let (low, _) = self
+                        .consumer
+                        .fetch_watermarks(&tp.topic, tp.partition, TIMEOUT)
+                        .map_err(failed(format!("reading where {tp} starts")))?;
+                    (at - FETCH_BACK).max(low).min(at.max(low)).max(0)
+                }
+            };
             early.push((tp.clone(), Offset(from)));
         }
         self.consumer
@@ -510,7 +523,7 @@ impl Consumer for KafkaConsumer {
         Ok(())
     }
 
-    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<()> {
+    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<bool> {
         let budget = max_bytes.saturating_mul(self.positions.len().max(1));
         let mut bytes = 0;
         let wait = i32::try_from(wait.as_millis()).unwrap_or(i32::MAX);
@@ -521,8 +534,10 @@ impl Consumer for KafkaConsumer {
         // The partition of the record before, looked up once for the records after it from
         // the same partition.
         let mut last: Option<Looked> = None;
+        // Whether librdkafka handed over any record, dropped ones included.
+        let mut read = false;
         loop {
-            let (positions, fetched_from) = (&mut self.positions, &self.fetched_from);
+            let (positions, fetched_from) = (&mut self.positions, &mut self.fetched_from);
             let (timeout, max) = if wait_for_one { (wait, 1) } else { (0, TAKE) };
             let took = self.queue.take(timeout, max, |m| {
                 if error.is_some() {
@@ -559,10 +574,11 @@ impl Consumer for KafkaConsumer {
                         looked
                     }
                 };
-                if let Some(at) = looked.position
-                    && !keep(m.offset, positions[at].1.0, fetched_from[at])
-                {
-                    return;
+                if let Some(at) = looked.position {
+                    if !keep(m.offset, positions[at].1.0, fetched_from[at]) {
+                        return;
+                    }
+                    fetched_from[at] = READING;
                 }
                 // SAFETY: as above.
                 let record = unsafe { native::Record::of(&m) };
@@ -580,6 +596,7 @@ impl Consumer for KafkaConsumer {
                     positions[at].1 = Offset(m.offset + 1);
                 }
             });
+            read |= took > 0;
             if bytes >= budget || error.is_some() || (took == 0 && !may_wait) {
                 break;
             }
@@ -588,7 +605,7 @@ impl Consumer for KafkaConsumer {
         }
         match error {
             Some(e) => Err(Error::Backend(e)),
-            None => Ok(()),
+            None => Ok(read),
         }
     }
 
@@ -643,14 +660,16 @@ impl Consumer for KafkaConsumer {
 mod tests {
     use super::*;
 
-    /// The records of `offsets` a partition at `at`, fetched from `from`, keeps.
+    /// The records of `offsets` a partition at `at`, fetched from `from`, keeps (as `poll`
+    /// does).
     fn kept(at: i64, from: i64, offsets: &[i64]) -> Vec<i64> {
-        let mut at = at;
+        let (mut at, mut from) = (at, from);
         let mut out = Vec::new();
         for &offset in offsets {
             if keep(offset, at, from) {
                 out.push(offset);
                 at = offset + 1;
+                from = READING;
             }
         }
         out
@@ -667,8 +686,10 @@ mod tests {
     }
 
     #[test]
-    fn records_again_below_the_position_are_dropped() {
-        assert_eq!(kept(0, 0, &[0, 1, 2, 1, 2, 3]), vec![0, 1, 2, 3]);
+    fn once_reading_a_start_over_is_read_on() {
+        // librdkafka resets or truncates a partition read on: what it reads then is read.
+        assert_eq!(kept(0, 0, &[0, 1, 2, 1, 2, 3]), vec![0, 1, 2, 1, 2, 3]);
+        assert_eq!(kept(5, 0, &[4, 5, 6, 0, 1]), vec![5, 6, 0, 1]);
     }
 
     #[test]

@@ -114,9 +114,12 @@ pub trait Consumer: Send {
 
     /// Adds what the assigned partitions hold past their positions, about `max_bytes` per
     /// partition, to `into`, and moves the positions past it. When nothing is there it waits,
-    /// at most `wait`, for something to arrive. Embedded: reads each partition's log, then
-    /// waits on the engine's append signal. Kafka: polls librdkafka's fetched messages.
-    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<()>;
+    /// at most `wait`, for something to arrive. Returns whether it read anything, records it
+    /// dropped included (the Kafka backend drops what it fetched from before a position), so
+    /// a caller can tell a reader at work from a stuck one. Embedded: reads each partition's
+    /// log, then waits on the engine's append signal. Kafka: polls librdkafka's fetched
+    /// messages.
+    fn poll(&mut self, max_bytes: usize, wait: Duration, into: &mut SinkBatch) -> Result<bool>;
 
     /// The next offset to read of an assigned partition.
     fn position(&self, tp: &TopicPartition) -> Option<Offset>;
@@ -188,15 +191,15 @@ impl Tail {
         let tp = &self.tp;
         let end = self.consumer.end_offset(tp)?;
         let mut out = Vec::new();
-        // A reader that makes no progress for STUCK while behind the end gives up (a poll may
-        // return at once having read only records it drops, so this counts time, not polls).
+        // A reader that reads nothing for STUCK while behind the end gives up.
         let mut moved = std::time::Instant::now();
         while let Some(at) = self.consumer.position(tp).filter(|p| *p < end) {
             let mut batch = SinkBatch::default();
-            self.consumer
+            let read = self
+                .consumer
                 .poll(1 << 20, Duration::from_millis(100), &mut batch)?;
             out.extend(batch.to_records());
-            if self.consumer.position(tp) != Some(at) {
+            if read || self.consumer.position(tp) != Some(at) {
                 moved = std::time::Instant::now();
             }
             if moved.elapsed() >= STUCK {
