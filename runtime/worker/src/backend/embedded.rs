@@ -170,9 +170,10 @@ impl Consumer for EmbeddedConsumer {
                 moved |= next != *at;
                 *at = next;
             }
+            let read = !into.is_empty() || moved;
             let left = deadline.saturating_duration_since(Instant::now());
-            if !into.is_empty() || moved || left.is_zero() {
-                return Ok(!into.is_empty() || moved);
+            if read || left.is_zero() {
+                return Ok(read);
             }
             self.broker.wait_for_append(seen, left);
         }

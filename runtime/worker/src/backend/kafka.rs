@@ -510,7 +510,7 @@ impl Consumer for KafkaConsumer {
                         .consumer
                         .fetch_watermarks(&tp.topic, tp.partition, TIMEOUT)
                         .map_err(failed(format!("reading where {tp} starts")))?;
-                    (at - FETCH_BACK).max(low).min(at.max(low)).max(0)
+                    (at - FETCH_BACK).max(low).max(0)
                 }
             };
             early.push((tp.clone(), Offset(from)));

@@ -168,7 +168,7 @@ pub fn read_to_end(
     Tail::new(backend, tp.clone(), from)?.read_new()
 }
 
-/// How long [`Tail::read_new`] waits for its position to move while behind the end.
+/// How long [`Tail::read_new`] goes on reading nothing while behind the end before it gives up.
 const STUCK: Duration = Duration::from_secs(10);
 
 /// A reader of one partition that keeps its place: each [`Tail::read_new`] returns what was
@@ -191,8 +191,7 @@ impl Tail {
         let tp = &self.tp;
         let end = self.consumer.end_offset(tp)?;
         let mut out = Vec::new();
-        // A reader that reads nothing for STUCK while behind the end gives up.
-        let mut moved = std::time::Instant::now();
+        let mut last_read = std::time::Instant::now();
         while let Some(at) = self.consumer.position(tp).filter(|p| *p < end) {
             let mut batch = SinkBatch::default();
             let read = self
@@ -200,9 +199,9 @@ impl Tail {
                 .poll(1 << 20, Duration::from_millis(100), &mut batch)?;
             out.extend(batch.to_records());
             if read || self.consumer.position(tp) != Some(at) {
-                moved = std::time::Instant::now();
+                last_read = std::time::Instant::now();
             }
-            if moved.elapsed() >= STUCK {
+            if last_read.elapsed() >= STUCK {
                 return Err(crate::error::Error::Backend(format!(
                     "reading {tp}: stuck at offset {at} below its end {end} for {} s",
                     STUCK.as_secs()
